@@ -1,0 +1,220 @@
+//! Content digests and the three IDs Docker derives from them.
+//!
+//! Every ID in a graphdriver store is a SHA-256 digest, but they name different
+//! things: an image ID names config bytes, a DiffID names an uncompressed layer tar,
+//! a ChainID names a stack of layers. Mixing them up is the classic bug in tools of
+//! this kind, so each gets its own type and conversions are explicit.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// A `sha256:<64 lowercase hex>` digest. Only SHA-256 is used by the stores strata reads.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest([u8; 32]);
+
+/// Why a string is not a digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("missing \"sha256:\" prefix")]
+    MissingAlgorithm,
+    #[error("unsupported digest algorithm {0:?}")]
+    UnsupportedAlgorithm(String),
+    #[error("expected 64 lowercase hex characters, found {0:?}")]
+    BadHex(String),
+}
+
+impl Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+
+    /// Wraps a finished hash.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Parses the bare 64-hex form used as file and directory names.
+    /// Uppercase is refused, as moby refuses it: such a name was not written by Docker.
+    pub fn from_hex(hex_str: &str) -> Result<Self, DigestError> {
+        let valid = hex_str.len() == 64
+            && hex_str
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid {
+            let shown: String = hex_str.chars().take(80).collect();
+            return Err(DigestError::BadHex(shown));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(hex_str, &mut out).map_err(|_| DigestError::BadHex(hex_str.into()))?;
+        Ok(Self(out))
+    }
+
+    /// Parses `sha256:<hex>`.
+    pub fn parse(s: &str) -> Result<Self, DigestError> {
+        match s.split_once(':') {
+            Some(("sha256", hex_part)) => Self::from_hex(hex_part),
+            Some((alg, _)) => Err(DigestError::UnsupportedAlgorithm(alg.chars().take(32).collect())),
+            None => Err(DigestError::MissingAlgorithm),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The 64-hex form, as used in file names.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The 12-hex short form Docker prints.
+    pub fn short(&self) -> String {
+        let mut h = self.hex();
+        h.truncate(12);
+        h
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex())
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Digest::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares a newtype over [`Digest`] that keeps one kind of ID apart from the others.
+macro_rules! digest_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Digest);
+
+        impl $name {
+            pub fn digest(&self) -> &Digest {
+                &self.0
+            }
+            pub fn hex(&self) -> String {
+                self.0.hex()
+            }
+            pub fn short(&self) -> String {
+                self.0.short()
+            }
+            pub fn parse(s: &str) -> Result<Self, DigestError> {
+                Digest::parse(s).map(Self)
+            }
+            pub fn from_hex(s: &str) -> Result<Self, DigestError> {
+                Digest::from_hex(s).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+digest_newtype!(
+    /// The ID of an image: the digest of its config's exact bytes.
+    ImageId
+);
+digest_newtype!(
+    /// The digest of a layer's uncompressed tar stream.
+    DiffId
+);
+digest_newtype!(
+    /// The identity of a layer together with everything beneath it.
+    ChainId
+);
+
+/// The DiffID of an empty tar archive (1024 zero bytes).
+pub const EMPTY_LAYER_DIFF_ID: &str =
+    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+/// ChainID of a layer on top of `parent`: `sha256(parent + " " + diff)` over the full
+/// digest strings, or the DiffID itself for a base layer.
+pub fn chain_id(parent: Option<&ChainId>, diff: &DiffId) -> ChainId {
+    match parent {
+        None => ChainId(diff.0),
+        Some(p) => ChainId(Digest::of(format!("{} {}", p, diff).as_bytes())),
+    }
+}
+
+/// The ChainID of every prefix of `diff_ids`, in order.
+pub fn chain_ids(diff_ids: &[DiffId]) -> Vec<ChainId> {
+    let mut out: Vec<ChainId> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = chain_id(out.last(), d);
+        out.push(next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_round_trips_and_rejects_bad_forms() {
+        let s = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+        let d = Digest::parse(s).unwrap();
+        assert_eq!(d.to_string(), s);
+        assert_eq!(d.short(), "5f70bf18a086");
+        assert_eq!(Digest::parse(&s[7..]), Err(DigestError::MissingAlgorithm));
+        assert!(matches!(Digest::parse("sha512:00"), Err(DigestError::UnsupportedAlgorithm(_))));
+        assert!(Digest::parse(&s.to_uppercase().replace("SHA256", "sha256")).is_err());
+        assert!(Digest::parse(&s[..s.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn empty_tar_has_the_well_known_diff_id() {
+        assert_eq!(Digest::of(&[0u8; 1024]).to_string(), EMPTY_LAYER_DIFF_ID);
+    }
+
+    #[test]
+    fn chain_id_follows_the_oci_definition() {
+        let a = DiffId::parse(EMPTY_LAYER_DIFF_ID).unwrap();
+        let b = DiffId(Digest::of(b"b"));
+        let ids = chain_ids(&[a, b]);
+        assert_eq!(ids[0].0, a.0);
+        let expected = Digest::of(format!("{} {}", a, b).as_bytes());
+        assert_eq!(ids[1].0, expected);
+        assert!(chain_ids(&[]).is_empty());
+    }
+}

@@ -1,0 +1,476 @@
+//! Contained, read-only, bounded access to the data-root.
+//!
+//! strata runs as root over trees an attacker may have shaped. Every open here is
+//! relative to a directory descriptor and resolved by the kernel with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so no symlink and no `..` can lead a read
+//! outside the tree; final components are opened `O_NOFOLLOW | O_NONBLOCK` after an
+//! lstat has shown a regular file, so FIFOs and devices are never opened; nothing is
+//! ever opened for writing; and every whole-file read has a byte limit.
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Limits on what strata will read into memory. A breach is a finding, not an abort.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Small metadata files: layerdb entries, distribution entries, image configs,
+    /// container configs, repositories.json.
+    pub max_metadata_bytes: u64,
+    /// Decompressed size of one tar-split stream.
+    pub max_tar_split_bytes: u64,
+    /// Entries in one tar-split stream.
+    pub max_tar_split_entries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_metadata_bytes: 64 << 20,
+            max_tar_split_bytes: 4 << 30,
+            max_tar_split_entries: 50_000_000,
+        }
+    }
+}
+
+/// What went wrong reading one path. Carries the path so messages can name it.
+#[derive(Debug)]
+pub struct ReadError {
+    pub path: PathBuf,
+    pub kind: ReadErrorKind,
+}
+
+#[derive(Debug)]
+pub enum ReadErrorKind {
+    NotFound,
+    PermissionDenied,
+    /// A symlink where strata expected a file or directory; never followed.
+    Symlink,
+    /// Not a regular file (a FIFO, device, socket or directory where a file belongs).
+    NotRegular(FileKind),
+    NotADirectory,
+    TooLarge { limit: u64 },
+    /// The name leaves the tree (`..`, an absolute path, or a link out).
+    Escape,
+    Io(std::io::Error),
+}
+
+impl ReadError {
+    fn new(path: PathBuf, kind: ReadErrorKind) -> Self {
+        Self { path, kind }
+    }
+
+    fn from_errno(path: PathBuf, e: Errno) -> Self {
+        let kind = match e {
+            Errno::ENOENT => ReadErrorKind::NotFound,
+            Errno::EACCES | Errno::EPERM => ReadErrorKind::PermissionDenied,
+            Errno::ELOOP => ReadErrorKind::Symlink,
+            Errno::ENOTDIR => ReadErrorKind::NotADirectory,
+            Errno::EXDEV => ReadErrorKind::Escape,
+            other => ReadErrorKind::Io(std::io::Error::from(other)),
+        };
+        Self { path, kind }
+    }
+
+    fn from_io(path: PathBuf, e: std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(code) => Self::from_errno(path, Errno::from_raw(code)),
+            None => Self::new(path, ReadErrorKind::Io(e)),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.kind, ReadErrorKind::NotFound)
+    }
+
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self.kind, ReadErrorKind::PermissionDenied)
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = crate::finding::display_bytes(self.path.as_os_str().as_bytes());
+        match &self.kind {
+            ReadErrorKind::NotFound => write!(f, "{p}: not found"),
+            ReadErrorKind::PermissionDenied => write!(
+                f,
+                "{p}: permission denied: run with sudo, or point --root at a copy you can read"
+            ),
+            ReadErrorKind::Symlink => write!(
+                f,
+                "{p}: is a symbolic link (strata never follows links inside the data-root)"
+            ),
+            ReadErrorKind::NotRegular(kind) => write!(f, "{p}: is a {kind}, not a regular file"),
+            ReadErrorKind::NotADirectory => write!(f, "{p}: not a directory"),
+            ReadErrorKind::TooLarge { limit } => write!(
+                f,
+                "{p}: larger than the {limit}-byte limit for this kind of file (raise it with --max-metadata-bytes if this is genuine)"
+            ),
+            ReadErrorKind::Escape => write!(f, "{p}: path leaves the data-root; refused"),
+            ReadErrorKind::Io(e) => write!(f, "{p}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// File types as lstat sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+    Unknown,
+}
+
+impl FileKind {
+    pub fn from_mode(mode: u32) -> Self {
+        match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFREG => FileKind::File,
+            SFlag::S_IFDIR => FileKind::Dir,
+            SFlag::S_IFLNK => FileKind::Symlink,
+            SFlag::S_IFCHR => FileKind::CharDevice,
+            SFlag::S_IFBLK => FileKind::BlockDevice,
+            SFlag::S_IFIFO => FileKind::Fifo,
+            SFlag::S_IFSOCK => FileKind::Socket,
+            _ => FileKind::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::File => "regular file",
+            FileKind::Dir => "directory",
+            FileKind::Symlink => "symbolic link",
+            FileKind::CharDevice => "character device",
+            FileKind::BlockDevice => "block device",
+            FileKind::Fifo => "FIFO",
+            FileKind::Socket => "socket",
+            FileKind::Unknown => "file of unknown type",
+        })
+    }
+}
+
+/// What lstat says of one entry, in the fields strata compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: FileKind,
+    /// Permission bits and set-id/sticky bits (no type bits).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub nlink: u64,
+    pub ino: u64,
+    pub dev: u64,
+    pub rdev: u64,
+}
+
+impl Meta {
+    fn from_stat(st: &FileStat) -> Self {
+        Self {
+            kind: FileKind::from_mode(st.st_mode),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size.max(0) as u64,
+            mtime: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec,
+            nlink: st.st_nlink,
+            ino: st.st_ino,
+            dev: st.st_dev,
+            rdev: st.st_rdev,
+        }
+    }
+
+    /// An overlay whiteout: a character device 0/0.
+    pub fn is_whiteout(&self) -> bool {
+        self.kind == FileKind::CharDevice && self.rdev == 0
+    }
+}
+
+/// One directory entry, as listed.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: OsString,
+    pub kind: FileKind,
+}
+
+/// A directory inside the data-root, held open. All access goes through it.
+#[derive(Debug)]
+pub struct SafeDir {
+    fd: OwnedFd,
+    /// Absolute path, for messages only; never used to open anything.
+    path: PathBuf,
+}
+
+/// Rejects names that would climb out lexically before the kernel sees them, so the
+/// finding can say "escape" rather than a generic error.
+pub fn check_relative(rel: &Path) -> Result<(), ()> {
+    for c in rel.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+fn beneath(flags: OFlag) -> OpenHow {
+    OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+}
+
+impl SafeDir {
+    /// Opens the top of a tree. The top itself may be reached through symlinks (a
+    /// data-root at `/var/lib/docker -> /srv/docker` is common); nothing below it is.
+    pub fn open_root(path: &Path) -> Result<Self, ReadError> {
+        let abs = std::fs::canonicalize(path).map_err(|e| ReadError::from_io(path.to_path_buf(), e))?;
+        let fd = nix::fcntl::open(
+            &abs,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ReadError::from_errno(abs.clone(), e))?;
+        Ok(Self { fd, path: abs })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Absolute path of `rel`, for messages.
+    pub fn display_path(&self, rel: &Path) -> PathBuf {
+        if rel.as_os_str().is_empty() {
+            self.path.clone()
+        } else {
+            self.path.join(rel)
+        }
+    }
+
+    fn open_how(&self, rel: &Path, how: OpenHow) -> Result<OwnedFd, ReadError> {
+        if check_relative(rel).is_err() {
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Escape));
+        }
+        let target: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        loop {
+            match openat2(self.fd.as_fd(), target, how) {
+                Ok(fd) => return Ok(fd),
+                Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                Err(e) => return Err(ReadError::from_errno(self.display_path(rel), e)),
+            }
+        }
+    }
+
+    /// Opens a subdirectory, refusing symlinks anywhere on the way.
+    pub fn open_dir(&self, rel: &Path) -> Result<SafeDir, ReadError> {
+        let fd = self.open_how(rel, beneath(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW))?;
+        Ok(SafeDir { fd, path: self.display_path(rel) })
+    }
+
+    /// lstat of `rel` (the final component is not followed).
+    pub fn lstat(&self, rel: &Path) -> Result<Meta, ReadError> {
+        if rel.as_os_str().is_empty() {
+            return fstat(self.fd.as_fd())
+                .map(|st| Meta::from_stat(&st))
+                .map_err(|e| ReadError::from_errno(self.path.clone(), e));
+        }
+        let (parent, name) = self.split(rel)?;
+        let st = fstatat(parent.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| ReadError::from_errno(self.display_path(rel), e))?;
+        Ok(Meta::from_stat(&st))
+    }
+
+    /// Opens the parent directory of `rel` and returns it with the final name.
+    fn split<'a>(&self, rel: &'a Path) -> Result<(SafeDirRef<'_>, &'a OsStr), ReadError> {
+        let name = match rel.file_name() {
+            Some(n) => n,
+            None => return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Escape)),
+        };
+        match rel.parent() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                let d = self.open_dir(p)?;
+                Ok((SafeDirRef::Owned(d), name))
+            }
+            _ => Ok((SafeDirRef::Borrowed(self), name)),
+        }
+    }
+
+    /// Opens a regular file for reading. Anything else (symlink, FIFO, device,
+    /// directory) is refused without being opened.
+    pub fn open_file(&self, rel: &Path) -> Result<(File, Meta), ReadError> {
+        let before = self.lstat(rel)?;
+        if before.kind == FileKind::Symlink {
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Symlink));
+        }
+        if before.kind != FileKind::File {
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::NotRegular(before.kind)));
+        }
+        let base = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
+        // O_NOATIME keeps a forensic read from touching access times; only the owner
+        // or a privileged process may ask for it, so fall back without it.
+        let fd = match self.open_how(rel, beneath(base | OFlag::O_NOATIME)) {
+            Ok(fd) => fd,
+            Err(e) if e.is_permission_denied() => self.open_how(rel, beneath(base))?,
+            Err(e) => return Err(e),
+        };
+        let st = fstat(fd.as_fd()).map_err(|e| ReadError::from_errno(self.display_path(rel), e))?;
+        let after = Meta::from_stat(&st);
+        if after.kind != FileKind::File || after.ino != before.ino || after.dev != before.dev {
+            // Swapped between lstat and open: treat as what it now is, never read it.
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::NotRegular(after.kind)));
+        }
+        Ok((File::from(fd), after))
+    }
+
+    /// Reads a whole regular file, refusing more than `limit` bytes.
+    pub fn read_file(&self, rel: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+        let (file, meta) = self.open_file(rel)?;
+        if meta.size > limit {
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
+        }
+        let mut buf = Vec::with_capacity(meta.size as usize);
+        // Read one byte past the limit so a file that grew since fstat is still caught.
+        file.take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
+        if buf.len() as u64 > limit {
+            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
+        }
+        Ok(buf)
+    }
+
+    /// Lists a directory, sorted by name, without following anything.
+    pub fn read_dir(&self, rel: &Path) -> Result<Vec<DirEntry>, ReadError> {
+        let d = self.open_dir(rel)?;
+        let dup = d
+            .fd
+            .try_clone()
+            .map_err(|e| ReadError::from_io(d.path.clone(), e))?;
+        let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
+        let mut out = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                Some(nix::dir::Type::File) => FileKind::File,
+                Some(nix::dir::Type::Directory) => FileKind::Dir,
+                Some(nix::dir::Type::Symlink) => FileKind::Symlink,
+                Some(nix::dir::Type::CharacterDevice) => FileKind::CharDevice,
+                Some(nix::dir::Type::BlockDevice) => FileKind::BlockDevice,
+                Some(nix::dir::Type::Fifo) => FileKind::Fifo,
+                Some(nix::dir::Type::Socket) => FileKind::Socket,
+                None => d.lstat(Path::new(name)).map(|m| m.kind).unwrap_or(FileKind::Unknown),
+            };
+            out.push(DirEntry { name: name.to_owned(), kind });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The target of a symlink, as raw bytes.
+    pub fn read_link(&self, rel: &Path) -> Result<Vec<u8>, ReadError> {
+        let (parent, name) = self.split(rel)?;
+        nix::fcntl::readlinkat(parent.fd.as_fd(), name)
+            .map(|s| s.as_bytes().to_vec())
+            .map_err(|e| ReadError::from_errno(self.display_path(rel), e))
+    }
+
+    /// Extended attributes of a directory or regular file, sorted by name. Other kinds
+    /// are not opened (opening a device can have side effects), so give none.
+    pub fn xattrs(&self, rel: &Path) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
+        use xattr::FileExt;
+        let meta = self.lstat(rel)?;
+        let file = match meta.kind {
+            FileKind::Dir => File::from(self.open_dir(rel)?.fd),
+            FileKind::File => self.open_file(rel)?.0,
+            _ => return Ok(Vec::new()),
+        };
+        let names = file
+            .list_xattr()
+            .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
+        let mut out = Vec::new();
+        for name in names {
+            let value = file
+                .get_xattr(&name)
+                .map_err(|e| ReadError::from_io(self.display_path(rel), e))?
+                .unwrap_or_default();
+            out.push((name.to_string_lossy().into_owned(), value));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Whether `rel` exists (as anything, links included).
+    pub fn exists(&self, rel: &Path) -> bool {
+        self.lstat(rel).is_ok()
+    }
+}
+
+enum SafeDirRef<'a> {
+    Borrowed(&'a SafeDir),
+    Owned(SafeDir),
+}
+
+impl std::ops::Deref for SafeDirRef<'_> {
+    type Target = SafeDir;
+    fn deref(&self) -> &SafeDir {
+        match self {
+            SafeDirRef::Borrowed(d) => d,
+            SafeDirRef::Owned(d) => d,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn refuses_symlinks_escapes_and_fifos() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/ok"), b"hello").unwrap();
+        std::fs::write(t.path().join("secret"), b"outside").unwrap();
+        symlink("../../secret", root.join("sub/link")).unwrap();
+        symlink("/", root.join("slash")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo"), Mode::S_IRUSR).unwrap();
+
+        let d = SafeDir::open_root(&root).unwrap();
+        assert_eq!(d.read_file(Path::new("sub/ok"), 100).unwrap(), b"hello");
+        assert!(matches!(d.read_file(Path::new("sub/ok"), 4).unwrap_err().kind, ReadErrorKind::TooLarge { .. }));
+        assert!(matches!(d.read_file(Path::new("sub/link"), 100).unwrap_err().kind, ReadErrorKind::Symlink));
+        assert!(matches!(d.read_file(Path::new("../secret"), 100).unwrap_err().kind, ReadErrorKind::Escape));
+        assert!(d.read_file(Path::new("slash/etc/passwd"), 1 << 20).is_err());
+        assert!(matches!(
+            d.read_file(Path::new("fifo"), 100).unwrap_err().kind,
+            ReadErrorKind::NotRegular(FileKind::Fifo)
+        ));
+        assert_eq!(d.read_link(Path::new("sub/link")).unwrap(), b"../../secret");
+        let names: Vec<_> = d.read_dir(Path::new("")).unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, vec!["fifo", "slash", "sub"]);
+    }
+}

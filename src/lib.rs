@@ -1,0 +1,10 @@
+//! strata: read a Docker data-root straight from disk, rebuild its image graph,
+//! recompute every ID from the bytes, and report what was changed, planted or lost.
+//!
+//! Data flows one way: [`store`] readers return typed records and findings,
+//! [`graph`] links them, [`verify`] and [`audit`] recompute and check, and [`report`]
+//! renders. Nothing here prints or exits; the binary decides that.
+
+pub mod digest;
+pub mod finding;
+pub mod fsread;
