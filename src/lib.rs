@@ -12,3 +12,5 @@ pub mod graph;
 pub mod reference;
 pub mod root;
 pub mod store;
+pub mod resolve;
+pub mod report;

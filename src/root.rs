@@ -125,7 +125,7 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
         }
     }
 
-    let containerd = containerd_store(root);
+    let containerd = containerd_store(root, chosen.is_some());
     if let Some(p) = &containerd {
         let sev_msg = format!(
             "a containerd image store is present at {} (Docker's default since v29); strata does not analyse it yet, so images that live only there are not listed",
@@ -141,28 +141,25 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
 }
 
 /// The containerd metadata database that dockerd's own containerd keeps under the
-/// data-root, or the system one when reading the system data-root.
-fn containerd_store(root: &SafeDir) -> Option<PathBuf> {
-    let inner = Path::new("containerd/daemon/io.containerd.metadata.v1.bolt/meta.db");
-    if root.lstat(inner).map(|m| m.kind == FileKind::File && m.size > 0).unwrap_or(false)
-        && root.exists(Path::new("containerd/daemon/io.containerd.snapshotter.v1.overlayfs/snapshots"))
-        && has_moby_content(root)
-    {
-        return Some(root.path().join(inner));
+/// data-root, or the system one when reading the system data-root. Every dockerd
+/// keeps a containerd state directory, and even the graphdriver store leaves a few
+/// manifests in its content store after a pull, so only unpacked snapshots (or a
+/// content store with no graphdriver store beside it) count as an image store.
+fn containerd_store(root: &SafeDir, has_graphdriver_store: bool) -> Option<PathBuf> {
+    let non_empty = |p: &Path| root.read_dir(p).map(|v| !v.is_empty()).unwrap_or(false);
+    let inner = Path::new("containerd/daemon");
+    let meta = inner.join("io.containerd.metadata.v1.bolt/meta.db");
+    let snapshots = non_empty(&inner.join("io.containerd.snapshotter.v1.overlayfs/snapshots"));
+    let blobs = non_empty(&inner.join("io.containerd.content.v1.content/blobs/sha256"));
+    if root.exists(&meta) && (snapshots || (blobs && !has_graphdriver_store)) {
+        return Some(root.path().join(meta));
     }
     if root.path() == Path::new("/var/lib/docker") {
-        let system = Path::new("/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db");
-        if system.is_file() && Path::new("/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256").is_dir() {
-            return Some(system.to_path_buf());
+        let system = Path::new("/var/lib/containerd");
+        let has = |p: &str| std::fs::read_dir(system.join(p)).map(|mut d| d.next().is_some()).unwrap_or(false);
+        if system.join("io.containerd.metadata.v1.bolt/meta.db").is_file() && has("io.containerd.snapshotter.v1.overlayfs/snapshots") {
+            return Some(system.join("io.containerd.metadata.v1.bolt/meta.db"));
         }
     }
     None
-}
-
-/// Whether dockerd's containerd holds any content blob (an image store, not just
-/// the runtime state every dockerd keeps there).
-fn has_moby_content(root: &SafeDir) -> bool {
-    root.read_dir(Path::new("containerd/daemon/io.containerd.content.v1.content/blobs/sha256"))
-        .map(|v| !v.is_empty())
-        .unwrap_or(false)
 }
