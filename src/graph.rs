@@ -110,8 +110,23 @@ pub struct Graph {
     pub references: Vec<RefRecord>,
     pub distribution: Distribution,
     pub driver_home: Option<DriverHome>,
+    /// Which engine generation wrote the data-root, as far as the disk tells.
+    pub engine: EngineGeneration,
     /// Problems met while reading; checks add their own findings elsewhere.
     pub findings: Vec<Finding>,
+}
+
+/// Engines before and after Docker 23 count shared image sizes differently: 20.10
+/// counts a layer's users among the images it lists (tagged, digested or dangling
+/// heads, not intermediate build images), 23 and later among every image in the store.
+/// 23 also started writing `<root>/engine-id`, which is how strata tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineGeneration {
+    /// Docker 20.10 and earlier: no `engine-id` file.
+    Legacy,
+    /// Docker 23 and later.
+    Modern,
 }
 
 /// The parts of layerdb that are not image layers.
@@ -169,6 +184,7 @@ impl Graph {
             references,
             distribution,
             driver_home,
+            engine: if root.exists(Path::new("engine-id")) { EngineGeneration::Modern } else { EngineGeneration::Legacy },
             findings,
         };
         g.link(images, db, containers, root);
@@ -276,11 +292,16 @@ impl Graph {
         }
     }
 
-    /// SharedSize as the engine computes it: count, over every image, each prefix
-    /// ChainID of its diff_ids; a layer counted more than once is shared.
+    /// SharedSize as the engine computes it: count, over the images the engine
+    /// counts (see [`EngineGeneration`]), each prefix ChainID of their diff_ids; a layer
+    /// counted more than once is shared.
     fn compute_shared_sizes(&mut self) {
         let mut counts: BTreeMap<ChainId, usize> = BTreeMap::new();
         for img in self.images.values() {
+            let intermediate = img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty();
+            if self.engine == EngineGeneration::Legacy && intermediate {
+                continue;
+            }
             for c in &img.chain_ids {
                 *counts.entry(*c).or_default() += 1;
             }

@@ -14,3 +14,4 @@ pub mod root;
 pub mod store;
 pub mod resolve;
 pub mod report;
+pub mod usage;
