@@ -89,8 +89,14 @@ fn is_zero_time(s: &str) -> bool {
     s.is_empty() || s.starts_with("0001-01-01T00:00:00")
 }
 
+/// Parses the bytes of a `config.v2.json`: the fields strata reports, each optional.
+pub fn parse_container_config(bytes: &[u8]) -> Result<RawContainer, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// `config.v2.json` as written, every field optional.
 #[derive(Deserialize)]
-struct RawContainer {
+pub struct RawContainer {
     #[serde(rename = "ID", default)]
     id: Option<String>,
     #[serde(rename = "Name", default)]
@@ -112,7 +118,7 @@ struct RawContainer {
 }
 
 #[derive(Deserialize)]
-struct RawContainerConfig {
+pub struct RawContainerConfig {
     #[serde(rename = "Image", default)]
     image: Option<String>,
     #[serde(rename = "Labels", default)]
@@ -133,7 +139,7 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
                 continue;
             }
         };
-        let raw: RawContainer = match serde_json::from_slice(&bytes) {
+        let raw = match parse_container_config(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 findings.push(Finding::error(Code::MetadataCorrupt, format!("container {id}: config.v2.json is not valid: {e}")).with_file(&rel));

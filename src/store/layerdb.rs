@@ -73,6 +73,46 @@ pub fn is_safe_dir_name(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.contains('\0')
 }
 
+// Pure parsers for the small layerdb files, one per file, on the text as read (the
+// readers check UTF-8 first). Errors are the message of a `metadata-corrupt` finding.
+
+/// `diff`: a DiffID, surrounding whitespace ignored (as moby trims it).
+pub fn parse_diff(text: &str) -> Result<DiffId, String> {
+    DiffId::parse(text.trim()).map_err(|e| e.to_string())
+}
+
+/// `size`: a decimal int64. Docker parses it untrimmed: a trailing newline makes the
+/// layer unloadable for the daemon, so say so rather than quietly accept it.
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    text.parse::<i64>()
+        .map_err(|_| format!("{:?} is not a decimal integer", text.chars().take(40).collect::<String>()))
+}
+
+/// `cache-id`: the name of the layer's graphdriver directory, trimmed.
+pub fn parse_cache_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if is_safe_dir_name(t) {
+        Ok(t.to_owned())
+    } else {
+        Err(format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()))
+    }
+}
+
+/// `parent` (of a layer or a mount): a ChainID, trimmed.
+pub fn parse_parent(text: &str) -> Result<ChainId, String> {
+    ChainId::parse(text.trim()).map_err(|e| e.to_string())
+}
+
+/// `mount-id` / `init-id`: 64 hex, optionally `-init`, trimmed.
+pub fn parse_mount_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if is_valid_mount_id(t) {
+        Ok(t.to_owned())
+    } else {
+        Err(format!("{:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
+    }
+}
+
 pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
     let mut db = LayerDb::default();
     let base = ctx.image_root.join("layerdb");
@@ -134,35 +174,31 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
     let cache_text = required(findings, "cache-id");
     let parent_text = ctx.read_small_text(&dir.join("parent"), findings);
 
-    let diff_id = diff_text.and_then(|s| match DiffId::parse(s.trim()) {
+    let diff_id = diff_text.and_then(|s| match parse_diff(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            corrupt(findings, "diff", e.to_string());
+            corrupt(findings, "diff", e);
             None
         }
     });
-    // Docker parses `size` untrimmed: a trailing newline makes the layer unloadable
-    // for the daemon, so say so rather than quietly accept it.
-    let size = size_text.and_then(|s| match s.parse::<i64>() {
+    let size = size_text.and_then(|s| match parse_size(&s) {
         Ok(n) => Some(n),
-        Err(_) => {
-            corrupt(findings, "size", format!("{:?} is not a decimal integer", s.chars().take(40).collect::<String>()));
+        Err(e) => {
+            corrupt(findings, "size", e);
             None
         }
     });
-    let cache_id = cache_text.and_then(|s| {
-        let t = s.trim();
-        if is_safe_dir_name(t) {
-            Some(t.to_owned())
-        } else {
-            corrupt(findings, "cache-id", format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()));
+    let cache_id = cache_text.and_then(|s| match parse_cache_id(&s) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            corrupt(findings, "cache-id", e);
             None
         }
     });
-    let parent = parent_text.and_then(|s| match ChainId::parse(s.trim()) {
+    let parent = parent_text.and_then(|s| match parse_parent(&s) {
         Ok(p) => Some(p),
         Err(e) => {
-            corrupt(findings, "parent", e.to_string());
+            corrupt(findings, "parent", e);
             None
         }
     });
@@ -173,20 +209,17 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
 fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Finding>) -> MountRecord {
     let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<String> {
         let s = ctx.read_small_text(&dir.join(file), findings)?;
-        let t = s.trim();
-        if is_valid_mount_id(t) {
-            Some(t.to_owned())
-        } else {
-            findings.push(
-                Finding::error(Code::MetadataCorrupt, format!("mount {name}: {file} {:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
-                    .with_file(dir.join(file)),
-            );
-            None
+        match parse_mount_id(&s) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                findings.push(Finding::error(Code::MetadataCorrupt, format!("mount {name}: {file} {e}")).with_file(dir.join(file)));
+                None
+            }
         }
     };
     let mount_id = id_file("mount-id", findings);
     let init_id = id_file("init-id", findings);
-    let parent = ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match ChainId::parse(s.trim()) {
+    let parent = ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match parse_parent(&s) {
         Ok(p) => Some(p),
         Err(e) => {
             findings.push(

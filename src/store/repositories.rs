@@ -31,7 +31,7 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
     let Some(text) = ctx.read_small_text(&rel, findings) else {
         return Vec::new();
     };
-    let raw: RawRepositories = match serde_json::from_str(&text) {
+    let records = match parse_repositories(text.as_bytes()) {
         Ok(r) => r,
         Err(e) => {
             findings.push(
@@ -40,19 +40,28 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
             return Vec::new();
         }
     };
+    for r in &records {
+        if r.parsed.is_none() {
+            findings.push(
+                Finding::warning(Code::MetadataCorrupt, format!("repositories.json: {:?} is not a valid reference; Docker ignores it", r.raw))
+                    .with_file(&rel),
+            );
+        }
+    }
+    records
+}
+
+/// Parses the bytes of a repositories.json into one record per reference. Keys that
+/// are not valid references are kept with `parsed: None`; the caller reports them.
+pub fn parse_repositories(bytes: &[u8]) -> Result<Vec<RefRecord>, serde_json::Error> {
+    let raw: RawRepositories = serde_json::from_slice(bytes)?;
     let mut out = Vec::new();
     for (_repo, refs) in raw.repositories.unwrap_or_default() {
         for (key, value) in refs {
             let parsed = Reference::parse(&key).ok().map(Reference::with_default_tag);
-            if parsed.is_none() {
-                findings.push(
-                    Finding::warning(Code::MetadataCorrupt, format!("repositories.json: {key:?} is not a valid reference; Docker ignores it"))
-                        .with_file(&rel),
-                );
-            }
             let image = ImageId::parse(&value).ok();
             out.push(RefRecord { raw: key, parsed, image, raw_target: value });
         }
     }
-    out
+    Ok(out)
 }
