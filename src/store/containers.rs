@@ -98,31 +98,31 @@ pub fn parse_container_config(bytes: &[u8]) -> Result<RawContainer, serde_json::
 #[derive(Deserialize)]
 pub struct RawContainer {
     #[serde(rename = "ID", default)]
-    id: Option<String>,
+    pub id: Option<String>,
     #[serde(rename = "Name", default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(rename = "Image", default)]
-    image: Option<String>,
+    pub image: Option<String>,
     #[serde(rename = "State", default)]
-    state: Option<ContainerState>,
+    pub state: Option<ContainerState>,
     #[serde(rename = "Created", default)]
-    created: Option<String>,
+    pub created: Option<String>,
     #[serde(rename = "Driver", default)]
-    driver: Option<String>,
+    pub driver: Option<String>,
     #[serde(rename = "Path", default)]
-    path: Option<String>,
+    pub path: Option<String>,
     #[serde(rename = "Args", default)]
-    args: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
     #[serde(rename = "Config", default)]
-    config: Option<RawContainerConfig>,
+    pub config: Option<RawContainerConfig>,
 }
 
 #[derive(Deserialize)]
 pub struct RawContainerConfig {
     #[serde(rename = "Image", default)]
-    image: Option<String>,
+    pub image: Option<String>,
     #[serde(rename = "Labels", default)]
-    labels: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<String, ContainerRecord> {
