@@ -144,10 +144,29 @@ pub enum LoadError {
     Root(#[source] ReadError),
 }
 
+/// A data-root the user may not read is one clear error, not an empty listing with
+/// a warning that no store was found: the top, `image/` and each `image/<driver>`
+/// must be listable (a partly damaged store below them is a finding, not this).
+fn check_permission(root: &SafeDir) -> Result<(), ReadError> {
+    let denied = |rel: &Path| match root.read_dir(rel) {
+        Err(e) if e.is_permission_denied() => Err(e),
+        Err(_) => Ok(Vec::new()),
+        Ok(v) => Ok(v),
+    };
+    denied(Path::new(""))?;
+    for entry in denied(Path::new("image"))? {
+        if entry.kind == crate::fsread::FileKind::Dir {
+            denied(&Path::new("image").join(&entry.name))?;
+        }
+    }
+    Ok(())
+}
+
 impl Graph {
     /// Opens `data_root` and reads and links every store in it.
     pub fn load(data_root: &Path, opts: &LoadOptions) -> Result<(Graph, SafeDir), LoadError> {
         let root = SafeDir::open_root(data_root).map_err(LoadError::Root)?;
+        check_permission(&root).map_err(LoadError::Root)?;
         let graph = Self::load_from(&root, opts);
         Ok((graph, root))
     }
