@@ -1,0 +1,228 @@
+//! Helpers for the hostile-input tests: every strata command with the arguments it
+//! needs, runs bounded in time, and a fingerprint of a whole tree.
+#![allow(dead_code)]
+
+use sha2::{Digest as _, Sha256};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one bounded run gave.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit status; `None` when killed (by the bound or a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub timed_out: bool,
+}
+
+/// Runs strata with `args` on `root`, killing it after `bound`.
+pub fn run_bounded(root: &Path, args: &[String], bound: Duration) -> Outcome {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("STRATA_ROOT")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strata");
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > bound {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait after kill");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Outcome {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+        elapsed,
+        timed_out,
+    }
+}
+
+fn help(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).arg("--help").output().expect("strata --help");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every subcommand `strata --help` lists (but `help`), each with the references
+/// its usage line asks for, taken from `refs` in turn. Commands added later are
+/// picked up without touching the tests.
+pub fn all_commands(refs: &[&str]) -> Vec<Vec<String>> {
+    let top = help(&[]);
+    let mut names = Vec::new();
+    let mut in_commands = false;
+    for line in top.lines() {
+        if line.trim_end() == "Commands:" {
+            in_commands = true;
+            continue;
+        }
+        if in_commands {
+            if line.trim().is_empty() || !line.starts_with(' ') {
+                break;
+            }
+            if let Some(name) = line.split_whitespace().next() {
+                if name != "help" && line.starts_with("  ") && !line.starts_with("      ") {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 4, "could not read the command list from strata --help:\n{top}");
+    let mut out = Vec::new();
+    for name in names {
+        let usage = help(&[&name]);
+        let usage_line = usage.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default().to_owned();
+        let mut cmd = vec![name.clone()];
+        // Required positionals are `<NAME>`; optional ones `[NAME]` are left out.
+        let positionals = usage_line.split_whitespace().filter(|w| w.starts_with('<')).count();
+        for i in 0..positionals {
+            cmd.push(refs[i % refs.len()].to_owned());
+        }
+        out.push(cmd);
+    }
+    out
+}
+
+/// Whether the command supports `--format json` (all global today; checked anyway).
+pub fn supports_json(cmd: &[String]) -> bool {
+    help(&[&cmd[0]]).contains("--format")
+}
+
+/// A fingerprint of everything about a tree that a write could change: names, file
+/// types, modes, owners, sizes, mtimes and ctimes, content hashes, symlink targets,
+/// device numbers and extended attributes. Access times are left out (reading
+/// changes them, and strata reads with O_NOATIME where it may). One line per entry,
+/// sorted, so a difference can be shown.
+pub fn fingerprint(root: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        let p = entry.path();
+        let rel = p.strip_prefix(root).unwrap();
+        let m = std::fs::symlink_metadata(p).unwrap();
+        let ft = m.file_type();
+        let content = if ft.is_file() {
+            let mut h = Sha256::new();
+            let mut f = std::fs::File::open(p).unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = f.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            hex::encode(h.finalize())
+        } else if ft.is_symlink() {
+            format!("-> {:?}", std::fs::read_link(p).unwrap())
+        } else {
+            String::new()
+        };
+        let mut xattrs: Vec<String> = xattr::list(p)
+            .map(|names| {
+                names
+                    .map(|n| {
+                        let v = xattr::get(p, &n).ok().flatten().unwrap_or_default();
+                        format!("{}={}", n.to_string_lossy(), hex::encode(v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        xattrs.sort();
+        lines.push(format!(
+            "{:?} mode={:o} uid={} gid={} size={} mtime={}.{} ctime={}.{} ino={} nlink={} rdev={} {} [{}]",
+            rel,
+            m.mode(),
+            m.uid(),
+            m.gid(),
+            if ft.is_dir() { 0 } else { m.size() },
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+            m.ino(),
+            m.nlink(),
+            m.rdev(),
+            content,
+            xattrs.join(",")
+        ));
+    }
+    lines
+}
+
+/// The lines of `a` and `b` that differ, for a readable failure.
+pub fn diff(a: &[String], b: &[String]) -> String {
+    let sa: std::collections::BTreeSet<_> = a.iter().collect();
+    let sb: std::collections::BTreeSet<_> = b.iter().collect();
+    let mut out = String::new();
+    for l in sa.difference(&sb).take(20) {
+        out.push_str(&format!("- {l}\n"));
+    }
+    for l in sb.difference(&sa).take(20) {
+        out.push_str(&format!("+ {l}\n"));
+    }
+    out
+}
+
+/// A read-only bind mount of `src` at a fresh directory, unmounted on drop; `None`
+/// (with a message) when mounts are not allowed here.
+pub struct RoMount {
+    pub path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RoMount {
+    pub fn new(src: &Path) -> Option<Self> {
+        let dir = tempfile::Builder::new().prefix("strata-ro-").tempdir().unwrap();
+        let path = dir.path().join("mnt");
+        std::fs::create_dir(&path).unwrap();
+        let bind = Command::new("mount").arg("--bind").arg(src).arg(&path).status();
+        if !matches!(bind, Ok(s) if s.success()) {
+            eprintln!("SKIPPED: cannot bind-mount here (mount --bind failed)");
+            return None;
+        }
+        let ro = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&path).status();
+        if !matches!(ro, Ok(s) if s.success()) {
+            let _ = Command::new("umount").arg(&path).status();
+            eprintln!("SKIPPED: cannot remount read-only here");
+            return None;
+        }
+        Some(Self { path, _dir: dir })
+    }
+}
+
+impl Drop for RoMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
