@@ -226,3 +226,48 @@ impl Drop for RoMount {
         let _ = Command::new("umount").arg(&self.path).status();
     }
 }
+
+/// One file of each kind that matters in a graphdriver data-root, relative to it:
+/// (label, path). The first in sorted order of each kind, so runs are repeatable.
+pub fn pick_files(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    use std::path::PathBuf;
+    let first = |dir: &str, pred: &dyn Fn(&Path) -> bool| -> Option<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).ok()?.filter_map(Result::ok).map(|e| e.path()).collect();
+        v.sort();
+        v.into_iter().find(|p| pred(p)).map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+    };
+    let img = "image/overlay2";
+    let mut out: Vec<(&'static str, Option<PathBuf>)> = vec![
+        ("image config", first(&format!("{img}/imagedb/content/sha256"), &|p| p.is_file())),
+        ("image parent", first(&format!("{img}/imagedb/metadata/sha256"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
+        ("layer diff", first(&format!("{img}/layerdb/sha256"), &|p| p.join("diff").is_file()).map(|d| d.join("diff"))),
+        ("layer size", first(&format!("{img}/layerdb/sha256"), &|p| p.join("size").is_file()).map(|d| d.join("size"))),
+        ("layer cache-id", first(&format!("{img}/layerdb/sha256"), &|p| p.join("cache-id").is_file()).map(|d| d.join("cache-id"))),
+        ("layer parent", first(&format!("{img}/layerdb/sha256"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
+        ("tar-split", first(&format!("{img}/layerdb/sha256"), &|p| p.join("tar-split.json.gz").is_file()).map(|d| d.join("tar-split.json.gz"))),
+        ("repositories.json", Some(PathBuf::from(format!("{img}/repositories.json")))),
+        ("v2metadata", first(&format!("{img}/distribution/v2metadata-by-diffid/sha256"), &|p| p.is_file())),
+        ("diffid-by-digest", first(&format!("{img}/distribution/diffid-by-digest/sha256"), &|p| p.is_file())),
+        ("container config", first("containers", &|p| p.join("config.v2.json").is_file()).map(|d| d.join("config.v2.json"))),
+        ("mount-id", first(&format!("{img}/layerdb/mounts"), &|p| p.join("mount-id").is_file()).map(|d| d.join("mount-id"))),
+        ("init-id", first(&format!("{img}/layerdb/mounts"), &|p| p.join("init-id").is_file()).map(|d| d.join("init-id"))),
+        ("mount parent", first(&format!("{img}/layerdb/mounts"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
+        ("overlay2 link", first("overlay2", &|p| p.join("link").is_file()).map(|d| d.join("link"))),
+        ("overlay2 lower", first("overlay2", &|p| p.join("lower").is_file()).map(|d| d.join("lower"))),
+    ];
+    // A regular file inside a layer's diff directory.
+    let in_diff = walkdir::WalkDir::new(root.join("overlay2"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_file() && e.path().components().any(|c| c.as_os_str() == "diff"))
+        .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf());
+    out.push(("file in a layer diff", in_diff));
+    out.into_iter()
+        .map(|(label, p)| {
+            let p = p.unwrap_or_else(|| panic!("fixture has no {label}"));
+            assert!(root.join(&p).is_file(), "{label}: {} is not a file", p.display());
+            (label, p)
+        })
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! Limits: no metadata file is read past `--max-metadata-bytes`; a file over it is a
+//! `limit-exceeded` finding naming it, found fast (from its size, without reading
+//! it), never an abort and never an out-of-memory.
+
+mod hostile_support;
+mod support;
+
+use hostile_support::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use strata::finding::Code;
+use strata::fsread::Limits;
+use strata::graph::{Graph, LoadOptions};
+use support::*;
+
+/// Makes `rel` a sparse file of `len` bytes (its old content first, so it is still
+/// the same file but for its size).
+fn inflate(root: &Path, rel: &Path, len: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(root.join(rel)).unwrap();
+    f.set_len(len).unwrap();
+}
+
+fn load(root: &Path, max: u64) -> Graph {
+    let opts = LoadOptions { driver: None, limits: Limits { max_metadata_bytes: max, ..Limits::default() } };
+    Graph::load(root, &opts).unwrap().0
+}
+
+/// Every kind of metadata file, one at a time, just over a 1 MiB limit: a
+/// limit-exceeded finding naming that very file.
+#[test]
+fn every_metadata_file_is_capped() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    // Files strata does not read as metadata: the layer tar-split (streamed, with its
+    // own limits) and files inside layers (hashed, not loaded).
+    let picked: Vec<_> = pick_files(root)
+        .into_iter()
+        .filter(|(label, _)| !matches!(*label, "tar-split" | "file in a layer diff"))
+        .collect();
+    assert!(picked.len() >= 14, "{picked:?}");
+    let limit = 1 << 20;
+    let clean = load(root, limit);
+    assert!(clean.findings.iter().all(|f| f.code != Code::LimitExceeded), "{:?}", clean.findings);
+    for (label, rel) in picked {
+        let saved = std::fs::read(root.join(&rel)).unwrap();
+        inflate(root, &rel, limit + 1);
+        let g = load(root, limit);
+        let hit = g.findings.iter().find(|f| f.code == Code::LimitExceeded);
+        let hit = hit.unwrap_or_else(|| panic!("{label} {} over the limit: no limit-exceeded finding in {:#?}", rel.display(), g.findings));
+        assert_eq!(hit.file.as_deref(), Some(rel.to_str().unwrap()), "{label}: {hit:?}");
+        assert!(hit.message.contains("--max-metadata-bytes"), "{label}: says how to raise it: {}", hit.message);
+        // At the limit exactly, the file is read (and no limit finding).
+        inflate(root, &rel, limit);
+        let g = load(root, limit);
+        assert!(g.findings.iter().all(|f| f.code != Code::LimitExceeded), "{label} at the limit: {:?}", g.findings);
+        std::fs::write(root.join(&rel), saved).unwrap();
+    }
+}
+
+/// A 100 MB image config with a 1 MiB limit, through the binary: the run is quick,
+/// says which file and why on stderr, and still lists the other images.
+#[test]
+fn a_huge_image_config_is_a_finding_not_a_stall() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let (_, config) = pick_files(root).into_iter().find(|(l, _)| *l == "image config").unwrap();
+    inflate(root, &config, 100_000_000);
+    let args: Vec<String> = ["images", "--format", "json", "--max-metadata-bytes", "1048576"].map(String::from).to_vec();
+    let o = run_bounded(root, &args, Duration::from_secs(60));
+    assert!(!o.timed_out && o.elapsed < Duration::from_secs(10), "took {:?}", o.elapsed);
+    assert!(matches!(o.code, Some(0 | 1)), "exit {:?}: {}", o.code, o.stderr);
+    assert!(o.stderr.contains(config.to_str().unwrap()) && o.stderr.contains("limit"), "stderr: {}", o.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let n = listed.as_array().map(Vec::len).unwrap_or(0);
+    let all = run_json(&data_root("basic"), &["images"]).as_array().unwrap().len();
+    assert_eq!(n, all - 1, "the other images are still listed");
+}
+
+/// A 4 GiB metadata file under the default limit, with the address space capped at
+/// 1 GiB: strata must not try to read it into memory.
+#[test]
+fn default_limit_keeps_memory_bounded() {
+    require_root!();
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: prlimit not found");
+        return;
+    }
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let files = pick_files(root);
+    for label in ["image config", "repositories.json", "container config", "layer diff"] {
+        let (_, rel) = files.iter().find(|(l, _)| *l == label).unwrap();
+        inflate(root, rel, 4 << 30);
+    }
+    for cmd in all_commands(&["strata/app:1"]) {
+        let start = Instant::now();
+        let out = Command::new("prlimit")
+            .arg(format!("--as={}", 1u64 << 30))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(root)
+            .args(&cmd)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(start.elapsed() < Duration::from_secs(60), "{cmd:?} took {:?}", start.elapsed());
+        assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{cmd:?}: {err}");
+        assert!(matches!(out.status.code(), Some(0..=2)), "{cmd:?} exited {:?}: {err}", out.status);
+    }
+    let g = load(root, Limits::default().max_metadata_bytes);
+    let over: Vec<_> = g.findings.iter().filter(|f| f.code == Code::LimitExceeded).collect();
+    assert_eq!(over.len(), 4, "{over:#?}");
+}
