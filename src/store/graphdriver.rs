@@ -4,7 +4,7 @@
 //! a layer's files depends on the driver, and only this module knows those layouts.
 
 use super::StoreCtx;
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::fsread::FileKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,6 +116,35 @@ pub struct DriverHome {
     pub links: Vec<ShortLink>,
 }
 
+/// overlay2 short link names (`link`, and `l/<name>`): moby makes them 26 random
+/// base32 characters. Anything that is not plain ASCII letters and digits (a NUL-filled
+/// file after a crash, a `..`, a `/`) is refused rather than shown or joined to a path.
+pub fn is_valid_link_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Parses an overlay2 `link` file: one short name, surrounding whitespace ignored.
+pub fn parse_link(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if is_valid_link_name(t) {
+        Ok(t.to_owned())
+    } else {
+        Err(format!("{:?} is not a valid short link name", t.chars().take(80).collect::<String>()))
+    }
+}
+
+/// Parses an overlay2 `lower` file: `l/<name>` entries separated by `:`, nearest first.
+pub fn parse_lower(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for entry in text.trim().split(':').filter(|p| !p.is_empty()) {
+        match entry.strip_prefix("l/") {
+            Some(name) if is_valid_link_name(name) => out.push(entry.to_owned()),
+            _ => return Err(format!("{:?} is not an l/<short link> entry", entry.chars().take(80).collect::<String>())),
+        }
+    }
+    Ok(out)
+}
+
 pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Finding>) -> DriverHome {
     let mut home = DriverHome { kind, dirs: BTreeMap::new(), links: Vec::new() };
     let listing = Path::new(kind.name()).join(kind.listing_dir());
@@ -126,10 +155,19 @@ pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Fin
         }
         let path = listing.join(name);
         let (link, lower) = if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) && entry.kind == FileKind::Dir {
-            let link = ctx.read_small_text(&path.join("link"), findings).map(|s| s.trim().to_owned());
-            let lower = ctx
-                .read_small_text(&path.join("lower"), findings)
-                .map(|s| s.trim().split(':').filter(|p| !p.is_empty()).map(str::to_owned).collect());
+            let mut checked = |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, String>| {
+                let rel = path.join(file);
+                let text = ctx.read_small_text(&rel, findings)?;
+                match parse(&text) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        findings.push(Finding::error(Code::MetadataCorrupt, format!("{}: {e}", rel.display())).with_file(&rel));
+                        None
+                    }
+                }
+            };
+            let link = checked("link", &|t| parse_link(t).map(|l| vec![l])).and_then(|mut v| v.pop());
+            let lower = checked("lower", &parse_lower);
             (link, lower)
         } else {
             (None, None)
@@ -149,4 +187,23 @@ pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Fin
         }
     }
     home
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_and_lower_refuse_what_moby_never_writes() {
+        assert_eq!(parse_link("GJAMBQ42PWL77AFX3L36Q5TNVD\n").unwrap(), "GJAMBQ42PWL77AFX3L36Q5TNVD");
+        // Found by the corruption campaign: a zero-filled file (as a crash leaves it).
+        assert!(parse_link(&"\0".repeat(26)).is_err());
+        assert!(parse_link("../../etc").is_err());
+        assert!(parse_link("").is_err());
+        assert_eq!(parse_lower("l/AAA:l/BBB").unwrap(), vec!["l/AAA", "l/BBB"]);
+        assert_eq!(parse_lower("").unwrap(), Vec::<String>::new());
+        assert!(parse_lower(&"\0".repeat(60)).is_err());
+        assert!(parse_lower("l/AAA:l/../../etc").is_err());
+        assert!(parse_lower("/etc").is_err());
+    }
 }
