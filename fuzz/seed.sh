@@ -50,7 +50,8 @@ PY
     for f in "$d"/image/*/distribution/diffid-by-digest/sha256/*; do
         [ -f "$f" ] && { printf '\x01'; cat "$f"; } | put v2metadata "$fx-dd-$(basename "$f")"
     done
-    # layerdb_files: selector byte 0 diff, 1 size, 2 cache-id, 3 parent, 4 mount-id/init-id.
+    # layerdb_files: selector byte 0 diff, 1 size, 2 cache-id, 3 parent, 4 mount-id/init-id,
+    # 5 overlay2 link, 6 overlay2 lower.
     i=0
     for l in "$d"/image/*/layerdb/sha256/*/; do
         i=$((i + 1))
@@ -69,6 +70,14 @@ PY
         [ -f "$m/mount-id" ] && { printf '\x04'; cat "$m/mount-id"; } | put layerdb_files "$fx-$i-mount-id"
         [ -f "$m/init-id" ] && { printf '\x04'; cat "$m/init-id"; } | put layerdb_files "$fx-$i-init-id"
         [ -f "$m/parent" ] && { printf '\x03'; cat "$m/parent"; } | put layerdb_files "$fx-$i-mparent"
+    done
+    # layerdb_files selectors 5 and 6: overlay2 link and lower files.
+    tar -xzf "$archive" -C "$d" --no-same-owner --no-same-permissions --wildcards \
+        './overlay2/*/link' './overlay2/*/lower' 2>/dev/null || true
+    for l in "$d"/overlay2/*/; do
+        i=$((i + 1))
+        [ -f "$l/link" ] && { printf '\x05'; cat "$l/link"; } | put layerdb_files "$fx-$i-link"
+        [ -f "$l/lower" ] && { printf '\x06'; cat "$l/lower"; } | put layerdb_files "$fx-$i-lower"
     done
     for f in "$d"/containers/*/config.v2.json; do
         [ -f "$f" ] && put container_config "$fx-$(basename "$(dirname "$f")")" < "$f"

@@ -9,6 +9,7 @@ use strata::reference::Reference;
 use strata::store::containers::parse_container_config;
 use strata::store::distribution::V2Metadata;
 use strata::store::imagedb::parse_config;
+use strata::store::graphdriver::{parse_link, parse_lower};
 use strata::store::layerdb::{is_safe_dir_name, parse_cache_id, parse_diff, parse_mount_id, parse_parent, parse_size};
 use strata::store::repositories::parse_repositories;
 
@@ -55,7 +56,7 @@ fn one(target: &str, data: &[u8]) {
         "layerdb_files" => {
             let Some((&which, rest)) = data.split_first() else { return };
             let Ok(text) = std::str::from_utf8(rest) else { return };
-            match which % 5 {
+            match which % 7 {
                 0 => drop(parse_diff(text)),
                 1 => drop(parse_size(text)),
                 2 => {
@@ -64,7 +65,9 @@ fn one(target: &str, data: &[u8]) {
                     }
                 }
                 3 => drop(parse_parent(text)),
-                _ => drop(parse_mount_id(text)),
+                4 => drop(parse_mount_id(text)),
+                5 => drop(parse_link(text)),
+                _ => drop(parse_lower(text)),
             }
         }
         "container_config" => {
