@@ -3,8 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use strata::audit::{AuditOptions, FailOn};
 use strata::finding::{Finding, Severity};
-use strata::fsread::Limits;
+use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
 use strata::resolve::{resolve, Kinds};
@@ -59,6 +60,25 @@ enum Command {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
     },
+    /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
+    Df,
+    /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditArgs {
+    /// Check metadata only: do not hash layer content
+    #[arg(long)]
+    metadata_only: bool,
+
+    /// A docker-registry storage directory (holding docker/registry/v2) to cross-check repo digests against, offline
+    #[arg(long, value_name = "DIR")]
+    registry_root: Option<PathBuf>,
+
+    /// Exit 1 when a finding at or above this severity is found
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
 }
 
 pub fn main() -> i32 {
@@ -83,12 +103,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
-fn load(cli: &Cli) -> anyhow::Result<Graph> {
+fn limits(cli: &Cli) -> Limits {
+    Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
     let (path, _source) = strata::root::resolve_data_root(cli.root.as_deref());
-    let limits = Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() };
+    let limits = limits(cli);
     let opts = LoadOptions { driver: cli.driver.clone(), limits };
     match Graph::load(&path, &opts) {
-        Ok((g, _root)) => Ok(g),
+        Ok(loaded) => Ok(loaded),
         Err(LoadError::Root(e)) => {
             let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
             Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
@@ -119,7 +143,13 @@ fn note_read_problems(cli: &Cli, findings: &[Finding]) {
 fn run(cli: &Cli) -> anyhow::Result<i32> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let g = load(cli)?;
+    let (g, root) = load(cli)?;
+    if let Command::Audit(args) = &cli.command {
+        // The audit reports read problems itself; no stderr preamble.
+        let code = audit(cli, args, &g, &root, &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     note_read_problems(cli, &g.findings);
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
@@ -137,7 +167,32 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 report::write_json(&mut out, &view)?;
             }
         }
+        Command::Df => {
+            let (usage, problems) = strata::df::disk_usage(&g, &root);
+            note_read_problems(cli, &problems);
+            report::df::write_df(&mut out, &usage, cli.format)?;
+        }
+        Command::Audit(_) => {}
     }
     out.flush()?;
     Ok(exit::OK)
+}
+
+fn audit(cli: &Cli, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let registry = match &args.registry_root {
+        Some(p) => match SafeDir::open_root(p) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("strata: cannot read registry root: {e}");
+                return Ok(exit::CANNOT_RUN);
+            }
+        },
+        None => None,
+    };
+    let opts = AuditOptions { metadata_only: args.metadata_only, limits: limits(cli) };
+    let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let view = report::audit::AuditReport::new(g, &result, now);
+    report::audit::write_audit(out, &view, cli.format)?;
+    Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
 }

@@ -5,6 +5,8 @@
 //! [`graph`] links them, [`verify`] and [`audit`] recompute and check, and [`report`]
 //! renders. Nothing here prints or exits; the binary decides that.
 
+pub mod audit;
+pub mod df;
 pub mod digest;
 pub mod finding;
 pub mod fsread;

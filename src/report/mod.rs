@@ -2,6 +2,8 @@
 //!
 //! Analysis code builds plain `Serialize` views; nothing here reads the disk.
 
+pub mod audit;
+pub mod df;
 pub mod inspect;
 pub mod listing;
 
