@@ -347,21 +347,4 @@ impl Graph {
         out.reverse();
         out
     }
-
-    /// Findings about how the graph hangs together that loading alone reveals.
-    pub fn link_findings(&self) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for img in self.images.values() {
-            for (c, l) in self.image_layers(img) {
-                if l.is_none() {
-                    out.push(
-                        Finding::error(Code::LayerMissing, format!("image {} needs layer {} which is not in layerdb; Docker will not load this image", img.id().short(), c.short()))
-                            .with_image(img.id())
-                            .with_layer(c),
-                    );
-                }
-            }
-        }
-        out
-    }
 }
