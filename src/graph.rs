@@ -5,7 +5,7 @@
 //! in the graph, marked, so the report can say what is wrong with it.
 
 use crate::digest::{chain_ids, ChainId, ImageId};
-use crate::finding::{Code, Finding};
+use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
 use crate::reference::Reference;
 use crate::root::{detect_layout, StoreLayout};
