@@ -17,3 +17,4 @@ pub mod store;
 pub mod resolve;
 pub mod report;
 pub mod usage;
+pub mod verify;

@@ -1,5 +1,6 @@
 //! Consistency checks over the linked graph: does everything that names something
-//! find it, and is there anything nothing names?
+//! find it, and is there anything nothing names? (IDs recomputed from bytes, missing
+//! chain layers and parent links are [`crate::verify::identity`]'s.)
 //!
 //! Each check has a stable code and one severity, chosen by what Docker itself would
 //! do: what makes the engine skip an image, a layer or a container is an error; what
@@ -7,7 +8,6 @@
 //! (a dangling image) is info.
 
 use crate::df::find_orphans;
-use crate::digest::{chain_id, Digest};
 use crate::finding::{Code, Finding};
 use crate::fsread::SafeDir;
 use crate::graph::Graph;
@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 /// Runs every metadata-level check and appends its findings.
 pub fn run_all(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
     references(g, out);
-    parents(g, out);
-    identities(g, out);
     layer_content(g, out);
     mounts(g, root, out);
     containers(g, out);
@@ -53,71 +51,6 @@ pub fn references(g: &Graph, out: &mut Vec<Finding>) {
             Some(_) => continue,
         };
         out.push(f.with_path(r.raw.as_bytes()).with_file(&file));
-    }
-}
-
-/// parent-missing: an image's `parent` file or a layer's `parent` names nothing.
-/// A layer without its parent cannot load (nor can anything above it): error. An
-/// image parent is only history, and Docker drops the file when it deletes a parent:
-/// warning.
-pub fn parents(g: &Graph, out: &mut Vec<Finding>) {
-    let meta = image_root(g).join("imagedb/metadata/sha256");
-    for img in g.images.values() {
-        if let Some(p) = img.record.parent {
-            if !g.images.contains_key(&p) {
-                out.push(
-                    Finding::warning(Code::ParentMissing, format!("image {} names parent image {}, which is not in imagedb", img.id().short(), p.short()))
-                        .with_image(img.id())
-                        .with_file(meta.join(img.id().hex()).join("parent")),
-                );
-            }
-        }
-    }
-    for l in g.layers.values() {
-        if let Some(p) = l.record.parent {
-            if !g.layers.contains_key(&p) {
-                out.push(
-                    Finding::error(
-                        Code::ParentMissing,
-                        format!("layer {} names parent layer {}, which is not in layerdb; Docker cannot load it or any layer above it", l.chain_id().short(), p.short()),
-                    )
-                    .with_layer(l.chain_id())
-                    .with_file(l.record.dir.join("parent")),
-                );
-            }
-        }
-    }
-}
-
-/// image-id-mismatch and chain-id-mismatch: the names the stores use must be the
-/// digests of what they hold. Content (DiffID) is verify's business.
-pub fn identities(g: &Graph, out: &mut Vec<Finding>) {
-    for img in g.images.values() {
-        let actual = Digest::of(&img.record.raw);
-        if actual != *img.id().digest() {
-            out.push(
-                Finding::error(
-                    Code::ImageIdMismatch,
-                    format!("image config {} hashes to {}: its bytes were changed after it was stored", img.id().short(), actual.short()),
-                )
-                .with_image(img.id())
-                .with_file(&img.record.content_file),
-            );
-        }
-    }
-    for l in g.layers.values() {
-        let Some(diff) = l.record.diff_id else { continue };
-        let expected = chain_id(l.record.parent.as_ref(), &diff);
-        if expected != l.chain_id() {
-            out.push(
-                Finding::error(
-                    Code::ChainIdMismatch,
-                    format!("layer {}: parent + diff give ChainID {}, not the directory's name", l.chain_id().short(), expected.short()),
-                )
-                .with_layer(l.chain_id())
-                .with_file(&l.record.dir),
-            );
-        }
     }
 }
 

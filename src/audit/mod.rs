@@ -69,7 +69,7 @@ impl FailOn {
 /// Runs the whole audit. `registry` is an opened `--registry-root`.
 pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOptions) -> Audit {
     let mut findings = g.findings.clone();
-    findings.extend(g.link_findings());
+    findings.extend(crate::verify::identity::check_identities(g).1);
     checks::run_all(g, root, &mut findings);
     let mut cross_links = crosslinks::cross_links(g, &mut findings);
     if let Some(reg) = registry {
@@ -78,7 +78,7 @@ pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOp
     let content = content_checks(g, root, opts, &mut findings);
     let (disk_usage, du_findings) = disk_usage(g, root);
     findings.extend(du_findings);
-    sort_findings(&mut findings);
+    crate::report::findings::sort_worst_first(&mut findings);
     findings.dedup();
     Audit { findings, cross_links, disk_usage, content }
 }
@@ -90,18 +90,4 @@ fn content_checks(_g: &Graph, _root: &SafeDir, opts: &AuditOptions, _out: &mut V
         return ContentChecks { requested: false, layers_checked: 0, note: Some("--metadata-only: layer content not hashed".into()) };
     }
     ContentChecks { requested: true, layers_checked: 0, note: Some("layer content verification is not available in this build".into()) }
-}
-
-/// Worst first, then by code and subject, so output is stable.
-pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.code.cmp(&b.code))
-            .then_with(|| a.image.cmp(&b.image))
-            .then_with(|| a.layer.cmp(&b.layer))
-            .then_with(|| a.file.cmp(&b.file))
-            .then_with(|| a.path.cmp(&b.path))
-            .then_with(|| a.message.cmp(&b.message))
-    });
 }

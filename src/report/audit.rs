@@ -3,7 +3,7 @@
 
 use super::df::write_summary;
 use super::listing::{ContainerView, ImageView, LayerView};
-use super::{new_table, write_json, write_table, Format, SCHEMA_VERSION};
+use super::{write_json, Format, SCHEMA_VERSION};
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
 use crate::df::DiskUsage;
@@ -83,21 +83,6 @@ impl<'a> AuditReport<'a> {
     }
 }
 
-/// What a finding is about, in a few words for the table.
-fn subject(f: &Finding) -> String {
-    if let Some(i) = &f.image {
-        format!("image {}", i.short())
-    } else if let Some(l) = &f.layer {
-        format!("layer {}", l.short())
-    } else if let Some(p) = &f.path {
-        p.clone()
-    } else if let Some(file) = &f.file {
-        file.clone()
-    } else {
-        String::new()
-    }
-}
-
 pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, report);
@@ -113,7 +98,8 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
         Some(Severity::Warning) => "warnings",
         _ => "clean",
     };
-    writeln!(out, "findings: {} error, {} warning, {} info: {verdict}", s.error, s.warning, s.info)?;
+    let counts = SeverityCounts { error: s.error, warning: s.warning, info: s.info };
+    writeln!(out, "findings: {}: {verdict}", super::findings::summary_line(&counts))?;
     let c = report.content_checks;
     match (&c.note, c.requested) {
         (Some(note), _) => writeln!(out, "layer content: {note}")?,
@@ -136,11 +122,7 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
 
     if !report.findings.is_empty() {
         writeln!(out)?;
-        let mut t = new_table(&["SEVERITY", "CODE", "SUBJECT", "MESSAGE"]);
-        for f in report.findings {
-            t.add_row(vec![f.severity.to_string(), f.code.to_string(), terminal_safe(&subject(f)), terminal_safe(&f.message)]);
-        }
-        write_table(out, &t)?;
+        super::findings::write_findings_table(out, report.findings)?;
     }
     writeln!(out, "\nDisk usage:\n")?;
     write_summary(out, report.disk_usage)

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod df;
+pub mod findings;
 pub mod inspect;
 pub mod listing;
 
