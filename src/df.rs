@@ -14,7 +14,7 @@ use crate::finding::Finding;
 use crate::graph::{Graph, ImageNode};
 use crate::store::read_error_finding;
 use crate::fsread::SafeDir;
-use crate::usage::dir_size;
+use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -213,15 +213,27 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
         })
         .collect();
 
-    // Only drivers whose RW directory holds just the changes measure SizeRw by
-    // walking it; the full-tree drivers would need a tree comparison.
+    // Drivers whose RW directory holds just the changes measure SizeRw by walking
+    // it; the full-tree drivers compare it with the tree beneath (the init layer,
+    // else the image's top layer), as the engine's naive differ does.
     let diff_driver = g.driver.is_some_and(|k| k.stores_diffs());
     let mut containers = Vec::new();
     let mut list: Vec<_> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
     for c in list {
-        let rw_size = match (&c.rw_dir, diff_driver) {
-            (Some(dir), true) => match dir_size(root, dir) {
+        let measured = match (&c.rw_dir, diff_driver) {
+            (Some(dir), true) => Some(dir_size(root, dir)),
+            (Some(dir), false) => {
+                let below = c.init_dir.clone().or_else(|| {
+                    let top = c.mount.as_ref()?.parent?;
+                    g.layers.get(&top)?.content_dir.clone()
+                });
+                Some(changes_size(root, dir, below.as_deref()))
+            }
+            _ => None,
+        };
+        let rw_size = match (measured, &c.rw_dir) {
+            (Some(m), Some(dir)) => match m {
                 Ok((n, problems)) => {
                     findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
                     Some(i64::try_from(n).unwrap_or(i64::MAX))
