@@ -13,7 +13,7 @@ use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
 use crate::graph::{Graph, ImageNode};
 use crate::store::read_error_finding;
-use crate::fsread::SafeDir;
+use crate::fsread::{FileKind, SafeDir};
 use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -166,14 +166,28 @@ pub fn find_orphans(g: &Graph) -> Orphans {
 fn measure(root: &SafeDir, paths: &[&Path], findings: &mut Vec<Finding>) -> Option<i64> {
     let mut total: Option<i64> = None;
     for p in paths {
-        match dir_size(root, p) {
-            Ok((n, problems)) => {
-                total = Some(total.unwrap_or(0) + i64::try_from(n).unwrap_or(i64::MAX));
-                findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+        // A planted file where a directory belongs holds its own size; anything
+        // else that is not a directory (device, FIFO) holds nothing worth counting.
+        let size = match root.lstat(p) {
+            Ok(m) if m.kind == FileKind::Dir => match dir_size(root, p) {
+                Ok((n, problems)) => {
+                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+                    n
+                }
+                Err(e) => {
+                    findings.push(read_error_finding(&e, p, root.path()));
+                    continue;
+                }
+            },
+            Ok(m) if m.kind == FileKind::File || m.kind == FileKind::Symlink => m.size,
+            Ok(_) => 0,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => {
+                findings.push(read_error_finding(&e, p, root.path()));
+                continue;
             }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => findings.push(read_error_finding(&e, p, root.path())),
-        }
+        };
+        total = Some(total.unwrap_or(0) + i64::try_from(size).unwrap_or(i64::MAX));
     }
     total
 }
