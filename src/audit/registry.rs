@@ -406,6 +406,7 @@ fn check_repo_digests(
                 continue;
             };
             let before = out.len();
+            let mut bad = false;
             let rel = blob_path(v2, &digest);
             let mismatch = |msg: String| Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_path(rd.as_bytes()).with_file(&rel);
             if !repo.revisions.contains(&digest) && !repo.tags.values().any(|d| *d == digest) {
@@ -430,6 +431,10 @@ fn check_repo_digests(
                         img.id().short()
                     ))),
                     (_, Some(t)) => {
+                        // Damaged or missing blobs were reported on their own; they
+                        // still make this digest unverifiable.
+                        let unsound = |d: &Digest| !present.contains(d) || mismatched.contains(d);
+                        bad |= t.config.iter().chain(&t.layers).chain(std::iter::once(&t.digest)).any(unsound);
                         if t.layers.len() != diff_ids.len() {
                             out.push(mismatch(format!("{rd}: the registry manifest has {} layers, the local image {}", t.layers.len(), diff_ids.len())));
                         }
@@ -450,7 +455,7 @@ fn check_repo_digests(
                     }
                 }
             }
-            let ok = out.len() == before && present.contains(&digest);
+            let ok = out.len() == before && present.contains(&digest) && !bad;
             check.status = if ok { DigestCheckStatus::Verified } else { DigestCheckStatus::Mismatch };
             checks.push(check);
         }
