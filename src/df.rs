@@ -16,7 +16,7 @@ use crate::store::read_error_finding;
 use crate::fsread::{FileKind, SafeDir};
 use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// One image as `/system/df` lists it.
@@ -373,9 +373,4 @@ fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Fi
         });
     }
     out
-}
-
-/// Images by ID, for renderers that need the listed ones in a map.
-pub fn images_by_id(du: &DiskUsage) -> BTreeMap<ImageId, &DfImage> {
-    du.images.iter().map(|i| (i.id, i)).collect()
 }

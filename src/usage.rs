@@ -132,4 +132,32 @@ mod tests {
         assert!(problems.is_empty());
         assert_eq!(size, 100 + 5);
     }
+
+    #[test]
+    fn changes_count_new_and_modified_files_once() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        for tree in ["old", "new"] {
+            std::fs::create_dir_all(d.join(tree).join("etc")).unwrap();
+            std::fs::write(d.join(tree).join("etc/same"), b"same").unwrap();
+        }
+        // Same content and times: unchanged.
+        let m = std::fs::metadata(d.join("old/etc/same")).unwrap();
+        let times = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(m.mtime() as u64, 0));
+        for tree in ["old", "new"] {
+            std::fs::File::options().write(true).open(d.join(tree).join("etc/same")).unwrap().set_times(times).unwrap();
+        }
+        std::fs::write(d.join("old/etc/changed"), b"a").unwrap();
+        std::fs::write(d.join("new/etc/changed"), b"abc").unwrap();
+        std::fs::write(d.join("new/added"), vec![0u8; 10]).unwrap();
+        std::fs::hard_link(d.join("new/added"), d.join("new/added-link")).unwrap();
+        std::fs::write(d.join("old/deleted"), b"gone").unwrap();
+        let root = SafeDir::open_root(d).unwrap();
+        let (size, problems) = changes_size(&root, Path::new("new"), Some(Path::new("old"))).unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(size, 3 + 10);
+        let (all, _) = changes_size(&root, Path::new("new"), None).unwrap();
+        assert_eq!(all, 4 + 3 + 10);
+    }
 }
