@@ -7,7 +7,7 @@ use strata::finding::{Finding, Severity};
 use strata::fsread::Limits;
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
-use strata::resolve::{resolve, Kinds};
+use strata::resolve::{resolve, Kinds, Target};
 
 /// Exit statuses scripts can rely on.
 pub mod exit {
@@ -58,6 +58,11 @@ enum Command {
     Inspect {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
+    },
+    /// Show an image's build steps and the layer each made, like `docker history --no-trunc`
+    History {
+        /// Image (id, short id, name:tag, name@digest)
+        image: String,
     },
 }
 
@@ -116,6 +121,17 @@ fn note_read_problems(cli: &Cli, findings: &[Finding]) {
     }
 }
 
+/// Resolves what the user typed, or says on stderr why it names nothing.
+fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
+    match resolve(g, input, kinds) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("strata: {}", strata::finding::terminal_safe(&e.to_string()));
+            None
+        }
+    }
+}
+
 fn run(cli: &Cli) -> anyhow::Result<i32> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -136,6 +152,15 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             if let Some(view) = report::inspect::inspect(&g, &target) {
                 report::write_json(&mut out, &view)?;
             }
+        }
+        Command::History { image } => {
+            let Some(Target::Image(id)) = resolve_or_report(&g, image, Kinds::IMAGES) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(img) = g.images.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (steps, findings) = strata::history::image_history(&g, img);
+            note_read_problems(cli, &findings);
+            report::history::write_history(&mut out, &steps, cli.format)?;
         }
     }
     out.flush()?;

@@ -9,6 +9,7 @@ pub mod digest;
 pub mod finding;
 pub mod fsread;
 pub mod graph;
+pub mod history;
 pub mod reference;
 pub mod root;
 pub mod store;
