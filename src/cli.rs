@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use strata::finding::{Finding, Severity};
-use strata::fsread::Limits;
+use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
 use strata::resolve::{resolve, Kinds, Target};
@@ -59,6 +59,11 @@ enum Command {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
     },
+    /// Show what a container changed against its image, like `docker diff`
+    Diff {
+        /// Container (id, short id, name)
+        container: String,
+    },
     /// Show an image's build steps and the layer each made, like `docker history --no-trunc`
     History {
         /// Image (id, short id, name:tag, name@digest)
@@ -88,12 +93,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
-fn load(cli: &Cli) -> anyhow::Result<Graph> {
+fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
     let (path, _source) = strata::root::resolve_data_root(cli.root.as_deref());
     let limits = Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() };
     let opts = LoadOptions { driver: cli.driver.clone(), limits };
     match Graph::load(&path, &opts) {
-        Ok((g, _root)) => Ok(g),
+        Ok(loaded) => Ok(loaded),
         Err(LoadError::Root(e)) => {
             let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
             Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
@@ -135,7 +140,7 @@ fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
 fn run(cli: &Cli) -> anyhow::Result<i32> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let g = load(cli)?;
+    let (g, root) = load(cli)?;
     note_read_problems(cli, &g.findings);
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
@@ -152,6 +157,15 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             if let Some(view) = report::inspect::inspect(&g, &target) {
                 report::write_json(&mut out, &view)?;
             }
+        }
+        Command::Diff { container } => {
+            let Some(Target::Container(id)) = resolve_or_report(&g, container, Kinds::CONTAINERS) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(c) = g.containers.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (changes, findings) = strata::rwdiff::container_changes(&g, &root, c)?;
+            note_read_problems(cli, &findings);
+            report::diff::write_diff(&mut out, &changes, cli.format)?;
         }
         Command::History { image } => {
             let Some(Target::Image(id)) = resolve_or_report(&g, image, Kinds::IMAGES) else {

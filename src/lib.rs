@@ -14,5 +14,6 @@ pub mod reference;
 pub mod root;
 pub mod store;
 pub mod resolve;
+pub mod rwdiff;
 pub mod report;
 pub mod usage;
