@@ -145,7 +145,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
         Command::Layers => report::listing::write_layers(&mut out, &g, cli.format)?,
-        Command::Containers => report::listing::write_containers(&mut out, &g, cli.format)?,
+        Command::Containers => report::listing::write_containers(&mut out, &g, &root, cli.format)?,
         Command::Inspect { reference } => {
             let target = match resolve(&g, reference, Kinds::ALL) {
                 Ok(t) => t,

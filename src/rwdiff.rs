@@ -365,6 +365,14 @@ fn split(p: &[u8]) -> Vec<&[u8]> {
     p.split(|&b| b == b'/').collect()
 }
 
+/// Bytes in a container's RW layer, as the engine computes `SizeRw` for overlay2
+/// (`directory.Size` of the upper dir); `None` when there is none or it is unreadable.
+pub fn rw_size(root: &SafeDir, c: &ContainerNode) -> Option<i64> {
+    let rw = c.rw_dir.as_ref()?;
+    let (size, _problems) = crate::usage::dir_size(root, rw).ok()?;
+    i64::try_from(size).ok()
+}
+
 /// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.
 pub fn change_line(c: &Change) -> String {
     format!("{} {}", c.kind.letter(), crate::finding::terminal_safe(&c.display_path()))
