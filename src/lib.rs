@@ -17,3 +17,4 @@ pub mod resolve;
 pub mod rwdiff;
 pub mod report;
 pub mod usage;
+pub mod verify;

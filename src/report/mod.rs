@@ -3,6 +3,7 @@
 //! Analysis code builds plain `Serialize` views; nothing here reads the disk.
 
 pub mod diff;
+pub mod findings;
 pub mod history;
 pub mod inspect;
 pub mod listing;

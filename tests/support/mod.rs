@@ -31,7 +31,7 @@ macro_rules! require_root {
 }
 
 /// Names of the graphdriver-store fixtures every comparison test runs over.
-pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26"];
+pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26", "vfs"];
 
 /// Docker's recorded answers for a fixture.
 pub fn answers(name: &str) -> PathBuf {
@@ -59,6 +59,9 @@ pub fn extracted(name: &str, archive: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
     let dest = cache.join(format!("{name}-{}-{stamp}", archive.trim_end_matches(".tar.gz")));
+    // Threads of one test binary extract one at a time; processes race safely below.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if dest.is_dir() {
         return dest;
     }
