@@ -59,6 +59,27 @@ enum Command {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
     },
+    /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
+    Tree {
+        /// Draw with ASCII instead of Unicode box drawing
+        #[arg(long)]
+        ascii: bool,
+        /// Draw only N levels of layers; deeper ones are summarised
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        depth: Option<u32>,
+        /// Only the chain of this image (id, short id, name:tag, name@digest)
+        #[arg(long, value_name = "REF", conflicts_with = "whatrequires")]
+        image: Option<String>,
+        /// Reverse view: every layer, image and container that depends on this layer or image
+        #[arg(long, value_name = "LAYER|IMAGE")]
+        whatrequires: Option<String>,
+        /// Show the classic builder's untagged intermediate images too
+        #[arg(long, short)]
+        all: bool,
+        /// Show build steps in full
+        #[arg(long)]
+        no_trunc: bool,
+    },
     /// Show what a container changed against its image, like `docker diff`
     Diff {
         /// Container (id, short id, name)
@@ -137,7 +158,17 @@ fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
     }
 }
 
+/// Colour only for a person at a terminal who has not asked for none (no-color.org).
+fn use_color() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.format == Format::Dot && !matches!(cli.command, Command::Tree { .. }) {
+        eprintln!("strata: --format dot is only available for `strata tree`; use table or json here");
+        return Ok(exit::CANNOT_RUN);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let (g, root) = load(cli)?;
@@ -156,6 +187,39 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             };
             if let Some(view) = report::inspect::inspect(&g, &target) {
                 report::write_json(&mut out, &view)?;
+            }
+        }
+        Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {
+            let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
+            if let Some(r) = image {
+                let Some(Target::Image(id)) = resolve_or_report(&g, r, Kinds::IMAGES) else {
+                    return Ok(exit::CANNOT_RUN);
+                };
+                filter.image = Some(id);
+            }
+            if let Some(r) = whatrequires {
+                match resolve_or_report(&g, r, Kinds::IMAGES_AND_LAYERS) {
+                    Some(Target::Layer(l)) => filter.requires_layer = Some(l),
+                    Some(Target::Image(i)) => {
+                        filter.requires_image = Some(i);
+                        filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
+                    }
+                    _ => return Ok(exit::CANNOT_RUN),
+                }
+            }
+            let forest = report::tree::build(&g, &filter);
+            match cli.format {
+                Format::Json => report::tree::write_tree_json(&mut out, &forest)?,
+                Format::Dot => report::dot::write_dot(&mut out, &forest)?,
+                Format::Table => {
+                    let style = report::tree::TreeStyle {
+                        ascii: *ascii,
+                        color: use_color(),
+                        no_trunc: *no_trunc,
+                        depth: depth.map(|d| d as usize),
+                    };
+                    report::tree::write_tree_text(&mut out, &forest, style)?
+                }
             }
         }
         Command::Diff { container } => {
