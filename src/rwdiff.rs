@@ -19,6 +19,10 @@
 //!   mtime never count;
 //! * a directory with any change beneath it is `C` itself, unless already reported.
 //!
+//! Drivers that keep a full copy of the filesystem per layer (vfs, btrfs, zfs) have
+//! no whiteouts or opaque marks: there the container's tree is compared with its
+//! init layer's tree directly, both ways, exactly as the engine's naive differ does.
+//!
 //! The engine lists changes in Go map order, which is random; strata sorts them by
 //! path, parents first.
 
@@ -95,12 +99,20 @@ pub enum DiffError {
 
 /// The lower stack of a container, top first: its init layer, then its image's
 /// layers. Layers that cannot be opened are left out and reported.
-fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, findings: &mut Vec<Finding>) -> Vec<SafeDir> {
+fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, findings: &mut Vec<Finding>) -> Vec<SafeDir> {
     let mut rels: Vec<(PathBuf, String)> = Vec::new();
     if let Some(init) = &c.init_dir {
         rels.push((init.clone(), "init layer".to_owned()));
     }
-    if let Some(top) = c.mount.as_ref().and_then(|m| m.parent) {
+    let top = c.mount.as_ref().and_then(|m| m.parent);
+    if full {
+        // One full tree is the whole lower view: the init layer's, else the image's.
+        if rels.is_empty() {
+            if let Some(dir) = top.and_then(|t| g.layers.get(&t)).and_then(|l| l.content_dir.clone()) {
+                rels.push((dir, "image's top layer".to_owned()));
+            }
+        }
+    } else if let Some(top) = top {
         for chain in g.layer_chain(&top).iter().rev() {
             match g.layers.get(chain).and_then(|l| l.content_dir.clone()) {
                 Some(dir) => rels.push((dir, format!("layer {}", chain.short()))),
@@ -157,6 +169,8 @@ fn stat_different(old: &Meta, new: &Meta) -> bool {
 type Merged = Vec<usize>;
 
 struct Walker<'a> {
+    /// Full-copy driver: no whiteouts, no opaque marks, deletions found by listing.
+    full: bool,
     upper: &'a SafeDir,
     lowers: &'a [SafeDir],
     findings: &'a mut Vec<Finding>,
@@ -169,7 +183,7 @@ impl Walker<'_> {
     fn lookup(&mut self, parent: &Merged, rel: &Path) -> Option<(Meta, usize)> {
         for &i in parent {
             match self.lowers[i].lstat(rel) {
-                Ok(m) if m.is_whiteout() => return None,
+                Ok(m) if m.is_whiteout() && !self.full => return None,
                 Ok(m) => return Some((m, i)),
                 Err(e) if e.is_not_found() || matches!(e.kind, crate::fsread::ReadErrorKind::NotADirectory) => {}
                 Err(e) => self.note(e),
@@ -185,7 +199,7 @@ impl Walker<'_> {
             match self.lowers[i].lstat(rel) {
                 Ok(m) if m.kind == FileKind::Dir => {
                     out.push(i);
-                    if is_opaque(&self.lowers[i], rel) {
+                    if !self.full && is_opaque(&self.lowers[i], rel) {
                         break;
                     }
                 }
@@ -214,7 +228,8 @@ impl Walker<'_> {
                 if visible.contains(&e.name) || hidden.contains(&e.name) {
                     continue;
                 }
-                let whiteout = e.kind == FileKind::CharDevice
+                let whiteout = !self.full
+                    && e.kind == FileKind::CharDevice
                     && self.lowers[i].lstat(&rel.join(&e.name)).map(|m| m.is_whiteout()).unwrap_or(false);
                 if whiteout {
                     hidden.insert(e.name);
@@ -241,7 +256,7 @@ impl Walker<'_> {
         };
         for e in entries {
             let p = rel.join(&e.name);
-            if e.kind == FileKind::CharDevice && self.upper.lstat(&p).map(|m| m.is_whiteout()).unwrap_or(false) {
+            if !self.full && e.kind == FileKind::CharDevice && self.upper.lstat(&p).map(|m| m.is_whiteout()).unwrap_or(false) {
                 continue;
             }
             out.push(change(&p, ChangeKind::Add));
@@ -286,7 +301,7 @@ impl Walker<'_> {
                 }
             };
             let below = self.lookup(lower, &p);
-            if um.is_whiteout() {
+            if um.is_whiteout() && !self.full {
                 if below.is_some() {
                     out.push(change(&p, ChangeKind::Delete));
                 }
@@ -307,7 +322,7 @@ impl Walker<'_> {
             }
             if um.kind == FileKind::Dir {
                 let child_lower = if lm.kind == FileKind::Dir { self.merged_dir(lower, top, &p) } else { Vec::new() };
-                let child_opaque = is_opaque(self.upper, &p);
+                let child_opaque = self.full || is_opaque(self.upper, &p);
                 let before = out.len();
                 self.walk_dir(&p, &child_lower, child_opaque, depth + 1, out);
                 if out.len() > before && !changed {
@@ -341,7 +356,14 @@ pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result
     let rw = c.rw_dir.as_ref().ok_or_else(|| DiffError::NoRwLayer(short(id).to_owned()))?;
     let upper = root.open_dir(rw).map_err(|e| DiffError::Upper(short(id).to_owned(), e))?;
     let mut findings = Vec::new();
-    let lowers = lower_stack(g, root, c, &mut findings);
+    let full = g.driver.is_some_and(|d| !d.stores_diffs());
+    if g.driver.is_some_and(|d| d.stores_diffs() && !d.overlay_whiteouts()) {
+        findings.push(Finding::warning(
+            Code::UnsupportedStore,
+            format!("container {}: {} keeps `.wh.` whiteout files, which strata diff does not interpret yet; deletions show as added `.wh.` names", short(id), g.driver_name),
+        ));
+    }
+    let lowers = lower_stack(g, root, c, full, &mut findings);
     let mut out = Vec::new();
     {
         let all: Merged = (0..lowers.len()).collect();
@@ -349,12 +371,12 @@ pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result
         let mut top: Merged = Vec::new();
         for i in all {
             top.push(i);
-            if is_opaque(&lowers[i], Path::new("")) {
+            if !full && is_opaque(&lowers[i], Path::new("")) {
                 break;
             }
         }
-        let mut w = Walker { upper: &upper, lowers: &lowers, findings: &mut findings, id, depth_reported: false };
-        let opaque = is_opaque(&upper, Path::new(""));
+        let mut w = Walker { full, upper: &upper, lowers: &lowers, findings: &mut findings, id, depth_reported: false };
+        let opaque = full || is_opaque(&upper, Path::new(""));
         w.walk_dir(Path::new(""), &top, opaque, 0, &mut out);
     }
     out.sort_by(|a, b| split(&a.path).cmp(&split(&b.path)));
@@ -365,12 +387,29 @@ fn split(p: &[u8]) -> Vec<&[u8]> {
     p.split(|&b| b == b'/').collect()
 }
 
-/// Bytes in a container's RW layer, as the engine computes `SizeRw` for overlay2
-/// (`directory.Size` of the upper dir); `None` when there is none or it is unreadable.
-pub fn rw_size(root: &SafeDir, c: &ContainerNode) -> Option<i64> {
+/// Bytes in a container's RW layer, as the engine computes `SizeRw`: for drivers
+/// that store diffs (overlay2), `directory.Size` of the upper dir; for full-copy
+/// drivers (vfs, ...), the lstat size of every added or changed non-directory, each
+/// hard-linked inode once (`archive.ChangesSize`). `None` when unreadable.
+pub fn rw_size(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<i64> {
     let rw = c.rw_dir.as_ref()?;
-    let (size, _problems) = crate::usage::dir_size(root, rw).ok()?;
-    i64::try_from(size).ok()
+    if g.driver.is_none_or(|d| d.stores_diffs()) {
+        let (size, _problems) = crate::usage::dir_size(root, rw).ok()?;
+        return i64::try_from(size).ok();
+    }
+    let (changes, _) = container_changes(g, root, c).ok()?;
+    let upper = root.open_dir(rw).ok()?;
+    let mut seen = std::collections::HashSet::new();
+    let mut total: i64 = 0;
+    for ch in changes.iter().filter(|ch| ch.kind != ChangeKind::Delete) {
+        let rel = Path::new(std::ffi::OsStr::from_bytes(&ch.path[1..]));
+        let Ok(m) = upper.lstat(rel) else { continue };
+        if m.kind == FileKind::Dir || (m.nlink > 1 && !seen.insert(m.ino)) {
+            continue;
+        }
+        total = total.saturating_add(i64::try_from(m.size).unwrap_or(i64::MAX));
+    }
+    Some(total)
 }
 
 /// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.

@@ -38,7 +38,7 @@ fn history_equals_docker_for_every_fixture_image() {
             }
             compared += 1;
         }
-        assert!(compared >= 5, "{fx}: only {compared} images compared");
+        assert!(compared >= 3, "{fx}: only {compared} images compared");
     }
 }
 

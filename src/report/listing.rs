@@ -158,7 +158,7 @@ impl ContainerView {
     /// Fills in the sizes, which need the disk: `rw_size` as measured, `rootfs_size`
     /// as the image's size on top of it.
     pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
-        self.rw_size = crate::rwdiff::rw_size(root, c);
+        self.rw_size = crate::rwdiff::rw_size(g, root, c);
         let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
         self.rootfs_size = self.rw_size.zip(image_size).map(|(rw, img)| rw + img);
         self
