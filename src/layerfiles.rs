@@ -56,10 +56,20 @@ fn is_whiteout(name: &[u8]) -> bool {
     base.starts_with(b".wh.")
 }
 
+/// The path as shown: normalised, and `.` for the layer root (`./` in the tar).
+fn shown_path(name: &[u8]) -> String {
+    let p = normalize_layer_path(name);
+    if p.is_empty() || p == b"." {
+        ".".to_owned()
+    } else {
+        display_bytes(p)
+    }
+}
+
 fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
     let kind = h.kind();
     LayerFile {
-        path: display_bytes(normalize_layer_path(name)),
+        path: shown_path(name),
         kind: kind_name(kind),
         size,
         mode: h.mode,
@@ -116,7 +126,7 @@ pub fn for_each_file(
                                 .with_path(&name),
                         );
                         LayerFile {
-                            path: display_bytes(normalize_layer_path(&name)),
+                            path: shown_path(&name),
                             kind: "unknown",
                             size,
                             mode: 0,
