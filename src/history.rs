@@ -37,7 +37,7 @@ pub struct HistoryStep {
 
 /// Which history entry made each layer of an image, bottom layer first. `None`
 /// where the history runs out (images imported or assembled without one).
-pub fn layer_steps<'a>(img: &'a ImageNode) -> Vec<Option<&'a HistoryEntry>> {
+pub fn layer_steps(img: &ImageNode) -> Vec<Option<&HistoryEntry>> {
     let n = img.chain_ids.len();
     let mut out: Vec<Option<&HistoryEntry>> = Vec::with_capacity(n);
     if let Some(cfg) = img.record.config.as_ref() {

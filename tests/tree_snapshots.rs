@@ -5,7 +5,7 @@
 
 mod support;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 use support::*;
 
 fn snapshot(name: &str, actual: &str) {
@@ -21,7 +21,7 @@ fn snapshot(name: &str, actual: &str) {
     }
 }
 
-fn tree(root: &PathBuf, args: &[&str]) -> String {
+fn tree(root: &Path, args: &[&str]) -> String {
     let mut all = vec!["tree"];
     all.extend(args);
     let (code, out, err) = run(root, &all);
@@ -39,13 +39,13 @@ const VIEWS: &[(&str, &[&str])] = &[
     ("whatrequires-base", &["--whatrequires", "strata/base:1.0"]),
 ];
 
-fn image_with_tag(root: &PathBuf, tag: &str) -> Option<serde_json::Value> {
+fn image_with_tag(root: &Path, tag: &str) -> Option<serde_json::Value> {
     let images = run_json(root, &["images"]);
     images.as_array().unwrap().iter().find(|i| i["repo_tags"].as_array().unwrap().iter().any(|t| t == tag)).cloned()
 }
 
 /// The short ChainID of strata/scratch:1's only layer (present in every fixture).
-fn scratch_layer(root: &PathBuf) -> String {
+fn scratch_layer(root: &Path) -> String {
     let img = image_with_tag(root, "strata/scratch:1").expect("strata/scratch:1 in every fixture");
     img["chain_ids"][0].as_str().unwrap()[7..19].to_owned()
 }
