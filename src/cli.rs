@@ -8,7 +8,7 @@ use strata::finding::{Finding, Severity};
 use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
-use strata::resolve::{resolve, Kinds};
+use strata::resolve::{resolve, Kinds, Target};
 
 /// Exit statuses scripts can rely on.
 pub mod exit {
@@ -64,6 +64,37 @@ enum Command {
     Df,
     /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
     Audit(AuditArgs),
+    /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
+    Tree {
+        /// Draw with ASCII instead of Unicode box drawing
+        #[arg(long)]
+        ascii: bool,
+        /// Draw only N levels of layers; deeper ones are summarised
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        depth: Option<u32>,
+        /// Only the chain of this image (id, short id, name:tag, name@digest)
+        #[arg(long, value_name = "REF", conflicts_with = "whatrequires")]
+        image: Option<String>,
+        /// Reverse view: every layer, image and container that depends on this layer or image
+        #[arg(long, value_name = "LAYER|IMAGE")]
+        whatrequires: Option<String>,
+        /// Show the classic builder's untagged intermediate images too
+        #[arg(long, short)]
+        all: bool,
+        /// Show build steps in full
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Show what a container changed against its image, like `docker diff`
+    Diff {
+        /// Container (id, short id, name)
+        container: String,
+    },
+    /// Show an image's build steps and the layer each made, like `docker history --no-trunc`
+    History {
+        /// Image (id, short id, name:tag, name@digest)
+        image: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,7 +171,28 @@ fn note_read_problems(cli: &Cli, findings: &[Finding]) {
     }
 }
 
+/// Resolves what the user typed, or says on stderr why it names nothing.
+fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
+    match resolve(g, input, kinds) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("strata: {}", strata::finding::terminal_safe(&e.to_string()));
+            None
+        }
+    }
+}
+
+/// Colour only for a person at a terminal who has not asked for none (no-color.org).
+fn use_color() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.format == Format::Dot && !matches!(cli.command, Command::Tree { .. }) {
+        eprintln!("strata: --format dot is only available for `strata tree`; use table or json here");
+        return Ok(exit::CANNOT_RUN);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let (g, root) = load(cli)?;
@@ -154,7 +206,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
         Command::Layers => report::listing::write_layers(&mut out, &g, cli.format)?,
-        Command::Containers => report::listing::write_containers(&mut out, &g, cli.format)?,
+        Command::Containers => report::listing::write_containers(&mut out, &g, &root, cli.format)?,
         Command::Inspect { reference } => {
             let target = match resolve(&g, reference, Kinds::ALL) {
                 Ok(t) => t,
@@ -173,6 +225,57 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             report::df::write_df(&mut out, &usage, cli.format)?;
         }
         Command::Audit(_) => {}
+        Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {
+            let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
+            if let Some(r) = image {
+                let Some(Target::Image(id)) = resolve_or_report(&g, r, Kinds::IMAGES) else {
+                    return Ok(exit::CANNOT_RUN);
+                };
+                filter.image = Some(id);
+            }
+            if let Some(r) = whatrequires {
+                match resolve_or_report(&g, r, Kinds::IMAGES_AND_LAYERS) {
+                    Some(Target::Layer(l)) => filter.requires_layer = Some(l),
+                    Some(Target::Image(i)) => {
+                        filter.requires_image = Some(i);
+                        filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
+                    }
+                    _ => return Ok(exit::CANNOT_RUN),
+                }
+            }
+            let forest = report::tree::build(&g, &filter);
+            match cli.format {
+                Format::Json => report::tree::write_tree_json(&mut out, &forest)?,
+                Format::Dot => report::dot::write_dot(&mut out, &forest)?,
+                Format::Table => {
+                    let style = report::tree::TreeStyle {
+                        ascii: *ascii,
+                        color: use_color(),
+                        no_trunc: *no_trunc,
+                        depth: depth.map(|d| d as usize),
+                    };
+                    report::tree::write_tree_text(&mut out, &forest, style)?
+                }
+            }
+        }
+        Command::Diff { container } => {
+            let Some(Target::Container(id)) = resolve_or_report(&g, container, Kinds::CONTAINERS) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(c) = g.containers.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (changes, findings) = strata::rwdiff::container_changes(&g, &root, c)?;
+            note_read_problems(cli, &findings);
+            report::diff::write_diff(&mut out, &changes, cli.format)?;
+        }
+        Command::History { image } => {
+            let Some(Target::Image(id)) = resolve_or_report(&g, image, Kinds::IMAGES) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(img) = g.images.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (steps, findings) = strata::history::image_history(&g, img);
+            note_read_problems(cli, &findings);
+            report::history::write_history(&mut out, &steps, cli.format)?;
+        }
     }
     out.flush()?;
     Ok(exit::OK)
