@@ -5,7 +5,7 @@
 //! in the graph, marked, so the report can say what is wrong with it.
 
 use crate::digest::{chain_ids, ChainId, ImageId};
-use crate::finding::{Code, Finding};
+use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
 use crate::reference::Reference;
 use crate::root::{detect_layout, StoreLayout};
@@ -364,23 +364,6 @@ impl Graph {
             cur = self.layers.get(&c).and_then(|l| l.record.parent);
         }
         out.reverse();
-        out
-    }
-
-    /// Findings about how the graph hangs together that loading alone reveals.
-    pub fn link_findings(&self) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for img in self.images.values() {
-            for (c, l) in self.image_layers(img) {
-                if l.is_none() {
-                    out.push(
-                        Finding::error(Code::LayerMissing, format!("image {} needs layer {} which is not in layerdb; Docker will not load this image", img.id().short(), c.short()))
-                            .with_image(img.id())
-                            .with_layer(c),
-                    );
-                }
-            }
-        }
         out
     }
 }

@@ -1,0 +1,3 @@
+//! Recomputing IDs from the bytes on disk.
+
+pub mod identity;
