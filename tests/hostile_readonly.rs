@@ -22,7 +22,7 @@ fn check_untouched(fixture: &str) {
     let copy = copy_tree(&data_root(fixture));
     let before = fingerprint(copy.path());
     assert!(before.len() > 100, "{fixture}: fingerprint saw only {} entries", before.len());
-    let commands = all_commands(REFS);
+    let commands = all_commands_for(copy.path(), REFS);
     for cmd in &commands {
         for format in ["table", "json"] {
             let a = args(cmd, format);

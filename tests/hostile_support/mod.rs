@@ -75,9 +75,11 @@ fn help(args: &[&str]) -> String {
 }
 
 /// Every subcommand `strata --help` lists (but `help`), each with the references
-/// its usage line asks for, taken from `refs` in turn. Commands added later are
-/// picked up without touching the tests.
-pub fn all_commands(refs: &[&str]) -> Vec<Vec<String>> {
+/// its usage line asks for. Commands added later are picked up without touching the
+/// tests. For a command that needs a reference, candidates are tried on `root` (tags
+/// and container names strata itself lists there, then `extra`) and the first it
+/// accepts is used, so `history` gets an image and `diff` a container.
+pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
     let top = help(&[]);
     let mut names = Vec::new();
     let mut in_commands = false;
@@ -98,19 +100,71 @@ pub fn all_commands(refs: &[&str]) -> Vec<Vec<String>> {
         }
     }
     assert!(names.len() >= 4, "could not read the command list from strata --help:\n{top}");
+    let mut candidates: Vec<String> = Vec::new();
+    let listed = |cmd: &str, field: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata")).arg("--root").arg(root).args([cmd, "--format", "json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array()
+            .map(|a| a.iter().flat_map(|x| match &x[field] {
+                serde_json::Value::Array(t) => t.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+                serde_json::Value::String(s) => vec![s.clone()],
+                _ => vec![],
+            }).collect())
+            .unwrap_or_default()
+    };
+    candidates.extend(listed("images", "repo_tags").into_iter().take(3));
+    candidates.extend(listed("containers", "name").into_iter().take(3));
+    candidates.extend(extra.iter().map(|s| s.to_string()));
+    if candidates.is_empty() {
+        candidates.push("strata/app:1".into());
+    }
     let mut out = Vec::new();
     for name in names {
         let usage = help(&[&name]);
         let usage_line = usage.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default().to_owned();
-        let mut cmd = vec![name.clone()];
         // Required positionals are `<NAME>`; optional ones `[NAME]` are left out.
         let positionals = usage_line.split_whitespace().filter(|w| w.starts_with('<')).count();
-        for i in 0..positionals {
-            cmd.push(refs[i % refs.len()].to_owned());
+        if positionals == 0 {
+            out.push(vec![name]);
+            continue;
         }
-        out.push(cmd);
+        let with = |c: &str| -> Vec<String> {
+            let mut cmd = vec![name.clone()];
+            cmd.extend(std::iter::repeat(c.to_owned()).take(positionals));
+            cmd
+        };
+        // Accepted, and with something to show (a `diff` of a container that changed
+        // nothing is an empty list, which says little about damage elsewhere).
+        let tried: Vec<(&String, bool, bool)> = candidates
+            .iter()
+            .map(|c| {
+                let o = Command::new(env!("CARGO_BIN_EXE_strata"))
+                    .arg("--root")
+                    .arg(root)
+                    .args(with(c))
+                    .args(["--format", "json"])
+                    .output()
+                    .unwrap();
+                let ok = matches!(o.status.code(), Some(0 | 1));
+                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+                let full = ok && !(v.is_null() || v.as_array().is_some_and(|a| a.is_empty()));
+                (c, ok, full)
+            })
+            .collect();
+        let pick = tried
+            .iter()
+            .find(|t| t.2)
+            .or_else(|| tried.iter().find(|t| t.1))
+            .map(|t| t.0)
+            .unwrap_or(&candidates[0]);
+        out.push(with(pick));
     }
     out
+}
+
+/// [`all_commands_for`] on the pristine `basic` fixture's names only.
+pub fn all_commands(extra: &[&str]) -> Vec<Vec<String>> {
+    all_commands_for(&crate::support::data_root("basic"), extra)
 }
 
 /// Whether the command supports `--format json` (all global today; checked anyway).
