@@ -90,6 +90,12 @@ fn one(target: &str, data: &[u8]) {
                 assert_eq!(d.to_string(), s);
             }
         }
+        "registry_manifest" => {
+            let d = Digest::of(data);
+            let m = strata::audit::registry::parse_manifest(d, data);
+            assert_eq!(m.digest, d);
+            serde_json::to_vec(&m).unwrap();
+        }
         other => panic!("no regression driver for fuzz target {other}"),
     }
 }

@@ -273,7 +273,8 @@ struct RawManifest {
     manifests: Option<Vec<RawDescriptor>>,
 }
 
-fn parse_manifest(digest: Digest, bytes: &[u8]) -> ManifestInfo {
+/// Parses a manifest or index blob; anything unrecognisable is `ManifestKind::Unknown`.
+pub fn parse_manifest(digest: Digest, bytes: &[u8]) -> ManifestInfo {
     let unknown = ManifestInfo { digest, media_type: None, kind: ManifestKind::Unknown, config: None, layers: vec![], manifests: vec![] };
     let Ok(raw) = serde_json::from_slice::<RawManifest>(bytes) else { return unknown };
     let digests = |v: &Option<Vec<RawDescriptor>>| -> Vec<Digest> {
