@@ -209,7 +209,7 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
     // LayersSize: every layer of every image chain, once. Intermediate images add
     // nothing their children do not already reach.
     let used: BTreeSet<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
-    let layers_size: i64 = used.iter().filter_map(|c| g.layers.get(c)?.record.size).sum();
+    let layers_size: i64 = used.iter().filter_map(|c| g.layers.get(c)?.record.size).fold(0, i64::saturating_add);
 
     let images: Vec<DfImage> = g
         .images_newest_first()
@@ -269,7 +269,7 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             state: c.record.state.status().to_owned(),
             active: c.record.state.is_active(),
             rw_size,
-            rootfs_size: image_size.and_then(|s| Some(s + rw_size?)),
+            rootfs_size: image_size.and_then(|s| s.checked_add(rw_size?)),
         });
     }
 
@@ -280,26 +280,26 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
     let in_use: i64 = images
         .iter()
         .filter(|i| i.containers > 0)
-        .filter_map(|i| Some(i.size? - i.shared_size?))
-        .sum();
+        .filter_map(|i| i.size?.checked_sub(i.shared_size?))
+        .fold(0, i64::saturating_add);
     let summary = DfSummary {
         images: DfTotals {
             total_count: images.len(),
             active: images.iter().filter(|i| i.containers > 0).count(),
             size: layers_size,
-            reclaimable: (layers_size - in_use).max(0),
+            reclaimable: layers_size.saturating_sub(in_use).max(0),
         },
         containers: DfTotals {
             total_count: containers.len(),
             active: containers.iter().filter(|c| c.active).count(),
-            size: containers.iter().filter_map(|c| c.rw_size).sum(),
-            reclaimable: containers.iter().filter(|c| !c.active).filter_map(|c| c.rw_size).sum(),
+            size: containers.iter().filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
+            reclaimable: containers.iter().filter(|c| !c.active).filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
         },
         orphaned: DfTotals {
             total_count: orphaned.len(),
             active: 0,
-            size: orphaned.iter().filter_map(|o| o.size).sum(),
-            reclaimable: orphaned.iter().filter_map(|o| o.size).sum(),
+            size: orphaned.iter().filter_map(|o| o.size).fold(0, i64::saturating_add),
+            reclaimable: orphaned.iter().filter_map(|o| o.size).fold(0, i64::saturating_add),
         },
     };
     (DiskUsage { layers_size, images, containers, orphaned, summary }, findings)

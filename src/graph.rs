@@ -59,7 +59,7 @@ impl ImageNode {
     }
 
     pub fn unique_size(&self) -> Option<i64> {
-        Some(self.size? - self.shared_size?)
+        self.size?.checked_sub(self.shared_size?)
     }
 }
 
@@ -272,7 +272,9 @@ impl Graph {
             let repo_digests = refs
                 .map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect())
                 .unwrap_or_default();
-            let size = chain.iter().try_fold(0i64, |acc, c| Some(acc + self.layers.get(c)?.record.size?));
+            // Sizes come from files anyone may have written: a sum that overflows is
+            // unknown, never a panic or a wrapped negative.
+            let size = chain.iter().try_fold(0i64, |acc, c| acc.checked_add(self.layers.get(c)?.record.size?));
             for c in &chain {
                 if let Some(l) = self.layers.get_mut(c) {
                     l.images.push(id);
@@ -329,7 +331,7 @@ impl Graph {
         for img in self.images.values_mut() {
             img.shared_size = img.chain_ids.iter().try_fold(0i64, |acc, c| {
                 let size = layers.get(c)?.record.size?;
-                Some(if counts.get(c).copied().unwrap_or(0) > 1 { acc + size } else { acc })
+                if counts.get(c).copied().unwrap_or(0) > 1 { acc.checked_add(size) } else { Some(acc) }
             });
         }
     }

@@ -36,7 +36,7 @@ pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), Rea
                     if m.size == 0 || !seen.insert((m.dev, m.ino)) {
                         continue;
                     }
-                    total += m.size;
+                    total = total.saturating_add(m.size);
                 }
                 Err(err) => problems.push(err),
             }
@@ -93,7 +93,7 @@ pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u
                 _ => true,
             };
             if changed && (m.nlink <= 1 || seen.insert((m.dev, m.ino))) {
-                total += m.size;
+                total = total.saturating_add(m.size);
             }
         }
     }

@@ -20,7 +20,8 @@ fn with_percent(part: i64, whole: i64) -> String {
     if whole <= 0 || part <= 0 {
         return human_size(part.max(0));
     }
-    format!("{} ({}%)", human_size(part), part * 100 / whole)
+    // In i128: `part * 100` overflows i64 for sizes near its limit (hostile `size` files).
+    format!("{} ({}%)", human_size(part), i128::from(part) * 100 / i128::from(whole))
 }
 
 pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Result<()> {

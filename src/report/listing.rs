@@ -160,7 +160,7 @@ impl ContainerView {
     pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
         self.rw_size = crate::rwdiff::rw_size(g, root, c);
         let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
-        self.rootfs_size = self.rw_size.zip(image_size).map(|(rw, img)| rw + img);
+        self.rootfs_size = self.rw_size.zip(image_size).and_then(|(rw, img)| rw.checked_add(img));
         self
     }
 }

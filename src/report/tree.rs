@@ -344,9 +344,9 @@ fn totals(g: &Graph, f: &Forest) -> Totals {
         t.layers += 1;
         t.images += l.images.len() + l.hidden_intermediates;
         let size = l.size.unwrap_or(0);
-        t.bytes += size;
+        t.bytes = t.bytes.saturating_add(size);
         if users.get(&l.chain_id).copied().unwrap_or(0) > 1 {
-            t.bytes_shared += size;
+            t.bytes_shared = t.bytes_shared.saturating_add(size);
         }
         stack.extend(l.children.iter());
     }
