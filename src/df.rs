@@ -131,11 +131,17 @@ pub fn find_orphans(g: &Graph) -> Orphans {
     let mut needed: BTreeSet<ChainId> = BTreeSet::new();
     let mut tops: Vec<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
     tops.extend(g.layerdb.mounts.values().filter_map(|m| m.parent));
+    // Walk down from each top until a layer already known to be needed: its chain is
+    // in already. Linear in the layers, however deep a (hostile) chain is; walking
+    // each prefix's whole chain was quadratic.
     for top in tops {
-        if needed.contains(&top) {
-            continue;
+        let mut cur = Some(top);
+        while let Some(c) = cur {
+            if !needed.insert(c) {
+                break;
+            }
+            cur = g.layers.get(&c).and_then(|l| l.record.parent);
         }
-        needed.extend(g.layer_chain(&top));
     }
     let layers = g.layers.keys().filter(|c| !needed.contains(c)).copied().collect();
     let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(*n)).cloned().collect();
