@@ -8,3 +8,4 @@
 pub mod digest;
 pub mod finding;
 pub mod fsread;
+pub mod tarsplit;
