@@ -9,3 +9,4 @@ pub mod digest;
 pub mod finding;
 pub mod fsread;
 pub mod tarsplit;
+pub mod verify;

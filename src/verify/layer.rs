@@ -1,0 +1,551 @@
+//! Verifying one layer: reassemble its tar stream exactly as moby does, hash it,
+//! and compare every member with what its graphdriver directory holds.
+//!
+//! moby's reassembly (`asm.WriteOutputTarStream`) emits segments verbatim and, for
+//! each file entry with a size, copies the named file whole until EOF while
+//! computing its CRC-64. Doing the same over the same bytes gives the same SHA-256,
+//! so a match proves the layer directory still yields the DiffID. Where it does
+//! not, the per-file CRC and size say which file broke it; the walk afterwards
+//! finds what was added, which the DiffID alone cannot see.
+
+use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
+use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
+use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
+use crate::digest::{DiffId, Digest};
+use crate::finding::{display_bytes, Code, Finding};
+use crate::fsread::{FileKind, Meta, ReadErrorKind, SafeDir};
+use crate::tarsplit::{self, BadName, MemberKind, TarHeader, TarSplitError, CRC64};
+use sha2::{Digest as _, Sha256};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Read size for file content: large reads keep syscalls off the profile.
+const CHUNK: usize = 1 << 20;
+/// Below this, hashing and CRC are not worth running on two threads.
+const PARALLEL_MIN: usize = 256 << 10;
+
+fn path_of(rel: &[u8]) -> &Path {
+    if rel.is_empty() {
+        Path::new("")
+    } else {
+        Path::new(OsStr::from_bytes(rel))
+    }
+}
+
+/// Verifies one layer. Never fails: every problem is a finding on the result.
+pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> LayerResult {
+    let mut out = Reporter::new(job.chain_id);
+    let mut result = LayerResult {
+        chain_id: job.chain_id,
+        diff_id: job.diff_id,
+        computed_diff_id: None,
+        status: LayerStatus::Unverifiable,
+        bytes: 0,
+        findings: Vec::new(),
+    };
+    let layer = match root.open_dir(&job.content_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            out.push(
+                Finding::error(Code::LayerContentMissing, format!("layer content directory unavailable: {e}"))
+                    .with_file(&job.content_dir),
+            );
+            result.findings = out.finish();
+            return result;
+        }
+    };
+    let input = match open_tar_split(root, &job.tar_split) {
+        Ok(f) => f,
+        Err(e) => {
+            let f = match e {
+                OpenError::Missing(m) => Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}")),
+                OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
+            };
+            out.push(f.with_file(&job.tar_split));
+            result.findings = out.finish();
+            return result;
+        }
+    };
+
+    let style = job.driver.whiteout_style();
+    let mut tree = ExpectedTree::default();
+    let mut drift = true;
+    if style == WhiteoutStyle::Absent {
+        drift = lower_chain(root, job, opts, &mut tree, &mut out);
+    }
+
+    let mut pass = Pass {
+        layer: &layer,
+        style,
+        quick: opts.quick,
+        out: &mut out,
+        tree: &mut tree,
+        sha: Sha256::new(),
+        bytes: 0,
+        bufs: if opts.quick { [Vec::new(), Vec::new()] } else { [vec![0; CHUNK], vec![0; CHUNK]] },
+        progress,
+    };
+    let mut stream = MemberStream::new(input, opts.limits);
+    let mut complete = true;
+    loop {
+        match stream.next_event() {
+            Ok(None) => break,
+            Ok(Some(Event::Segment(bytes))) => pass.emit(&bytes),
+            Ok(Some(Event::Member(m))) => pass.member(m),
+            Err(e) => {
+                pass.out.push(stream_error(&e).with_file(&job.tar_split));
+                complete = false;
+                break;
+            }
+        }
+    }
+    let Pass { sha, bytes, .. } = pass;
+    result.bytes = bytes;
+
+    if complete && drift {
+        let check_opaque = style == WhiteoutStyle::Overlay && !opts.quick && nix::unistd::geteuid().is_root();
+        walk(&layer, &mut tree, job.driver, check_opaque, &mut out);
+    }
+
+    result.status = if !complete {
+        LayerStatus::Unverifiable
+    } else if opts.quick {
+        if out.has_errors() { LayerStatus::Mismatch } else { LayerStatus::Checked }
+    } else {
+        let computed = DiffId(Digest::from_bytes(sha.finalize().into()));
+        result.computed_diff_id = Some(computed);
+        if computed != job.diff_id {
+            out.push(Finding::error(
+                Code::DiffIdMismatch,
+                format!("layer content hashes to {computed}, but the layer store records DiffID {}", job.diff_id),
+            ));
+        }
+        if out.has_errors() { LayerStatus::Mismatch } else { LayerStatus::Verified }
+    };
+    result.findings = out.finish();
+    result
+}
+
+fn stream_error(e: &TarSplitError) -> Finding {
+    if e.is_limit() {
+        Finding::error(Code::LimitExceeded, format!("tar-split not read to the end: {e}"))
+    } else {
+        Finding::error(Code::TarSplitCorrupt, format!("tar-split is corrupt, the layer tar cannot be rebuilt: {e}"))
+    }
+}
+
+/// Folds the members of every lower layer into `tree`, for full-filesystem drivers.
+/// Returns whether drift can be judged.
+fn lower_chain(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, tree: &mut ExpectedTree, out: &mut Reporter) -> bool {
+    let Some(lowers) = &job.lower_tar_splits else {
+        out.push(Finding::info(
+            Code::LayerFileAdded,
+            format!(
+                "{} keeps a whole filesystem per layer and the lower layers were not given: added files not checked",
+                job.driver.name()
+            ),
+        ));
+        return false;
+    };
+    for rel in lowers {
+        let skip = |why: String| {
+            Finding::warning(Code::TarSplitCorrupt, format!("a lower layer's tar-split is unusable ({why}): added files not checked"))
+                .with_file(rel)
+        };
+        let input = match open_tar_split(root, rel) {
+            Ok(f) => f,
+            Err(OpenError::Missing(m) | OpenError::Unreadable(m)) => {
+                out.push(skip(m));
+                return false;
+            }
+        };
+        let mut stream = MemberStream::new(input, opts.limits);
+        loop {
+            match stream.next_event() {
+                Ok(None) => break,
+                Ok(Some(Event::Segment(_))) => {}
+                Ok(Some(Event::Member(m))) => {
+                    if let (Ok(rel), Some(kind)) = (&m.rel, header_kind(&m)) {
+                        tree.add(rel, kind, false, WhiteoutStyle::Absent);
+                    }
+                }
+                Err(e) => {
+                    out.push(skip(e.to_string()));
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The member's kind per its header; a sized member without a readable header can
+/// only be a regular file.
+fn header_kind(m: &Member) -> Option<MemberKind> {
+    match &m.header {
+        Ok(h) => Some(h.kind()),
+        Err(_) if m.size > 0 => Some(MemberKind::File),
+        Err(_) => None,
+    }
+}
+
+/// State of the single pass over a layer's own stream.
+struct Pass<'a> {
+    layer: &'a SafeDir,
+    style: WhiteoutStyle,
+    quick: bool,
+    out: &'a mut Reporter,
+    tree: &'a mut ExpectedTree,
+    sha: Sha256,
+    bytes: u64,
+    bufs: [Vec<u8>; 2],
+    progress: Option<Progress<'a>>,
+}
+
+impl Pass<'_> {
+    fn emit(&mut self, bytes: &[u8]) {
+        if !self.quick {
+            self.sha.update(bytes);
+        }
+        self.advance(bytes.len() as u64);
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.bytes += n;
+        if let Some(p) = self.progress {
+            p(n);
+        }
+    }
+
+    fn member(&mut self, m: Member) {
+        let header = match &m.header {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.out.push(
+                    Finding::warning(Code::TarSplitCorrupt, format!("cannot parse the tar header of this entry ({e}); its metadata is not compared"))
+                        .with_path(&m.name),
+                );
+                None
+            }
+        };
+        if let Some(h) = header {
+            // tar-split records the header's own name; if they disagree, the file
+            // reassembly reads is not the one the tar describes.
+            if tarsplit::clean_layer_path(&h.name) != m.rel {
+                self.out.push(
+                    Finding::error(
+                        Code::TarSplitCorrupt,
+                        format!("tar-split names this entry, but its tar header names {:?}", display_bytes(&h.name)),
+                    )
+                    .with_path(&m.name),
+                );
+            }
+        }
+        let rel = match &m.rel {
+            Ok(r) => r.clone(),
+            Err(BadName::Escape) => {
+                self.out.push(
+                    Finding::error(Code::PathEscape, "entry name climbs out of the layer directory; not opened")
+                        .with_path(&m.name),
+                );
+                return;
+            }
+            Err(BadName::Nul) => {
+                self.out.push(Finding::error(Code::TarSplitCorrupt, "entry name contains a NUL byte").with_path(&m.name));
+                return;
+            }
+        };
+        // Like moby, read content by the entry's name whatever the driver did with it.
+        let content_meta = if m.size > 0 { self.content(&rel, m.size, m.crc) } else { None };
+        let kind = header_kind(&m);
+        if let Some(kind) = kind {
+            self.tree.add(&rel, kind, true, self.style);
+        }
+        match expect::placement(&rel, self.style) {
+            Placement::Plain => {}
+            Placement::Whiteout(target) => return self.whiteout(&target),
+            // Checked by the walk, or nothing on disk to check.
+            Placement::Opaque(_) | Placement::Deletion => return,
+        }
+        if m.size > 0 {
+            if let (Some(meta), Some(h)) = (content_meta, header) {
+                if !self.quick {
+                    self.compare_metadata(&rel, h, &meta);
+                }
+            }
+            return;
+        }
+        let Some(kind) = kind else { return };
+        match kind {
+            MemberKind::Meta => {}
+            MemberKind::HardLink => {
+                if let Some(h) = header {
+                    self.hard_link(&rel, &h.linkname);
+                }
+            }
+            _ => {
+                if let Some(meta) = self.presence(&rel, kind) {
+                    if let (Some(h), false) = (header, self.quick) {
+                        self.compare_metadata(&rel, h, &meta);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Streams one file's content into the hash (or, quick, checks its size).
+    /// Returns its metadata when it was a regular file.
+    fn content(&mut self, rel: &[u8], size: u64, crc: Option<u64>) -> Option<Meta> {
+        let path = path_of(rel);
+        if self.quick {
+            let meta = match self.layer.lstat(path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.missing(rel, &e);
+                    return None;
+                }
+            };
+            if meta.kind != FileKind::File {
+                self.modified(rel, format!("is a {} on disk, the layer tar has a regular file here", meta.kind));
+                return None;
+            }
+            if meta.size != size {
+                self.modified(rel, format!("size is {} bytes on disk, the layer tar says {size}", meta.size));
+            }
+            self.advance(size);
+            return Some(meta);
+        }
+        let (file, meta) = match self.layer.open_file(path) {
+            Ok(x) => x,
+            Err(e) => {
+                match e.kind {
+                    ReadErrorKind::Symlink | ReadErrorKind::NotRegular(_) | ReadErrorKind::NotADirectory | ReadErrorKind::Escape => self
+                        .modified(rel, format!("not a regular file inside the layer any more, not read ({e}); the layer tar has a regular file here")),
+                    _ => self.missing(rel, &e),
+                }
+                return None;
+            }
+        };
+        let (read, got_crc, err) = self.hash_file(file);
+        if let Some(e) = err {
+            self.modified(rel, format!("read failed after {read} bytes: {e}"));
+        } else if read != size {
+            self.modified(rel, format!("size is {read} bytes on disk, the layer tar says {size}"));
+        } else if Some(got_crc) != crc {
+            self.modified(rel, "content differs from the layer tar (CRC-64 mismatch, same size)".to_string());
+        }
+        Some(meta)
+    }
+
+    /// Copies a file into the hash until EOF, as moby does, computing its CRC-64.
+    /// The SHA-256 of one chunk runs alongside the CRC and the read of the next.
+    fn hash_file(&mut self, mut file: File) -> (u64, u64, Option<std::io::Error>) {
+        let mut crc = CRC64.digest();
+        let [mut cur, mut next] = std::mem::take(&mut self.bufs);
+        let mut total = 0u64;
+        let mut err = None;
+        let mut n = match read_full(&mut file, &mut cur) {
+            Ok(n) => n,
+            Err(e) => {
+                err = Some(e);
+                0
+            }
+        };
+        while n > 0 {
+            let data = &cur[..n];
+            let sha = &mut self.sha;
+            let following = if n < PARALLEL_MIN {
+                sha.update(data);
+                crc.update(data);
+                read_full(&mut file, &mut next)
+            } else {
+                rayon::join(
+                    || sha.update(data),
+                    || {
+                        crc.update(data);
+                        read_full(&mut file, &mut next)
+                    },
+                )
+                .1
+            };
+            total += n as u64;
+            self.advance(n as u64);
+            std::mem::swap(&mut cur, &mut next);
+            n = match following {
+                Ok(n) => n,
+                Err(e) => {
+                    err = Some(e);
+                    0
+                }
+            };
+        }
+        self.bufs = [cur, next];
+        (total, crc.finalize(), err)
+    }
+
+    /// lstat of a size-0 member, checking it exists as the kind the tar says.
+    fn presence(&mut self, rel: &[u8], kind: MemberKind) -> Option<Meta> {
+        let meta = match self.layer.lstat(path_of(rel)) {
+            Ok(m) => m,
+            Err(e) => {
+                self.missing(rel, &e);
+                return None;
+            }
+        };
+        let want = file_kind_of(kind)?;
+        if meta.kind != want {
+            self.modified(rel, format!("is a {} on disk, the layer tar has a {want} here", meta.kind));
+            return None;
+        }
+        if want == FileKind::File && meta.size != 0 {
+            self.modified(rel, format!("size is {} bytes on disk, the layer tar has an empty file", meta.size));
+        }
+        Some(meta)
+    }
+
+    fn whiteout(&mut self, target: &[u8]) {
+        match self.layer.lstat(path_of(target)) {
+            Ok(m) if m.is_whiteout() => {}
+            Ok(m) => self.modified(
+                target,
+                format!("the layer tar deletes this path (whiteout), but on disk it is a {} rather than a 0/0 whiteout device", m.kind),
+            ),
+            Err(e) if e.is_not_found() => self.out.push(
+                Finding::error(Code::LayerFileMissing, "the whiteout the layer tar puts here is gone: the lower-layer file would show through")
+                    .with_path(target),
+            ),
+            Err(e) => self.missing(target, &e),
+        }
+    }
+
+    fn hard_link(&mut self, rel: &[u8], linkname: &[u8]) {
+        let target = match tarsplit::clean_layer_path(linkname) {
+            Ok(t) => t,
+            Err(_) => {
+                self.out.push(
+                    Finding::error(Code::PathEscape, format!("hard link target {:?} climbs out of the layer", display_bytes(linkname)))
+                        .with_path(rel),
+                );
+                return;
+            }
+        };
+        let this = match self.layer.lstat(path_of(rel)) {
+            Ok(m) => m,
+            Err(e) => return self.missing(rel, &e),
+        };
+        let same = self.layer.lstat(path_of(&target)).map(|t| (t.dev, t.ino) == (this.dev, this.ino)).unwrap_or(false);
+        if !same {
+            self.out.push(
+                Finding::warning(
+                    Code::LayerMetadataModified,
+                    format!("no longer a hard link to {:?} as the layer tar says", display_bytes(&target)),
+                )
+                .with_path(rel),
+            );
+        }
+    }
+
+    /// Compares what lstat and the xattrs say with the member's header. Content
+    /// and type are checked elsewhere; these are the things the DiffID covers but
+    /// the CRC of the content does not.
+    fn compare_metadata(&mut self, rel: &[u8], h: &TarHeader, disk: &Meta) {
+        let mut diffs: Vec<String> = Vec::new();
+        let kind = h.kind();
+        if kind == MemberKind::Symlink {
+            match self.layer.read_link(path_of(rel)) {
+                Ok(t) if t == h.linkname => {}
+                Ok(t) => diffs.push(format!("link target {:?} (tar: {:?})", display_bytes(&t), display_bytes(&h.linkname))),
+                Err(e) => diffs.push(format!("link target unreadable: {e}")),
+            }
+        } else if disk.mode != h.mode {
+            // Symlink permission bits are meaningless on Linux.
+            diffs.push(format!("mode {:04o} (tar: {:04o})", disk.mode, h.mode));
+        }
+        if u64::from(disk.uid) != h.uid || u64::from(disk.gid) != h.gid {
+            diffs.push(format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid));
+        }
+        if matches!(kind, MemberKind::CharDevice | MemberKind::BlockDevice) {
+            let (major, minor) = (nix::sys::stat::major(disk.rdev), nix::sys::stat::minor(disk.rdev));
+            if (major, minor) != (h.devmajor, h.devminor) {
+                self.modified(rel, format!("device {major}:{minor} on disk, the layer tar says {}:{}", h.devmajor, h.devminor));
+            }
+        }
+        if matches!(kind, MemberKind::File | MemberKind::Dir) {
+            self.compare_xattrs(rel, h, &mut diffs);
+        }
+        if !diffs.is_empty() {
+            self.out.push(
+                Finding::warning(Code::LayerMetadataModified, format!("differs from the layer tar: {}", diffs.join("; "))).with_path(rel),
+            );
+        }
+        if disk.mtime != h.mtime {
+            let msg = format!("modification time {} on disk (tar: {})", disk.mtime, h.mtime);
+            // Directory times move for harmless reasons (an entry added and removed).
+            let f = if kind == MemberKind::Dir {
+                Finding::info(Code::LayerMetadataModified, msg)
+            } else {
+                Finding::warning(Code::LayerMetadataModified, msg)
+            };
+            self.out.push(f.with_path(rel));
+        }
+    }
+
+    fn compare_xattrs(&mut self, rel: &[u8], h: &TarHeader, diffs: &mut Vec<String>) {
+        let on_disk = match self.layer.xattrs(path_of(rel)) {
+            Ok(x) => x,
+            Err(e) => {
+                diffs.push(format!("xattrs unreadable: {e}"));
+                return;
+            }
+        };
+        // overlay keeps its own bookkeeping in these; SELinux labels files itself.
+        let ours = |name: &str| name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+        let in_tar = |name: &str| h.xattrs.iter().any(|(k, _)| k.as_slice() == name.as_bytes());
+        for (name, value) in &on_disk {
+            if ours(name) || (name == "security.selinux" && !in_tar(name)) {
+                continue;
+            }
+            match h.xattrs.iter().find(|(k, _)| k.as_slice() == name.as_bytes()) {
+                Some((_, v)) if v == value => {}
+                Some(_) => diffs.push(format!("xattr {name} has another value")),
+                None => diffs.push(format!("xattr {name} added")),
+            }
+        }
+        for (name, _) in &h.xattrs {
+            let name = String::from_utf8_lossy(name);
+            if !on_disk.iter().any(|(k, _)| *k == name) {
+                diffs.push(format!("xattr {name} removed"));
+            }
+        }
+    }
+
+    fn modified(&mut self, rel: &[u8], msg: String) {
+        self.out.push(Finding::error(Code::LayerFileModified, msg).with_path(rel));
+    }
+
+    fn missing(&mut self, rel: &[u8], e: &crate::fsread::ReadError) {
+        let msg = if e.is_not_found() {
+            "in the layer tar but not on disk".to_string()
+        } else {
+            format!("in the layer tar but cannot be read: {e}")
+        };
+        self.out.push(Finding::error(Code::LayerFileMissing, msg).with_path(rel));
+    }
+}
+
+/// Fills `buf` unless EOF comes first; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
