@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod layerdb;
+
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use sha2::{Digest as _, Sha256};
