@@ -8,5 +8,12 @@
 pub mod digest;
 pub mod finding;
 pub mod fsread;
+pub mod graph;
+pub mod reference;
+pub mod root;
+pub mod store;
+pub mod resolve;
+pub mod report;
+pub mod usage;
 pub mod tarsplit;
 pub mod verify;

@@ -6,7 +6,8 @@ mod verify_support;
 use std::path::PathBuf;
 use std::process::Command;
 use strata::finding::Severity;
-use strata::verify::{Driver, LayerStatus, VerifyOptions};
+use strata::store::graphdriver::DriverKind;
+use strata::verify::{LayerStatus, VerifyOptions};
 use verify_support::{layerdb::layer_jobs, tools_present, verify_all};
 
 /// Fixture scenario dirs holding a graphdriver data-root archive.
@@ -55,7 +56,7 @@ fn every_fixture_layer_verifies_clean() {
         let Some(driver) = ["overlay2", "vfs", "fuse-overlayfs", "btrfs"]
             .into_iter()
             .find(|d| root.join("image").join(d).is_dir())
-            .and_then(Driver::from_name)
+            .and_then(DriverKind::from_name)
         else {
             eprintln!("{}: no graphdriver image store (containerd store?), nothing to verify", scenario.display());
             continue;

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strata::finding::Severity;
-use strata::verify::{Driver, LayerStatus, VerifyOptions};
+use strata::store::graphdriver::DriverKind;
+use strata::verify::{LayerStatus, VerifyOptions};
 use verify_support::*;
 
 fn full() -> VerifyOptions {
@@ -330,7 +331,7 @@ fn literal_whiteouts_for_fuse_overlayfs() {
     std::fs::write(src.join("etc/.wh.gone"), b"").unwrap();
     std::fs::write(src.join("etc/keep"), b"x").unwrap();
     let root = tmp.path().join("root");
-    let (job, _) = add_layer(&root, tmp.path(), &src, &["--format=posix"], Driver::FuseOverlayfs, &"f".repeat(64), None);
+    let (job, _) = add_layer(&root, tmp.path(), &src, &["--format=posix"], DriverKind::FuseOverlayfs, &"f".repeat(64), None);
     let r = verify_all(&root, &[job.clone()], &full()).remove(0);
     assert_eq!((r.status, summary(&r)), (LayerStatus::Verified, vec![]));
     std::fs::remove_file(root.join(&job.content_dir).join("etc/.wh.gone")).unwrap();
@@ -350,13 +351,13 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::create_dir_all(base.join("etc")).unwrap();
     std::fs::write(base.join("etc/a"), b"a").unwrap();
     std::fs::write(base.join("etc/doomed"), b"d").unwrap();
-    let (lower, _) = add_layer(&root, tmp.path(), &base, &["--format=posix"], Driver::Vfs, &"1".repeat(64), None);
+    let (lower, _) = add_layer(&root, tmp.path(), &base, &["--format=posix"], DriverKind::Vfs, &"1".repeat(64), None);
 
     let top = tmp.path().join("top");
     std::fs::create_dir_all(top.join("etc")).unwrap();
     std::fs::write(top.join("etc/.wh.doomed"), b"").unwrap();
     std::fs::write(top.join("etc/b"), b"b").unwrap();
-    let (mut job, top_tar) = add_layer(&root, tmp.path(), &top, &["--format=posix"], Driver::Vfs, &"2".repeat(64), Some(&lower.chain_id));
+    let (mut job, top_tar) = add_layer(&root, tmp.path(), &top, &["--format=posix"], DriverKind::Vfs, &"2".repeat(64), Some(&lower.chain_id));
     // vfs: the top directory is a copy of the lower one with the diff applied.
     let dir = root.join(&job.content_dir);
     std::fs::remove_dir_all(&dir).unwrap();

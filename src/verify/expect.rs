@@ -8,7 +8,8 @@
 //! entries come from lower layers. [`ExpectedTree`] folds members into the shape the
 //! driver leaves on disk, so the walk is a plain lookup.
 
-use super::{Driver, Reporter, WhiteoutStyle};
+use super::{Reporter, WhiteoutStyle};
+use crate::store::graphdriver::DriverKind;
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, SafeDir};
 use crate::tarsplit::MemberKind;
@@ -195,8 +196,8 @@ fn is_opaque(layer: &SafeDir, rel: &[u8]) -> bool {
 /// Walks `layer` (never following links) and reports what `tree` does not
 /// describe, plus inherited entries that are gone. `check_opaque` compares overlay
 /// opaque markers, which needs xattr reads (and root, for `trusted.*`).
-pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: Driver, check_opaque: bool, out: &mut Reporter) {
-    let style = driver.whiteout_style();
+pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_opaque: bool, out: &mut Reporter) {
+    let style = WhiteoutStyle::of(driver);
     let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
     while let Some(dir) = stack.pop() {
         if check_opaque {
@@ -262,7 +263,7 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: Driver, check_opaq
                         subdirs.push(rel);
                     }
                 }
-                None if driver == Driver::Aufs && aufs_internal(&rel) => {}
+                None if driver == DriverKind::Aufs && aufs_internal(&rel) => {}
                 None => {
                     let what = if style == WhiteoutStyle::Overlay
                         && entry.kind == FileKind::CharDevice

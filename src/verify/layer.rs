@@ -70,7 +70,7 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
         }
     };
 
-    let style = job.driver.whiteout_style();
+    let style = WhiteoutStyle::of(job.driver);
     let mut tree = ExpectedTree::default();
     let mut drift = true;
     if style == WhiteoutStyle::Absent {

@@ -5,8 +5,10 @@
 //! hands over plain [`LayerJob`]s. Each job is checked independently, layers run in
 //! parallel on a rayon pool, and results come back in job order so output is
 //! deterministic. Nothing here prints: problems are [`Finding`]s on the result.
+//! The cheap ID recomputations that need no layer content live in [`identity`].
 
 mod expect;
+pub mod identity;
 mod layer;
 mod members;
 
@@ -17,19 +19,9 @@ pub use members::{Member, MemberStream};
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding, Severity};
 use crate::fsread::{Limits, SafeDir};
+use crate::store::graphdriver::DriverKind;
 use serde::Serialize;
 use std::path::PathBuf;
-
-/// Graphdrivers whose layer directories strata can compare with a tar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Driver {
-    Overlay2,
-    FuseOverlayfs,
-    Vfs,
-    Aufs,
-    Btrfs,
-}
 
 /// How a driver stores the deletions a layer tar expresses as `.wh.` members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,48 +30,18 @@ pub enum WhiteoutStyle {
     Overlay,
     /// `.wh.*` files kept as they are (aufs, fuse-overlayfs).
     Literal,
-    /// Not stored: each layer directory is a whole filesystem (vfs, btrfs).
+    /// Not stored: each layer directory is a whole filesystem (vfs, btrfs, zfs).
     Absent,
 }
 
-impl Driver {
-    /// The driver for a `$ROOT/<name>` directory name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "overlay2" => Driver::Overlay2,
-            "fuse-overlayfs" => Driver::FuseOverlayfs,
-            "vfs" => Driver::Vfs,
-            "aufs" => Driver::Aufs,
-            "btrfs" => Driver::Btrfs,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Driver::Overlay2 => "overlay2",
-            Driver::FuseOverlayfs => "fuse-overlayfs",
-            Driver::Vfs => "vfs",
-            Driver::Aufs => "aufs",
-            Driver::Btrfs => "btrfs",
-        }
-    }
-
-    pub fn whiteout_style(self) -> WhiteoutStyle {
-        match self {
-            Driver::Overlay2 => WhiteoutStyle::Overlay,
-            Driver::FuseOverlayfs | Driver::Aufs => WhiteoutStyle::Literal,
-            Driver::Vfs | Driver::Btrfs => WhiteoutStyle::Absent,
-        }
-    }
-
-    /// The layer content directory for `cache_id`, relative to the data-root.
-    pub fn content_dir(self, cache_id: &str) -> PathBuf {
-        match self {
-            Driver::Overlay2 | Driver::FuseOverlayfs => [self.name(), cache_id, "diff"].iter().collect(),
-            Driver::Vfs => ["vfs", "dir", cache_id].iter().collect(),
-            Driver::Aufs => ["aufs", "diff", cache_id].iter().collect(),
-            Driver::Btrfs => ["btrfs", "subvolumes", cache_id].iter().collect(),
+impl WhiteoutStyle {
+    pub fn of(driver: DriverKind) -> Self {
+        if driver.overlay_whiteouts() {
+            WhiteoutStyle::Overlay
+        } else if driver.stores_diffs() {
+            WhiteoutStyle::Literal
+        } else {
+            WhiteoutStyle::Absent
         }
     }
 }
@@ -93,10 +55,10 @@ pub struct LayerJob {
     pub diff_id: DiffId,
     /// e.g. `image/overlay2/layerdb/sha256/<chain hex>/tar-split.json.gz`.
     pub tar_split: PathBuf,
-    /// e.g. `overlay2/<cache-id>/diff`; see [`Driver::content_dir`].
+    /// e.g. `overlay2/<cache-id>/diff`; see [`DriverKind::content_dir`].
     pub content_dir: PathBuf,
-    pub driver: Driver,
-    /// Full-filesystem drivers (vfs, btrfs) only: tar-splits of the layers below,
+    pub driver: DriverKind,
+    /// Full-filesystem drivers (vfs, btrfs, zfs) only: tar-splits of the layers below,
     /// base first (`Some(vec![])` for a base layer). Drift on those drivers is
     /// computed against the whole chain; `None` skips it with an info finding.
     /// Ignored by the diff-only drivers.

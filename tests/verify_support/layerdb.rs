@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use strata::digest::{ChainId, DiffId};
 use strata::fsread::SafeDir;
-use strata::verify::{Driver, LayerJob};
+use strata::store::graphdriver::DriverKind;
+use strata::verify::{LayerJob};
 
-pub fn layer_jobs(root: &Path, driver: Driver) -> Vec<LayerJob> {
+pub fn layer_jobs(root: &Path, driver: DriverKind) -> Vec<LayerJob> {
     let dir = SafeDir::open_root(root).expect("data-root");
     let db = PathBuf::from(format!("image/{}/layerdb/sha256", driver.name()));
     let read = |rel: PathBuf| String::from_utf8(dir.read_file(&rel, 4096).expect("layerdb file")).unwrap().trim().to_string();

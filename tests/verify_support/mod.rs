@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use strata::digest::{chain_id, ChainId, DiffId, Digest};
 use strata::fsread::SafeDir;
-use strata::verify::{verify_layers, Driver, LayerJob, LayerResult, VerifyOptions};
+use strata::store::graphdriver::DriverKind;
+use strata::verify::{verify_layers, LayerJob, LayerResult, VerifyOptions};
 
 /// True when the external tools exist; otherwise says why the test is skipped.
 pub fn tools_present() -> bool {
@@ -113,7 +114,7 @@ pub fn sha256_file(p: &Path) -> Digest {
 
 /// Tars `src` (`tar_args` picks the format), disassembles it and unpacks it as
 /// layer `cache_id` of `driver` under `root`, on top of `parent`.
-pub fn add_layer(root: &Path, work: &Path, src: &Path, tar_args: &[&str], driver: Driver, cache_id: &str, parent: Option<&ChainId>) -> (LayerJob, PathBuf) {
+pub fn add_layer(root: &Path, work: &Path, src: &Path, tar_args: &[&str], driver: DriverKind, cache_id: &str, parent: Option<&ChainId>) -> (LayerJob, PathBuf) {
     let tar = work.join(format!("{cache_id}.tar"));
     run(Command::new("tar").args(tar_args).arg("-C").arg(src).arg("-cf").arg(&tar).arg("."));
     let diff_id = DiffId(sha256_file(&tar));
@@ -151,7 +152,7 @@ pub fn fixture_with(tar_args: &[&str], fill: impl FnOnce(&Path)) -> Fixture {
     std::fs::create_dir(&src).unwrap();
     fill(&src);
     let root = tmp.path().join("root");
-    let (job, tar) = add_layer(&root, tmp.path(), &src, tar_args, Driver::Overlay2, &"c".repeat(64), None);
+    let (job, tar) = add_layer(&root, tmp.path(), &src, tar_args, DriverKind::Overlay2, &"c".repeat(64), None);
     Fixture { tmp, root, tar, job }
 }
 

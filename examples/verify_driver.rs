@@ -1,7 +1,7 @@
 //! Benchmark driver until `strata verify` is wired: verifies every layer of one
 //! graphdriver store and prints one JSON line per layer (plus wall time on stderr).
 //!
-//! usage: verify-driver ROOT [--quick] [--jobs N] [--driver overlay2]
+//! usage: verify_driver ROOT [--quick] [--jobs N] [--driver overlay2]
 
 #[path = "../tests/verify_support/layerdb.rs"]
 mod layerdb;
@@ -9,24 +9,25 @@ mod layerdb;
 use std::path::PathBuf;
 use std::time::Instant;
 use strata::fsread::SafeDir;
-use strata::verify::{verify_layers, Driver, VerifyOptions};
+use strata::store::graphdriver::DriverKind;
+use strata::verify::{verify_layers, VerifyOptions};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut root: Option<PathBuf> = None;
     let mut opts = VerifyOptions::default();
-    let mut driver = Driver::Overlay2;
+    let mut driver = DriverKind::Overlay2;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => opts.quick = true,
             "--jobs" => opts.jobs = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             "--driver" => {
-                driver = args.next().as_deref().and_then(Driver::from_name).ok_or_else(|| anyhow::anyhow!("bad --driver"))?
+                driver = args.next().as_deref().and_then(DriverKind::from_name).ok_or_else(|| anyhow::anyhow!("bad --driver"))?
             }
             _ => root = Some(a.into()),
         }
     }
-    let root = root.ok_or_else(|| anyhow::anyhow!("usage: verify-driver ROOT [--quick] [--jobs N] [--driver D]"))?;
+    let root = root.ok_or_else(|| anyhow::anyhow!("usage: verify_driver ROOT [--quick] [--jobs N] [--driver D]"))?;
     let jobs = layerdb::layer_jobs(&root, driver);
     let dir = SafeDir::open_root(&root)?;
     let start = Instant::now();

@@ -1,0 +1,350 @@
+//! The local image graph: images, layer chains, references, containers, linked.
+//!
+//! Built from the store readers' records exactly as the engine would link them, but
+//! without dropping what the engine would silently skip: a broken image or layer stays
+//! in the graph, marked, so the report can say what is wrong with it.
+
+use crate::digest::{chain_ids, ChainId, ImageId};
+use crate::finding::Finding;
+use crate::fsread::{Limits, ReadError, SafeDir};
+use crate::reference::Reference;
+use crate::root::{detect_layout, StoreLayout};
+use crate::store::containers::{read_containers, ContainerRecord};
+use crate::store::distribution::{read_distribution, Distribution, V2Metadata};
+use crate::store::graphdriver::{read_driver_home, DriverHome, DriverKind};
+use crate::store::imagedb::{read_images, ImageRecord};
+use crate::store::layerdb::{read_layerdb, LayerDb, LayerRecord, MountRecord};
+use crate::store::repositories::{read_references, RefRecord};
+use crate::store::StoreCtx;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Options for loading a graph.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--driver`: read `image/<driver>` whatever else is present.
+    pub driver: Option<String>,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub struct ImageNode {
+    pub record: ImageRecord,
+    /// Familiar `name:tag` strings, in Docker's order.
+    pub repo_tags: Vec<String>,
+    /// Familiar `name@sha256:...` strings, in Docker's order.
+    pub repo_digests: Vec<String>,
+    /// ChainID of every prefix of the config's diff_ids.
+    pub chain_ids: Vec<ChainId>,
+    pub children: Vec<ImageId>,
+    pub containers: Vec<String>,
+    /// Σ layer sizes over the chain; `None` when a layer is missing or unreadable.
+    pub size: Option<i64>,
+    /// Bytes of its layers other images use too, as `/system/df` counts them.
+    pub shared_size: Option<i64>,
+}
+
+impl ImageNode {
+    pub fn id(&self) -> ImageId {
+        self.record.id
+    }
+
+    pub fn top_layer(&self) -> Option<ChainId> {
+        self.chain_ids.last().copied()
+    }
+
+    /// Untagged, undigested and without children: what `docker image prune` removes.
+    pub fn is_dangling(&self) -> bool {
+        self.repo_tags.is_empty() && self.repo_digests.is_empty() && self.children.is_empty()
+    }
+
+    pub fn unique_size(&self) -> Option<i64> {
+        Some(self.size? - self.shared_size?)
+    }
+}
+
+#[derive(Debug)]
+pub struct LayerNode {
+    pub record: LayerRecord,
+    pub children: Vec<ChainId>,
+    /// Images whose chain includes this layer.
+    pub images: Vec<ImageId>,
+    /// Containers whose RW layer sits on this layer.
+    pub containers: Vec<String>,
+    /// The layer's graphdriver directory, relative to the data-root.
+    pub driver_dir: Option<PathBuf>,
+    /// Where its files are, relative to the data-root.
+    pub content_dir: Option<PathBuf>,
+    pub driver_dir_present: bool,
+    /// Registry blobs this layer was pulled as or pushed as.
+    pub blobs: Vec<V2Metadata>,
+}
+
+impl LayerNode {
+    pub fn chain_id(&self) -> ChainId {
+        self.record.chain_id
+    }
+}
+
+#[derive(Debug)]
+pub struct ContainerNode {
+    pub record: ContainerRecord,
+    pub mount: Option<MountRecord>,
+    /// RW layer directory, relative to the data-root.
+    pub rw_dir: Option<PathBuf>,
+    pub init_dir: Option<PathBuf>,
+}
+
+/// The whole linked store.
+#[derive(Debug)]
+pub struct Graph {
+    pub data_root: PathBuf,
+    pub layout: StoreLayout,
+    /// The graphdriver store read, e.g. `overlay2`; empty when none was found.
+    pub driver_name: String,
+    pub driver: Option<DriverKind>,
+    pub images: BTreeMap<ImageId, ImageNode>,
+    pub layers: BTreeMap<ChainId, LayerNode>,
+    pub containers: BTreeMap<String, ContainerNode>,
+    pub layerdb: LayerDbExtras,
+    pub references: Vec<RefRecord>,
+    pub distribution: Distribution,
+    pub driver_home: Option<DriverHome>,
+    /// Which engine generation wrote the data-root, as far as the disk tells.
+    pub engine: EngineGeneration,
+    /// Problems met while reading; checks add their own findings elsewhere.
+    pub findings: Vec<Finding>,
+}
+
+/// Engines before and after Docker 23 count shared image sizes differently: 20.10
+/// counts a layer's users among the images it lists (tagged, digested or dangling
+/// heads, not intermediate build images), 23 and later among every image in the store.
+/// 23 also started writing `<root>/engine-id`, which is how strata tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineGeneration {
+    /// Docker 20.10 and earlier: no `engine-id` file.
+    Legacy,
+    /// Docker 23 and later.
+    Modern,
+}
+
+/// The parts of layerdb that are not image layers.
+#[derive(Debug, Default)]
+pub struct LayerDbExtras {
+    pub mounts: BTreeMap<String, MountRecord>,
+    pub removing: Vec<crate::store::layerdb::RemovingLayer>,
+    pub tmp_leftovers: Vec<PathBuf>,
+}
+
+/// Why a graph could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot open data-root {0}")]
+    Root(#[source] ReadError),
+}
+
+impl Graph {
+    /// Opens `data_root` and reads and links every store in it.
+    pub fn load(data_root: &Path, opts: &LoadOptions) -> Result<(Graph, SafeDir), LoadError> {
+        let root = SafeDir::open_root(data_root).map_err(LoadError::Root)?;
+        let graph = Self::load_from(&root, opts);
+        Ok((graph, root))
+    }
+
+    pub fn load_from(root: &SafeDir, opts: &LoadOptions) -> Graph {
+        let mut findings = Vec::new();
+        let layout = detect_layout(root, opts.driver.as_deref(), &mut findings);
+        let driver_name = layout.chosen.clone().unwrap_or_default();
+        let driver = DriverKind::from_name(&driver_name);
+        let ctx = StoreCtx::new(root, &driver_name, opts.limits);
+
+        let (images, db, references, distribution, driver_home) = if layout.chosen.is_some() {
+            (
+                read_images(&ctx, &mut findings),
+                read_layerdb(&ctx, &mut findings),
+                read_references(&ctx, &mut findings),
+                read_distribution(&ctx, &mut findings),
+                driver.map(|k| read_driver_home(&ctx, k, &mut findings)),
+            )
+        } else {
+            Default::default()
+        };
+        let containers = read_containers(&ctx, &mut findings);
+
+        let mut g = Graph {
+            data_root: root.path().to_path_buf(),
+            layout,
+            driver_name,
+            driver,
+            images: BTreeMap::new(),
+            layers: BTreeMap::new(),
+            containers: BTreeMap::new(),
+            layerdb: LayerDbExtras::default(),
+            references,
+            distribution,
+            driver_home,
+            engine: if root.exists(Path::new("engine-id")) { EngineGeneration::Modern } else { EngineGeneration::Legacy },
+            findings,
+        };
+        g.link(images, db, containers, root);
+        g
+    }
+
+    fn link(
+        &mut self,
+        images: BTreeMap<ImageId, ImageRecord>,
+        db: LayerDb,
+        containers: BTreeMap<String, ContainerRecord>,
+        root: &SafeDir,
+    ) {
+        let LayerDb { layers, mounts, removing, tmp_leftovers } = db;
+        self.layerdb = LayerDbExtras { mounts, removing, tmp_leftovers };
+
+        for (id, record) in layers {
+            let driver_dir = match (self.driver, &record.cache_id) {
+                (Some(k), Some(c)) => Some(k.layer_dir(c)),
+                _ => None,
+            };
+            let content_dir = match (self.driver, &record.cache_id) {
+                (Some(k), Some(c)) => Some(k.content_dir(c)),
+                _ => None,
+            };
+            let driver_dir_present = driver_dir.as_deref().is_some_and(|d| root.exists(d));
+            let blobs = record
+                .diff_id
+                .and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned())
+                .unwrap_or_default();
+            self.layers.insert(
+                id,
+                LayerNode { record, children: Vec::new(), images: Vec::new(), containers: Vec::new(), driver_dir, content_dir, driver_dir_present, blobs },
+            );
+        }
+        let parents: Vec<(ChainId, ChainId)> =
+            self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
+        for (parent, child) in parents {
+            if let Some(p) = self.layers.get_mut(&parent) {
+                p.children.push(child);
+            }
+        }
+
+        // References, in Docker's order: sorted by the full normalised string.
+        let mut refs_by_image: BTreeMap<ImageId, Vec<&Reference>> = BTreeMap::new();
+        for r in &self.references {
+            if let (Some(p), Some(img)) = (&r.parsed, r.image) {
+                refs_by_image.entry(img).or_default().push(p);
+            }
+        }
+        for v in refs_by_image.values_mut() {
+            v.sort_by_key(|r| r.to_string());
+        }
+
+        for (id, record) in images {
+            let chain = record
+                .config
+                .as_ref()
+                .and_then(|c| c.diff_ids.as_ref())
+                .map(|d| chain_ids(d))
+                .unwrap_or_default();
+            let refs = refs_by_image.get(&id);
+            let repo_tags = refs
+                .map(|v| v.iter().filter(|r| r.tag.is_some() && r.digest.is_none()).map(|r| r.familiar()).collect())
+                .unwrap_or_default();
+            let repo_digests = refs
+                .map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect())
+                .unwrap_or_default();
+            let size = chain.iter().try_fold(0i64, |acc, c| Some(acc + self.layers.get(c)?.record.size?));
+            for c in &chain {
+                if let Some(l) = self.layers.get_mut(c) {
+                    l.images.push(id);
+                }
+            }
+            self.images.insert(
+                id,
+                ImageNode { record, repo_tags, repo_digests, chain_ids: chain, children: Vec::new(), containers: Vec::new(), size, shared_size: None },
+            );
+        }
+        let image_parents: Vec<(ImageId, ImageId)> =
+            self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
+        for (parent, child) in image_parents {
+            if let Some(p) = self.images.get_mut(&parent) {
+                p.children.push(child);
+            }
+        }
+        self.compute_shared_sizes();
+
+        for (id, record) in containers {
+            let mount = self.layerdb.mounts.get(&id).cloned();
+            let (rw_dir, init_dir) = match (self.driver, &mount) {
+                (Some(k), Some(m)) => (
+                    m.mount_id.as_deref().map(|i| k.content_dir(i)),
+                    m.init_id.as_deref().map(|i| k.content_dir(i)),
+                ),
+                _ => (None, None),
+            };
+            if let Some(img) = record.image.and_then(|i| self.images.get_mut(&i)) {
+                img.containers.push(id.clone());
+            }
+            if let Some(l) = mount.as_ref().and_then(|m| m.parent).and_then(|p| self.layers.get_mut(&p)) {
+                l.containers.push(id.clone());
+            }
+            self.containers.insert(id, ContainerNode { record, mount, rw_dir, init_dir });
+        }
+    }
+
+    /// SharedSize as the engine computes it: count, over the images the engine
+    /// counts (see [`EngineGeneration`]), each prefix ChainID of their diff_ids; a layer
+    /// counted more than once is shared.
+    fn compute_shared_sizes(&mut self) {
+        let mut counts: BTreeMap<ChainId, usize> = BTreeMap::new();
+        for img in self.images.values() {
+            let intermediate = img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty();
+            if self.engine == EngineGeneration::Legacy && intermediate {
+                continue;
+            }
+            for c in &img.chain_ids {
+                *counts.entry(*c).or_default() += 1;
+            }
+        }
+        let layers = &self.layers;
+        for img in self.images.values_mut() {
+            img.shared_size = img.chain_ids.iter().try_fold(0i64, |acc, c| {
+                let size = layers.get(c)?.record.size?;
+                Some(if counts.get(c).copied().unwrap_or(0) > 1 { acc + size } else { acc })
+            });
+        }
+    }
+
+    /// Images ordered as `docker image ls` orders them: newest first.
+    pub fn images_newest_first(&self) -> Vec<&ImageNode> {
+        let mut v: Vec<&ImageNode> = self.images.values().collect();
+        v.sort_by(|a, b| {
+            let ca = a.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
+            let cb = b.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
+            cb.cmp(&ca).then_with(|| a.id().cmp(&b.id()))
+        });
+        v
+    }
+
+    /// The layers of an image, bottom first; `None` entries are missing from layerdb.
+    pub fn image_layers(&self, img: &ImageNode) -> Vec<(ChainId, Option<&LayerNode>)> {
+        img.chain_ids.iter().map(|c| (*c, self.layers.get(c))).collect()
+    }
+
+    /// Every layer beneath (and including) `top`, bottom first, following `parent`
+    /// files; stops at a loop or a missing parent.
+    pub fn layer_chain(&self, top: &ChainId) -> Vec<ChainId> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut cur = Some(*top);
+        while let Some(c) = cur {
+            if !seen.insert(c) {
+                break;
+            }
+            out.push(c);
+            cur = self.layers.get(&c).and_then(|l| l.record.parent);
+        }
+        out.reverse();
+        out
+    }
+}

@@ -1,0 +1,244 @@
+//! `strata images`, `strata layers`, `strata containers`: the graph as lists.
+
+use super::{human_size, new_table, opt_size, write_json, write_table, Format};
+use crate::digest::{ChainId, DiffId, ImageId};
+use crate::finding::terminal_safe;
+use crate::graph::{ContainerNode, Graph, ImageNode, LayerNode};
+use crate::reference::Reference;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// One image, as `strata images --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct ImageView {
+    pub id: ImageId,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: Option<ImageId>,
+    pub created: Option<String>,
+    pub os: Option<String>,
+    pub architecture: Option<String>,
+    pub variant: Option<String>,
+    pub diff_ids: Vec<DiffId>,
+    pub chain_ids: Vec<ChainId>,
+    pub top_layer: Option<ChainId>,
+    /// Σ layer sizes over the chain; null when a layer is missing.
+    pub size: Option<i64>,
+    pub shared_size: Option<i64>,
+    pub unique_size: Option<i64>,
+    /// Number of containers using the image.
+    pub containers: usize,
+    pub dangling: bool,
+    pub last_tag_time: Option<String>,
+    pub built_locally: bool,
+}
+
+impl ImageView {
+    pub fn new(img: &ImageNode) -> Self {
+        let cfg = img.record.config.as_ref();
+        Self {
+            id: img.id(),
+            repo_tags: img.repo_tags.clone(),
+            repo_digests: img.repo_digests.clone(),
+            parent: img.record.parent,
+            created: cfg.and_then(|c| c.created.clone()),
+            os: cfg.and_then(|c| c.os.clone()),
+            architecture: cfg.and_then(|c| c.architecture.clone()),
+            variant: cfg.and_then(|c| c.variant.clone()),
+            diff_ids: cfg.and_then(|c| c.diff_ids.clone()).unwrap_or_default(),
+            chain_ids: img.chain_ids.clone(),
+            top_layer: img.top_layer(),
+            size: img.size,
+            shared_size: img.shared_size,
+            unique_size: img.unique_size(),
+            containers: img.containers.len(),
+            dangling: img.is_dangling(),
+            last_tag_time: img.record.last_updated.clone(),
+            built_locally: img.record.built_locally,
+        }
+    }
+}
+
+/// A registry blob a layer is known by.
+#[derive(Debug, Serialize)]
+pub struct BlobView {
+    pub digest: crate::digest::Digest,
+    pub source_repository: String,
+    /// Whether the entry was recorded by a push (pulls leave the HMAC empty).
+    pub pushed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayerView {
+    pub chain_id: ChainId,
+    pub diff_id: Option<DiffId>,
+    pub parent: Option<ChainId>,
+    pub size: Option<i64>,
+    pub cache_id: Option<String>,
+    /// Graphdriver directory, relative to the data-root.
+    pub driver_dir: Option<String>,
+    pub driver_dir_present: bool,
+    pub tar_split: bool,
+    pub children: Vec<ChainId>,
+    pub images: Vec<ImageId>,
+    pub containers: Vec<String>,
+    pub blob_digests: Vec<BlobView>,
+}
+
+impl LayerView {
+    pub fn new(l: &LayerNode) -> Self {
+        Self {
+            chain_id: l.chain_id(),
+            diff_id: l.record.diff_id,
+            parent: l.record.parent,
+            size: l.record.size,
+            cache_id: l.record.cache_id.clone(),
+            driver_dir: l.driver_dir.as_ref().map(|p| p.display().to_string()),
+            driver_dir_present: l.driver_dir_present,
+            tar_split: l.record.has_tar_split,
+            children: l.children.clone(),
+            images: l.images.clone(),
+            containers: l.containers.clone(),
+            blob_digests: l
+                .blobs
+                .iter()
+                .map(|b| BlobView { digest: b.digest, source_repository: b.source_repository.clone(), pushed: !b.hmac.is_empty() })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainerView {
+    pub id: String,
+    pub name: Option<String>,
+    /// Resolved image ID.
+    pub image: Option<ImageId>,
+    /// What the container was created from, as typed (`Config.Image`).
+    pub image_ref: Option<String>,
+    pub state: String,
+    pub exit_code: i64,
+    pub created: Option<String>,
+    pub driver: Option<String>,
+    pub mount_id: Option<String>,
+    pub init_id: Option<String>,
+    /// ChainID of the image layer the RW layer sits on.
+    pub parent_layer: Option<ChainId>,
+    /// RW layer directory, relative to the data-root.
+    pub rw_dir: Option<String>,
+}
+
+impl ContainerView {
+    pub fn new(c: &ContainerNode) -> Self {
+        let m = c.mount.as_ref();
+        Self {
+            id: c.record.id.clone(),
+            name: c.record.name.clone(),
+            image: c.record.image,
+            image_ref: c.record.image_ref.clone(),
+            state: c.record.state.status().to_owned(),
+            exit_code: c.record.state.exit_code,
+            created: c.record.created.clone(),
+            driver: c.record.driver.clone(),
+            mount_id: m.and_then(|m| m.mount_id.clone()),
+            init_id: m.and_then(|m| m.init_id.clone()),
+            parent_layer: m.and_then(|m| m.parent),
+            rw_dir: c.rw_dir.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+fn short_time(t: &Option<String>) -> String {
+    t.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default()
+}
+
+pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+    let images = g.images_newest_first();
+    if format == Format::Json {
+        let v: Vec<ImageView> = images.iter().map(|i| ImageView::new(i)).collect();
+        return write_json(out, &v);
+    }
+    let mut t = new_table(&["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]);
+    for img in images {
+        let created = short_time(&img.record.config.as_ref().and_then(|c| c.created.clone()));
+        let mut row = |repo: &str, tag: &str, digest: &str| {
+            t.add_row(vec![
+                terminal_safe(repo),
+                terminal_safe(tag),
+                digest.to_owned(),
+                img.id().short(),
+                created.clone(),
+                opt_size(img.size),
+                opt_size(img.shared_size),
+                opt_size(img.unique_size()),
+                img.containers.len().to_string(),
+            ]);
+        };
+        // One row per tag, as `docker image ls --digests` does, with the digest of the
+        // same repository beside it; digest-only repositories get a `<none>` tag row.
+        let parsed_digests: Vec<Reference> = img.repo_digests.iter().filter_map(|d| Reference::parse(d).ok()).collect();
+        let digest_for = |name: &str| {
+            parsed_digests.iter().find(|d| d.name == name).and_then(|d| d.digest).map_or("<none>".to_owned(), |d| d.to_string())
+        };
+        let mut named = Vec::new();
+        for tag in &img.repo_tags {
+            if let Ok(r) = Reference::parse(tag) {
+                row(&r.familiar_name(), r.tag.as_deref().unwrap_or("<none>"), &digest_for(&r.name));
+                named.push(r.name);
+            }
+        }
+        for d in &parsed_digests {
+            if !named.contains(&d.name) {
+                row(&d.familiar_name(), "<none>", &d.digest.map(|x| x.to_string()).unwrap_or_default());
+                named.push(d.name.clone());
+            }
+        }
+        if named.is_empty() {
+            row("<none>", "<none>", "<none>");
+        }
+    }
+    write_table(out, &t)
+}
+
+pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+    if format == Format::Json {
+        let v: Vec<LayerView> = g.layers.values().map(LayerView::new).collect();
+        return write_json(out, &v);
+    }
+    let mut t = new_table(&["CHAIN ID", "DIFF ID", "PARENT", "SIZE", "CACHE ID", "IMAGES", "CONTAINERS", "BLOBS"]);
+    for l in g.layers.values() {
+        t.add_row(vec![
+            l.chain_id().short(),
+            l.record.diff_id.map(|d| d.short()).unwrap_or_else(|| "?".into()),
+            l.record.parent.map(|p| p.short()).unwrap_or_else(|| "-".into()),
+            l.record.size.map(human_size).unwrap_or_else(|| "?".into()),
+            l.record.cache_id.as_deref().map(|c| c.chars().take(12).collect()).unwrap_or_else(|| "?".into()),
+            l.images.len().to_string(),
+            l.containers.len().to_string(),
+            l.blobs.len().to_string(),
+        ]);
+    }
+    write_table(out, &t)
+}
+
+pub fn write_containers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+    let mut list: Vec<&ContainerNode> = g.containers.values().collect();
+    list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
+    if format == Format::Json {
+        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c)).collect();
+        return write_json(out, &v);
+    }
+    let mut t = new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID"]);
+    for c in list {
+        let v = ContainerView::new(c);
+        t.add_row(vec![
+            v.id.chars().take(12).collect(),
+            terminal_safe(v.image_ref.as_deref().unwrap_or("?")),
+            terminal_safe(v.name.as_deref().unwrap_or("")),
+            if v.state == "exited" { format!("exited ({})", v.exit_code) } else { v.state.clone() },
+            short_time(&v.created),
+            v.mount_id.as_deref().map(|m| m.chars().take(12).collect()).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    write_table(out, &t)
+}

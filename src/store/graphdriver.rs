@@ -1,0 +1,152 @@
+//! Reader for the graphdriver home (`<root>/<driver>/`): where layer files live.
+//!
+//! Layers are named by cache-id and RW layers by mount-id; which subdirectory holds
+//! a layer's files depends on the driver, and only this module knows those layouts.
+
+use super::StoreCtx;
+use crate::finding::Finding;
+use crate::fsread::FileKind;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Graphdrivers strata knows the layout of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverKind {
+    /// Per-layer diffs, overlay whiteouts (0/0 char devices, opaque xattr).
+    Overlay2,
+    /// Same layout as overlay2, but whiteouts stored as literal `.wh.` files.
+    FuseOverlayfs,
+    /// Per-layer diffs with literal `.wh.` whiteouts.
+    Aufs,
+    /// A full copy of the filesystem per layer.
+    Vfs,
+    /// A subvolume (full filesystem) per layer.
+    Btrfs,
+    /// A dataset per layer; its files are only reachable when mounted.
+    Zfs,
+}
+
+impl DriverKind {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "overlay2" => Self::Overlay2,
+            "fuse-overlayfs" => Self::FuseOverlayfs,
+            "aufs" => Self::Aufs,
+            "vfs" => Self::Vfs,
+            "btrfs" => Self::Btrfs,
+            "zfs" => Self::Zfs,
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Overlay2 => "overlay2",
+            Self::FuseOverlayfs => "fuse-overlayfs",
+            Self::Aufs => "aufs",
+            Self::Vfs => "vfs",
+            Self::Btrfs => "btrfs",
+            Self::Zfs => "zfs",
+        }
+    }
+
+    /// Whether each layer directory holds only that layer's changes (so it can be
+    /// compared entry by entry with the layer's tar), rather than a whole filesystem.
+    pub fn stores_diffs(&self) -> bool {
+        matches!(self, Self::Overlay2 | Self::FuseOverlayfs | Self::Aufs)
+    }
+
+    /// Whether whiteouts are 0/0 character devices and opaque dirs an xattr (overlay
+    /// format) rather than `.wh.` files (aufs format).
+    pub fn overlay_whiteouts(&self) -> bool {
+        matches!(self, Self::Overlay2)
+    }
+
+    /// Directory under the driver home that lists one entry per layer.
+    fn listing_dir(&self) -> &'static str {
+        match self {
+            Self::Overlay2 | Self::FuseOverlayfs => "",
+            Self::Aufs => "diff",
+            Self::Vfs => "dir",
+            Self::Btrfs => "subvolumes",
+            Self::Zfs => "graph",
+        }
+    }
+
+    /// The directory of layer `id`, relative to the data-root: what must exist.
+    pub fn layer_dir(&self, id: &str) -> PathBuf {
+        Path::new(self.name()).join(self.listing_dir()).join(id)
+    }
+
+    /// Where the files of layer `id` are, relative to the data-root.
+    pub fn content_dir(&self, id: &str) -> PathBuf {
+        match self {
+            Self::Overlay2 | Self::FuseOverlayfs => self.layer_dir(id).join("diff"),
+            _ => self.layer_dir(id),
+        }
+    }
+}
+
+/// One directory in the driver home.
+#[derive(Debug, Clone)]
+pub struct DriverDir {
+    pub name: String,
+    /// Relative to the data-root.
+    pub path: PathBuf,
+    pub kind: FileKind,
+    /// overlay2: the short name in `l/`.
+    pub link: Option<String>,
+    /// overlay2: `l/<short>` entries of the lower layers, nearest first.
+    pub lower: Option<Vec<String>>,
+}
+
+/// An overlay2 `l/<short>` symlink.
+#[derive(Debug, Clone)]
+pub struct ShortLink {
+    pub name: String,
+    /// The link text, expected to be `../<id>/diff`.
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DriverHome {
+    pub kind: DriverKind,
+    pub dirs: BTreeMap<String, DriverDir>,
+    pub links: Vec<ShortLink>,
+}
+
+pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Finding>) -> DriverHome {
+    let mut home = DriverHome { kind, dirs: BTreeMap::new(), links: Vec::new() };
+    let listing = Path::new(kind.name()).join(kind.listing_dir());
+    for entry in ctx.list_dir_or_finding(&listing, findings).unwrap_or_default() {
+        let Some(name) = entry.name.to_str() else { continue };
+        if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) && name == "l" {
+            continue;
+        }
+        let path = listing.join(name);
+        let (link, lower) = if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) && entry.kind == FileKind::Dir {
+            let link = ctx.read_small_text(&path.join("link"), findings).map(|s| s.trim().to_owned());
+            let lower = ctx
+                .read_small_text(&path.join("lower"), findings)
+                .map(|s| s.trim().split(':').filter(|p| !p.is_empty()).map(str::to_owned).collect());
+            (link, lower)
+        } else {
+            (None, None)
+        };
+        home.dirs.insert(name.to_owned(), DriverDir { name: name.to_owned(), path, kind: entry.kind, link, lower });
+    }
+    if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) {
+        let l = Path::new(kind.name()).join("l");
+        for entry in ctx.list_dir_or_finding(&l, findings).unwrap_or_default() {
+            let Some(name) = entry.name.to_str() else { continue };
+            let target = ctx
+                .root
+                .read_link(&l.join(name))
+                .ok()
+                .map(|t| String::from_utf8_lossy(&t).into_owned());
+            home.links.push(ShortLink { name: name.to_owned(), target });
+        }
+    }
+    home
+}

@@ -1,0 +1,223 @@
+//! Reader for `image/<driver>/imagedb`: image configs and their local metadata.
+//!
+//! The config bytes are kept exactly as found, because the image ID is the digest of
+//! those bytes and nothing else; the parsed view is a convenience beside them.
+
+use super::{read_error_finding, StoreCtx};
+use crate::digest::{DiffId, ImageId};
+use crate::finding::{Code, Finding};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One image as found in imagedb.
+#[derive(Debug, Clone)]
+pub struct ImageRecord {
+    /// The ID the file is named by (not yet checked against its bytes).
+    pub id: ImageId,
+    /// Exact config bytes.
+    pub raw: Vec<u8>,
+    /// Parsed config, or `None` when the bytes are not a valid config.
+    pub config: Option<ImageConfig>,
+    pub parent: Option<ImageId>,
+    pub last_updated: Option<String>,
+    pub built_locally: bool,
+    /// Path of the content file relative to the data-root.
+    pub content_file: PathBuf,
+}
+
+/// The parts of an image config strata uses. Unknown keys are ignored here but kept
+/// in [`ImageRecord::raw`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageConfig {
+    pub created: Option<String>,
+    pub author: Option<String>,
+    pub os: Option<String>,
+    pub architecture: Option<String>,
+    pub variant: Option<String>,
+    pub docker_version: Option<String>,
+    pub comment: Option<String>,
+    pub config: Option<RunConfig>,
+    pub history: Vec<HistoryEntry>,
+    /// `None` when the config has no `rootfs` (Docker refuses to load such an image).
+    pub diff_ids: Option<Vec<DiffId>>,
+}
+
+/// `config` (and the legacy `container_config`) of an image: how a container starts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    #[serde(rename = "Cmd", default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(rename = "Entrypoint", default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(rename = "Env", default)]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "WorkingDir", default)]
+    pub working_dir: Option<String>,
+    #[serde(rename = "User", default)]
+    pub user: Option<String>,
+    #[serde(rename = "Image", default)]
+    pub image: Option<String>,
+}
+
+/// One `history` step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HistoryEntry {
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub empty_layer: bool,
+}
+
+/// The JSON as written, with every field optional so that one odd image (no
+/// `container_config`, no `config.Image`, a `null` where a list belongs) still parses.
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    os: Option<String>,
+    #[serde(default)]
+    architecture: Option<String>,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    docker_version: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    config: Option<RunConfig>,
+    #[serde(default)]
+    history: Option<Vec<HistoryEntry>>,
+    #[serde(default)]
+    rootfs: Option<RawRootFs>,
+}
+
+#[derive(Deserialize)]
+struct RawRootFs {
+    #[serde(default)]
+    diff_ids: Option<Vec<String>>,
+}
+
+/// Parses config bytes. Errors name what is wrong, for a `metadata-corrupt` finding.
+pub fn parse_config(raw: &[u8]) -> Result<ImageConfig, String> {
+    let rc: RawConfig = serde_json::from_slice(raw).map_err(|e| format!("not a valid image config: {e}"))?;
+    let diff_ids = match rc.rootfs {
+        None => None,
+        Some(r) => {
+            let mut ids = Vec::new();
+            for (i, s) in r.diff_ids.unwrap_or_default().iter().enumerate() {
+                ids.push(DiffId::parse(s).map_err(|e| format!("rootfs.diff_ids[{i}]: {e}"))?);
+            }
+            Some(ids)
+        }
+    };
+    Ok(ImageConfig {
+        created: rc.created,
+        author: rc.author,
+        os: rc.os,
+        architecture: rc.architecture,
+        variant: rc.variant,
+        docker_version: rc.docker_version,
+        comment: rc.comment,
+        config: rc.config,
+        history: rc.history.unwrap_or_default(),
+        diff_ids,
+    })
+}
+
+/// Reads every image of `image/<driver>/imagedb`.
+pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<ImageId, ImageRecord> {
+    let mut out = BTreeMap::new();
+    let imagedb = ctx.image_root.join("imagedb");
+    let content_dir = imagedb.join("content/sha256");
+    let Some(entries) = ctx.list_dir_or_finding(&content_dir, findings) else {
+        return out;
+    };
+    for entry in entries {
+        let Some(name) = entry.name.to_str() else {
+            continue;
+        };
+        // Temp files (`.tmp-*`) and anything else not named by a digest are not images.
+        let Ok(id) = ImageId::from_hex(name) else {
+            continue;
+        };
+        let content_file = content_dir.join(name);
+        let raw = match ctx.root.read_file(&content_file, ctx.limits.max_metadata_bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                findings.push(read_error_finding(&e, &content_file, ctx.root.path()).with_image(id));
+                continue;
+            }
+        };
+        let config = match parse_config(&raw) {
+            Ok(c) => Some(c),
+            Err(msg) => {
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("image config {}: {msg}", id.short()))
+                        .with_image(id)
+                        .with_file(&content_file),
+                );
+                None
+            }
+        };
+        let meta_dir = imagedb.join("metadata/sha256").join(name);
+        let parent = ctx
+            .read_small_text(&meta_dir.join("parent"), findings)
+            .and_then(|s| match ImageId::parse(s.trim()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    findings.push(
+                        Finding::error(Code::MetadataCorrupt, format!("image parent file: {e}"))
+                            .with_image(id)
+                            .with_file(meta_dir.join("parent")),
+                    );
+                    None
+                }
+            });
+        let last_updated = ctx
+            .read_small_text(&meta_dir.join("lastUpdated"), findings)
+            .filter(|s| !s.is_empty());
+        let built_locally = ctx.root.exists(&meta_dir.join("builtLocally"));
+        out.insert(
+            id,
+            ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file },
+        );
+    }
+    out
+}
+
+/// Relative path of an image's content file.
+pub fn content_path(image_root: &Path, id: &ImageId) -> PathBuf {
+    image_root.join("imagedb/content/sha256").join(id.hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerates_missing_and_null_fields() {
+        let c = parse_config(br#"{"architecture":"amd64","config":{"Cmd":null},"rootfs":{"type":"layers","diff_ids":null}}"#).unwrap();
+        assert_eq!(c.diff_ids, Some(vec![]));
+        assert!(c.history.is_empty());
+        let c = parse_config(br#"{"os":"linux"}"#).unwrap();
+        assert!(c.diff_ids.is_none());
+    }
+
+    #[test]
+    fn rejects_bad_diff_ids_with_their_index() {
+        let e = parse_config(br#"{"rootfs":{"diff_ids":["sha256:zz"]}}"#).unwrap_err();
+        assert!(e.contains("diff_ids[0]"), "{e}");
+    }
+}

@@ -1,0 +1,199 @@
+//! Reader for `image/<driver>/layerdb`: read-only layers and read-write mounts.
+//!
+//! Docker silently skips a layer whose `diff`, `size` or `cache-id` it cannot parse
+//! (and with it every descendant); strata keeps such a layer in view with what it
+//! could read, so the report can say exactly what is broken.
+
+use super::{read_error_finding, StoreCtx};
+use crate::digest::{ChainId, DiffId};
+use crate::finding::{Code, Finding};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One `layerdb/sha256/<chainID>/` directory.
+#[derive(Debug, Clone)]
+pub struct LayerRecord {
+    /// The directory name (not yet checked against `parent` + `diff`).
+    pub chain_id: ChainId,
+    pub diff_id: Option<DiffId>,
+    pub parent: Option<ChainId>,
+    /// Bytes the graphdriver reported when the layer was applied (Docker's layer size).
+    pub size: Option<i64>,
+    /// Name of the layer's graphdriver directory.
+    pub cache_id: Option<String>,
+    pub has_tar_split: bool,
+    /// The layer directory, relative to the data-root.
+    pub dir: PathBuf,
+}
+
+impl LayerRecord {
+    pub fn tar_split_path(&self) -> PathBuf {
+        self.dir.join("tar-split.json.gz")
+    }
+}
+
+/// One `layerdb/mounts/<name>/` directory: a container's (or a build step's) RW layer.
+#[derive(Debug, Clone)]
+pub struct MountRecord {
+    /// Usually the container ID.
+    pub name: String,
+    pub mount_id: Option<String>,
+    pub init_id: Option<String>,
+    /// ChainID of the image's top layer.
+    pub parent: Option<ChainId>,
+    pub dir: PathBuf,
+}
+
+/// Everything under `layerdb/`.
+#[derive(Debug, Clone, Default)]
+pub struct LayerDb {
+    pub layers: BTreeMap<ChainId, LayerRecord>,
+    pub mounts: BTreeMap<String, MountRecord>,
+    /// `<chainID>-<random>-removing` directories: deletions a crash interrupted.
+    pub removing: Vec<RemovingLayer>,
+    /// Leftover transaction directories under `layerdb/tmp/`.
+    pub tmp_leftovers: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemovingLayer {
+    pub dir: PathBuf,
+    pub cache_id: Option<String>,
+}
+
+/// mount-id and init-id values moby accepts: 64 hex, optionally `-init`.
+pub fn is_valid_mount_id(s: &str) -> bool {
+    let hex = s.strip_suffix("-init").unwrap_or(s);
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Cache IDs name directories under the driver home, so anything that could climb
+/// out of it or hide in it is refused.
+pub fn is_safe_dir_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.contains('\0')
+}
+
+pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
+    let mut db = LayerDb::default();
+    let base = ctx.image_root.join("layerdb");
+    let sha_dir = base.join("sha256");
+    for entry in ctx.list_dir_or_finding(&sha_dir, findings).unwrap_or_default() {
+        let Some(name) = entry.name.to_str() else { continue };
+        let dir = sha_dir.join(name);
+        if name.ends_with("-removing") {
+            let cache_id = ctx
+                .read_small_text(&dir.join("cache-id"), findings)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| is_safe_dir_name(s));
+            db.removing.push(RemovingLayer { dir, cache_id });
+            continue;
+        }
+        let Ok(chain_id) = ChainId::from_hex(name) else { continue };
+        db.layers.insert(chain_id, read_layer(ctx, chain_id, dir, findings));
+    }
+    let mounts_dir = base.join("mounts");
+    for entry in ctx.list_dir_or_finding(&mounts_dir, findings).unwrap_or_default() {
+        let Some(name) = entry.name.to_str() else { continue };
+        let dir = mounts_dir.join(name);
+        db.mounts.insert(name.to_owned(), read_mount(ctx, name, dir, findings));
+    }
+    let tmp_dir = base.join("tmp");
+    for entry in ctx.list_dir_or_finding(&tmp_dir, findings).unwrap_or_default() {
+        db.tmp_leftovers.push(tmp_dir.join(&entry.name));
+    }
+    db
+}
+
+fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Vec<Finding>) -> LayerRecord {
+    let corrupt = |findings: &mut Vec<Finding>, file: &str, msg: String| {
+        findings.push(
+            Finding::error(Code::MetadataCorrupt, format!("layer {}: {file}: {msg}", chain_id.short()))
+                .with_layer(chain_id)
+                .with_file(dir.join(file)),
+        );
+    };
+    // `diff`, `size` and `cache-id` must exist; a missing one is itself a finding.
+    let required = |findings: &mut Vec<Finding>, file: &str| -> Option<String> {
+        let rel = dir.join(file);
+        match ctx.root.read_file(&rel, ctx.limits.max_metadata_bytes) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    corrupt(findings, file, "not text".into());
+                    None
+                }
+            },
+            Err(e) => {
+                findings.push(read_error_finding(&e, &rel, ctx.root.path()).with_layer(chain_id));
+                None
+            }
+        }
+    };
+    let diff_text = required(findings, "diff");
+    let size_text = required(findings, "size");
+    let cache_text = required(findings, "cache-id");
+    let parent_text = ctx.read_small_text(&dir.join("parent"), findings);
+
+    let diff_id = diff_text.and_then(|s| match DiffId::parse(s.trim()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            corrupt(findings, "diff", e.to_string());
+            None
+        }
+    });
+    // Docker parses `size` untrimmed: a trailing newline makes the layer unloadable
+    // for the daemon, so say so rather than quietly accept it.
+    let size = size_text.and_then(|s| match s.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            corrupt(findings, "size", format!("{:?} is not a decimal integer", s.chars().take(40).collect::<String>()));
+            None
+        }
+    });
+    let cache_id = cache_text.and_then(|s| {
+        let t = s.trim();
+        if is_safe_dir_name(t) {
+            Some(t.to_owned())
+        } else {
+            corrupt(findings, "cache-id", format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()));
+            None
+        }
+    });
+    let parent = parent_text.and_then(|s| match ChainId::parse(s.trim()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            corrupt(findings, "parent", e.to_string());
+            None
+        }
+    });
+    let has_tar_split = ctx.root.exists(&dir.join("tar-split.json.gz"));
+    LayerRecord { chain_id, diff_id, parent, size, cache_id, has_tar_split, dir }
+}
+
+fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Finding>) -> MountRecord {
+    let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<String> {
+        let s = ctx.read_small_text(&dir.join(file), findings)?;
+        let t = s.trim();
+        if is_valid_mount_id(t) {
+            Some(t.to_owned())
+        } else {
+            findings.push(
+                Finding::error(Code::MetadataCorrupt, format!("mount {name}: {file} {:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
+                    .with_file(dir.join(file)),
+            );
+            None
+        }
+    };
+    let mount_id = id_file("mount-id", findings);
+    let init_id = id_file("init-id", findings);
+    let parent = ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match ChainId::parse(s.trim()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            findings.push(
+                Finding::error(Code::MetadataCorrupt, format!("mount {name}: parent: {e}")).with_file(dir.join("parent")),
+            );
+            None
+        }
+    });
+    MountRecord { name: name.to_owned(), mount_id, init_id, parent, dir }
+}

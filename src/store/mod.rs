@@ -1,0 +1,79 @@
+//! Readers, one per on-disk database of the graphdriver image store.
+//!
+//! Each reader returns typed records and pushes a [`Finding`] for every file it could
+//! not use; none of them stops because one file is bad.
+
+pub mod containers;
+pub mod distribution;
+pub mod graphdriver;
+pub mod imagedb;
+pub mod layerdb;
+pub mod repositories;
+
+use crate::finding::{Code, Finding};
+use crate::fsread::{DirEntry, Limits, ReadError, ReadErrorKind, SafeDir};
+use std::path::{Path, PathBuf};
+
+/// What every reader needs: the open data-root, which image store to read, limits.
+pub struct StoreCtx<'a> {
+    pub root: &'a SafeDir,
+    /// Graphdriver name, e.g. `overlay2`.
+    pub driver: String,
+    /// `image/<driver>`, relative to the data-root.
+    pub image_root: PathBuf,
+    pub limits: Limits,
+}
+
+impl<'a> StoreCtx<'a> {
+    pub fn new(root: &'a SafeDir, driver: &str, limits: Limits) -> Self {
+        Self { root, driver: driver.to_owned(), image_root: Path::new("image").join(driver), limits }
+    }
+
+    /// Lists a directory; a missing one gives an empty list, any other failure a finding.
+    pub(crate) fn list_dir_or_finding(&self, rel: &Path, findings: &mut Vec<Finding>) -> Option<Vec<DirEntry>> {
+        match self.root.read_dir(rel) {
+            Ok(v) => Some(v),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                findings.push(read_error_finding(&e, rel, self.root.path()));
+                None
+            }
+        }
+    }
+
+    /// Reads a small optional text file: `None` if absent, a finding if unreadable.
+    pub(crate) fn read_small_text(&self, rel: &Path, findings: &mut Vec<Finding>) -> Option<String> {
+        match self.root.read_file(rel, self.limits.max_metadata_bytes) {
+            Ok(b) => match String::from_utf8(b) {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    findings.push(
+                        Finding::error(Code::MetadataCorrupt, "file is not UTF-8 text").with_file(rel),
+                    );
+                    None
+                }
+            },
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                findings.push(read_error_finding(&e, rel, self.root.path()));
+                None
+            }
+        }
+    }
+}
+
+/// Turns a read failure into a finding naming the file relative to the data-root.
+pub fn read_error_finding(e: &ReadError, rel: &Path, root: &Path) -> Finding {
+    let code = match e.kind {
+        ReadErrorKind::PermissionDenied => Code::StoreUnreadable,
+        ReadErrorKind::TooLarge { .. } => Code::LimitExceeded,
+        ReadErrorKind::Escape => Code::PathEscape,
+        _ => Code::MetadataCorrupt,
+    };
+    // The message names the path relative to the data-root; the error's own text
+    // carries the absolute one, which is noise in a report about one root.
+    let msg = e.to_string();
+    let root_prefix = format!("{}/", root.display());
+    let msg = msg.strip_prefix(&root_prefix).map(str::to_owned).unwrap_or(msg);
+    Finding::error(code, msg).with_file(rel)
+}

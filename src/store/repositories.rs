@@ -1,0 +1,58 @@
+//! Reader for `image/<driver>/repositories.json`: tags and digest references.
+
+use super::StoreCtx;
+use crate::digest::ImageId;
+use crate::finding::{Code, Finding};
+use crate::reference::Reference;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One reference from repositories.json, kept both as written and parsed.
+#[derive(Debug, Clone)]
+pub struct RefRecord {
+    /// The familiar string as stored (`alpine:3.19`, `x@sha256:...`).
+    pub raw: String,
+    /// Parsed and normalised; `None` when Docker would not index it either.
+    pub parsed: Option<Reference>,
+    /// The image it points to, if the value is a valid image ID.
+    pub image: Option<ImageId>,
+    /// The value as written, for reporting broken references.
+    pub raw_target: String,
+}
+
+#[derive(Deserialize)]
+struct RawRepositories {
+    #[serde(rename = "Repositories", default)]
+    repositories: Option<BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRecord> {
+    let rel = ctx.image_root.join("repositories.json");
+    let Some(text) = ctx.read_small_text(&rel, findings) else {
+        return Vec::new();
+    };
+    let raw: RawRepositories = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            findings.push(
+                Finding::error(Code::MetadataCorrupt, format!("repositories.json is not valid: {e}")).with_file(&rel),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (_repo, refs) in raw.repositories.unwrap_or_default() {
+        for (key, value) in refs {
+            let parsed = Reference::parse(&key).ok().map(Reference::with_default_tag);
+            if parsed.is_none() {
+                findings.push(
+                    Finding::warning(Code::MetadataCorrupt, format!("repositories.json: {key:?} is not a valid reference; Docker ignores it"))
+                        .with_file(&rel),
+                );
+            }
+            let image = ImageId::parse(&value).ok();
+            out.push(RefRecord { raw: key, parsed, image, raw_target: value });
+        }
+    }
+    out
+}
