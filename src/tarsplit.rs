@@ -380,7 +380,7 @@ pub fn padding_after(size: u64) -> usize {
 /// GNU `L`/`K` blocks, and end with the member's own 512-byte header.
 pub fn parse_member_header(pending: &[u8], skip: usize) -> Result<TarHeader, HeaderError> {
     let mut rest = pending.get(skip..).ok_or(HeaderError::Short)?;
-    let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut pax: PaxRecords = Vec::new();
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
     loop {
@@ -510,9 +510,12 @@ fn parse_block(b: &[u8]) -> Result<TarHeader, HeaderError> {
     })
 }
 
+/// Key/value pairs from PAX records, in order.
+type PaxRecords = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// PAX extended header records: `"<len> <key>=<value>\n"`, `len` counting the
 /// whole record.
-fn parse_pax(mut data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, HeaderError> {
+fn parse_pax(mut data: &[u8]) -> Result<PaxRecords, HeaderError> {
     let mut out = Vec::new();
     // GNU tar pads the data with NULs in some versions; Go stops at them too.
     while !data.is_empty() && data[0] != 0 {
@@ -532,7 +535,7 @@ fn parse_pax(mut data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, HeaderError> {
     Ok(out)
 }
 
-fn apply_pax(h: &mut TarHeader, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), HeaderError> {
+fn apply_pax(h: &mut TarHeader, records: PaxRecords) -> Result<(), HeaderError> {
     let decimal = |v: &[u8], what| -> Result<u64, HeaderError> {
         std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or(HeaderError::Number(what))
     };

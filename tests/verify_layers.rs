@@ -43,6 +43,33 @@ fn clean_layer_verifies_and_matches_tar_split_asm() {
     assert!(out.status.success());
     assert_eq!(out.stdout.len() as u64, r.bytes);
     assert_eq!(strata::digest::Digest::of(&out.stdout), fx.job.diff_id.0);
+
+    // Byte for byte: ours, the peer's, and the original tar.
+    let mut ours = Vec::new();
+    let dir = strata::fsread::SafeDir::open_root(&fx.root).unwrap();
+    let again = strata::verify::reassemble_layer(&dir, &fx.job, &full(), None, &mut ours).unwrap();
+    assert_eq!(again.status, LayerStatus::Verified);
+    assert!(ours == out.stdout, "reassembled stream differs from tar-split asm");
+    assert!(ours == std::fs::read(&fx.tar).unwrap(), "reassembled stream differs from the original tar");
+}
+
+#[test]
+fn reassembly_reports_a_failing_sink() {
+    if !tools_present() {
+        return;
+    }
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let fx = overlay_fixture();
+    let dir = strata::fsread::SafeDir::open_root(&fx.root).unwrap();
+    assert!(strata::verify::reassemble_layer(&dir, &fx.job, &full(), None, &mut Full).is_err());
 }
 
 #[test]
@@ -332,7 +359,7 @@ fn literal_whiteouts_for_fuse_overlayfs() {
     std::fs::write(src.join("etc/keep"), b"x").unwrap();
     let root = tmp.path().join("root");
     let (job, _) = add_layer(&root, tmp.path(), &src, &["--format=posix"], DriverKind::FuseOverlayfs, &"f".repeat(64), None);
-    let r = verify_all(&root, &[job.clone()], &full()).remove(0);
+    let r = verify_all(&root, std::slice::from_ref(&job), &full()).remove(0);
     assert_eq!((r.status, summary(&r)), (LayerStatus::Verified, vec![]));
     std::fs::remove_file(root.join(&job.content_dir).join("etc/.wh.gone")).unwrap();
     let r = verify_all(&root, &[job], &full()).remove(0);
@@ -373,7 +400,7 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::write(dir.join("etc/doomed"), b"back from the dead").unwrap();
     std::fs::remove_file(dir.join("etc/a")).unwrap();
     std::fs::write(dir.join("planted"), b"x").unwrap();
-    let r = verify_all(&root, &[job.clone()], &full()).remove(0);
+    let r = verify_all(&root, std::slice::from_ref(&job), &full()).remove(0);
     assert!(has(&r, "layer-file-added", "etc/doomed"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-added", "planted"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-missing", "etc/a"), "{:#?}", r.findings);

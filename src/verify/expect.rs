@@ -232,7 +232,7 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
             Ok(e) => e,
             Err(e) => {
                 out.push(
-                    Finding::warning(Code::LayerFileAdded, format!("cannot list directory, drift below it not checked: {e}"))
+                    Finding::warning(Code::StoreUnreadable, format!("cannot list directory, added files below it not checked: {e}"))
                         .with_path(&dir),
                 );
                 continue;

@@ -13,12 +13,12 @@ use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
 use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
-use crate::fsread::{FileKind, Meta, ReadErrorKind, SafeDir};
+use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
 use crate::tarsplit::{self, BadName, MemberKind, TarHeader, TarSplitError, CRC64};
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -37,6 +37,33 @@ fn path_of(rel: &[u8]) -> &Path {
 
 /// Verifies one layer. Never fails: every problem is a finding on the result.
 pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> LayerResult {
+    run(root, job, opts, progress, None).0
+}
+
+/// Verifies one layer in full (`opts.quick` is ignored) while writing the
+/// reassembled tar stream to `out`: the layer as `docker save` would export it, or
+/// as far as the files on disk allow. Fails only when writing to `out` fails.
+pub fn reassemble_layer(
+    root: &SafeDir,
+    job: &LayerJob,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+    out: &mut dyn Write,
+) -> std::io::Result<LayerResult> {
+    let opts = VerifyOptions { quick: false, ..*opts };
+    match run(root, job, &opts, progress, Some(out)) {
+        (_, Some(e)) => Err(e),
+        (r, None) => Ok(r),
+    }
+}
+
+fn run(
+    root: &SafeDir,
+    job: &LayerJob,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+    sink: Option<&mut dyn Write>,
+) -> (LayerResult, Option<std::io::Error>) {
     let mut out = Reporter::new(job.chain_id);
     let mut result = LayerResult {
         chain_id: job.chain_id,
@@ -54,7 +81,7 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
                     .with_file(&job.content_dir),
             );
             result.findings = out.finish();
-            return result;
+            return (result, None);
         }
     };
     let input = match open_tar_split(root, &job.tar_split) {
@@ -66,7 +93,7 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
             };
             out.push(f.with_file(&job.tar_split));
             result.findings = out.finish();
-            return result;
+            return (result, None);
         }
     };
 
@@ -87,10 +114,12 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
         bytes: 0,
         bufs: if opts.quick { [Vec::new(), Vec::new()] } else { [vec![0; CHUNK], vec![0; CHUNK]] },
         progress,
+        sink,
+        sink_error: None,
     };
     let mut stream = MemberStream::new(input, opts.limits);
     let mut complete = true;
-    loop {
+    while pass.sink_error.is_none() {
         match stream.next_event() {
             Ok(None) => break,
             Ok(Some(Event::Segment(bytes))) => pass.emit(&bytes),
@@ -102,8 +131,12 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
             }
         }
     }
-    let Pass { sha, bytes, .. } = pass;
+    let Pass { sha, bytes, sink_error, .. } = pass;
     result.bytes = bytes;
+    if sink_error.is_some() {
+        result.findings = out.finish();
+        return (result, sink_error);
+    }
 
     if complete && drift {
         let check_opaque = style == WhiteoutStyle::Overlay && !opts.quick && nix::unistd::geteuid().is_root();
@@ -126,7 +159,7 @@ pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progre
         if out.has_errors() { LayerStatus::Mismatch } else { LayerStatus::Verified }
     };
     result.findings = out.finish();
-    result
+    (result, None)
 }
 
 fn stream_error(e: &TarSplitError) -> Finding {
@@ -193,7 +226,7 @@ fn header_kind(m: &Member) -> Option<MemberKind> {
 }
 
 /// State of the single pass over a layer's own stream.
-struct Pass<'a> {
+struct Pass<'a, 'w> {
     layer: &'a SafeDir,
     style: WhiteoutStyle,
     quick: bool,
@@ -203,14 +236,32 @@ struct Pass<'a> {
     bytes: u64,
     bufs: [Vec<u8>; 2],
     progress: Option<Progress<'a>>,
+    /// Where the reassembled stream goes, if anywhere.
+    sink: Option<&'w mut dyn Write>,
+    sink_error: Option<std::io::Error>,
 }
 
-impl Pass<'_> {
+/// A member's regular file as found on disk, kept open for the xattr read.
+struct OnDisk {
+    meta: Meta,
+    file: Option<File>,
+}
+
+impl Pass<'_, '_> {
     fn emit(&mut self, bytes: &[u8]) {
         if !self.quick {
             self.sha.update(bytes);
         }
+        self.write_out(bytes);
         self.advance(bytes.len() as u64);
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) {
+        if let (Some(sink), None) = (self.sink.as_mut(), &self.sink_error) {
+            if let Err(e) = sink.write_all(bytes) {
+                self.sink_error = Some(e);
+            }
+        }
     }
 
     fn advance(&mut self, n: u64) {
@@ -259,7 +310,7 @@ impl Pass<'_> {
             }
         };
         // Like moby, read content by the entry's name whatever the driver did with it.
-        let content_meta = if m.size > 0 { self.content(&rel, m.size, m.crc) } else { None };
+        let on_disk = if m.size > 0 { self.content(&rel, m.size, m.crc) } else { None };
         let kind = header_kind(&m);
         if let Some(kind) = kind {
             self.tree.add(&rel, kind, true, self.style);
@@ -271,9 +322,9 @@ impl Pass<'_> {
             Placement::Opaque(_) | Placement::Deletion => return,
         }
         if m.size > 0 {
-            if let (Some(meta), Some(h)) = (content_meta, header) {
+            if let (Some(disk), Some(h)) = (on_disk, header) {
                 if !self.quick {
-                    self.compare_metadata(&rel, h, &meta);
+                    self.compare_metadata(&rel, h, &disk);
                 }
             }
             return;
@@ -289,7 +340,7 @@ impl Pass<'_> {
             _ => {
                 if let Some(meta) = self.presence(&rel, kind) {
                     if let (Some(h), false) = (header, self.quick) {
-                        self.compare_metadata(&rel, h, &meta);
+                        self.compare_metadata(&rel, h, &OnDisk { meta, file: None });
                     }
                 }
             }
@@ -297,8 +348,8 @@ impl Pass<'_> {
     }
 
     /// Streams one file's content into the hash (or, quick, checks its size).
-    /// Returns its metadata when it was a regular file.
-    fn content(&mut self, rel: &[u8], size: u64, crc: Option<u64>) -> Option<Meta> {
+    /// Returns what was found when it was a regular file.
+    fn content(&mut self, rel: &[u8], size: u64, crc: Option<u64>) -> Option<OnDisk> {
         let path = path_of(rel);
         if self.quick {
             let meta = match self.layer.lstat(path) {
@@ -316,7 +367,7 @@ impl Pass<'_> {
                 self.modified(rel, format!("size is {} bytes on disk, the layer tar says {size}", meta.size));
             }
             self.advance(size);
-            return Some(meta);
+            return Some(OnDisk { meta, file: None });
         }
         let (file, meta) = match self.layer.open_file(path) {
             Ok(x) => x,
@@ -329,7 +380,7 @@ impl Pass<'_> {
                 return None;
             }
         };
-        let (read, got_crc, err) = self.hash_file(file);
+        let (read, got_crc, err) = self.hash_file(&file);
         if let Some(e) = err {
             self.modified(rel, format!("read failed after {read} bytes: {e}"));
         } else if read != size {
@@ -337,12 +388,12 @@ impl Pass<'_> {
         } else if Some(got_crc) != crc {
             self.modified(rel, "content differs from the layer tar (CRC-64 mismatch, same size)".to_string());
         }
-        Some(meta)
+        Some(OnDisk { meta, file: Some(file) })
     }
 
     /// Copies a file into the hash until EOF, as moby does, computing its CRC-64.
     /// The SHA-256 of one chunk runs alongside the CRC and the read of the next.
-    fn hash_file(&mut self, mut file: File) -> (u64, u64, Option<std::io::Error>) {
+    fn hash_file(&mut self, mut file: &File) -> (u64, u64, Option<std::io::Error>) {
         let mut crc = CRC64.digest();
         let [mut cur, mut next] = std::mem::take(&mut self.bufs);
         let mut total = 0u64;
@@ -372,6 +423,7 @@ impl Pass<'_> {
                 .1
             };
             total += n as u64;
+            self.write_out(data);
             self.advance(n as u64);
             std::mem::swap(&mut cur, &mut next);
             n = match following {
@@ -451,7 +503,8 @@ impl Pass<'_> {
     /// Compares what lstat and the xattrs say with the member's header. Content
     /// and type are checked elsewhere; these are the things the DiffID covers but
     /// the CRC of the content does not.
-    fn compare_metadata(&mut self, rel: &[u8], h: &TarHeader, disk: &Meta) {
+    fn compare_metadata(&mut self, rel: &[u8], h: &TarHeader, on_disk: &OnDisk) {
+        let disk = &on_disk.meta;
         let mut diffs: Vec<String> = Vec::new();
         let kind = h.kind();
         if kind == MemberKind::Symlink {
@@ -474,7 +527,7 @@ impl Pass<'_> {
             }
         }
         if matches!(kind, MemberKind::File | MemberKind::Dir) {
-            self.compare_xattrs(rel, h, &mut diffs);
+            self.compare_xattrs(rel, h, on_disk.file.as_ref(), &mut diffs);
         }
         if !diffs.is_empty() {
             self.out.push(
@@ -493,8 +546,12 @@ impl Pass<'_> {
         }
     }
 
-    fn compare_xattrs(&mut self, rel: &[u8], h: &TarHeader, diffs: &mut Vec<String>) {
-        let on_disk = match self.layer.xattrs(path_of(rel)) {
+    fn compare_xattrs(&mut self, rel: &[u8], h: &TarHeader, file: Option<&File>, diffs: &mut Vec<String>) {
+        let listed = match file {
+            Some(f) => file_xattrs(f).map_err(|e| e.to_string()),
+            None => self.layer.xattrs(path_of(rel)).map_err(|e| e.to_string()),
+        };
+        let on_disk = match listed {
             Ok(x) => x,
             Err(e) => {
                 diffs.push(format!("xattrs unreadable: {e}"));
@@ -537,7 +594,7 @@ impl Pass<'_> {
 }
 
 /// Fills `buf` unless EOF comes first; returns the bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

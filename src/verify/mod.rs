@@ -13,7 +13,7 @@ mod layer;
 mod members;
 
 pub use expect::{placement, ExpectedTree, Placement};
-pub use layer::verify_layer;
+pub use layer::{reassemble_layer, verify_layer};
 pub use members::{Member, MemberStream};
 
 use crate::digest::{ChainId, DiffId};
