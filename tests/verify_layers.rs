@@ -437,3 +437,72 @@ fn many_layers_in_parallel_keep_job_order_and_report_progress() {
     assert_eq!(statuses, vec![Verified, Unverifiable, Verified, Unverifiable, Verified, Unverifiable]);
     assert_eq!(done.into_inner(), 3 * r[0].bytes);
 }
+
+/// Hostile tar-split files: random damage to the JSON, the base64 and the tar
+/// headers inside it must end in findings, never a panic or a hang.
+#[test]
+fn mutated_tar_splits_never_panic() {
+    if !tools_present() {
+        return;
+    }
+    let fx = fixture_with(&["--format=posix"], |src| {
+        std::fs::create_dir_all(src.join("d")).unwrap();
+        std::fs::write(src.join("d/f"), noise(5000, 3)).unwrap();
+        std::os::unix::fs::symlink("d/f", src.join("l")).unwrap();
+        std::fs::write(src.join(format!("{}", "x".repeat(120))), b"long").unwrap();
+    });
+    let pristine = read_tar_split(&fx.tar_split());
+    let text: String = pristine.iter().map(|v| format!("{v}\n")).collect();
+    let mut seed = 0x9e37_79b9_u32;
+    let mut rnd = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize % n.max(1)
+    };
+    let alphabet = b"{}[]\":,0123456789-+eE.nulltrue AZaz/=\\\n\x00\xff";
+    let started = Instant::now();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for round in 0..300 {
+        let mut bytes = text.clone().into_bytes();
+        if round % 3 == 0 {
+            // Damage a decoded segment (tar header bytes) and re-encode it validly.
+            let mut entries = pristine.clone();
+            let segs: Vec<usize> = (0..entries.len()).filter(|&i| entries[i]["type"] == 2 && entries[i]["payload"] != "").collect();
+            let i = segs[rnd(segs.len())];
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut raw = b64.decode(entries[i]["payload"].as_str().unwrap()).unwrap();
+            for _ in 0..1 + rnd(8) {
+                let at = rnd(raw.len());
+                raw[at] = rnd(256) as u8;
+            }
+            entries[i]["payload"] = b64.encode(&raw).into();
+            bytes = entries.iter().map(|v| format!("{v}\n")).collect::<String>().into_bytes();
+        } else {
+            for _ in 0..1 + rnd(4) {
+                let at = rnd(bytes.len());
+                match rnd(3) {
+                    0 => bytes[at] = alphabet[rnd(alphabet.len())],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, alphabet[rnd(alphabet.len())]),
+                }
+            }
+        }
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &bytes).unwrap();
+        std::fs::write(fx.tar_split(), e.finish().unwrap()).unwrap();
+        let r = fx.verify(&full());
+        *outcomes.entry(format!("{:?}", r.status)).or_insert(0) += 1;
+        if r.status == LayerStatus::Verified {
+            // Only harmless damage may still verify (e.g. whitespace, a changed "position").
+            assert_eq!(r.computed_diff_id, Some(fx.job.diff_id));
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(120));
+    // The damage reached both the JSON layer and the tar layer.
+    assert!(outcomes.get("Unverifiable").copied().unwrap_or(0) > 20, "{outcomes:?}");
+    assert!(outcomes.get("Mismatch").copied().unwrap_or(0) > 20, "{outcomes:?}");
+}

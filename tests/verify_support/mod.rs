@@ -125,8 +125,9 @@ pub fn add_layer(root: &Path, work: &Path, src: &Path, tar_args: &[&str], driver
     run(Command::new("tar-split").args(["disasm", "--no-stdout", "--output"]).arg(root.join(&ts)).arg(&tar));
     let content = driver.content_dir(cache_id);
     std::fs::create_dir_all(root.join(&content)).unwrap();
+    let owner = if is_root() { "--same-owner" } else { "--no-same-owner" };
     run(Command::new("tar")
-        .args(["--xattrs", "--xattrs-include=*", "--same-owner", "-xpf"])
+        .args(["--xattrs", "--xattrs-include=*", owner, "-xpf"])
         .arg(&tar)
         .arg("-C")
         .arg(root.join(&content)));
