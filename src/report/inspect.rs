@@ -13,7 +13,8 @@ use std::path::Path;
 #[derive(Debug, Serialize)]
 pub struct GraphDriverView {
     pub name: String,
-    pub data: BTreeMap<String, String>,
+    /// Null for drivers whose `GraphDriver.Data` Docker leaves empty (vfs, aufs, btrfs).
+    pub data: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,19 +70,13 @@ fn overlay_data(g: &Graph, kind: DriverKind, id: &str) -> Option<GraphDriverView
             .collect();
         data.insert("LowerDir".into(), resolved.join(":"));
     }
-    Some(GraphDriverView { name: kind.name().into(), data })
-}
-
-fn plain_data(g: &Graph, kind: DriverKind, id: &str) -> GraphDriverView {
-    let mut data = BTreeMap::new();
-    data.insert("Dir".into(), g.data_root.join(kind.content_dir(id)).display().to_string());
-    GraphDriverView { name: kind.name().into(), data }
+    Some(GraphDriverView { name: kind.name().into(), data: Some(data) })
 }
 
 fn driver_view(g: &Graph, id: Option<&str>) -> Option<GraphDriverView> {
     let kind = g.driver?;
     let id = id?;
-    overlay_data(g, kind, id).or_else(|| Some(plain_data(g, kind, id)))
+    overlay_data(g, kind, id).or_else(|| Some(GraphDriverView { name: kind.name().into(), data: None }))
 }
 
 pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {

@@ -2,6 +2,7 @@
 //!
 //! Analysis code builds plain `Serialize` views; nothing here reads the disk.
 
+pub mod findings;
 pub mod inspect;
 pub mod listing;
 

@@ -31,7 +31,7 @@ macro_rules! require_root {
 }
 
 /// Names of the graphdriver-store fixtures every comparison test runs over.
-pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26"];
+pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26", "vfs"];
 
 /// Docker's recorded answers for a fixture.
 pub fn answers(name: &str) -> PathBuf {

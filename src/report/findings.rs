@@ -1,0 +1,46 @@
+//! Findings as a table, worst first; shared by every command that reports findings.
+
+use super::{new_table, write_table};
+use crate::finding::{terminal_safe, Finding, SeverityCounts};
+use std::io::{self, Write};
+
+/// Sorts findings worst first, then by code, image, layer, path, so reports are
+/// stable from run to run.
+pub fn sort_worst_first(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.code.cmp(&b.code))
+            .then_with(|| a.image.cmp(&b.image))
+            .then_with(|| a.layer.cmp(&b.layer))
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.file.cmp(&b.file))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+}
+
+/// Writes `findings` (already sorted) as a table; nothing when there are none.
+pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let mut t = new_table(&["SEVERITY", "CODE", "WHERE", "MESSAGE"]);
+    for f in findings {
+        let place = match (&f.layer, &f.image, &f.path, &f.file) {
+            (Some(l), _, Some(p), _) => format!("layer {} /{}", l.short(), p),
+            (Some(l), _, None, _) => format!("layer {}", l.short()),
+            (None, Some(i), _, _) => format!("image {}", i.short()),
+            (None, None, Some(p), _) => p.clone(),
+            (None, None, None, Some(file)) => file.clone(),
+            _ => String::new(),
+        };
+        t.add_row(vec![f.severity.to_string(), f.code.to_string(), terminal_safe(&place), terminal_safe(&f.message)]);
+    }
+    write_table(out, &t)
+}
+
+/// One line: `2 errors, 1 warning, 3 info`.
+pub fn summary_line(c: &SeverityCounts) -> String {
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    format!("{}, {}, {} info", plural(c.error, "error"), plural(c.warning, "warning"), c.info)
+}
