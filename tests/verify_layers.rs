@@ -384,7 +384,9 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::create_dir_all(top.join("etc")).unwrap();
     std::fs::write(top.join("etc/.wh.doomed"), b"").unwrap();
     std::fs::write(top.join("etc/b"), b"b").unwrap();
-    let (mut job, top_tar) = add_layer(&root, tmp.path(), &top, &["--format=posix"], DriverKind::Vfs, &"2".repeat(64), Some(&lower.chain_id));
+    // Like Docker's own layer tars, the top one has no `./` member: the root is inherited.
+    let (mut job, top_tar) =
+        add_layer_of(&root, tmp.path(), &top, &["etc"], &["--format=posix"], DriverKind::Vfs, &"2".repeat(64), Some(&lower.chain_id));
     // vfs: the top directory is a copy of the lower one with the diff applied.
     let dir = root.join(&job.content_dir);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -198,6 +198,10 @@ fn is_opaque(layer: &SafeDir, rel: &[u8]) -> bool {
 /// opaque markers, which needs xattr reads (and root, for `trusted.*`).
 pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_opaque: bool, out: &mut Reporter) {
     let style = WhiteoutStyle::of(driver);
+    // The layer root is there by construction (a `./` member names it).
+    if let Some(root) = tree.map.get_mut(&Vec::new()) {
+        root.seen = true;
+    }
     let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
     while let Some(dir) = stack.pop() {
         if check_opaque {

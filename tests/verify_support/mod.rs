@@ -115,8 +115,24 @@ pub fn sha256_file(p: &Path) -> Digest {
 /// Tars `src` (`tar_args` picks the format), disassembles it and unpacks it as
 /// layer `cache_id` of `driver` under `root`, on top of `parent`.
 pub fn add_layer(root: &Path, work: &Path, src: &Path, tar_args: &[&str], driver: DriverKind, cache_id: &str, parent: Option<&ChainId>) -> (LayerJob, PathBuf) {
+    add_layer_of(root, work, src, &["."], tar_args, driver, cache_id, parent)
+}
+
+/// As [`add_layer`], tarring only `members` of `src` (Docker's own layer tars have
+/// no `./` entry, for instance).
+#[allow(clippy::too_many_arguments)]
+pub fn add_layer_of(
+    root: &Path,
+    work: &Path,
+    src: &Path,
+    members: &[&str],
+    tar_args: &[&str],
+    driver: DriverKind,
+    cache_id: &str,
+    parent: Option<&ChainId>,
+) -> (LayerJob, PathBuf) {
     let tar = work.join(format!("{cache_id}.tar"));
-    run(Command::new("tar").args(tar_args).arg("-C").arg(src).arg("-cf").arg(&tar).arg("."));
+    run(Command::new("tar").args(tar_args).arg("-C").arg(src).arg("-cf").arg(&tar).args(members));
     let diff_id = DiffId(sha256_file(&tar));
     let chain = chain_id(parent, &diff_id);
     let layerdb = PathBuf::from(format!("image/{}/layerdb/sha256/{}", driver.name(), chain.hex()));
