@@ -14,7 +14,7 @@ use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOption
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
-use crate::tarsplit::{self, BadName, MemberKind, TarHeader, TarSplitError, CRC64};
+use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader, TarSplitError};
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -394,7 +394,7 @@ impl Pass<'_, '_> {
     /// Copies a file into the hash until EOF, as moby does, computing its CRC-64.
     /// The SHA-256 of one chunk runs alongside the CRC and the read of the next.
     fn hash_file(&mut self, mut file: &File) -> (u64, u64, Option<std::io::Error>) {
-        let mut crc = CRC64.digest();
+        let mut crc = Crc64::new();
         let [mut cur, mut next] = std::mem::take(&mut self.bufs);
         let mut total = 0u64;
         let mut err = None;
@@ -435,7 +435,7 @@ impl Pass<'_, '_> {
             };
         }
         self.bufs = [cur, next];
-        (total, crc.finalize(), err)
+        (total, crc.finish(), err)
     }
 
     /// lstat of a size-0 member, checking it exists as the kind the tar says.
