@@ -96,8 +96,6 @@ for l in "$DB"/*/; do
 done
 BIG_FILE=$(find "$BIG_DIR" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
 
-now() { date +%s.%N; }
-secs() { printf '%.2f' "$(echo "$2 - $1" | bc -l)"; }
 peer() { # hasher...
     local ts dir
     for pair in "${LAYERS[@]}"; do
@@ -105,33 +103,42 @@ peer() { # hasher...
         tar-split asm --input "$ts" --path "$dir" --output - 2>/dev/null | "$@" >/dev/null
     done
 }
+# measure NAME CMD...: wall, user+sys CPU (children included) and peak RSS of CMD.
+declare -A WALL CPU RSS
+measure() {
+    local name=$1; shift
+    /usr/bin/time -f '%e %U %S %M' -o "$CACHE/time.$name" "$@" >"$CACHE/out.$name" 2>/dev/null || true
+    read -r w u s m <"$CACHE/time.$name"
+    WALL[$name]=$w CPU[$name]=$(echo "$u + $s" | bc -l) RSS[$name]=$m
+}
+export LAYERS_TEXT
+LAYERS_TEXT=$(printf '%s\n' "${LAYERS[@]}")
+peer_sh() { # hasher... (in a child shell, so /usr/bin/time sees the whole pipeline)
+    bash -c 'while read -r ts dir; do tar-split asm --input "$ts" --path "$dir" --output - 2>/dev/null | '"$*"' >/dev/null; done <<<"$LAYERS_TEXT"'
+}
 
 log "warming the page cache"
 peer cat
 "${STRATA[@]}" >/dev/null 2>&1 || true
 
-log "timing (${#LAYERS[@]} layers, $((TOTAL / 1048576)) MiB on disk)"
-t0=$(now); "${STRATA[@]}" >"$CACHE/strata.json" 2>"$CACHE/strata.err"; t1=$(now)
-/usr/bin/time -v "${STRATA[@]}" >/dev/null 2>"$CACHE/strata.time"
-t2=$(now); "${STRATA[@]}" --jobs 1 >/dev/null 2>&1 || true; t3=$(now)
-t4=$(now); peer sha256sum; t5=$(now)
-t6=$(now); peer openssl dgst -sha256; t7=$(now)
-t8=$(now); sha256sum "$BIG_FILE" >/dev/null; t9=$(now)
+log "timing (${#LAYERS[@]} layers, $((TOTAL / 1048576)) MiB on disk; load average $(cut -d' ' -f1 /proc/loadavg))"
+measure strata "${STRATA[@]}"
+measure strata1 "${STRATA[@]}" --jobs 1
+measure peer bash -c "$(declare -f peer_sh); peer_sh sha256sum"
+measure ossl bash -c "$(declare -f peer_sh); peer_sh openssl dgst -sha256"
+measure floor sha256sum "$BIG_FILE"
 
-strata_s=$(secs "$t0" "$t1"); strata1_s=$(secs "$t2" "$t3")
-peer_s=$(secs "$t4" "$t5"); ossl_s=$(secs "$t6" "$t7"); floor_s=$(secs "$t8" "$t9")
-rss_kib=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$CACHE/strata.time")
-stream=$(python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in open(sys.argv[1]) if l.startswith("{")))' "$CACHE/strata.json")
-statuses=$(python3 -c 'import json,sys,collections; print(dict(collections.Counter(json.loads(l)["status"] for l in open(sys.argv[1]) if l.startswith("{"))))' "$CACHE/strata.json")
+stream=$(python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in open(sys.argv[1]) if l.startswith("{")))' "$CACHE/out.strata")
+statuses=$(python3 -c 'import json,sys,collections; print(dict(collections.Counter(json.loads(l)["status"] for l in open(sys.argv[1]) if l.startswith("{"))))' "$CACHE/out.strata")
 
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 mibs() { printf '%.0f' "$(echo "$stream / 1048576 / $1" | bc -l)"; }
-cat <<EOF
-layers: ${#LAYERS[@]}   stream bytes: $stream   strata statuses: $statuses
-strata (all cores)              ${strata_s}s   $(mibs "$strata_s") MiB/s
-strata (--jobs 1)               ${strata1_s}s   $(mibs "$strata1_s") MiB/s
-tar-split asm | sha256sum       ${peer_s}s   $(mibs "$peer_s") MiB/s   strata is $(ratio "$peer_s" "$strata_s")x faster (target >= 4)
-tar-split asm | openssl dgst    ${ossl_s}s   $(mibs "$ossl_s") MiB/s   strata is $(ratio "$ossl_s" "$strata_s")x faster (target >= 2)
-sha256sum of the largest file   ${floor_s}s  ($BIG_FILE)   strata takes $(ratio "$strata_s" "$floor_s")x of it (target <= 1.5)
-strata peak RSS                 $((rss_kib / 1024)) MiB (target < 64)
-EOF
+row() { printf '%-32s %6.2fs wall %6.2fs cpu %6s MiB/s  %s\n' "$1" "${WALL[$2]}" "${CPU[$2]}" "$(mibs "${WALL[$2]}")" "$3"; }
+echo "layers: ${#LAYERS[@]}   stream bytes: $stream   strata statuses: $statuses   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+row "strata (all cores)" strata ""
+row "strata (--jobs 1)" strata1 ""
+row "tar-split asm | sha256sum" peer "strata $(ratio "${WALL[peer]}" "${WALL[strata]}")x faster (target >= 4)"
+row "tar-split asm | openssl dgst" ossl "strata $(ratio "${WALL[ossl]}" "${WALL[strata]}")x faster (target >= 2)"
+row "sha256sum of the largest file" floor "strata takes $(ratio "${WALL[strata]}" "${WALL[floor]}")x of it (target <= 1.5)"
+echo "largest file: $BIG_FILE"
+echo "strata peak RSS: $((RSS[strata] / 1024)) MiB (target < 64)"
