@@ -508,3 +508,16 @@ fn mutated_tar_splits_never_panic() {
     assert!(outcomes.get("Unverifiable").copied().unwrap_or(0) > 20, "{outcomes:?}");
     assert!(outcomes.get("Mismatch").copied().unwrap_or(0) > 20, "{outcomes:?}");
 }
+
+#[test]
+fn unmounted_zfs_dataset_is_content_missing_not_every_file_missing() {
+    if !tools_present() {
+        return;
+    }
+    let fx = overlay_fixture();
+    let mut job = fx.job.clone();
+    job.driver = DriverKind::Zfs;
+    let r = verify_all(&fx.root, &[job], &full()).remove(0);
+    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["layer-content-missing"]);
+}

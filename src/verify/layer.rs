@@ -13,6 +13,7 @@ use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
 use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
+use crate::store::graphdriver::DriverKind;
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
 use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader, TarSplitError};
 use sha2::{Digest as _, Sha256};
@@ -84,6 +85,19 @@ fn run(
             return (result, None);
         }
     };
+    if job.driver == DriverKind::Zfs && !is_mount_point(root, &job.content_dir) {
+        // An unmounted dataset leaves an empty directory: every file would look
+        // missing, which is not what happened.
+        out.push(
+            Finding::error(
+                Code::LayerContentMissing,
+                "zfs dataset not mounted here, its files cannot be read (mount it, or verify a copy)",
+            )
+            .with_file(&job.content_dir),
+        );
+        result.findings = out.finish();
+        return (result, None);
+    }
     let input = match open_tar_split(root, &job.tar_split) {
         Ok(f) => f,
         Err(e) => {
@@ -160,6 +174,15 @@ fn run(
     };
     result.findings = out.finish();
     (result, None)
+}
+
+/// Whether `rel` is on another filesystem than its parent directory.
+fn is_mount_point(root: &SafeDir, rel: &Path) -> bool {
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    match (root.lstat(rel), root.lstat(parent)) {
+        (Ok(a), Ok(b)) => a.dev != b.dev,
+        _ => false,
+    }
 }
 
 fn stream_error(e: &TarSplitError) -> Finding {
