@@ -3,11 +3,12 @@
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use strata::audit::{AuditOptions, FailOn};
 use strata::finding::{Finding, Severity};
-use strata::fsread::Limits;
+use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
-use strata::resolve::{resolve, Kinds};
+use strata::resolve::{resolve, Kinds, Target};
 
 /// Exit statuses scripts can rely on.
 pub mod exit {
@@ -59,6 +60,56 @@ enum Command {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
     },
+    /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
+    Df,
+    /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
+    Audit(AuditArgs),
+    /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
+    Tree {
+        /// Draw with ASCII instead of Unicode box drawing
+        #[arg(long)]
+        ascii: bool,
+        /// Draw only N levels of layers; deeper ones are summarised
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        depth: Option<u32>,
+        /// Only the chain of this image (id, short id, name:tag, name@digest)
+        #[arg(long, value_name = "REF", conflicts_with = "whatrequires")]
+        image: Option<String>,
+        /// Reverse view: every layer, image and container that depends on this layer or image
+        #[arg(long, value_name = "LAYER|IMAGE")]
+        whatrequires: Option<String>,
+        /// Show the classic builder's untagged intermediate images too
+        #[arg(long, short)]
+        all: bool,
+        /// Show build steps in full
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Show what a container changed against its image, like `docker diff`
+    Diff {
+        /// Container (id, short id, name)
+        container: String,
+    },
+    /// Show an image's build steps and the layer each made, like `docker history --no-trunc`
+    History {
+        /// Image (id, short id, name:tag, name@digest)
+        image: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditArgs {
+    /// Check metadata only: do not hash layer content
+    #[arg(long)]
+    metadata_only: bool,
+
+    /// A docker-registry storage directory (holding docker/registry/v2) to cross-check repo digests against, offline
+    #[arg(long, value_name = "DIR")]
+    registry_root: Option<PathBuf>,
+
+    /// Exit 1 when a finding at or above this severity is found
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
 }
 
 pub fn main() -> i32 {
@@ -83,12 +134,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
-fn load(cli: &Cli) -> anyhow::Result<Graph> {
+fn limits(cli: &Cli) -> Limits {
+    Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
     let (path, _source) = strata::root::resolve_data_root(cli.root.as_deref());
-    let limits = Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() };
+    let limits = limits(cli);
     let opts = LoadOptions { driver: cli.driver.clone(), limits };
     match Graph::load(&path, &opts) {
-        Ok((g, _root)) => Ok(g),
+        Ok(loaded) => Ok(loaded),
         Err(LoadError::Root(e)) => {
             let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
             Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
@@ -116,15 +171,42 @@ fn note_read_problems(cli: &Cli, findings: &[Finding]) {
     }
 }
 
+/// Resolves what the user typed, or says on stderr why it names nothing.
+fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
+    match resolve(g, input, kinds) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("strata: {}", strata::finding::terminal_safe(&e.to_string()));
+            None
+        }
+    }
+}
+
+/// Colour only for a person at a terminal who has not asked for none (no-color.org).
+fn use_color() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.format == Format::Dot && !matches!(cli.command, Command::Tree { .. }) {
+        eprintln!("strata: --format dot is only available for `strata tree`; use table or json here");
+        return Ok(exit::CANNOT_RUN);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let g = load(cli)?;
+    let (g, root) = load(cli)?;
+    if let Command::Audit(args) = &cli.command {
+        // The audit reports read problems itself; no stderr preamble.
+        let code = audit(cli, args, &g, &root, &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     note_read_problems(cli, &g.findings);
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
         Command::Layers => report::listing::write_layers(&mut out, &g, cli.format)?,
-        Command::Containers => report::listing::write_containers(&mut out, &g, cli.format)?,
+        Command::Containers => report::listing::write_containers(&mut out, &g, &root, cli.format)?,
         Command::Inspect { reference } => {
             let target = match resolve(&g, reference, Kinds::ALL) {
                 Ok(t) => t,
@@ -137,7 +219,83 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 report::write_json(&mut out, &view)?;
             }
         }
+        Command::Df => {
+            let (usage, problems) = strata::df::disk_usage(&g, &root);
+            note_read_problems(cli, &problems);
+            report::df::write_df(&mut out, &usage, cli.format)?;
+        }
+        Command::Audit(_) => {}
+        Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {
+            let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
+            if let Some(r) = image {
+                let Some(Target::Image(id)) = resolve_or_report(&g, r, Kinds::IMAGES) else {
+                    return Ok(exit::CANNOT_RUN);
+                };
+                filter.image = Some(id);
+            }
+            if let Some(r) = whatrequires {
+                match resolve_or_report(&g, r, Kinds::IMAGES_AND_LAYERS) {
+                    Some(Target::Layer(l)) => filter.requires_layer = Some(l),
+                    Some(Target::Image(i)) => {
+                        filter.requires_image = Some(i);
+                        filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
+                    }
+                    _ => return Ok(exit::CANNOT_RUN),
+                }
+            }
+            let forest = report::tree::build(&g, &filter);
+            match cli.format {
+                Format::Json => report::tree::write_tree_json(&mut out, &forest)?,
+                Format::Dot => report::dot::write_dot(&mut out, &forest)?,
+                Format::Table => {
+                    let style = report::tree::TreeStyle {
+                        ascii: *ascii,
+                        color: use_color(),
+                        no_trunc: *no_trunc,
+                        depth: depth.map(|d| d as usize),
+                    };
+                    report::tree::write_tree_text(&mut out, &forest, style)?
+                }
+            }
+        }
+        Command::Diff { container } => {
+            let Some(Target::Container(id)) = resolve_or_report(&g, container, Kinds::CONTAINERS) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(c) = g.containers.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (changes, findings) = strata::rwdiff::container_changes(&g, &root, c)?;
+            note_read_problems(cli, &findings);
+            report::diff::write_diff(&mut out, &changes, cli.format)?;
+        }
+        Command::History { image } => {
+            let Some(Target::Image(id)) = resolve_or_report(&g, image, Kinds::IMAGES) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let Some(img) = g.images.get(&id) else { return Ok(exit::CANNOT_RUN) };
+            let (steps, findings) = strata::history::image_history(&g, img);
+            note_read_problems(cli, &findings);
+            report::history::write_history(&mut out, &steps, cli.format)?;
+        }
     }
     out.flush()?;
     Ok(exit::OK)
+}
+
+fn audit(cli: &Cli, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let registry = match &args.registry_root {
+        Some(p) => match SafeDir::open_root(p) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("strata: cannot read registry root: {e}");
+                return Ok(exit::CANNOT_RUN);
+            }
+        },
+        None => None,
+    };
+    let opts = AuditOptions { metadata_only: args.metadata_only, limits: limits(cli) };
+    let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let view = report::audit::AuditReport::new(g, &result, now);
+    report::audit::write_audit(out, &view, cli.format)?;
+    Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
 }

@@ -69,6 +69,8 @@ pub enum Code {
     RegistryBlobMismatch,
     RegistryBlobMissing,
     RegistryBlobUnreferenced,
+    /// A registry manifest's layer blob that local v2metadata does not know for that DiffID.
+    RegistryLayerMismatch,
     RegistryLegacyManifest,
     // Things strata sees but does not analyse yet.
     UnsupportedStore,

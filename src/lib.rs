@@ -5,14 +5,18 @@
 //! [`graph`] links them, [`verify`] and [`audit`] recompute and check, and [`report`]
 //! renders. Nothing here prints or exits; the binary decides that.
 
+pub mod audit;
+pub mod df;
 pub mod digest;
 pub mod finding;
 pub mod fsread;
 pub mod graph;
+pub mod history;
 pub mod reference;
 pub mod root;
 pub mod store;
 pub mod resolve;
+pub mod rwdiff;
 pub mod report;
 pub mod usage;
 pub mod tarsplit;

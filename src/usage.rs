@@ -45,6 +45,75 @@ pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), Rea
     Ok((total, problems))
 }
 
+/// SizeRw as the naive graphdrivers (vfs, btrfs, zfs) compute it: moby's
+/// `ChangesDirs(new, old)` then `ChangesSize`. A non-directory counts when it is new,
+/// or when its type, mode, owner, rdev, size, mtime (a zero nanosecond part matches
+/// any) or `security.capability` differ from the old tree's; its lstat size is
+/// added, each hard-linked inode once. Deletions count nothing. `old` of `None`
+/// means every file is new.
+pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u64, Vec<ReadError>), ReadError> {
+    let new_top = root.open_dir(new)?;
+    let old_top = match old {
+        Some(o) => Some(root.open_dir(o)?),
+        None => None,
+    };
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut total = 0u64;
+    let mut problems = Vec::new();
+    // (relative dir, whether it exists in the old tree)
+    let mut stack: Vec<(PathBuf, bool)> = vec![(PathBuf::new(), old_top.is_some())];
+    while let Some((dir, in_old)) = stack.pop() {
+        let entries = match new_top.read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        for e in entries {
+            let p = dir.join(&e.name);
+            let m = match new_top.lstat(&p) {
+                Ok(m) => m,
+                Err(err) => {
+                    problems.push(err);
+                    continue;
+                }
+            };
+            let old_meta = match (&old_top, in_old) {
+                (Some(o), true) => o.lstat(&p).ok(),
+                _ => None,
+            };
+            if m.kind == FileKind::Dir {
+                let old_is_dir = old_meta.is_some_and(|o| o.kind == FileKind::Dir);
+                stack.push((p, old_is_dir));
+                continue;
+            }
+            let changed = match (&old_top, old_meta) {
+                (Some(o), Some(om)) => stat_different(&om, &m) || capability(o, &p, &om) != capability(&new_top, &p, &m),
+                _ => true,
+            };
+            if changed && (m.nlink <= 1 || seen.insert((m.dev, m.ino))) {
+                total += m.size;
+            }
+        }
+    }
+    Ok((total, problems))
+}
+
+/// moby's `statDifferent` for non-directories.
+fn stat_different(a: &crate::fsread::Meta, b: &crate::fsread::Meta) -> bool {
+    let same_time = a.mtime == b.mtime && (a.mtime_nsec == b.mtime_nsec || a.mtime_nsec == 0 || b.mtime_nsec == 0);
+    a.kind != b.kind || a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.rdev != b.rdev || a.size != b.size || !same_time
+}
+
+/// The `security.capability` xattr of a regular file; other kinds are not opened.
+fn capability(dir: &SafeDir, rel: &Path, m: &crate::fsread::Meta) -> Option<Vec<u8>> {
+    if m.kind != FileKind::File {
+        return None;
+    }
+    dir.xattrs(rel).ok()?.into_iter().find(|(k, _)| k == "security.capability").map(|(_, v)| v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +131,33 @@ mod tests {
         let (size, problems) = dir_size(&root, Path::new("")).unwrap();
         assert!(problems.is_empty());
         assert_eq!(size, 100 + 5);
+    }
+
+    #[test]
+    fn changes_count_new_and_modified_files_once() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        for tree in ["old", "new"] {
+            std::fs::create_dir_all(d.join(tree).join("etc")).unwrap();
+            std::fs::write(d.join(tree).join("etc/same"), b"same").unwrap();
+        }
+        // Same content and times: unchanged.
+        let m = std::fs::metadata(d.join("old/etc/same")).unwrap();
+        let times = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(m.mtime() as u64, 0));
+        for tree in ["old", "new"] {
+            std::fs::File::options().write(true).open(d.join(tree).join("etc/same")).unwrap().set_times(times).unwrap();
+        }
+        std::fs::write(d.join("old/etc/changed"), b"a").unwrap();
+        std::fs::write(d.join("new/etc/changed"), b"abc").unwrap();
+        std::fs::write(d.join("new/added"), vec![0u8; 10]).unwrap();
+        std::fs::hard_link(d.join("new/added"), d.join("new/added-link")).unwrap();
+        std::fs::write(d.join("old/deleted"), b"gone").unwrap();
+        let root = SafeDir::open_root(d).unwrap();
+        let (size, problems) = changes_size(&root, Path::new("new"), Some(Path::new("old"))).unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(size, 3 + 10);
+        let (all, _) = changes_size(&root, Path::new("new"), None).unwrap();
+        assert_eq!(all, 4 + 3 + 10);
     }
 }

@@ -3,6 +3,7 @@
 use super::{human_size, new_table, opt_size, write_json, write_table, Format};
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
+use crate::fsread::SafeDir;
 use crate::graph::{ContainerNode, Graph, ImageNode, LayerNode};
 use crate::reference::Reference;
 use serde::Serialize;
@@ -126,6 +127,11 @@ pub struct ContainerView {
     pub parent_layer: Option<ChainId>,
     /// RW layer directory, relative to the data-root.
     pub rw_dir: Option<String>,
+    /// Bytes in the RW layer by the engine's rule (Docker's `SizeRw`); null when it
+    /// cannot be read.
+    pub rw_size: Option<i64>,
+    /// Image size plus `rw_size` (Docker's `SizeRootFs`; the init layer is not counted).
+    pub rootfs_size: Option<i64>,
 }
 
 impl ContainerView {
@@ -144,7 +150,18 @@ impl ContainerView {
             init_id: m.and_then(|m| m.init_id.clone()),
             parent_layer: m.and_then(|m| m.parent),
             rw_dir: c.rw_dir.as_ref().map(|p| p.display().to_string()),
+            rw_size: None,
+            rootfs_size: None,
         }
+    }
+
+    /// Fills in the sizes, which need the disk: `rw_size` as measured, `rootfs_size`
+    /// as the image's size on top of it.
+    pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
+        self.rw_size = crate::rwdiff::rw_size(g, root, c);
+        let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
+        self.rootfs_size = self.rw_size.zip(image_size).map(|(rw, img)| rw + img);
+        self
     }
 }
 
@@ -221,16 +238,16 @@ pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
     write_table(out, &t)
 }
 
-pub fn write_containers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+pub fn write_containers(out: &mut dyn Write, g: &Graph, root: &SafeDir, format: Format) -> io::Result<()> {
     let mut list: Vec<&ContainerNode> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
     if format == Format::Json {
-        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c)).collect();
+        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c).with_sizes(g, root, c)).collect();
         return write_json(out, &v);
     }
-    let mut t = new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID"]);
+    let mut t = new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);
     for c in list {
-        let v = ContainerView::new(c);
+        let v = ContainerView::new(c).with_sizes(g, root, c);
         t.add_row(vec![
             v.id.chars().take(12).collect(),
             terminal_safe(v.image_ref.as_deref().unwrap_or("?")),
@@ -238,6 +255,8 @@ pub fn write_containers(out: &mut dyn Write, g: &Graph, format: Format) -> io::R
             if v.state == "exited" { format!("exited ({})", v.exit_code) } else { v.state.clone() },
             short_time(&v.created),
             v.mount_id.as_deref().map(|m| m.chars().take(12).collect()).unwrap_or_else(|| "-".into()),
+            // As `docker ps -s` shows it.
+            format!("{} (virtual {})", opt_size(v.rw_size), opt_size(v.rootfs_size)),
         ]);
     }
     write_table(out, &t)

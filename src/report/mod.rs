@@ -2,9 +2,15 @@
 //!
 //! Analysis code builds plain `Serialize` views; nothing here reads the disk.
 
+pub mod audit;
+pub mod df;
+pub mod diff;
+pub mod dot;
 pub mod findings;
+pub mod history;
 pub mod inspect;
 pub mod listing;
+pub mod tree;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
@@ -18,6 +24,8 @@ pub const SCHEMA_VERSION: &str = "1";
 pub enum Format {
     Table,
     Json,
+    /// Graphviz; only `strata tree` speaks it.
+    Dot,
 }
 
 /// Writes `value` as pretty JSON followed by a newline.

@@ -1,0 +1,376 @@
+//! `strata df`: disk usage with the engine's `/system/df` semantics, plus what
+//! `docker system prune` never frees.
+//!
+//! Image sizes and shared sizes come from the graph (which already counts them the
+//! way the engine generation that wrote the data-root does); this module adds the
+//! totals the engine derives from them, walks container RW layers with the engine's
+//! `directory.Size` rule, and accounts for orphans: layers nothing needs, driver
+//! directories no layer names, `-removing` leftovers of interrupted deletes and
+//! abandoned layerdb transactions. The orphan sets are also what the audit's
+//! consistency checks report, so both commands agree by construction.
+
+use crate::digest::{ChainId, ImageId};
+use crate::finding::Finding;
+use crate::graph::{Graph, ImageNode};
+use crate::store::read_error_finding;
+use crate::fsread::{FileKind, SafeDir};
+use crate::usage::{changes_size, dir_size};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// One image as `/system/df` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DfImage {
+    pub id: ImageId,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    /// Σ layer sizes over the chain; null when a layer is missing.
+    pub size: Option<i64>,
+    pub shared_size: Option<i64>,
+    pub unique_size: Option<i64>,
+    /// Number of containers using the image.
+    pub containers: usize,
+    pub dangling: bool,
+}
+
+/// One container as `/system/df` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DfContainer {
+    pub id: String,
+    pub name: Option<String>,
+    pub image: Option<ImageId>,
+    pub state: String,
+    /// Running, paused or restarting: its RW layer is not reclaimable.
+    pub active: bool,
+    /// Bytes in the RW layer (`SizeRw`); null when it cannot be measured.
+    pub rw_size: Option<i64>,
+    /// Image size + `rw_size` (`SizeRootFs`; the init layer is not counted).
+    pub rootfs_size: Option<i64>,
+}
+
+/// What kind of leftover an orphan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrphanKind {
+    /// A layerdb layer no image, container or needed child uses.
+    Layer,
+    /// A read-write layer (`layerdb/mounts/<name>`) with no container.
+    Mount,
+    /// A graphdriver directory no layer, mount or init layer names.
+    DriverDir,
+    /// A `<chainID>-<rand>-removing` layerdb dir (and its driver dir): a delete a crash interrupted.
+    Removing,
+    /// A `layerdb/tmp/write-set-*` transaction a crash left behind.
+    Tmp,
+}
+
+/// Something on disk that holds space no Docker command will free.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    pub kind: OrphanKind,
+    /// Where it is, relative to the data-root (the layerdb dir for layers and removals).
+    pub path: String,
+    /// Driver directory that goes with it, relative to the data-root, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<ChainId>,
+    /// Bytes it holds by the engine's `directory.Size` rule (layerdb + driver dirs);
+    /// null when nothing could be measured.
+    pub size: Option<i64>,
+}
+
+/// Counts for one row of `docker system df`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DfTotals {
+    pub total_count: usize,
+    pub active: usize,
+    pub size: i64,
+    pub reclaimable: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DfSummary {
+    pub images: DfTotals,
+    pub containers: DfTotals,
+    /// Orphans: all of it is reclaimable, none of it by Docker.
+    pub orphaned: DfTotals,
+}
+
+/// The whole disk-usage account.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskUsage {
+    /// `LayersSize`: Σ size of every layer some image's chain uses, each once.
+    pub layers_size: i64,
+    pub images: Vec<DfImage>,
+    pub containers: Vec<DfContainer>,
+    pub orphaned: Vec<Orphan>,
+    pub summary: DfSummary,
+}
+
+/// Which parts of the stores nothing needs. Pure graph logic, no disk access.
+#[derive(Debug, Clone, Default)]
+pub struct Orphans {
+    /// Layers not reachable (through `parent`) from any image chain or container mount.
+    pub layers: Vec<ChainId>,
+    /// `layerdb/mounts/<name>` entries with no container of that ID.
+    pub mounts: Vec<String>,
+    /// Names of driver-home directories nothing refers to.
+    pub driver_dirs: Vec<String>,
+}
+
+/// Images the engine lists: tagged, digested, or dangling heads. Untagged images with
+/// children (classic-builder intermediates) are hidden but still count elsewhere.
+pub fn is_listed(img: &ImageNode) -> bool {
+    !(img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty())
+}
+
+/// Finds what nothing needs.
+pub fn find_orphans(g: &Graph) -> Orphans {
+    let mut needed: BTreeSet<ChainId> = BTreeSet::new();
+    let mut tops: Vec<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
+    tops.extend(g.layerdb.mounts.values().filter_map(|m| m.parent));
+    for top in tops {
+        if needed.contains(&top) {
+            continue;
+        }
+        needed.extend(g.layer_chain(&top));
+    }
+    let layers = g.layers.keys().filter(|c| !needed.contains(c)).copied().collect();
+    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(*n)).cloned().collect();
+
+    let mut referenced: BTreeSet<&str> = BTreeSet::new();
+    for l in g.layers.values() {
+        if let Some(c) = &l.record.cache_id {
+            referenced.insert(c);
+        }
+    }
+    for m in g.layerdb.mounts.values() {
+        referenced.extend(m.mount_id.as_deref());
+        referenced.extend(m.init_id.as_deref());
+    }
+    for r in &g.layerdb.removing {
+        referenced.extend(r.cache_id.as_deref());
+    }
+    let driver_dirs = g
+        .driver_home
+        .as_ref()
+        .map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect())
+        .unwrap_or_default();
+    Orphans { layers, mounts, driver_dirs }
+}
+
+/// Size by the engine's rule of each existing path, summed; unreadable parts become
+/// findings. `None` when none of the paths could be measured.
+fn measure(root: &SafeDir, paths: &[&Path], findings: &mut Vec<Finding>) -> Option<i64> {
+    let mut total: Option<i64> = None;
+    for p in paths {
+        // A planted file where a directory belongs holds its own size; anything
+        // else that is not a directory (device, FIFO) holds nothing worth counting.
+        let size = match root.lstat(p) {
+            Ok(m) if m.kind == FileKind::Dir => match dir_size(root, p) {
+                Ok((n, problems)) => {
+                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+                    n
+                }
+                Err(e) => {
+                    findings.push(read_error_finding(&e, p, root.path()));
+                    continue;
+                }
+            },
+            Ok(m) if m.kind == FileKind::File || m.kind == FileKind::Symlink => m.size,
+            Ok(_) => 0,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => {
+                findings.push(read_error_finding(&e, p, root.path()));
+                continue;
+            }
+        };
+        total = Some(total.unwrap_or(0) + i64::try_from(size).unwrap_or(i64::MAX));
+    }
+    total
+}
+
+/// Makes an absolute path from a [`crate::fsread::ReadError`] relative to the root again.
+fn rel_to(root: &SafeDir, abs: &Path) -> PathBuf {
+    abs.strip_prefix(root.path()).map(Path::to_path_buf).unwrap_or_else(|_| abs.to_path_buf())
+}
+
+fn path_string(p: &Path) -> String {
+    crate::finding::display_bytes(p.as_os_str().as_encoded_bytes())
+}
+
+/// Computes the disk-usage account. Problems met while measuring are returned as
+/// findings; the numbers skip what could not be read.
+pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
+    let mut findings = Vec::new();
+
+    // LayersSize: every layer of every image chain, once. Intermediate images add
+    // nothing their children do not already reach.
+    let used: BTreeSet<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
+    let layers_size: i64 = used.iter().filter_map(|c| g.layers.get(c)?.record.size).sum();
+
+    let images: Vec<DfImage> = g
+        .images_newest_first()
+        .into_iter()
+        .filter(|i| is_listed(i))
+        .map(|i| DfImage {
+            id: i.id(),
+            repo_tags: i.repo_tags.clone(),
+            repo_digests: i.repo_digests.clone(),
+            size: i.size,
+            shared_size: i.shared_size,
+            unique_size: i.unique_size(),
+            containers: i.containers.len(),
+            dangling: i.is_dangling(),
+        })
+        .collect();
+
+    // Drivers whose RW directory holds just the changes measure SizeRw by walking
+    // it; the full-tree drivers compare it with the tree beneath (the init layer,
+    // else the image's top layer), as the engine's naive differ does.
+    let diff_driver = g.driver.is_some_and(|k| k.stores_diffs());
+    let mut containers = Vec::new();
+    let mut list: Vec<_> = g.containers.values().collect();
+    list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
+    for c in list {
+        let measured = match (&c.rw_dir, diff_driver) {
+            (Some(dir), true) => Some(dir_size(root, dir)),
+            (Some(dir), false) => {
+                let below = c.init_dir.clone().or_else(|| {
+                    let top = c.mount.as_ref()?.parent?;
+                    g.layers.get(&top)?.content_dir.clone()
+                });
+                Some(changes_size(root, dir, below.as_deref()))
+            }
+            _ => None,
+        };
+        let rw_size = match (measured, &c.rw_dir) {
+            (Some(m), Some(dir)) => match m {
+                Ok((n, problems)) => {
+                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+                    Some(i64::try_from(n).unwrap_or(i64::MAX))
+                }
+                // A missing RW dir is the audit's mount-broken; here it is just unknown.
+                Err(e) if e.is_not_found() => None,
+                Err(e) => {
+                    findings.push(read_error_finding(&e, dir, root.path()));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
+        containers.push(DfContainer {
+            id: c.record.id.clone(),
+            name: c.record.name.clone(),
+            image: c.record.image,
+            state: c.record.state.status().to_owned(),
+            active: c.record.state.is_active(),
+            rw_size,
+            rootfs_size: image_size.and_then(|s| Some(s + rw_size?)),
+        });
+    }
+
+    let orphaned = measure_orphans(g, root, &find_orphans(g), &mut findings);
+
+    // Reclaimable images, as the docker CLI (and engines up to v28) compute it: all
+    // layers minus what images in use hold on their own.
+    let in_use: i64 = images
+        .iter()
+        .filter(|i| i.containers > 0)
+        .filter_map(|i| Some(i.size? - i.shared_size?))
+        .sum();
+    let summary = DfSummary {
+        images: DfTotals {
+            total_count: images.len(),
+            active: images.iter().filter(|i| i.containers > 0).count(),
+            size: layers_size,
+            reclaimable: (layers_size - in_use).max(0),
+        },
+        containers: DfTotals {
+            total_count: containers.len(),
+            active: containers.iter().filter(|c| c.active).count(),
+            size: containers.iter().filter_map(|c| c.rw_size).sum(),
+            reclaimable: containers.iter().filter(|c| !c.active).filter_map(|c| c.rw_size).sum(),
+        },
+        orphaned: DfTotals {
+            total_count: orphaned.len(),
+            active: 0,
+            size: orphaned.iter().filter_map(|o| o.size).sum(),
+            reclaimable: orphaned.iter().filter_map(|o| o.size).sum(),
+        },
+    };
+    (DiskUsage { layers_size, images, containers, orphaned, summary }, findings)
+}
+
+fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Finding>) -> Vec<Orphan> {
+    let mut out = Vec::new();
+    for c in &o.layers {
+        let Some(l) = g.layers.get(c) else { continue };
+        let mut paths: Vec<&Path> = vec![&l.record.dir];
+        paths.extend(l.driver_dir.as_deref());
+        out.push(Orphan {
+            kind: OrphanKind::Layer,
+            path: path_string(&l.record.dir),
+            driver_dir: l.driver_dir.as_deref().map(path_string),
+            layer: Some(*c),
+            size: measure(root, &paths, findings),
+        });
+    }
+    let kind = g.driver;
+    for name in &o.mounts {
+        let Some(m) = g.layerdb.mounts.get(name) else { continue };
+        let dirs: Vec<PathBuf> = match kind {
+            Some(k) => m.mount_id.iter().chain(m.init_id.iter()).map(|i| k.layer_dir(i)).collect(),
+            None => Vec::new(),
+        };
+        let mut paths: Vec<&Path> = vec![&m.dir];
+        paths.extend(dirs.iter().map(PathBuf::as_path));
+        out.push(Orphan {
+            kind: OrphanKind::Mount,
+            path: path_string(&m.dir),
+            driver_dir: dirs.first().map(|d| path_string(d)),
+            layer: m.parent,
+            size: measure(root, &paths, findings),
+        });
+    }
+    if let Some(home) = &g.driver_home {
+        for name in &o.driver_dirs {
+            let Some(d) = home.dirs.get(name) else { continue };
+            out.push(Orphan {
+                kind: OrphanKind::DriverDir,
+                path: path_string(&d.path),
+                driver_dir: None,
+                layer: None,
+                size: measure(root, &[&d.path], findings),
+            });
+        }
+    }
+    for r in &g.layerdb.removing {
+        let driver_dir = match (kind, &r.cache_id) {
+            (Some(k), Some(c)) => Some(k.layer_dir(c)),
+            _ => None,
+        };
+        let mut paths: Vec<&Path> = vec![&r.dir];
+        paths.extend(driver_dir.as_deref());
+        out.push(Orphan {
+            kind: OrphanKind::Removing,
+            path: path_string(&r.dir),
+            driver_dir: driver_dir.as_deref().map(path_string),
+            layer: None,
+            size: measure(root, &paths, findings),
+        });
+    }
+    for t in &g.layerdb.tmp_leftovers {
+        out.push(Orphan {
+            kind: OrphanKind::Tmp,
+            path: path_string(t),
+            driver_dir: None,
+            layer: None,
+            size: measure(root, &[t], findings),
+        });
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! The entries of a layer, read from the tar headers its tar-split file keeps.
+//!
+//! tar-split stores every header of the layer's original tar verbatim, so the
+//! listing is what the image author shipped (names, modes, owners, times, link
+//! targets, whiteouts), not what the unpacked directory looks like now. Entries are
+//! streamed to a callback one at a time, so a layer of millions of files is never
+//! held in memory; the reader's limits bound the rest.
+
+use crate::digest::{ChainId, DiffId};
+use crate::finding::{display_bytes, normalize_layer_path, Code, Finding};
+use crate::fsread::{Limits, SafeDir};
+use crate::graph::Graph;
+use crate::tarsplit::{Entry, HeaderTracker, MemberKind, TarHeader, TarSplitReader};
+use serde::Serialize;
+
+/// Most bytes of extended headers (PAX, GNU long names) kept for one member.
+const MAX_HEADER_BYTES: usize = 16 << 20;
+
+/// One tar member of a layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerFile {
+    /// Path inside the layer, without `./` or `/` prefixes; non-UTF-8 bytes as `\xNN`.
+    pub path: String,
+    /// `file`, `hardlink`, `symlink`, `char`, `block`, `dir`, `fifo`, `meta` (PAX
+    /// global header and the like), or `unknown` when the header is unreadable.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub size: u64,
+    /// Permission, set-id and sticky bits.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+    /// Target of a symlink or hard link.
+    pub link_target: Option<String>,
+    /// An AUFS-style whiteout (`.wh.<name>`) or opaque marker (`.wh..wh..opq`).
+    pub whiteout: bool,
+}
+
+fn kind_name(k: MemberKind) -> &'static str {
+    match k {
+        MemberKind::File => "file",
+        MemberKind::HardLink => "hardlink",
+        MemberKind::Symlink => "symlink",
+        MemberKind::CharDevice => "char",
+        MemberKind::BlockDevice => "block",
+        MemberKind::Dir => "dir",
+        MemberKind::Fifo => "fifo",
+        MemberKind::Meta => "meta",
+    }
+}
+
+fn is_whiteout(name: &[u8]) -> bool {
+    let base = normalize_layer_path(name).rsplit(|&b| b == b'/').next().unwrap_or_default();
+    base.starts_with(b".wh.")
+}
+
+/// The path as shown: normalised, and `.` for the layer root (`./` in the tar).
+fn shown_path(name: &[u8]) -> String {
+    let p = normalize_layer_path(name);
+    if p.is_empty() || p == b"." {
+        ".".to_owned()
+    } else {
+        display_bytes(p)
+    }
+}
+
+fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
+    let kind = h.kind();
+    LayerFile {
+        path: shown_path(name),
+        kind: kind_name(kind),
+        size,
+        mode: h.mode,
+        uid: h.uid,
+        gid: h.gid,
+        mtime: h.mtime,
+        link_target: matches!(kind, MemberKind::Symlink | MemberKind::HardLink).then(|| display_bytes(&h.linkname)),
+        whiteout: is_whiteout(name),
+    }
+}
+
+/// The layer a listing is of.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerId {
+    pub chain_id: ChainId,
+    pub diff_id: Option<DiffId>,
+}
+
+/// Streams every member of layer `chain` to `each`, in tar order. Problems with the
+/// tar-split file become findings; an error from `each` (a closed pipe) stops the
+/// walk and is returned.
+pub fn for_each_file(
+    g: &Graph,
+    root: &SafeDir,
+    chain: &ChainId,
+    limits: Limits,
+    findings: &mut Vec<Finding>,
+    each: &mut dyn FnMut(LayerFile) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let Some(layer) = g.layers.get(chain) else {
+        findings.push(Finding::error(Code::LayerMissing, format!("layer {} is not in layerdb", chain.short())).with_layer(*chain));
+        return Ok(());
+    };
+    let rel = layer.record.tar_split_path();
+    let file = match root.open_file(&rel) {
+        Ok((f, _)) => f,
+        Err(e) => {
+            let code = if e.is_not_found() { Code::TarSplitMissing } else { Code::StoreUnreadable };
+            findings.push(Finding::error(code, format!("layer {}: {e}", chain.short())).with_layer(*chain).with_file(&rel));
+            return Ok(());
+        }
+    };
+    let mut headers = HeaderTracker::new(MAX_HEADER_BYTES);
+    for entry in TarSplitReader::new(file, limits) {
+        match entry {
+            Ok(Entry::Segment(bytes)) => headers.push_segment(&bytes),
+            Ok(Entry::File { name, size, .. }) => {
+                let f = match headers.take(size) {
+                    Ok(h) => from_header(&name, size, &h),
+                    Err(e) => {
+                        findings.push(
+                            Finding::warning(Code::TarSplitCorrupt, format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&name)))
+                                .with_layer(*chain)
+                                .with_path(&name),
+                        );
+                        LayerFile {
+                            path: shown_path(&name),
+                            kind: "unknown",
+                            size,
+                            mode: 0,
+                            uid: 0,
+                            gid: 0,
+                            mtime: 0,
+                            link_target: None,
+                            whiteout: is_whiteout(&name),
+                        }
+                    }
+                };
+                each(f)?;
+            }
+            Err(e) => {
+                let code = if e.is_limit() { Code::LimitExceeded } else { Code::TarSplitCorrupt };
+                findings.push(Finding::error(code, format!("layer {}: tar-split: {e}; listing stops here", chain.short())).with_layer(*chain).with_file(&rel));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_whiteout;
+
+    #[test]
+    fn recognises_whiteouts_and_opaque_markers() {
+        assert!(is_whiteout(b"etc/.wh.motd"));
+        assert!(is_whiteout(b"./data/old/.wh..wh..opq"));
+        assert!(!is_whiteout(b"etc/motd.wh."));
+    }
+}

@@ -1,0 +1,136 @@
+//! `strata files LAYER|IMAGE`: the entries of a layer, or of each layer of an image.
+//!
+//! Streams: one entry is written as soon as it is read, in table or JSON form,
+//! so memory stays flat however large the layer.
+
+use super::Format;
+use crate::finding::{terminal_safe, Finding};
+use crate::fsread::{Limits, SafeDir};
+use crate::graph::Graph;
+use crate::layerfiles::{for_each_file, LayerFile, LayerId};
+use std::io::{self, Write};
+
+/// `drwxr-xr-x` from a tar type and permission bits.
+fn mode_string(f: &LayerFile) -> String {
+    let t = match f.kind {
+        "dir" => 'd',
+        "symlink" => 'l',
+        "hardlink" => 'h',
+        "char" => 'c',
+        "block" => 'b',
+        "fifo" => 'p',
+        "file" => '-',
+        _ => '?',
+    };
+    let m = f.mode;
+    let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
+    let exec = |x: u32, special: u32, set: char, unset: char| match (m & x != 0, m & special != 0) {
+        (true, true) => set,
+        (false, true) => unset,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    [
+        t,
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        exec(0o100, 0o4000, 's', 'S'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        exec(0o010, 0o2000, 's', 'S'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        exec(0o001, 0o1000, 't', 'T'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn time_string(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn table_line(f: &LayerFile) -> String {
+    let mut line = format!(
+        "{}  {:>5}/{:<5}  {:>10}  {}  {}",
+        mode_string(f),
+        f.uid,
+        f.gid,
+        f.size,
+        time_string(f.mtime),
+        terminal_safe(&f.path)
+    );
+    if let Some(t) = &f.link_target {
+        line.push_str(if f.kind == "hardlink" { " link to " } else { " -> " });
+        line.push_str(&terminal_safe(t));
+    }
+    if f.whiteout {
+        line.push_str("  (whiteout)");
+    }
+    line
+}
+
+/// Writes the entries of `layers` (bottom first). JSON is an array of
+/// `{"chain_id", "diff_id", "files": [{path, type, size, mode, uid, gid, mtime,
+/// link_target, whiteout}]}`; the table has one block per layer, `ls -l` style.
+pub fn write_files(
+    out: &mut dyn Write,
+    g: &Graph,
+    root: &SafeDir,
+    layers: &[LayerId],
+    limits: Limits,
+    format: Format,
+    findings: &mut Vec<Finding>,
+) -> io::Result<()> {
+    let json = format == Format::Json;
+    if json {
+        write!(out, "[")?;
+    }
+    for (i, layer) in layers.iter().enumerate() {
+        if json {
+            let diff = serde_json::to_string(&layer.diff_id).map_err(io::Error::other)?;
+            write!(out, "{}\n  {{\"chain_id\": \"{}\", \"diff_id\": {diff}, \"files\": [", if i > 0 { "," } else { "" }, layer.chain_id)?;
+        } else {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            let diff = layer.diff_id.map_or_else(|| "?".to_owned(), |d| d.to_string());
+            writeln!(out, "layer {} (diff {diff})", layer.chain_id)?;
+        }
+        let mut first = true;
+        for_each_file(g, root, &layer.chain_id, limits, findings, &mut |f| {
+            if json {
+                let s = serde_json::to_string(&f).map_err(io::Error::other)?;
+                write!(out, "{}\n    {s}", if first { "" } else { "," })?;
+            } else {
+                writeln!(out, "{}", table_line(&f))?;
+            }
+            first = false;
+            Ok(())
+        })?;
+        if json {
+            write!(out, "{}]}}", if first { "" } else { "\n  " })?;
+        }
+    }
+    if json {
+        writeln!(out, "\n]")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(kind: &'static str, mode: u32) -> LayerFile {
+        LayerFile { path: "x".into(), kind, size: 0, mode, uid: 0, gid: 0, mtime: 0, link_target: None, whiteout: false }
+    }
+
+    #[test]
+    fn modes_read_like_ls() {
+        assert_eq!(mode_string(&f("dir", 0o755)), "drwxr-xr-x");
+        assert_eq!(mode_string(&f("file", 0o4755)), "-rwsr-xr-x");
+        assert_eq!(mode_string(&f("dir", 0o1777)), "drwxrwxrwt");
+        assert_eq!(mode_string(&f("file", 0o2644)), "-rw-r-Sr--");
+    }
+}

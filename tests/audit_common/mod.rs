@@ -1,0 +1,44 @@
+//! Helpers shared by the audit, df and registry tests: run the binary and check every
+//! JSON report it prints against the committed schema.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+/// Validates `value` against `schema/<name>.schema.json`, panicking with every error.
+pub fn validate(name: &str, value: &serde_json::Value) {
+    let path = crate::support::repo().join("schema").join(format!("{name}.schema.json"));
+    let schema = crate::support::read_json(&path);
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "report does not match {}:\n{}", path.display(), errors.join("\n"));
+}
+
+/// `strata audit --format json` with `args`; returns (exit status, report), the report
+/// checked against the schema.
+pub fn audit(root: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    all.extend(["--format", "json"]);
+    let (code, out, err) = crate::support::run(root, &all);
+    assert!(code == 0 || code == 1, "strata {all:?} exited {code}: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"));
+    validate("audit", &v);
+    (code, v)
+}
+
+/// `strata df --format json`, checked against the schema.
+pub fn df(root: &Path) -> serde_json::Value {
+    let v = crate::support::run_json(root, &["df"]);
+    validate("df", &v);
+    v
+}
+
+/// Findings with this code.
+pub fn with_code<'a>(report: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
+    report["findings"].as_array().map(|a| a.iter().filter(|f| f["code"] == code).collect()).unwrap_or_default()
+}
+
+/// Findings above info.
+pub fn above_info(report: &serde_json::Value) -> Vec<&serde_json::Value> {
+    report["findings"].as_array().map(|a| a.iter().filter(|f| f["severity"] != "info").collect()).unwrap_or_default()
+}
