@@ -521,3 +521,26 @@ fn unmounted_zfs_dataset_is_content_missing_not_every_file_missing() {
     assert_eq!(r.status, LayerStatus::Unverifiable);
     assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["layer-content-missing"]);
 }
+
+#[test]
+fn huge_sparse_replacement_is_not_read_to_the_end() {
+    if !tools_present() {
+        return;
+    }
+    let fx = overlay_fixture();
+    let f = std::fs::OpenOptions::new().write(true).open(fx.content().join("bin/hello")).unwrap();
+    f.set_len(1 << 40).unwrap(); // 1 TiB, sparse
+    let started = Instant::now();
+    let r = fx.verify(&full());
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(has(&r, "layer-file-modified", "bin/hello"), "{:#?}", r.findings);
+    let msg = &r.findings.iter().find(|f| f.path.as_deref() == Some("bin/hello")).unwrap().message;
+    assert!(msg.contains("larger than"), "{msg}");
+    assert_eq!(r.status, LayerStatus::Mismatch);
+
+    // A small append keeps moby's exact semantics: the whole file is hashed.
+    f.set_len((600 << 10) + 10).unwrap();
+    let r = fx.verify(&full());
+    let msg = &r.findings.iter().find(|f| f.path.as_deref() == Some("bin/hello")).unwrap().message;
+    assert!(msg.contains("size is 614410 bytes on disk"), "{msg}");
+}

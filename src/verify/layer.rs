@@ -25,6 +25,10 @@ use std::path::Path;
 
 /// Read size for file content: large reads keep syscalls off the profile.
 const CHUNK: usize = 1 << 20;
+/// How far past its recorded size a file is read. moby copies each file to EOF;
+/// so does strata, within reason: a file swapped for a huge sparse one must not
+/// stall the scan, and any overrun already means the layer does not verify.
+const MAX_OVERRUN: u64 = 64 << 20;
 /// Below this, hashing and CRC are not worth running on two threads.
 const PARALLEL_MIN: usize = 256 << 10;
 
@@ -403,9 +407,15 @@ impl Pass<'_, '_> {
                 return None;
             }
         };
-        let (read, got_crc, err) = self.hash_file(&file);
+        let limit = size.saturating_add(MAX_OVERRUN);
+        let (read, got_crc, err) = self.hash_file(&file, limit);
         if let Some(e) = err {
             self.modified(rel, format!("read failed after {read} bytes: {e}"));
+        } else if read == limit && read_full(&mut &file, &mut [0u8; 1]).unwrap_or(0) > 0 {
+            self.modified(
+                rel,
+                format!("larger than the {size} bytes the layer tar says; only the first {read} bytes were read and hashed"),
+            );
         } else if read != size {
             self.modified(rel, format!("size is {read} bytes on disk, the layer tar says {size}"));
         } else if Some(got_crc) != crc {
@@ -414,9 +424,11 @@ impl Pass<'_, '_> {
         Some(OnDisk { meta, file: Some(file) })
     }
 
-    /// Copies a file into the hash until EOF, as moby does, computing its CRC-64.
-    /// The SHA-256 of one chunk runs alongside the CRC and the read of the next.
-    fn hash_file(&mut self, mut file: &File) -> (u64, u64, Option<std::io::Error>) {
+    /// Copies a file into the hash until EOF, as moby does, computing its CRC-64,
+    /// but no further than `limit` bytes. The SHA-256 of one chunk runs alongside
+    /// the CRC and the read of the next.
+    fn hash_file(&mut self, file: &File, limit: u64) -> (u64, u64, Option<std::io::Error>) {
+        let mut file = file.take(limit);
         let mut crc = Crc64::new();
         let [mut cur, mut next] = std::mem::take(&mut self.bufs);
         let mut total = 0u64;
@@ -617,7 +629,7 @@ impl Pass<'_, '_> {
 }
 
 /// Fills `buf` unless EOF comes first; returns the bytes read.
-fn read_full(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {
