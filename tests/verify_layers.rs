@@ -451,7 +451,7 @@ fn mutated_tar_splits_never_panic() {
         std::fs::create_dir_all(src.join("d")).unwrap();
         std::fs::write(src.join("d/f"), noise(5000, 3)).unwrap();
         std::os::unix::fs::symlink("d/f", src.join("l")).unwrap();
-        std::fs::write(src.join(format!("{}", "x".repeat(120))), b"long").unwrap();
+        std::fs::write(src.join("x".repeat(120)), b"long").unwrap();
     });
     let pristine = read_tar_split(&fx.tar_split());
     let text: String = pristine.iter().map(|v| format!("{v}\n")).collect();
