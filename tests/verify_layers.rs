@@ -544,3 +544,23 @@ fn huge_sparse_replacement_is_not_read_to_the_end() {
     let msg = &r.findings.iter().find(|f| f.path.as_deref() == Some("bin/hello")).unwrap().message;
     assert!(msg.contains("size is 614410 bytes on disk"), "{msg}");
 }
+
+#[test]
+fn findings_per_layer_are_capped() {
+    if !tools_present() {
+        return;
+    }
+    let fx = overlay_fixture();
+    let dir = fx.content().join("dir/sub");
+    let n = strata::verify::MAX_FINDINGS_PER_LAYER + 25;
+    for i in 0..n {
+        std::fs::write(dir.join(format!("planted-{i:06}")), b"").unwrap();
+    }
+    let r = fx.verify(&full());
+    assert_eq!(r.findings.len(), strata::verify::MAX_FINDINGS_PER_LAYER + 1);
+    let last = r.findings.last().unwrap();
+    assert_eq!(last.code.to_string(), "limit-exceeded");
+    // 25 planted files plus the info about dir/sub's mtime, which planting moved.
+    assert!(last.message.starts_with("26 more findings"), "{}", last.message);
+    assert_eq!(r.status, LayerStatus::Mismatch);
+}
