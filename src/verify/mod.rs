@@ -135,8 +135,10 @@ impl Reporter {
         Self { layer, findings: Vec::new(), dropped: 0 }
     }
 
+    /// Layer-level findings (no path: the DiffID verdict, an unreadable stream)
+    /// are few and always kept; per-path ones stop at the cap.
     pub(crate) fn push(&mut self, f: Finding) {
-        if self.findings.len() < MAX_FINDINGS_PER_LAYER {
+        if f.path.is_none() || self.findings.len() < MAX_FINDINGS_PER_LAYER {
             self.findings.push(f.with_layer(self.layer));
         } else {
             self.dropped += 1;
