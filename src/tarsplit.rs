@@ -589,9 +589,9 @@ fn apply_pax(h: &mut TarHeader, records: PaxRecords) -> Result<(), HeaderError> 
 fn pax_seconds(v: &[u8]) -> Option<i64> {
     let s = std::str::from_utf8(v).ok()?;
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let mut secs: i64 = whole.parse().ok()?;
+    let secs: i64 = whole.parse().ok()?;
     if whole.starts_with('-') && frac.bytes().any(|c| c != b'0') {
-        secs -= 1;
+        return secs.checked_sub(1);
     }
     Some(secs)
 }
@@ -748,6 +748,15 @@ mod tests {
             let _ = parse_member_header(&bytes, 0);
             let _ = parse_member_header(&bytes, 700);
         }
+    }
+
+    #[test]
+    fn pax_times_floor_like_go() {
+        assert_eq!(pax_seconds(b"1700000000.999"), Some(1_700_000_000));
+        assert_eq!(pax_seconds(b"-1.5"), Some(-2));
+        assert_eq!(pax_seconds(b"-1.000"), Some(-1));
+        assert_eq!(pax_seconds(b"-9223372036854775808.5"), None);
+        assert_eq!(pax_seconds(b"x"), None);
     }
 
     #[test]
