@@ -185,7 +185,7 @@ fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
 /// Colour only for a person at a terminal who has not asked for none (no-color.org).
 fn use_color() -> bool {
     use std::io::IsTerminal;
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {

@@ -221,16 +221,10 @@ pub struct SafeDir {
     path: PathBuf,
 }
 
-/// Rejects names that would climb out lexically before the kernel sees them, so the
-/// finding can say "escape" rather than a generic error.
-pub fn check_relative(rel: &Path) -> Result<(), ()> {
-    for c in rel.components() {
-        match c {
-            Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(()),
-        }
-    }
-    Ok(())
+/// Whether `rel` stays inside the directory it is relative to, judged lexically
+/// before the kernel sees it, so a refusal can say "escape" rather than a generic error.
+pub fn is_contained(rel: &Path) -> bool {
+    rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 fn beneath(flags: OFlag) -> OpenHow {
@@ -267,7 +261,7 @@ impl SafeDir {
     }
 
     fn open_how(&self, rel: &Path, how: OpenHow) -> Result<OwnedFd, ReadError> {
-        if check_relative(rel).is_err() {
+        if !is_contained(rel) {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Escape));
         }
         let target: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };

@@ -393,7 +393,7 @@ fn split(p: &[u8]) -> Vec<&[u8]> {
 /// hard-linked inode once (`archive.ChangesSize`). `None` when unreadable.
 pub fn rw_size(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<i64> {
     let rw = c.rw_dir.as_ref()?;
-    if g.driver.map_or(true, |d| d.stores_diffs()) {
+    if g.driver.is_none_or(|d| d.stores_diffs()) {
         let (size, _problems) = crate::usage::dir_size(root, rw).ok()?;
         return i64::try_from(size).ok();
     }

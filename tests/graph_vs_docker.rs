@@ -193,7 +193,7 @@ fn every_image_chain_resolves_to_layerdb_records() {
     }
 }
 
-fn check_every_image_chain_resolves_to_layerdb_records(fx: &str, root: &Path, answers: &Path) {
+fn check_every_image_chain_resolves_to_layerdb_records(fx: &str, root: &Path, _answers: &Path) {
     let images = run_json(root, &["images"]);
     let layers = run_json(root, &["layers"]);
     let layers = by_key(&layers, "chain_id");

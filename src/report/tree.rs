@@ -190,7 +190,7 @@ impl<'g> Builder<'g> {
             .children
             .iter()
             .copied()
-            .filter(|c| !self.visited.contains(c) && self.allowed.as_ref().map_or(true, |a| a.contains(c)))
+            .filter(|c| !self.visited.contains(c) && self.allowed.as_ref().is_none_or(|a| a.contains(c)))
             .collect();
         kids.sort();
         kids.dedup();
@@ -261,14 +261,14 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
         placed_containers: BTreeSet::new(),
     };
 
-    let in_view = |c: &ChainId| b.allowed.as_ref().map_or(true, |a| a.contains(c));
+    let in_view = |c: &ChainId| b.allowed.as_ref().is_none_or(|a| a.contains(c));
     let mut roots: Vec<ChainId> = match filter.requires_layer {
         Some(l) if g.layers.contains_key(&l) => vec![l],
         Some(_) => Vec::new(),
         None => g
             .layers
             .values()
-            .filter(|l| l.record.parent.map_or(true, |p| !g.layers.contains_key(&p)))
+            .filter(|l| l.record.parent.is_none_or(|p| !g.layers.contains_key(&p)))
             .map(|l| l.chain_id())
             .filter(in_view)
             .collect(),
@@ -283,7 +283,7 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
     // Layers caught in a parent loop have no root; show each loop once from its
     // smallest ChainID rather than not at all.
     if filter.requires_layer.is_none() {
-        let rest: Vec<ChainId> = g.layers.keys().copied().filter(|c| !b.visited.contains(c) && b.allowed.as_ref().map_or(true, |a| a.contains(c))).collect();
+        let rest: Vec<ChainId> = g.layers.keys().copied().filter(|c| !b.visited.contains(c) && b.allowed.as_ref().is_none_or(|a| a.contains(c))).collect();
         for r in rest {
             if !b.visited.contains(&r) {
                 forest_roots.push(b.branch(r, 0));
