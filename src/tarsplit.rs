@@ -359,6 +359,20 @@ pub enum MemberKind {
 }
 
 impl TarHeader {
+    /// Zero bytes that follow this member's data, as Go's reader accounts them:
+    /// none for header-only types whatever their size field says.
+    pub fn data_padding(&self) -> usize {
+        match self.kind() {
+            MemberKind::HardLink
+            | MemberKind::Symlink
+            | MemberKind::CharDevice
+            | MemberKind::BlockDevice
+            | MemberKind::Dir
+            | MemberKind::Fifo => 0,
+            _ => padding_after(self.size),
+        }
+    }
+
     pub fn kind(&self) -> MemberKind {
         match self.typeflag {
             b'0' | 0 | b'7' => MemberKind::File,
@@ -405,7 +419,8 @@ pub fn padding_after(size: u64) -> usize {
 /// Parses the member header for a file entry out of `pending`, the segment bytes
 /// emitted since the previous file entry. Those begin with `skip` bytes of padding
 /// ending the previous member's content ([`padding_after`]), then any PAX `x` and
-/// GNU `L`/`K` blocks, and end with the member's own 512-byte header.
+/// GNU `L`/`K` blocks, and end with the member's own 512-byte header; or, for a
+/// PAX global header (an entry of its own), with its header and unpadded records.
 pub fn parse_member_header(pending: &[u8], skip: usize) -> Result<TarHeader, HeaderError> {
     let mut rest = pending.get(skip..).ok_or(HeaderError::Short)?;
     let mut pax: PaxRecords = Vec::new();
@@ -418,6 +433,16 @@ pub fn parse_member_header(pending: &[u8], skip: usize) -> Result<TarHeader, Hea
         let (block, after) = rest.split_at(BLOCK);
         check_checksum(block)?;
         let typeflag = block[156];
+        if typeflag == b'g' {
+            // Go's reader returns a global header as an entry of its own once its
+            // records are read; their padding is left for the next entry.
+            let h = parse_block(block)?;
+            if usize::try_from(h.size).ok() != Some(after.len()) {
+                return Err(HeaderError::Misaligned);
+            }
+            parse_pax(after)?;
+            return Ok(h);
+        }
         if matches!(typeflag, b'x' | b'L' | b'K') {
             let size = numeric(&block[124..136]).ok_or(HeaderError::Number("size"))?;
             let size = usize::try_from(size).map_err(|_| HeaderError::Number("size"))?;
@@ -603,13 +628,14 @@ fn pax_seconds(v: &[u8]) -> Option<i64> {
 pub struct HeaderTracker {
     pending: Vec<u8>,
     overflowed: bool,
-    prev_size: u64,
+    /// Padding of the previous member's data, which opens the next segment.
+    skip: usize,
     cap: usize,
 }
 
 impl HeaderTracker {
     pub fn new(cap: usize) -> Self {
-        Self { pending: Vec::new(), overflowed: false, prev_size: 0, cap }
+        Self { pending: Vec::new(), overflowed: false, skip: 0, cap }
     }
 
     pub fn push_segment(&mut self, bytes: &[u8]) {
@@ -630,11 +656,14 @@ impl HeaderTracker {
         let result = if self.overflowed {
             Err(HeaderError::Misaligned)
         } else {
-            parse_member_header(&self.pending, padding_after(self.prev_size))
+            parse_member_header(&self.pending, self.skip)
         };
         self.pending.clear();
         self.overflowed = false;
-        self.prev_size = size;
+        self.skip = match &result {
+            Ok(h) => h.data_padding(),
+            Err(_) => padding_after(size),
+        };
         result
     }
 }

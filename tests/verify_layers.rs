@@ -570,3 +570,20 @@ fn findings_per_layer_are_capped() {
     assert!((25..40).contains(&dropped), "{}", last.message);
     assert_eq!(r.status, LayerStatus::Mismatch);
 }
+
+/// A PAX global header is its own tar-split entry, and its padding lands in the
+/// next entry's segment (Go's reader defers it): neither may confuse the headers.
+#[test]
+fn pax_global_header_verifies_clean() {
+    if !tools_present() {
+        return;
+    }
+    let fx = fixture_with(&["--format=posix", "--pax-option=comment=a global record"], |src| {
+        std::fs::write(src.join("f"), b"after the global header\n").unwrap();
+        std::fs::create_dir(src.join("d")).unwrap();
+    });
+    let r = fx.verify(&full());
+    assert_eq!((r.status, summary(&r)), (LayerStatus::Verified, vec![]), "{:#?}", r.findings);
+    std::fs::set_permissions(fx.content().join("f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(has(&fx.verify(&full()), "layer-metadata-modified", "f"), "headers after the global one are still read");
+}
