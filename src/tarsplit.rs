@@ -375,6 +375,8 @@ impl TarHeader {
 
     pub fn kind(&self) -> MemberKind {
         match self.typeflag {
+            // Pre-POSIX archives mark directories only by the trailing slash.
+            0 if self.name.ends_with(b"/") => MemberKind::Dir,
             b'0' | 0 | b'7' => MemberKind::File,
             b'1' => MemberKind::HardLink,
             b'2' => MemberKind::Symlink,
@@ -849,6 +851,8 @@ mod tests {
         seg.extend(ustar_block(b"lnk", b'2', 0, b"trunc"));
         let h = parse_member_header(&seg, 0).unwrap();
         assert_eq!((h.kind(), h.linkname.as_slice()), (MemberKind::Symlink, &b"target"[..]));
+        let old_dir = ustar_block(b"olddir/", 0, 0, b"");
+        assert_eq!(parse_member_header(&old_dir, 0).unwrap().kind(), MemberKind::Dir);
 
         let mut broken = ustar_block(b"x", b'0', 0, b"");
         broken[0] = b'y';
