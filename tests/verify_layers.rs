@@ -378,6 +378,7 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::create_dir_all(base.join("etc")).unwrap();
     std::fs::write(base.join("etc/a"), b"a").unwrap();
     std::fs::write(base.join("etc/doomed"), b"d").unwrap();
+    std::fs::write(base.join("etc/grow"), b"g").unwrap();
     let (lower, _) = add_layer(&root, tmp.path(), &base, &["--format=posix"], DriverKind::Vfs, &"1".repeat(64), None);
 
     let top = tmp.path().join("top");
@@ -402,10 +403,12 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::write(dir.join("etc/doomed"), b"back from the dead").unwrap();
     std::fs::remove_file(dir.join("etc/a")).unwrap();
     std::fs::write(dir.join("planted"), b"x").unwrap();
+    std::fs::write(dir.join("etc/grow"), b"grown").unwrap();
     let r = verify_all(&root, std::slice::from_ref(&job), &full()).remove(0);
     assert!(has(&r, "layer-file-added", "etc/doomed"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-added", "planted"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-missing", "etc/a"), "{:#?}", r.findings);
+    assert!(has(&r, "layer-file-modified", "etc/grow"), "{:#?}", r.findings);
     assert_eq!(r.computed_diff_id, Some(job.diff_id));
 
     job.lower_tar_splits = None;

@@ -24,8 +24,9 @@ pub(crate) const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 /// What one path in the layer directory should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
-    /// A tar member; `own` when it comes from this layer rather than one below.
-    Member { kind: MemberKind, own: bool },
+    /// A tar member of `size` content bytes; `own` when it comes from this layer
+    /// rather than one below.
+    Member { kind: MemberKind, size: u64, own: bool },
     /// An overlay whiteout device standing for a `.wh.` member.
     Whiteout,
     /// A parent directory the tar did not list; extraction creates it.
@@ -91,7 +92,7 @@ pub struct ExpectedTree {
 
 impl ExpectedTree {
     /// Folds one member in. `rel` is the cleaned path; `kind` its header's kind.
-    pub fn add(&mut self, rel: &[u8], kind: MemberKind, own: bool, style: WhiteoutStyle) {
+    pub fn add(&mut self, rel: &[u8], kind: MemberKind, size: u64, own: bool, style: WhiteoutStyle) {
         if kind == MemberKind::Meta {
             return;
         }
@@ -102,7 +103,7 @@ impl ExpectedTree {
                     // A non-directory replaces whatever tree was there.
                     self.remove_below(rel);
                 }
-                self.put(rel.to_vec(), Expect::Member { kind, own });
+                self.put(rel.to_vec(), Expect::Member { kind, size, own });
             }
             Placement::Whiteout(target) => self.put(target, Expect::Whiteout),
             Placement::Opaque(dir) => {
@@ -249,7 +250,7 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
             match tree.map.get_mut(&rel) {
                 Some(slot) => {
                     slot.seen = true;
-                    if let Expect::Member { kind, own: false } = slot.expect {
+                    if let Expect::Member { kind, size, own: false } = slot.expect {
                         if let Some(want) = file_kind_of(kind) {
                             if want != entry.kind {
                                 out.push(
@@ -260,6 +261,21 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                                     .with_path(&rel),
                                 );
                                 continue;
+                            }
+                        }
+                        // Inherited content is not hashed here (that would re-read the
+                        // whole filesystem per layer), but a size change is cheap to see.
+                        if kind == MemberKind::File {
+                            if let Ok(m) = layer.lstat(path_of(&rel)) {
+                                if m.size != size {
+                                    out.push(
+                                        Finding::error(
+                                            Code::LayerFileModified,
+                                            format!("size is {} bytes on disk, the lower layer it comes from says {size}", m.size),
+                                        )
+                                        .with_path(&rel),
+                                    );
+                                }
                             }
                         }
                     }
@@ -316,19 +332,19 @@ mod tests {
     fn full_filesystem_chain_applies_deletions() {
         let mut t = ExpectedTree::default();
         let s = WhiteoutStyle::Absent;
-        t.add(b"etc", MemberKind::Dir, false, s);
-        t.add(b"etc/a", MemberKind::File, false, s);
-        t.add(b"etc/b", MemberKind::File, false, s);
-        t.add(b"var/x/y", MemberKind::File, false, s);
-        t.add(b"etc/.wh.a", MemberKind::File, true, s);
-        t.add(b"var/.wh..wh..opq", MemberKind::File, true, s);
-        t.add(b"etc/b", MemberKind::File, true, s);
+        t.add(b"etc", MemberKind::Dir, 0, false, s);
+        t.add(b"etc/a", MemberKind::File, 0, false, s);
+        t.add(b"etc/b", MemberKind::File, 0, false, s);
+        t.add(b"var/x/y", MemberKind::File, 0, false, s);
+        t.add(b"etc/.wh.a", MemberKind::File, 0, true, s);
+        t.add(b"var/.wh..wh..opq", MemberKind::File, 0, true, s);
+        t.add(b"etc/b", MemberKind::File, 0, true, s);
         let keys: Vec<&[u8]> = t.map.keys().map(Vec::as_slice).collect();
         assert_eq!(keys, vec![&b"etc"[..], b"etc/b", b"var"]);
-        assert_eq!(t.map[&b"etc/b"[..]].expect, Expect::Member { kind: MemberKind::File, own: true });
+        assert_eq!(t.map[&b"etc/b"[..]].expect, Expect::Member { kind: MemberKind::File, size: 0, own: true });
         assert_eq!(t.map[&b"var"[..]].expect, Expect::ImplicitDir);
         // A file replacing a directory takes its subtree with it.
-        t.add(b"etc", MemberKind::Symlink, true, s);
+        t.add(b"etc", MemberKind::Symlink, 0, true, s);
         assert_eq!(t.len(), 2);
     }
 }

@@ -229,7 +229,7 @@ fn lower_chain(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, tree: &mut 
                 Ok(Some(Event::Segment(_))) => {}
                 Ok(Some(Event::Member(m))) => {
                     if let (Ok(rel), Some(kind)) = (&m.rel, header_kind(&m)) {
-                        tree.add(rel, kind, false, WhiteoutStyle::Absent);
+                        tree.add(rel, kind, m.size, false, WhiteoutStyle::Absent);
                     }
                 }
                 Err(e) => {
@@ -340,7 +340,7 @@ impl Pass<'_, '_> {
         let on_disk = if m.size > 0 { self.content(&rel, m.size, m.crc) } else { None };
         let kind = header_kind(&m);
         if let Some(kind) = kind {
-            self.tree.add(&rel, kind, true, self.style);
+            self.tree.add(&rel, kind, m.size, true, self.style);
         }
         match expect::placement(&rel, self.style) {
             Placement::Plain => {}
