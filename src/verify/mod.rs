@@ -14,7 +14,7 @@ mod members;
 
 pub use expect::{placement, ExpectedTree, Placement};
 pub use layer::{reassemble_layer, verify_layer};
-pub use members::{Member, MemberStream};
+pub use members::{Event, Member, MemberStream};
 
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding, Severity};
