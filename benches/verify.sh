@@ -128,8 +128,33 @@ measure peer bash -c "$(declare -f peer_sh); peer_sh sha256sum"
 measure ossl bash -c "$(declare -f peer_sh); peer_sh openssl dgst -sha256"
 measure floor sha256sum "$BIG_FILE"
 
-stream=$(python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in open(sys.argv[1]) if l.startswith("{")))' "$CACHE/out.strata")
-statuses=$(python3 -c 'import json,sys,collections; print(dict(collections.Counter(json.loads(l)["status"] for l in open(sys.argv[1]) if l.startswith("{"))))' "$CACHE/out.strata")
+# Layer results are objects with "bytes" and "status", one per line (driver) or
+# anywhere inside one JSON document (the CLI).
+layer_stats() {
+    python3 - "$1" <<'PY'
+import collections, json, sys
+text = open(sys.argv[1]).read()
+try:
+    docs = [json.loads(text)]
+except ValueError:
+    docs = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+found = []
+def walk(v):
+    if isinstance(v, dict):
+        if "bytes" in v and "status" in v:
+            found.append(v)
+        else:
+            for x in v.values():
+                walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+for d in docs:
+    walk(d)
+print(sum(r["bytes"] for r in found), dict(collections.Counter(r["status"] for r in found)))
+PY
+}
+read -r stream statuses < <(layer_stats "$CACHE/out.strata")
 
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 mibs() { printf '%.0f' "$(echo "$stream / 1048576 / $1" | bc -l)"; }
