@@ -180,6 +180,24 @@ fn escaping_name_is_refused_and_never_opened() {
 }
 
 #[test]
+fn tar_split_disagreeing_with_its_own_headers_is_corrupt() {
+    if !tools_present() {
+        return;
+    }
+    let fx = overlay_fixture();
+    let mut entries = read_tar_split(&fx.tar_split());
+    let e = entries.iter_mut().find(|e| e["name"] == "./bin/hello").unwrap();
+    e["size"] = 7.into();
+    let e = entries.iter_mut().find(|e| e["name"] == "./empty").unwrap();
+    e["name"] = "./etc/passwd.bak".into();
+    write_tar_split(&fx.tar_split(), &entries);
+    let r = fx.verify(&full());
+    assert!(has(&r, "tar-split-corrupt", "bin/hello"), "{:#?}", r.findings);
+    assert!(has(&r, "tar-split-corrupt", "etc/passwd.bak"), "{:#?}", r.findings);
+    assert_eq!(r.status, LayerStatus::Mismatch);
+}
+
+#[test]
 fn truncated_or_missing_tar_split_is_unverifiable() {
     if !tools_present() {
         return;

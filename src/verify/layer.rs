@@ -310,13 +310,22 @@ impl Pass<'_, '_> {
             }
         };
         if let Some(h) = header {
-            // tar-split records the header's own name; if they disagree, the file
-            // reassembly reads is not the one the tar describes.
+            // tar-split records the header's own name and size; if they disagree,
+            // the file reassembly reads is not the one the tar describes.
             if tarsplit::clean_layer_path(&h.name) != m.rel {
                 self.out.push(
                     Finding::error(
                         Code::TarSplitCorrupt,
                         format!("tar-split names this entry, but its tar header names {:?}", display_bytes(&h.name)),
+                    )
+                    .with_path(&m.name),
+                );
+            }
+            if h.kind() == MemberKind::File && h.size != m.size {
+                self.out.push(
+                    Finding::error(
+                        Code::TarSplitCorrupt,
+                        format!("tar-split records {} bytes for this entry, its tar header {}", m.size, h.size),
                     )
                     .with_path(&m.name),
                 );
