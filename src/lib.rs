@@ -21,3 +21,4 @@ pub mod report;
 pub mod usage;
 pub mod tarsplit;
 pub mod verify;
+pub mod layerfiles;

@@ -9,6 +9,7 @@
 
 mod expect;
 pub mod identity;
+pub mod run;
 mod layer;
 mod members;
 
