@@ -532,6 +532,18 @@ impl Pass<'_, '_> {
             Ok(m) => m,
             Err(e) => return self.missing(rel, &e),
         };
+        if this.kind != FileKind::File {
+            // Whatever the link pointed at, a symlink, FIFO or device in its place
+            // gives this path other content: that is a modification, not metadata.
+            self.out.push(
+                Finding::error(
+                    Code::LayerFileModified,
+                    format!("the layer tar has a hard link to {:?} here, but on disk it is a {}", display_bytes(&target), this.kind),
+                )
+                .with_path(rel),
+            );
+            return;
+        }
         let same = self.layer.lstat(path_of(&target)).map(|t| (t.dev, t.ino) == (this.dev, this.ino)).unwrap_or(false);
         if !same {
             self.out.push(
