@@ -8,7 +8,10 @@ use strata::finding::{Finding, Severity};
 use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
 use strata::report::{self, Format};
+use strata::layerfiles::LayerId;
 use strata::resolve::{resolve, Kinds, Target};
+use strata::verify::run::Selection;
+use strata::verify::VerifyOptions;
 
 /// Exit statuses scripts can rely on.
 pub mod exit {
@@ -39,6 +42,14 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = Limits::default().max_metadata_bytes, value_name = "BYTES")]
     max_metadata_bytes: u64,
 
+    /// Largest decompressed tar-split stream read for one layer, in bytes
+    #[arg(long, global = true, default_value_t = Limits::default().max_tar_split_bytes, value_name = "BYTES")]
+    max_tar_split_bytes: u64,
+
+    /// Most entries read from one layer's tar-split stream
+    #[arg(long, global = true, default_value_t = Limits::default().max_tar_split_entries, value_name = "N")]
+    max_tar_split_entries: u64,
+
     /// Say nothing on stderr except errors
     #[arg(long, short, global = true)]
     quiet: bool,
@@ -58,6 +69,13 @@ enum Command {
     /// Show everything known about one image, container or layer (JSON)
     Inspect {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
+        reference: String,
+    },
+    /// Recompute image IDs, ChainIDs and DiffIDs from the bytes on disk; name every file that differs
+    Verify(VerifyArgs),
+    /// List the entries of a layer (or of each layer of an image) from its tar headers
+    Files {
+        /// Layer (chain id) or image (id, short id, name:tag, name@digest)
         reference: String,
     },
     /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
@@ -98,10 +116,32 @@ enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// Images (id, short id, name:tag, name@digest) or layers (chain id) to verify [default: everything]
+    references: Vec<String>,
+
+    /// A layer (chain id) to verify; may be repeated
+    #[arg(long = "layer", value_name = "CHAIN_ID")]
+    layers: Vec<String>,
+
+    /// Compare sizes, types and presence only: hash nothing
+    #[arg(long)]
+    quick: bool,
+
+    /// Layers verified at once [default: one per core]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    jobs: usize,
+}
+
+#[derive(clap::Args, Debug)]
 struct AuditArgs {
     /// Check metadata only: do not hash layer content
     #[arg(long)]
     metadata_only: bool,
+
+    /// Layers hashed at once [default: one per core]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    jobs: usize,
 
     /// A docker-registry storage directory (holding docker/registry/v2) to cross-check repo digests against, offline
     #[arg(long, value_name = "DIR")]
@@ -135,7 +175,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn limits(cli: &Cli) -> Limits {
-    Limits { max_metadata_bytes: cli.max_metadata_bytes, ..Limits::default() }
+    Limits {
+        max_metadata_bytes: cli.max_metadata_bytes,
+        max_tar_split_bytes: cli.max_tar_split_bytes,
+        max_tar_split_entries: cli.max_tar_split_entries,
+    }
 }
 
 fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
@@ -196,6 +240,11 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let (g, root) = load(cli)?;
+    if let Command::Verify(args) = &cli.command {
+        let code = verify(cli, args, &g, &root, &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     if let Command::Audit(args) = &cli.command {
         // The audit reports read problems itself; no stderr preamble.
         let code = audit(cli, args, &g, &root, &mut out)?;
@@ -224,7 +273,21 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             note_read_problems(cli, &problems);
             report::df::write_df(&mut out, &usage, cli.format)?;
         }
-        Command::Audit(_) => {}
+        Command::Audit(_) | Command::Verify(_) => {}
+        Command::Files { reference } => {
+            let layers: Vec<LayerId> = match resolve_or_report(&g, reference, Kinds::IMAGES_AND_LAYERS) {
+                Some(Target::Layer(l)) => vec![LayerId { chain_id: l, diff_id: g.layers.get(&l).and_then(|n| n.record.diff_id) }],
+                Some(Target::Image(i)) => {
+                    let img = &g.images[&i];
+                    let diffs = img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
+                    img.chain_ids.iter().zip(diffs).map(|(c, d)| LayerId { chain_id: *c, diff_id: Some(d) }).collect()
+                }
+                _ => return Ok(exit::CANNOT_RUN),
+            };
+            let mut findings = Vec::new();
+            report::files::write_files(&mut out, &g, &root, &layers, limits(cli), cli.format, &mut findings)?;
+            note_read_problems(cli, &findings);
+        }
         Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {
             let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
             if let Some(r) = image {
@@ -292,10 +355,60 @@ fn audit(cli: &Cli, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn W
         },
         None => None,
     };
-    let opts = AuditOptions { metadata_only: args.metadata_only, limits: limits(cli) };
+    let bar = progress_bar(cli, g, !args.metadata_only);
+    let tick = |n: u64| bar.inc(n);
+    let opts = AuditOptions { metadata_only: args.metadata_only, jobs: args.jobs, limits: limits(cli), progress: Some(&tick) };
     let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+    bar.finish_and_clear();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let view = report::audit::AuditReport::new(g, &result, now);
     report::audit::write_audit(out, &view, cli.format)?;
     Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
+}
+
+/// A progress bar on stderr for hashing runs, only for a person at a terminal, only
+/// when there is enough to hash for it to matter, and never with --quiet.
+fn progress_bar(cli: &Cli, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let total: u64 = g.layers.values().filter_map(|l| l.record.size).map(|s| s.max(0) as u64).fold(0, u64::saturating_add);
+    if cli.quiet || !hashing || !io::stderr().is_terminal() || total < 256 << 20 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} hashing layers {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn verify(cli: &Cli, args: &VerifyArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let mut sel = Selection::default();
+    for r in &args.references {
+        match resolve_or_report(g, r, Kinds::IMAGES_AND_LAYERS) {
+            Some(Target::Image(i)) => {
+                sel.images.insert(i);
+            }
+            Some(Target::Layer(l)) => {
+                sel.layers.insert(l);
+            }
+            _ => return Ok(exit::CANNOT_RUN),
+        }
+    }
+    for r in &args.layers {
+        match resolve_or_report(g, r, Kinds::LAYERS) {
+            Some(Target::Layer(l)) => {
+                sel.layers.insert(l);
+            }
+            _ => return Ok(exit::CANNOT_RUN),
+        }
+    }
+    let bar = progress_bar(cli, g, !args.quick);
+    let tick = |n: u64| bar.inc(n);
+    let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: limits(cli) };
+    let result = strata::verify::run::run(root, g, &sel, &opts, Some(&tick));
+    bar.finish_and_clear();
+    report::verify::write_verify(out, g, &result, cli.format)?;
+    let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
+    Ok(if failed { exit::FINDINGS } else { exit::OK })
 }

@@ -394,32 +394,32 @@ impl SafeDir {
     /// Extended attributes of a directory or regular file, sorted by name. Other kinds
     /// are not opened (opening a device can have side effects), so give none.
     pub fn xattrs(&self, rel: &Path) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
-        use xattr::FileExt;
         let meta = self.lstat(rel)?;
         let file = match meta.kind {
             FileKind::Dir => File::from(self.open_dir(rel)?.fd),
             FileKind::File => self.open_file(rel)?.0,
             _ => return Ok(Vec::new()),
         };
-        let names = file
-            .list_xattr()
-            .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
-        let mut out = Vec::new();
-        for name in names {
-            let value = file
-                .get_xattr(&name)
-                .map_err(|e| ReadError::from_io(self.display_path(rel), e))?
-                .unwrap_or_default();
-            out.push((name.to_string_lossy().into_owned(), value));
-        }
-        out.sort();
-        Ok(out)
+        file_xattrs(&file).map_err(|e| ReadError::from_io(self.display_path(rel), e))
     }
 
     /// Whether `rel` exists (as anything, links included).
     pub fn exists(&self, rel: &Path) -> bool {
         self.lstat(rel).is_ok()
     }
+}
+
+/// Extended attributes of a file already opened through [`SafeDir`], sorted by name;
+/// saves reopening a file that is being read anyway.
+pub fn file_xattrs(file: &File) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    use xattr::FileExt;
+    let mut out = Vec::new();
+    for name in file.list_xattr()? {
+        let value = file.get_xattr(&name)?.unwrap_or_default();
+        out.push((name.to_string_lossy().into_owned(), value));
+    }
+    out.sort();
+    Ok(out)
 }
 
 enum SafeDirRef<'a> {

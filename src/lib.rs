@@ -19,4 +19,6 @@ pub mod resolve;
 pub mod rwdiff;
 pub mod report;
 pub mod usage;
+pub mod tarsplit;
 pub mod verify;
+pub mod layerfiles;

@@ -5,17 +5,13 @@
 //! count once) and counts a symlink at the length of its target. Matching that rule
 //! is what makes strata's numbers equal `docker system df`'s.
 
-use crate::fsread::{FileKind, ReadError, SafeDir};
+use crate::fsread::{FileKind, Meta, ReadError, SafeDir};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Size of everything under `rel`, in bytes, by the engine's rule. Entries that
-/// cannot be read are skipped and returned so the caller can report them.
-pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), ReadError> {
-    let top = root.open_dir(rel)?;
-    let mut seen: HashSet<(u64, u64)> = HashSet::new();
-    let mut total = 0u64;
-    let mut problems = Vec::new();
+/// Visits every entry below the top of `top`, depth first, with its lstat; nothing is
+/// followed. Entries that cannot be read are pushed to `problems` and skipped.
+fn walk(top: &SafeDir, problems: &mut Vec<ReadError>, mut visit: impl FnMut(&Path, &Meta)) {
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
         let entries = match top.read_dir(&dir) {
@@ -27,21 +23,31 @@ pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), Rea
         };
         for e in entries {
             let p = dir.join(&e.name);
-            if e.kind == FileKind::Dir {
-                stack.push(p);
-                continue;
-            }
             match top.lstat(&p) {
                 Ok(m) => {
-                    if m.size == 0 || !seen.insert((m.dev, m.ino)) {
-                        continue;
+                    visit(&p, &m);
+                    if m.kind == FileKind::Dir {
+                        stack.push(p);
                     }
-                    total = total.saturating_add(m.size);
                 }
                 Err(err) => problems.push(err),
             }
         }
     }
+}
+
+/// Size of everything under `rel`, in bytes, by the engine's rule. Entries that
+/// cannot be read are skipped and returned so the caller can report them.
+pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), ReadError> {
+    let top = root.open_dir(rel)?;
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut total = 0u64;
+    let mut problems = Vec::new();
+    walk(&top, &mut problems, |_, m| {
+        if m.kind != FileKind::Dir && m.size != 0 && seen.insert((m.dev, m.ino)) {
+            total = total.saturating_add(m.size);
+        }
+    });
     Ok((total, problems))
 }
 
@@ -60,54 +66,29 @@ pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut total = 0u64;
     let mut problems = Vec::new();
-    // (relative dir, whether it exists in the old tree)
-    let mut stack: Vec<(PathBuf, bool)> = vec![(PathBuf::new(), old_top.is_some())];
-    while let Some((dir, in_old)) = stack.pop() {
-        let entries = match new_top.read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                problems.push(e);
-                continue;
-            }
-        };
-        for e in entries {
-            let p = dir.join(&e.name);
-            let m = match new_top.lstat(&p) {
-                Ok(m) => m,
-                Err(err) => {
-                    problems.push(err);
-                    continue;
-                }
-            };
-            let old_meta = match (&old_top, in_old) {
-                (Some(o), true) => o.lstat(&p).ok(),
-                _ => None,
-            };
-            if m.kind == FileKind::Dir {
-                let old_is_dir = old_meta.is_some_and(|o| o.kind == FileKind::Dir);
-                stack.push((p, old_is_dir));
-                continue;
-            }
-            let changed = match (&old_top, old_meta) {
-                (Some(o), Some(om)) => stat_different(&om, &m) || capability(o, &p, &om) != capability(&new_top, &p, &m),
-                _ => true,
-            };
-            if changed && (m.nlink <= 1 || seen.insert((m.dev, m.ino))) {
-                total = total.saturating_add(m.size);
-            }
+    walk(&new_top, &mut problems, |p, m| {
+        if m.kind == FileKind::Dir {
+            return;
         }
-    }
+        let changed = match old_top.as_ref().and_then(|o| o.lstat(p).ok().map(|om| (o, om))) {
+            Some((o, om)) => stat_different(&om, m) || capability(o, p, &om) != capability(&new_top, p, m),
+            None => true,
+        };
+        if changed && (m.nlink <= 1 || seen.insert((m.dev, m.ino))) {
+            total = total.saturating_add(m.size);
+        }
+    });
     Ok((total, problems))
 }
 
 /// moby's `statDifferent` for non-directories.
-fn stat_different(a: &crate::fsread::Meta, b: &crate::fsread::Meta) -> bool {
+fn stat_different(a: &Meta, b: &Meta) -> bool {
     let same_time = a.mtime == b.mtime && (a.mtime_nsec == b.mtime_nsec || a.mtime_nsec == 0 || b.mtime_nsec == 0);
     a.kind != b.kind || a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.rdev != b.rdev || a.size != b.size || !same_time
 }
 
 /// The `security.capability` xattr of a regular file; other kinds are not opened.
-fn capability(dir: &SafeDir, rel: &Path, m: &crate::fsread::Meta) -> Option<Vec<u8>> {
+fn capability(dir: &SafeDir, rel: &Path, m: &Meta) -> Option<Vec<u8>> {
     if m.kind != FileKind::File {
         return None;
     }

@@ -287,3 +287,15 @@ fn live_engine_fresh_data_root() {
     check_inspect_resolves_references_as_docker_does("live", &root, &answers);
     check_every_image_chain_resolves_to_layerdb_records("live", &root, &answers);
 }
+
+/// The listings keep to their committed, documented schemas on every fixture.
+#[test]
+fn listings_match_their_schemas() {
+    require_root!();
+    for fx in GRAPHDRIVER_FIXTURES.iter().chain(&["containerd-store"]) {
+        let root = data_root(fx);
+        for cmd in ["images", "layers", "containers"] {
+            validate(cmd, &run_json(&root, &[cmd]));
+        }
+    }
+}

@@ -6,11 +6,13 @@ pub mod audit;
 pub mod df;
 pub mod diff;
 pub mod dot;
+pub mod files;
 pub mod findings;
 pub mod history;
 pub mod inspect;
 pub mod listing;
 pub mod tree;
+pub mod verify;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;

@@ -4,14 +4,7 @@
 
 use std::path::Path;
 
-/// Validates `value` against `schema/<name>.schema.json`, panicking with every error.
-pub fn validate(name: &str, value: &serde_json::Value) {
-    let path = crate::support::repo().join("schema").join(format!("{name}.schema.json"));
-    let schema = crate::support::read_json(&path);
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "report does not match {}:\n{}", path.display(), errors.join("\n"));
-}
+pub use crate::support::validate;
 
 /// `strata audit --format json` with `args`; returns (exit status, report), the report
 /// checked against the schema.

@@ -125,3 +125,12 @@ pub fn run_json(root: &Path, args: &[&str]) -> serde_json::Value {
     assert!(code == 0 || code == 1, "strata {all:?} exited {code}: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("strata {all:?}: bad JSON ({e}): {out}"))
 }
+
+/// Validates `value` against `schema/<name>.schema.json`, panicking with every error.
+pub fn validate(name: &str, value: &serde_json::Value) {
+    let path = repo().join("schema").join(format!("{name}.schema.json"));
+    let schema = read_json(&path);
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "output does not match {}:\n{}", path.display(), errors.join("\n"));
+}

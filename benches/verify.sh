@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# verify.sh - time strata's layer verification against the peer tool on a
+# realistic data-root, layer by layer, and report speed and peak memory.
+#
+# The data-root is built once by a real dockerd and cached (STRATA_BENCH_CACHE,
+# default /var/tmp/strata-bench): a Debian bookworm minbase (debootstrap) imported
+# as an image, one RUN step on it, and a layer holding a 1 GiB file.
+#
+# Compared, over the same layers (page cache warmed first, one timed run each):
+#   strata      every layer, in parallel on all cores (and again with --jobs 1)
+#   peer        for each layer: tar-split asm --input L/tar-split.json.gz --path DIR --output - | sha256sum
+#   peer-ossl   the same piped into `openssl dgst -sha256`
+#   sha256sum   of the largest layer's big file alone (the floor for one stream)
+#
+# Needs root (dockerd, overlay mounts). Exit 77 when it cannot run here.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${STRATA_BENCH_CACHE:-/var/tmp/strata-bench}
+ROOT=$CACHE/root
+BIG_MIB=${STRATA_BENCH_BIG_MIB:-1024}
+
+[ "$(id -u)" -eq 0 ] || { echo "verify.sh: needs root (dockerd, overlay mounts)" >&2; exit 77; }
+for t in dockerd docker debootstrap tar-split openssl sha256sum /usr/bin/time; do
+    command -v "$t" >/dev/null || { echo "verify.sh: $t not installed" >&2; exit 77; }
+done
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# ------------------------------------------------------------ data-root
+build_root() {
+    local D=$CACHE/build
+    rm -rf "$D" "$ROOT"
+    mkdir -p "$D/exec" "$ROOT"
+    if [ ! -f "$CACHE/minbase.tar" ]; then
+        log "debootstrap --variant=minbase bookworm (once)"
+        rm -rf "$CACHE/minbase"
+        debootstrap --variant=minbase bookworm "$CACHE/minbase" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1
+        tar --numeric-owner --xattrs -C "$CACHE/minbase" -cf "$CACHE/minbase.tar.tmp" .
+        mv "$CACHE/minbase.tar.tmp" "$CACHE/minbase.tar"
+        rm -rf "$CACHE/minbase"
+    fi
+    log "dockerd in $D"
+    export DOCKER_HOST="unix://$D/sock" DOCKER_BUILDKIT=0 DOCKER_CONFIG="$D/cli"
+    mkdir -p "$DOCKER_CONFIG"
+    dockerd --data-root "$ROOT" --exec-root "$D/exec" -H "$DOCKER_HOST" --pidfile "$D/pid" \
+        --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 >"$D/dockerd.log" 2>&1 &
+    local pid=$!
+    # shellcheck disable=SC2064
+    trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true" EXIT
+    for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
+    docker version >/dev/null 2>&1 || { tail -20 "$D/dockerd.log" >&2; exit 77; }
+
+    docker import "$CACHE/minbase.tar" strata-bench/minbase:1 >/dev/null
+    mkdir -p "$D/ctx"
+    cat >"$D/ctx/Dockerfile" <<EOF
+FROM strata-bench/minbase:1
+RUN echo built > /etc/strata-bench && rm -rf /usr/share/doc/* && ln -s /etc/strata-bench /strata-link
+RUN head -c ${BIG_MIB}M /dev/urandom > /big.bin
+EOF
+    log "docker build (one step, then a ${BIG_MIB} MiB file)"
+    docker build -q -t strata-bench/app:1 "$D/ctx" >/dev/null
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+    trap - EXIT
+    awk -v d="$CACHE" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf "$D"
+    touch "$CACHE/ready"
+}
+[ -f "$CACHE/ready" ] || build_root
+
+# ------------------------------------------------------------ strata binary
+# `strata verify` once the CLI has it; the library driver until then.
+if [ -z "${STRATA_BIN:-}" ]; then
+    (cd "$HERE" && cargo build -q --release --bin strata --example verify_driver)
+    if "$HERE/target/release/strata" verify --help >/dev/null 2>&1; then
+        STRATA=("$HERE/target/release/strata" verify --root "$ROOT" --format json)
+    else
+        STRATA=("$HERE/target/release/examples/verify_driver" "$ROOT")
+    fi
+else
+    STRATA=("$STRATA_BIN" verify --root "$ROOT" --format json)
+fi
+
+# ------------------------------------------------------------ layers
+DB=$ROOT/image/overlay2/layerdb/sha256
+LAYERS=()      # "tar-split dir"
+BIG_DIR="" BIG_SIZE=0 TOTAL=0
+for l in "$DB"/*/; do
+    l=${l%/}
+    [[ $(basename "$l") =~ ^[0-9a-f]{64}$ ]] || continue
+    dir=$ROOT/overlay2/$(cat "$l/cache-id")/diff
+    LAYERS+=("$l/tar-split.json.gz $dir")
+    size=$(du -sb "$dir" | cut -f1)
+    TOTAL=$((TOTAL + size))
+    if [ "$size" -gt "$BIG_SIZE" ]; then BIG_SIZE=$size BIG_DIR=$dir; fi
+done
+BIG_FILE=$(find "$BIG_DIR" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+
+peer() { # hasher...
+    local ts dir
+    for pair in "${LAYERS[@]}"; do
+        read -r ts dir <<<"$pair"
+        tar-split asm --input "$ts" --path "$dir" --output - 2>/dev/null | "$@" >/dev/null
+    done
+}
+# measure NAME CMD...: wall, user+sys CPU (children included) and peak RSS of CMD.
+declare -A WALL CPU RSS
+measure() {
+    local name=$1; shift
+    /usr/bin/time -f '%e %U %S %M' -o "$CACHE/time.$name" "$@" >"$CACHE/out.$name" 2>/dev/null || true
+    read -r w u s m <"$CACHE/time.$name"
+    WALL[$name]=$w CPU[$name]=$(echo "$u + $s" | bc -l) RSS[$name]=$m
+}
+export LAYERS_TEXT
+LAYERS_TEXT=$(printf '%s\n' "${LAYERS[@]}")
+peer_sh() { # hasher... (in a child shell, so /usr/bin/time sees the whole pipeline)
+    bash -c 'while read -r ts dir; do tar-split asm --input "$ts" --path "$dir" --output - 2>/dev/null | '"$*"' >/dev/null; done <<<"$LAYERS_TEXT"'
+}
+
+log "warming the page cache"
+peer cat
+"${STRATA[@]}" >/dev/null 2>&1 || true
+
+log "timing (${#LAYERS[@]} layers, $((TOTAL / 1048576)) MiB on disk; load average $(cut -d' ' -f1 /proc/loadavg))"
+measure strata "${STRATA[@]}"
+measure strata1 "${STRATA[@]}" --jobs 1
+measure peer bash -c "$(declare -f peer_sh); peer_sh sha256sum"
+measure ossl bash -c "$(declare -f peer_sh); peer_sh openssl dgst -sha256"
+measure floor sha256sum "$BIG_FILE"
+
+# Layer results are objects with "bytes" and "status", one per line (driver) or
+# anywhere inside one JSON document (the CLI).
+layer_stats() {
+    python3 - "$1" <<'PY'
+import collections, json, sys
+text = open(sys.argv[1]).read()
+try:
+    docs = [json.loads(text)]
+except ValueError:
+    docs = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+found = []
+def walk(v):
+    if isinstance(v, dict):
+        if "bytes" in v and "status" in v:
+            found.append(v)
+        else:
+            for x in v.values():
+                walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+for d in docs:
+    walk(d)
+print(sum(r["bytes"] for r in found), dict(collections.Counter(r["status"] for r in found)))
+PY
+}
+read -r stream statuses < <(layer_stats "$CACHE/out.strata")
+
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+mibs() { printf '%.0f' "$(echo "$stream / 1048576 / $1" | bc -l)"; }
+row() { printf '%-32s %6.2fs wall %6.2fs cpu %6s MiB/s  %s\n' "$1" "${WALL[$2]}" "${CPU[$2]}" "$(mibs "${WALL[$2]}")" "$3"; }
+echo "layers: ${#LAYERS[@]}   stream bytes: $stream   strata statuses: $statuses   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+row "strata (all cores)" strata ""
+row "strata (--jobs 1)" strata1 ""
+row "tar-split asm | sha256sum" peer "strata $(ratio "${WALL[peer]}" "${WALL[strata]}")x faster (target >= 4)"
+row "tar-split asm | openssl dgst" ossl "strata $(ratio "${WALL[ossl]}" "${WALL[strata]}")x faster (target >= 2)"
+row "sha256sum of the largest file" floor "strata takes $(ratio "${WALL[strata]}" "${WALL[floor]}")x of it (target <= 1.5)"
+echo "largest file: $BIG_FILE"
+echo "strata peak RSS: $((RSS[strata] / 1024)) MiB (target < 64)"

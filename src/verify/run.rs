@@ -1,0 +1,167 @@
+//! A whole `strata verify` run: choose what to check from the graph, turn layers into
+//! jobs, run them, and roll layer results up to images.
+
+use super::identity::{check_identities, ImageIdentity};
+use super::{verify_layers, LayerJob, LayerResult, LayerStatus, Progress, VerifyOptions};
+use crate::digest::{ChainId, ImageId};
+use crate::finding::{Code, Finding};
+use crate::fsread::SafeDir;
+use crate::graph::Graph;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// What to verify. Empty sets mean everything in the data-root.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub images: BTreeSet<ImageId>,
+    pub layers: BTreeSet<ChainId>,
+}
+
+impl Selection {
+    pub fn is_everything(&self) -> bool {
+        self.images.is_empty() && self.layers.is_empty()
+    }
+}
+
+/// Status of an image: its own ID and every layer beneath it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageStatus {
+    Verified,
+    Checked,
+    Mismatch,
+    Unverifiable,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageVerdict {
+    pub id: ImageId,
+    pub status: ImageStatus,
+    pub computed_id: crate::digest::Digest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub layers: Vec<LayerResult>,
+    pub images: Vec<ImageVerdict>,
+    pub findings: Vec<Finding>,
+}
+
+/// The layers `sel` covers: chosen layers, and every layer of chosen images.
+fn selected_layers(g: &Graph, sel: &Selection) -> BTreeSet<ChainId> {
+    if sel.is_everything() {
+        return g.layers.keys().copied().collect();
+    }
+    let mut out = sel.layers.clone();
+    for id in &sel.images {
+        if let Some(img) = g.images.get(id) {
+            out.extend(img.chain_ids.iter().filter(|c| g.layers.contains_key(c)));
+        }
+    }
+    out
+}
+
+/// Builds the job for one layer, or the finding that says why it cannot be checked.
+fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Finding> {
+    let l = &g.layers[chain];
+    let unverifiable = |code: Code, msg: String| Finding::error(code, msg).with_layer(*chain);
+    let diff_id = l.record.diff_id.ok_or_else(|| {
+        unverifiable(Code::MetadataCorrupt, format!("layer {}: no readable diff file, nothing to verify against", chain.short()))
+            .with_file(l.record.dir.join("diff"))
+    })?;
+    let cache_id = l.record.cache_id.as_deref().ok_or_else(|| {
+        unverifiable(Code::MetadataCorrupt, format!("layer {}: no readable cache-id, its files cannot be found", chain.short()))
+            .with_file(l.record.dir.join("cache-id"))
+    })?;
+    let driver = g.driver.ok_or_else(|| {
+        Finding::warning(Code::UnsupportedStore, format!("layer {}: graphdriver {:?} is not one strata can read files of", chain.short(), g.driver_name))
+            .with_layer(*chain)
+    })?;
+    let lower_tar_splits = if driver.stores_diffs() {
+        None
+    } else {
+        let below = l.record.parent.map(|p| g.layer_chain(&p)).unwrap_or_default();
+        Some(below.iter().filter_map(|c| g.layers.get(c)).map(|l| l.record.tar_split_path()).collect())
+    };
+    Ok(LayerJob {
+        chain_id: *chain,
+        diff_id,
+        tar_split: l.record.tar_split_path(),
+        content_dir: driver.content_dir(cache_id),
+        driver,
+        lower_tar_splits,
+    })
+}
+
+/// Verifies the content of `layers`: one result per layer, by chain ID. A layer that
+/// cannot even be turned into a job (no diff, no cache-id, unknown driver) comes back
+/// unverifiable with the finding that says why.
+pub fn verify_content(root: &SafeDir, g: &Graph, layers: &BTreeSet<ChainId>, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> Vec<LayerResult> {
+    let mut jobs = Vec::new();
+    let mut blocked: Vec<LayerResult> = Vec::new();
+    for c in layers.iter().filter(|c| g.layers.contains_key(c)) {
+        match job_for(g, c) {
+            Ok(j) => jobs.push(j),
+            Err(f) => blocked.push(LayerResult {
+                chain_id: *c,
+                // With no readable diff file there is nothing else to show.
+                diff_id: g.layers[c].record.diff_id.unwrap_or(crate::digest::DiffId(c.0)),
+                computed_diff_id: None,
+                status: LayerStatus::Unverifiable,
+                bytes: 0,
+                findings: vec![f],
+            }),
+        }
+    }
+    let mut results = verify_layers(root, &jobs, opts, progress);
+    results.extend(blocked);
+    results.sort_by_key(|r| r.chain_id);
+    results
+}
+
+/// Runs a verification over `sel`.
+pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> VerifyReport {
+    let layers = selected_layers(g, sel);
+    let (identities, id_findings) = check_identities(g);
+    let mut findings: Vec<Finding> = Vec::new();
+    let results = verify_content(root, g, &layers, opts, progress);
+
+    let images: Vec<&ImageIdentity> = identities
+        .iter()
+        .filter(|i| sel.is_everything() || sel.images.contains(&i.id))
+        .collect();
+    let verdicts = images
+        .iter()
+        .map(|i| {
+            let chain = &g.images[&i.id].chain_ids;
+            let statuses: Vec<LayerStatus> = chain
+                .iter()
+                .map(|c| results.iter().find(|r| r.chain_id == *c).map_or(LayerStatus::Unverifiable, |r| r.status))
+                .collect();
+            let status = if !i.id_matches || statuses.contains(&LayerStatus::Mismatch) {
+                ImageStatus::Mismatch
+            } else if !i.layers_present || statuses.contains(&LayerStatus::Unverifiable) {
+                ImageStatus::Unverifiable
+            } else if statuses.contains(&LayerStatus::Checked) {
+                ImageStatus::Checked
+            } else {
+                ImageStatus::Verified
+            };
+            ImageVerdict { id: i.id, status, computed_id: i.computed_id }
+        })
+        .collect();
+
+    // Identity and store findings that concern what was selected.
+    let wanted = |f: &Finding| {
+        sel.is_everything()
+            || f.image.is_some_and(|i| sel.images.contains(&i))
+            || f.layer.is_some_and(|l| layers.contains(&l))
+    };
+    findings.extend(id_findings.into_iter().filter(|f| wanted(f)));
+    findings.extend(g.findings.iter().filter(|f| wanted(f)).cloned());
+    for r in &results {
+        findings.extend(r.findings.iter().cloned());
+    }
+    crate::report::findings::sort_worst_first(&mut findings);
+    VerifyReport { layers: results, images: verdicts, findings }
+}
