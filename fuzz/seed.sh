@@ -61,8 +61,9 @@ PY
         [ -f "$l/parent" ] && { printf '\x03'; cat "$l/parent"; } | put layerdb_files "$fx-$i-parent"
         [ -f "$l/diff" ] && put digest "$fx-$i-diff" < "$l/diff"
         if [ -f "$l/tar-split.json.gz" ]; then
-            mkdir -p "$corpus/tar_split"
-            cp "$l/tar-split.json.gz" "$corpus/tar_split/$fx-$i.json.gz"
+            # tar_split: selector byte 1 + the gzip file, 0 + its NDJSON.
+            { printf '\x01'; cat "$l/tar-split.json.gz"; } | put tar_split "$fx-$i-gz"
+            { printf '\x00'; gzip -dc "$l/tar-split.json.gz"; } | put tar_split "$fx-$i-json"
         fi
     done
     for m in "$d"/image/*/layerdb/mounts/*/; do

@@ -96,6 +96,34 @@ fn one(target: &str, data: &[u8]) {
             assert_eq!(m.digest, d);
             serde_json::to_vec(&m).unwrap();
         }
+        "tar_split" => {
+            use std::io::Write;
+            use strata::tarsplit::{clean_layer_path, Entry, HeaderTracker, TarSplitReader};
+            let Some((&mode, rest)) = data.split_first() else { return };
+            let gz = if mode & 1 == 0 {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(rest).unwrap();
+                e.finish().unwrap()
+            } else {
+                rest.to_vec()
+            };
+            let limits = strata::fsread::Limits { max_metadata_bytes: 1 << 20, max_tar_split_bytes: 8 << 20, max_tar_split_entries: 20_000 };
+            let mut reader = TarSplitReader::new(&gz[..], limits);
+            let mut headers = HeaderTracker::new(1 << 20);
+            let mut n = 0u64;
+            loop {
+                match reader.next_entry() {
+                    Ok(Some(Entry::Segment(b))) => headers.push_segment(&b),
+                    Ok(Some(Entry::File { name, size, .. })) => {
+                        let _ = headers.take(size);
+                        let _ = clean_layer_path(&name);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+                n += 1;
+                assert!(n <= limits.max_tar_split_entries);
+            }
+        }
         other => panic!("no regression driver for fuzz target {other}"),
     }
 }
