@@ -231,8 +231,7 @@ fn campaign(fixture: &str) {
         let a = json_args(cmd);
         let on_copy = run_bounded(root, &a, BOUND);
         let on_pristine = run_bounded(&pristine, &a, BOUND);
-        let norm = |s: &str, r: &Path| s.replace(&r.display().to_string(), "<root>");
-        assert_eq!(norm(&on_copy.stdout, root), norm(&on_pristine.stdout, &pristine), "{fixture}: restoring left a difference for {a:?}");
+        assert_eq!(stable_json(&on_copy.stdout, root), stable_json(&on_pristine.stdout, &pristine), "{fixture}: restoring left a difference for {a:?}");
     }
     eprintln!("{fixture}: {} files x {} damages, {runs} runs, {} failures", files.len(), DAMAGES.len(), failures.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));

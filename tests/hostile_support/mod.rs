@@ -325,3 +325,26 @@ pub fn pick_files(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
         })
         .collect()
 }
+
+/// JSON output made comparable across runs and roots: the root path replaced by
+/// `<root>`, and the clock (`generated_at`) dropped.
+pub fn stable_json(out: &str, root: &Path) -> String {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("generated_at");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let text = out.replace(&root.display().to_string(), "<root>");
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(mut v) => {
+            strip(&mut v);
+            v.to_string()
+        }
+        Err(_) => text,
+    }
+}
