@@ -116,3 +116,79 @@ fn default_limit_keeps_memory_bounded() {
     let over: Vec<_> = g.findings.iter().filter(|f| f.code == Code::LimitExceeded).collect();
     assert_eq!(over.len(), 4, "{over:#?}");
 }
+
+/// Writes `lines` (or raw bytes) gzip-compressed over a layer's tar-split.
+fn plant_tar_split(path: &Path, body: &mut dyn FnMut(&mut dyn std::io::Write)) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+    body(&mut gz);
+    gz.finish().unwrap();
+}
+
+/// Findings (anything with a code and a message) anywhere in a JSON document.
+fn findings_in(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.contains_key("code") && m.contains_key("message") {
+                out.push(v.clone());
+            }
+            m.values().for_each(|x| findings_in(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| findings_in(x, out)),
+        _ => {}
+    }
+}
+
+/// A tar-split that decompresses past `--max-tar-split-bytes` (a gzip bomb of zeros,
+/// and one of blank lines, which the JSON reader skips) or holds more entries than
+/// `--max-tar-split-entries`: `verify` and `audit` report limit-exceeded naming the
+/// file, promptly, and go on with the other layers.
+#[test]
+fn tar_split_limits_are_findings() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let (_, ts) = pick_files(root).into_iter().find(|(l, _)| *l == "tar-split").unwrap();
+    let ts_s = ts.to_str().unwrap().to_owned();
+    let saved = std::fs::read(root.join(&ts)).unwrap();
+    let zeros = |w: &mut dyn std::io::Write| {
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            w.write_all(&chunk).unwrap();
+        }
+    };
+    let blank = |w: &mut dyn std::io::Write| {
+        let chunk = vec![b'\n'; 1 << 20];
+        for _ in 0..200 {
+            w.write_all(&chunk).unwrap();
+        }
+    };
+    let many = |w: &mut dyn std::io::Write| {
+        for i in 0..50_000 {
+            writeln!(w, r#"{{"type":2,"payload":"AA==","position":{i}}}"#).unwrap();
+        }
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&mut dyn std::io::Write)>, [&str; 2])> = vec![
+        ("200 MB of zeros", Box::new(zeros), ["--max-tar-split-bytes", "1000000"]),
+        ("200 MB of blank lines", Box::new(blank), ["--max-tar-split-bytes", "10000000"]),
+        ("50000 entries", Box::new(many), ["--max-tar-split-entries", "1000"]),
+    ];
+    for (what, body, flag) in cases {
+        plant_tar_split(&root.join(&ts), &mut |w| body(w));
+        for cmd in ["verify", "audit"] {
+            let args: Vec<String> = [cmd, "--format", "json", flag[0], flag[1]].map(String::from).to_vec();
+            let o = run_bounded(root, &args, Duration::from_secs(60));
+            assert!(!o.timed_out && o.elapsed < Duration::from_secs(20), "{what}: {cmd} took {:?}", o.elapsed);
+            assert!(!o.stderr.contains("panicked"), "{what}: {cmd}: {}", o.stderr);
+            assert!(matches!(o.code, Some(0 | 1)), "{what}: {cmd} exited {:?}: {}", o.code, o.stderr);
+            let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+            let mut fs = Vec::new();
+            findings_in(&v, &mut fs);
+            assert!(
+                fs.iter().any(|f| f["code"] == "limit-exceeded" && f.to_string().contains(&ts_s)),
+                "{what}: {cmd}: no limit-exceeded finding naming {ts_s}: {fs:#?}"
+            );
+        }
+    }
+    std::fs::write(root.join(&ts), saved).unwrap();
+}
