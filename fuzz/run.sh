@@ -4,6 +4,7 @@
 # on the seed corpus (fuzz/seed.sh builds it). Prints executions per target and
 # appends them to fuzz/campaign.log. A crash stops that target; its input is in
 # fuzz/artifacts/<target>/ and the script exits 1 at the end.
+# Extra libFuzzer flags can be given in FUZZ_ARGS (e.g. FUZZ_ARGS=-max_len=16384).
 # Needs cargo-fuzz (cargo install cargo-fuzz); runs on stable via RUSTC_BOOTSTRAP=1.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +33,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     # With -jobs the fuzzer runs in a child whose output is fuzz-0.log in the cwd.
     (cd "$work" && "$bin/$t" -jobs=1 -workers=1 -max_total_time="$secs" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" ${FUZZ_ARGS:-} \
         "$here/corpus/$t" >"$work/driver.log" 2>&1)
     rc=$?
     end=$(date +%s)
