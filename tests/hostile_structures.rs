@@ -108,3 +108,33 @@ fn parent_loops_do_not_hang() {
     let refs = [images[0].as_str(), layers[0].as_str(), "strata/app:1", "changer"];
     every_command_finishes(root, &refs, Duration::from_secs(30), "parent loops");
 }
+
+/// Strings from disk never reach the terminal raw: escape sequences planted in a
+/// container's name, path and labels and in a tag come out escaped in every table.
+#[test]
+fn planted_escape_sequences_never_reach_the_terminal() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let evil = "\u{1b}[31mEVIL\u{1b}]0;title\u{7}\u{1b}[2J";
+    let mut cfgs: Vec<_> = std::fs::read_dir(root.join("containers")).unwrap().map(|e| e.unwrap().path().join("config.v2.json")).collect();
+    cfgs.sort();
+    for p in &cfgs {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["Name"] = format!("/{evil}").into();
+        v["Path"] = format!("/bin/{evil}").into();
+        v["Config"]["Labels"] = serde_json::json!({ evil: evil });
+        std::fs::write(p, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    let repos = root.join("image/overlay2/repositories.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&repos).unwrap()).unwrap();
+    let target = v["Repositories"].as_object().unwrap().values().next().unwrap().as_object().unwrap().values().next().unwrap().clone();
+    v["Repositories"][format!("x{evil}")] = serde_json::json!({ format!("x{evil}:1"): target });
+    std::fs::write(&repos, serde_json::to_vec(&v).unwrap()).unwrap();
+    for cmd in all_commands_for(root, &["strata/app:1"]) {
+        let o = run_bounded(root, &cmd, std::time::Duration::from_secs(60));
+        for (stream, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "strata {cmd:?} wrote a raw control character to {stream}: {text:?}");
+        }
+    }
+}
