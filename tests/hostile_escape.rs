@@ -56,7 +56,7 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     replace(&get("image config"), &o.join("config.json"));
     replace(&get("repositories.json"), &o.join("repositories.json"));
     replace(&get("tar-split"), &o.join("fifo"));
-    replace(&get("container config").parent().unwrap().to_path_buf(), &o.join("container"));
+    replace(get("container config").parent().unwrap(), &o.join("container"));
     // A layer's files, and an overlay2 short link, lead out.
     let layer_dir = first_dir(&root.join("overlay2"));
     replace(&layer_dir.join("diff"), &o.join("tree"));

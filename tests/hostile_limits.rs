@@ -168,7 +168,8 @@ fn tar_split_limits_are_findings() {
             writeln!(w, r#"{{"type":2,"payload":"AA==","position":{i}}}"#).unwrap();
         }
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut dyn std::io::Write)>, [&str; 2])> = vec![
+    type Case = (&'static str, Box<dyn Fn(&mut dyn std::io::Write)>, [&'static str; 2]);
+    let cases: Vec<Case> = vec![
         ("200 MB of zeros", Box::new(zeros), ["--max-tar-split-bytes", "1000000"]),
         ("200 MB of blank lines", Box::new(blank), ["--max-tar-split-bytes", "10000000"]),
         ("50000 entries", Box::new(many), ["--max-tar-split-entries", "1000"]),

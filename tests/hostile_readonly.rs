@@ -74,7 +74,8 @@ fn the_fingerprint_sees_every_kind_of_change() {
         .unwrap()
         .into_path();
     let base = fingerprint(p);
-    let changes: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Change<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let changes: Vec<Change> = vec![
         ("content", Box::new(|| { let mut b = std::fs::read(&file).unwrap(); b[0] ^= 1; std::fs::write(&file, b).unwrap() })),
         ("mode", Box::new(|| { use std::os::unix::fs::PermissionsExt; std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap() })),
         ("mtime", Box::new(|| { std::fs::File::options().write(true).open(&file).unwrap().set_modified(std::time::UNIX_EPOCH).unwrap() })),

@@ -130,7 +130,7 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
         }
         let with = |c: &str| -> Vec<String> {
             let mut cmd = vec![name.clone()];
-            cmd.extend(std::iter::repeat(c.to_owned()).take(positionals));
+            cmd.extend(std::iter::repeat_n(c.to_owned(), positionals));
             cmd
         };
         // Accepted, and with something to show (a `diff` of a container that changed
