@@ -10,11 +10,10 @@ use crate::digest::{ChainId, DiffId};
 use crate::finding::{display_bytes, normalize_layer_path, Code, Finding};
 use crate::fsread::{Limits, SafeDir};
 use crate::graph::Graph;
-use crate::tarsplit::{Entry, HeaderTracker, MemberKind, TarHeader, TarSplitReader};
+use crate::tarsplit::{MemberKind, TarHeader};
+use crate::verify::{Event, MemberStream};
 use serde::Serialize;
 
-/// Most bytes of extended headers (PAX, GNU long names) kept for one member.
-const MAX_HEADER_BYTES: usize = 16 << 20;
 
 /// One tar member of a layer.
 #[derive(Debug, Clone, Serialize)]
@@ -112,29 +111,30 @@ pub fn for_each_file(
             return Ok(());
         }
     };
-    let mut headers = HeaderTracker::new(MAX_HEADER_BYTES);
-    for entry in TarSplitReader::new(file, limits) {
-        match entry {
-            Ok(Entry::Segment(bytes)) => headers.push_segment(&bytes),
-            Ok(Entry::File { name, size, .. }) => {
-                let f = match headers.take(size) {
-                    Ok(h) => from_header(&name, size, &h),
+    let mut stream = MemberStream::new(file, limits);
+    loop {
+        match stream.next_event() {
+            Ok(None) => break,
+            Ok(Some(Event::Segment(_))) => {}
+            Ok(Some(Event::Member(m))) => {
+                let f = match &m.header {
+                    Ok(h) => from_header(&m.name, m.size, h),
                     Err(e) => {
                         findings.push(
-                            Finding::warning(Code::TarSplitCorrupt, format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&name)))
+                            Finding::warning(Code::TarSplitCorrupt, format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&m.name)))
                                 .with_layer(*chain)
-                                .with_path(&name),
+                                .with_path(&m.name),
                         );
                         LayerFile {
-                            path: shown_path(&name),
+                            path: shown_path(&m.name),
                             kind: "unknown",
-                            size,
+                            size: m.size,
                             mode: 0,
                             uid: 0,
                             gid: 0,
                             mtime: 0,
                             link_target: None,
-                            whiteout: is_whiteout(&name),
+                            whiteout: is_whiteout(&m.name),
                         }
                     }
                 };
