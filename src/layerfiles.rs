@@ -14,7 +14,6 @@ use crate::tarsplit::{MemberKind, TarHeader};
 use crate::verify::{Event, MemberStream};
 use serde::Serialize;
 
-
 /// One tar member of a layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerFile {
