@@ -21,9 +21,7 @@ fn main() -> anyhow::Result<()> {
         match a.as_str() {
             "--quick" => opts.quick = true,
             "--jobs" => opts.jobs = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
-            "--driver" => {
-                driver = args.next().as_deref().and_then(DriverKind::from_name).ok_or_else(|| anyhow::anyhow!("bad --driver"))?
-            }
+            "--driver" => driver = args.next().as_deref().and_then(DriverKind::from_name).ok_or_else(|| anyhow::anyhow!("bad --driver"))?,
             _ => root = Some(a.into()),
         }
     }

@@ -11,9 +11,9 @@
 
 use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
+use crate::fsread::{FileKind, SafeDir};
 use crate::graph::{Graph, ImageNode};
 use crate::store::read_error_finding;
-use crate::fsread::{FileKind, SafeDir};
 use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -159,11 +159,8 @@ pub fn find_orphans(g: &Graph) -> Orphans {
     for r in &g.layerdb.removing {
         referenced.extend(r.cache_id.as_deref());
     }
-    let driver_dirs = g
-        .driver_home
-        .as_ref()
-        .map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect())
-        .unwrap_or_default();
+    let driver_dirs =
+        g.driver_home.as_ref().map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect()).unwrap_or_default();
     Orphans { layers, mounts, driver_dirs }
 }
 
@@ -283,11 +280,8 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
 
     // Reclaimable images, as the docker CLI (and engines up to v28) compute it: all
     // layers minus what images in use hold on their own.
-    let in_use: i64 = images
-        .iter()
-        .filter(|i| i.containers > 0)
-        .filter_map(|i| i.size?.checked_sub(i.shared_size?))
-        .fold(0, i64::saturating_add);
+    let in_use: i64 =
+        images.iter().filter(|i| i.containers > 0).filter_map(|i| i.size?.checked_sub(i.shared_size?)).fold(0, i64::saturating_add);
     let summary = DfSummary {
         images: DfTotals {
             total_count: images.len(),

@@ -79,10 +79,7 @@ pub enum Code {
 impl Code {
     /// The kebab-case name used in JSON and tables.
     pub fn as_str(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -114,15 +111,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            severity,
-            message: message.into(),
-            image: None,
-            layer: None,
-            path: None,
-            file: None,
-        }
+        Self { code, severity, message: message.into(), image: None, layer: None, path: None, file: None }
     }
 
     pub fn error(code: Code, message: impl Into<String>) -> Self {

@@ -32,11 +32,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_metadata_bytes: 64 << 20,
-            max_tar_split_bytes: 4 << 30,
-            max_tar_split_entries: 50_000_000,
-        }
+        Self { max_metadata_bytes: 64 << 20, max_tar_split_bytes: 4 << 30, max_tar_split_entries: 50_000_000 }
     }
 }
 
@@ -56,7 +52,9 @@ pub enum ReadErrorKind {
     /// Not a regular file (a FIFO, device, socket or directory where a file belongs).
     NotRegular(FileKind),
     NotADirectory,
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     /// The name leaves the tree (`..`, an absolute path, or a link out).
     Escape,
     Io(std::io::Error),
@@ -100,14 +98,8 @@ impl fmt::Display for ReadError {
         let p = crate::finding::display_bytes(self.path.as_os_str().as_bytes());
         match &self.kind {
             ReadErrorKind::NotFound => write!(f, "{p}: not found"),
-            ReadErrorKind::PermissionDenied => write!(
-                f,
-                "{p}: permission denied: run with sudo, or point --root at a copy you can read"
-            ),
-            ReadErrorKind::Symlink => write!(
-                f,
-                "{p}: is a symbolic link (strata never follows links inside the data-root)"
-            ),
+            ReadErrorKind::PermissionDenied => write!(f, "{p}: permission denied: run with sudo, or point --root at a copy you can read"),
+            ReadErrorKind::Symlink => write!(f, "{p}: is a symbolic link (strata never follows links inside the data-root)"),
             ReadErrorKind::NotRegular(kind) => write!(f, "{p}: is a {kind}, not a regular file"),
             ReadErrorKind::NotADirectory => write!(f, "{p}: not a directory"),
             ReadErrorKind::TooLarge { limit } => write!(
@@ -238,12 +230,8 @@ impl SafeDir {
     /// data-root at `/var/lib/docker -> /srv/docker` is common); nothing below it is.
     pub fn open_root(path: &Path) -> Result<Self, ReadError> {
         let abs = std::fs::canonicalize(path).map_err(|e| ReadError::from_io(path.to_path_buf(), e))?;
-        let fd = nix::fcntl::open(
-            &abs,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| ReadError::from_errno(abs.clone(), e))?;
+        let fd = nix::fcntl::open(&abs, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| ReadError::from_errno(abs.clone(), e))?;
         Ok(Self { fd, path: abs })
     }
 
@@ -283,9 +271,7 @@ impl SafeDir {
     /// lstat of `rel` (the final component is not followed).
     pub fn lstat(&self, rel: &Path) -> Result<Meta, ReadError> {
         if rel.as_os_str().is_empty() {
-            return fstat(self.fd.as_fd())
-                .map(|st| Meta::from_stat(&st))
-                .map_err(|e| ReadError::from_errno(self.path.clone(), e));
+            return fstat(self.fd.as_fd()).map(|st| Meta::from_stat(&st)).map_err(|e| ReadError::from_errno(self.path.clone(), e));
         }
         let (parent, name) = self.split(rel)?;
         let st = fstatat(parent.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -343,9 +329,7 @@ impl SafeDir {
         }
         let mut buf = Vec::with_capacity(meta.size as usize);
         // Read one byte past the limit so a file that grew since fstat is still caught.
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
+        file.take(limit + 1).read_to_end(&mut buf).map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
         if buf.len() as u64 > limit {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
         }
@@ -355,10 +339,7 @@ impl SafeDir {
     /// Lists a directory, sorted by name, without following anything.
     pub fn read_dir(&self, rel: &Path) -> Result<Vec<DirEntry>, ReadError> {
         let d = self.open_dir(rel)?;
-        let dup = d
-            .fd
-            .try_clone()
-            .map_err(|e| ReadError::from_io(d.path.clone(), e))?;
+        let dup = d.fd.try_clone().map_err(|e| ReadError::from_io(d.path.clone(), e))?;
         let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
         let mut out = Vec::new();
         for entry in dir.iter() {
@@ -459,10 +440,7 @@ mod tests {
         assert!(matches!(d.read_file(Path::new("sub/link"), 100).unwrap_err().kind, ReadErrorKind::Symlink));
         assert!(matches!(d.read_file(Path::new("../secret"), 100).unwrap_err().kind, ReadErrorKind::Escape));
         assert!(d.read_file(Path::new("slash/etc/passwd"), 1 << 20).is_err());
-        assert!(matches!(
-            d.read_file(Path::new("fifo"), 100).unwrap_err().kind,
-            ReadErrorKind::NotRegular(FileKind::Fifo)
-        ));
+        assert!(matches!(d.read_file(Path::new("fifo"), 100).unwrap_err().kind, ReadErrorKind::NotRegular(FileKind::Fifo)));
         assert_eq!(d.read_link(Path::new("sub/link")).unwrap(), b"../../secret");
         let names: Vec<_> = d.read_dir(Path::new("")).unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, vec!["fifo", "slash", "sub"]);

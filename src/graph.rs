@@ -210,13 +210,7 @@ impl Graph {
         g
     }
 
-    fn link(
-        &mut self,
-        images: BTreeMap<ImageId, ImageRecord>,
-        db: LayerDb,
-        containers: BTreeMap<String, ContainerRecord>,
-        root: &SafeDir,
-    ) {
+    fn link(&mut self, images: BTreeMap<ImageId, ImageRecord>, db: LayerDb, containers: BTreeMap<String, ContainerRecord>, root: &SafeDir) {
         let LayerDb { layers, mounts, removing, tmp_leftovers } = db;
         self.layerdb = LayerDbExtras { mounts, removing, tmp_leftovers };
 
@@ -230,17 +224,22 @@ impl Graph {
                 _ => None,
             };
             let driver_dir_present = driver_dir.as_deref().is_some_and(|d| root.exists(d));
-            let blobs = record
-                .diff_id
-                .and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned())
-                .unwrap_or_default();
+            let blobs = record.diff_id.and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned()).unwrap_or_default();
             self.layers.insert(
                 id,
-                LayerNode { record, children: Vec::new(), images: Vec::new(), containers: Vec::new(), driver_dir, content_dir, driver_dir_present, blobs },
+                LayerNode {
+                    record,
+                    children: Vec::new(),
+                    images: Vec::new(),
+                    containers: Vec::new(),
+                    driver_dir,
+                    content_dir,
+                    driver_dir_present,
+                    blobs,
+                },
             );
         }
-        let parents: Vec<(ChainId, ChainId)> =
-            self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
+        let parents: Vec<(ChainId, ChainId)> = self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
         for (parent, child) in parents {
             if let Some(p) = self.layers.get_mut(&parent) {
                 p.children.push(child);
@@ -259,19 +258,12 @@ impl Graph {
         }
 
         for (id, record) in images {
-            let chain = record
-                .config
-                .as_ref()
-                .and_then(|c| c.diff_ids.as_ref())
-                .map(|d| chain_ids(d))
-                .unwrap_or_default();
+            let chain = record.config.as_ref().and_then(|c| c.diff_ids.as_ref()).map(|d| chain_ids(d)).unwrap_or_default();
             let refs = refs_by_image.get(&id);
             let repo_tags = refs
                 .map(|v| v.iter().filter(|r| r.tag.is_some() && r.digest.is_none()).map(|r| r.familiar()).collect())
                 .unwrap_or_default();
-            let repo_digests = refs
-                .map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect())
-                .unwrap_or_default();
+            let repo_digests = refs.map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect()).unwrap_or_default();
             // Sizes come from files anyone may have written: a sum that overflows is
             // unknown, never a panic or a wrapped negative.
             let size = chain.iter().try_fold(0i64, |acc, c| acc.checked_add(self.layers.get(c)?.record.size?));
@@ -282,11 +274,19 @@ impl Graph {
             }
             self.images.insert(
                 id,
-                ImageNode { record, repo_tags, repo_digests, chain_ids: chain, children: Vec::new(), containers: Vec::new(), size, shared_size: None },
+                ImageNode {
+                    record,
+                    repo_tags,
+                    repo_digests,
+                    chain_ids: chain,
+                    children: Vec::new(),
+                    containers: Vec::new(),
+                    size,
+                    shared_size: None,
+                },
             );
         }
-        let image_parents: Vec<(ImageId, ImageId)> =
-            self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
+        let image_parents: Vec<(ImageId, ImageId)> = self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
         for (parent, child) in image_parents {
             if let Some(p) = self.images.get_mut(&parent) {
                 p.children.push(child);
@@ -297,10 +297,7 @@ impl Graph {
         for (id, record) in containers {
             let mount = self.layerdb.mounts.get(&id).cloned();
             let (rw_dir, init_dir) = match (self.driver, &mount) {
-                (Some(k), Some(m)) => (
-                    m.mount_id.as_deref().map(|i| k.content_dir(i)),
-                    m.init_id.as_deref().map(|i| k.content_dir(i)),
-                ),
+                (Some(k), Some(m)) => (m.mount_id.as_deref().map(|i| k.content_dir(i)), m.init_id.as_deref().map(|i| k.content_dir(i))),
                 _ => (None, None),
             };
             if let Some(img) = record.image.and_then(|i| self.images.get_mut(&i)) {
@@ -331,7 +328,11 @@ impl Graph {
         for img in self.images.values_mut() {
             img.shared_size = img.chain_ids.iter().try_fold(0i64, |acc, c| {
                 let size = layers.get(c)?.record.size?;
-                if counts.get(c).copied().unwrap_or(0) > 1 { acc.checked_add(size) } else { Some(acc) }
+                if counts.get(c).copied().unwrap_or(0) > 1 {
+                    acc.checked_add(size)
+                } else {
+                    Some(acc)
+                }
             });
         }
     }

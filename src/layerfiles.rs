@@ -120,9 +120,12 @@ pub fn for_each_file(
                     Ok(h) => from_header(&m.name, m.size, h),
                     Err(e) => {
                         findings.push(
-                            Finding::warning(Code::TarSplitCorrupt, format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&m.name)))
-                                .with_layer(*chain)
-                                .with_path(&m.name),
+                            Finding::warning(
+                                Code::TarSplitCorrupt,
+                                format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&m.name)),
+                            )
+                            .with_layer(*chain)
+                            .with_path(&m.name),
                         );
                         LayerFile {
                             path: shown_path(&m.name),
@@ -141,7 +144,11 @@ pub fn for_each_file(
             }
             Err(e) => {
                 let code = if e.is_limit() { Code::LimitExceeded } else { Code::TarSplitCorrupt };
-                findings.push(Finding::error(code, format!("layer {}: tar-split: {e}; listing stops here", chain.short())).with_layer(*chain).with_file(&rel));
+                findings.push(
+                    Finding::error(code, format!("layer {}: tar-split: {e}; listing stops here", chain.short()))
+                        .with_layer(*chain)
+                        .with_file(&rel),
+                );
                 break;
             }
         }

@@ -118,11 +118,7 @@ fn split_domain(name: &str) -> (String, String) {
             if first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             let domain = if first == "index.docker.io" { DEFAULT_DOMAIN } else { first };
-            let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') {
-                format!("{OFFICIAL_PREFIX}{rest}")
-            } else {
-                rest.to_owned()
-            };
+            let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') { format!("{OFFICIAL_PREFIX}{rest}") } else { rest.to_owned() };
             (domain.to_owned(), path)
         }
         Some(_) => (DEFAULT_DOMAIN.to_owned(), name.to_owned()),

@@ -78,13 +78,20 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
         let hex = hex.to_ascii_lowercase();
         let mut found: Vec<(String, Target)> = Vec::new();
         if kinds.images {
-            found.extend(g.images.keys().filter(|i| i.hex().starts_with(&hex)).map(|i| (format!("image {}", i.short()), Target::Image(*i))));
+            found
+                .extend(g.images.keys().filter(|i| i.hex().starts_with(&hex)).map(|i| (format!("image {}", i.short()), Target::Image(*i))));
         }
         if kinds.containers {
-            found.extend(g.containers.keys().filter(|c| c.starts_with(&hex)).map(|c| (format!("container {}", &c[..c.len().min(12)]), Target::Container(c.clone()))));
+            found.extend(
+                g.containers
+                    .keys()
+                    .filter(|c| c.starts_with(&hex))
+                    .map(|c| (format!("container {}", &c[..c.len().min(12)]), Target::Container(c.clone()))),
+            );
         }
         if kinds.layers {
-            found.extend(g.layers.keys().filter(|l| l.hex().starts_with(&hex)).map(|l| (format!("layer {}", l.short()), Target::Layer(*l))));
+            found
+                .extend(g.layers.keys().filter(|l| l.hex().starts_with(&hex)).map(|l| (format!("layer {}", l.short()), Target::Layer(*l))));
         }
         match found.len() {
             0 => {}

@@ -52,9 +52,7 @@ pub fn daemon_json_data_root(path: &Path) -> Option<PathBuf> {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    ["data-root", "graph"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(PathBuf::from))
+    ["data-root", "graph"].iter().find_map(|k| v.get(*k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(PathBuf::from))
 }
 
 /// What image stores a data-root holds.
@@ -78,12 +76,7 @@ const DRIVER_PRIORITY: &[&str] = &["overlay2", "fuse-overlayfs", "btrfs", "zfs",
 pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Finding>) -> StoreLayout {
     let list = |rel: &str| -> Vec<String> {
         root.read_dir(Path::new(rel))
-            .map(|v| {
-                v.into_iter()
-                    .filter(|e| e.kind == FileKind::Dir)
-                    .filter_map(|e| e.name.into_string().ok())
-                    .collect()
-            })
+            .map(|v| v.into_iter().filter(|e| e.kind == FileKind::Dir).filter_map(|e| e.name.into_string().ok()).collect())
             .unwrap_or_default()
     };
     let image_stores = list("image");
@@ -105,23 +98,35 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
 
     for s in &image_stores {
         if Some(s) != chosen.as_ref() {
-            findings.push(Finding::info(
-                Code::UnsupportedStore,
-                format!("another image store image/{s} is present; strata read image/{} (choose with --driver {s})", chosen.as_deref().unwrap_or("?")),
-            ).with_file(Path::new("image").join(s)));
+            findings.push(
+                Finding::info(
+                    Code::UnsupportedStore,
+                    format!(
+                        "another image store image/{s} is present; strata read image/{} (choose with --driver {s})",
+                        chosen.as_deref().unwrap_or("?")
+                    ),
+                )
+                .with_file(Path::new("image").join(s)),
+            );
         }
     }
     for h in &driver_homes {
         if Some(h) != chosen.as_ref() && !image_stores.contains(h) {
             findings.push(
-                Finding::info(Code::UnsupportedStore, format!("driver directory {h}/ has no image store beside it: left by an earlier storage driver?"))
-                    .with_file(h),
+                Finding::info(
+                    Code::UnsupportedStore,
+                    format!("driver directory {h}/ has no image store beside it: left by an earlier storage driver?"),
+                )
+                .with_file(h),
             );
         }
     }
     if let Some(c) = &chosen {
         if DriverKind::from_name(c).is_none() {
-            findings.push(Finding::warning(Code::UnsupportedStore, format!("graphdriver {c:?} is not one strata knows the layout of; layer files will not be checked")));
+            findings.push(Finding::warning(
+                Code::UnsupportedStore,
+                format!("graphdriver {c:?} is not one strata knows the layout of; layer files will not be checked"),
+            ));
         }
     }
 
@@ -131,11 +136,17 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
             "a containerd image store is present at {} (Docker's default since v29); strata does not analyse it yet, so images that live only there are not listed",
             p.display()
         );
-        let f = if chosen.is_none() { Finding::warning(Code::UnsupportedStore, sev_msg) } else { Finding::info(Code::UnsupportedStore, sev_msg) };
+        let f = if chosen.is_none() {
+            Finding::warning(Code::UnsupportedStore, sev_msg)
+        } else {
+            Finding::info(Code::UnsupportedStore, sev_msg)
+        };
         findings.push(f);
     }
     if chosen.is_none() && containerd.is_none() {
-        findings.push(Finding::warning(Code::StoreMissing, "no image store found under image/: is this a Docker data-root?").with_file("image"));
+        findings.push(
+            Finding::warning(Code::StoreMissing, "no image store found under image/: is this a Docker data-root?").with_file("image"),
+        );
     }
     StoreLayout { image_stores, driver_homes, chosen, containerd }
 }

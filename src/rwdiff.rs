@@ -117,8 +117,11 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
             match g.layers.get(chain).and_then(|l| l.content_dir.clone()) {
                 Some(dir) => rels.push((dir, format!("layer {}", chain.short()))),
                 None => findings.push(
-                    Finding::error(Code::LayerContentMissing, format!("container {}: layer {} has no content directory; the diff ignores it", short(&c.record.id), chain.short()))
-                        .with_layer(*chain),
+                    Finding::error(
+                        Code::LayerContentMissing,
+                        format!("container {}: layer {} has no content directory; the diff ignores it", short(&c.record.id), chain.short()),
+                    )
+                    .with_layer(*chain),
                 ),
             }
         }
@@ -128,8 +131,11 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
         match root.open_dir(&rel) {
             Ok(d) => out.push(d),
             Err(e) => findings.push(
-                Finding::error(Code::LayerContentMissing, format!("container {}: cannot open its {what}: {e}; the diff ignores it", short(&c.record.id)))
-                    .with_file(&rel),
+                Finding::error(
+                    Code::LayerContentMissing,
+                    format!("container {}: cannot open its {what}: {e}; the diff ignores it", short(&c.record.id)),
+                )
+                .with_file(&rel),
             ),
         }
     }
@@ -242,7 +248,8 @@ impl Walker<'_> {
     }
 
     fn note(&mut self, e: ReadError) {
-        self.findings.push(Finding::warning(Code::StoreUnreadable, format!("container {}: {e}; the diff may be incomplete", short(self.id))));
+        self.findings
+            .push(Finding::warning(Code::StoreUnreadable, format!("container {}: {e}; the diff may be incomplete", short(self.id))));
     }
 
     /// Everything under an added directory is added too; whiteouts there hide nothing.

@@ -179,10 +179,7 @@ impl<R: Read> TarSplitReader<R> {
             self.input.consume(take);
             self.consumed += take as u64;
             if self.consumed > self.limits.max_tar_split_bytes {
-                return Err(TarSplitError::LimitExceeded {
-                    kind: LimitKind::DecompressedBytes,
-                    limit: self.limits.max_tar_split_bytes,
-                });
+                return Err(TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, limit: self.limits.max_tar_split_bytes });
             }
             if done {
                 return Ok(true);
@@ -205,10 +202,7 @@ impl<R: Read> TarSplitReader<R> {
         let index = self.entries;
         self.entries += 1;
         if self.entries > self.limits.max_tar_split_entries {
-            return Err(TarSplitError::LimitExceeded {
-                kind: LimitKind::Entries,
-                limit: self.limits.max_tar_split_entries,
-            });
+            return Err(TarSplitError::LimitExceeded { kind: LimitKind::Entries, limit: self.limits.max_tar_split_entries });
         }
         let bad = |reason: String| TarSplitError::Malformed { entry: index, reason };
         let raw: RawEntry<'_> = serde_json::from_slice(&self.line).map_err(|e| bad(e.to_string()))?;
@@ -239,10 +233,7 @@ impl<R: Read> TarSplitReader<R> {
                     Some(u64::from_be_bytes(bytes))
                 };
                 if !self.seen.insert(go_clean(&name)) {
-                    return Err(TarSplitError::DuplicatePath {
-                        entry: index,
-                        name: crate::finding::display_bytes(&name),
-                    });
+                    return Err(TarSplitError::DuplicatePath { entry: index, name: crate::finding::display_bytes(&name) });
                 }
                 Ok(Some(Entry::File { name, size, crc }))
             }
@@ -575,10 +566,7 @@ fn parse_pax(mut data: &[u8]) -> Result<PaxRecords, HeaderError> {
     // GNU tar pads the data with NULs in some versions; Go stops at them too.
     while !data.is_empty() && data[0] != 0 {
         let sp = data.iter().position(|&c| c == b' ').ok_or(HeaderError::Pax)?;
-        let len: usize = std::str::from_utf8(&data[..sp])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or(HeaderError::Pax)?;
+        let len: usize = std::str::from_utf8(&data[..sp]).ok().and_then(|s| s.parse().ok()).ok_or(HeaderError::Pax)?;
         if len <= sp + 1 || len > data.len() || data[len - 1] != b'\n' {
             return Err(HeaderError::Pax);
         }
@@ -655,11 +643,7 @@ impl HeaderTracker {
     /// The header of the file entry now being read (of `size` bytes); resets for
     /// the next one.
     pub fn take(&mut self, size: u64) -> Result<TarHeader, HeaderError> {
-        let result = if self.overflowed {
-            Err(HeaderError::Misaligned)
-        } else {
-            parse_member_header(&self.pending, self.skip)
-        };
+        let result = if self.overflowed { Err(HeaderError::Misaligned) } else { parse_member_header(&self.pending, self.skip) };
         self.pending.clear();
         self.overflowed = false;
         self.skip = match &result {
@@ -739,10 +723,7 @@ mod tests {
         let e = read_all(&text, few).unwrap_err();
         assert!(matches!(e, TarSplitError::LimitExceeded { kind: LimitKind::Entries, limit: 3 }), "{e:?}");
         let small = Limits { max_tar_split_bytes: 100, ..Limits::default() };
-        assert!(matches!(
-            read_all(&text, small).unwrap_err(),
-            TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, .. }
-        ));
+        assert!(matches!(read_all(&text, small).unwrap_err(), TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, .. }));
         // One endless line: refused at the line cap, without buffering the rest.
         let bomb = gz(&vec![b' '; 4 << 20]);
         let mut r = TarSplitReader::with_max_line(&bomb[..], Limits::default(), 1 << 20);

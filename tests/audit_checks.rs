@@ -59,7 +59,12 @@ fn clean_fixtures_trip_nothing_above_info() {
         // As many dangling images as Docker lists as <none>:<none>.
         let docker = support::read_json(&support::answers(name).join("api-system-df.json"));
         let none = |v: &Value, s: &str| v.as_array().is_none_or(|a| a.iter().all(|x| x == s));
-        let dangling = docker["Images"].as_array().unwrap().iter().filter(|i| none(&i["RepoTags"], "<none>:<none>") && none(&i["RepoDigests"], "<none>@<none>")).count();
+        let dangling = docker["Images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| none(&i["RepoTags"], "<none>:<none>") && none(&i["RepoDigests"], "<none>@<none>"))
+            .count();
         assert_eq!(with_code(&r, "image-dangling").len(), dangling, "{name}");
         assert_eq!(r["driver"], if *name == "vfs" { "vfs" } else { "overlay2" });
         assert_eq!(r["tool"]["name"], "strata");
@@ -253,7 +258,8 @@ fn edited_diffid_by_digest_entry() {
     assert_eq!(v.len(), 2, "{v:#?}");
     assert!(v.iter().all(|f| f["severity"] == "warning"));
     assert!(v.iter().any(|f| f["file"] == rel.as_str()), "{v:#?}");
-    assert!(v.iter().any(|f| f["file"] == "image/overlay2/distribution/v2metadata-by-diffid/sha256/d1abc7141237b7ff7bb0226e3bb943753671593ed99cfb2621a5407d7774597b"));
+    assert!(v.iter().any(|f| f["file"]
+        == "image/overlay2/distribution/v2metadata-by-diffid/sha256/d1abc7141237b7ff7bb0226e3bb943753671593ed99cfb2621a5407d7774597b"));
     // The cross-link says the blob no longer maps back.
     let layers = r["cross_links"]["layers"].as_array().unwrap();
     let link = layers.iter().flat_map(|l| l["blobs"].as_array().unwrap()).find(|b| b["digest"] == format!("sha256:{blob}")).unwrap();

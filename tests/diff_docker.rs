@@ -57,7 +57,17 @@ fn diff_equals_docker_for_every_fixture_container() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|c| (as_docker_prints(c["path"].as_str().unwrap()), match c["kind"].as_str().unwrap() { "A" => "A", "C" => "C", "D" => "D", k => panic!("{at}: kind {k}") }))
+                .map(|c| {
+                    (
+                        as_docker_prints(c["path"].as_str().unwrap()),
+                        match c["kind"].as_str().unwrap() {
+                            "A" => "A",
+                            "C" => "C",
+                            "D" => "D",
+                            k => panic!("{at}: kind {k}"),
+                        },
+                    )
+                })
                 .collect();
             got.sort();
             assert_eq!(got, want, "{at}: changes differ from the API answer");

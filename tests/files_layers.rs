@@ -71,7 +71,13 @@ fn files_of_an_image_lists_each_layer_bottom_first() {
         return;
     }
     let root = data_root("basic");
-    let img = run_json(&root, &["images"]).as_array().unwrap().iter().find(|i| i["repo_tags"].as_array().unwrap().iter().any(|t| t == "strata/app:1")).cloned().unwrap();
+    let img = run_json(&root, &["images"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["repo_tags"].as_array().unwrap().iter().any(|t| t == "strata/app:1"))
+        .cloned()
+        .unwrap();
     let out = run_json(&root, &["files", "strata/app:1"]);
     let chains: Vec<&serde_json::Value> = out.as_array().unwrap().iter().map(|l| &l["chain_id"]).collect();
     let want: Vec<&serde_json::Value> = img["chain_ids"].as_array().unwrap().iter().collect();

@@ -137,7 +137,11 @@ fn check_inspect_graph_driver_paths_match_docker(fx: &str, root: &Path, answers:
                 continue;
             };
             for (k, v) in data {
-                assert_eq!(ours["graph_driver"]["data"][k].as_str(), Some(swap(v.as_str().unwrap()).as_str()), "{fx} {id}: GraphDriver.Data.{k}");
+                assert_eq!(
+                    ours["graph_driver"]["data"][k].as_str(),
+                    Some(swap(v.as_str().unwrap()).as_str()),
+                    "{fx} {id}: GraphDriver.Data.{k}"
+                );
             }
             assert_eq!(ours["graph_driver"]["name"], d["GraphDriver"]["Name"]);
         }
@@ -232,13 +236,21 @@ fn layers_carry_their_registry_blobs() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["Digest"].as_str().unwrap().into(), e["SourceRepository"].as_str().unwrap().into(), !e["HMAC"].as_str().unwrap().is_empty()))
+            .map(|e| {
+                (
+                    e["Digest"].as_str().unwrap().into(),
+                    e["SourceRepository"].as_str().unwrap().into(),
+                    !e["HMAC"].as_str().unwrap().is_empty(),
+                )
+            })
             .collect();
         let got: Vec<(String, String, bool)> = l["blob_digests"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["digest"].as_str().unwrap().into(), e["source_repository"].as_str().unwrap().into(), e["pushed"].as_bool().unwrap()))
+            .map(|e| {
+                (e["digest"].as_str().unwrap().into(), e["source_repository"].as_str().unwrap().into(), e["pushed"].as_bool().unwrap())
+            })
             .collect();
         assert_eq!(got, expect, "layer {}", l["chain_id"]);
     }

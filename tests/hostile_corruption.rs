@@ -211,14 +211,18 @@ fn campaign(fixture: &str) {
                 let g = Graph::load(root, &opts).unwrap().0;
                 let rel_s = rel.to_str().unwrap();
                 if !g.findings.iter().any(|f| f.file.as_deref() == Some(rel_s) || f.message.contains(rel_s)) {
-                    failures.push(format!("{what}: no finding names it; findings: {:?}", g.findings.iter().map(|f| &f.message).collect::<Vec<_>>()));
+                    failures.push(format!(
+                        "{what}: no finding names it; findings: {:?}",
+                        g.findings.iter().map(|f| &f.message).collect::<Vec<_>>()
+                    ));
                 }
             }
             for cmd in &commands {
                 let a = json_args(cmd);
                 let o = run_bounded(root, &a, BOUND);
                 runs += 1;
-                let must = if reports_findings(&cmd[0]) { checker_must_name(label, damage, content) } else { loader_must_name(label, damage) };
+                let must =
+                    if reports_findings(&cmd[0]) { checker_must_name(label, damage, content) } else { loader_must_name(label, damage) };
                 if let Err(e) = check_run(&what, &a, &o, rel, must) {
                     failures.push(e);
                 }
@@ -231,7 +235,11 @@ fn campaign(fixture: &str) {
         let a = json_args(cmd);
         let on_copy = run_bounded(root, &a, BOUND);
         let on_pristine = run_bounded(&pristine, &a, BOUND);
-        assert_eq!(stable_json(&on_copy.stdout, root), stable_json(&on_pristine.stdout, &pristine), "{fixture}: restoring left a difference for {a:?}");
+        assert_eq!(
+            stable_json(&on_copy.stdout, root),
+            stable_json(&on_pristine.stdout, &pristine),
+            "{fixture}: restoring left a difference for {a:?}"
+        );
     }
     eprintln!("{fixture}: {} files x {} damages, {runs} runs, {} failures", files.len(), DAMAGES.len(), failures.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
@@ -291,7 +299,11 @@ fn unreadable_files_as_nobody() {
             if let Err(e) = check_run(&what, &a, &o, &rel, !matches!(label, "tar-split" | "file in a layer diff")) {
                 failures.push(e);
             }
-            if !matches!(label, "tar-split" | "file in a layer diff") && cmd[0] != "inspect" && !o.stderr.contains("permission denied") && !o.stdout.contains("permission denied") {
+            if !matches!(label, "tar-split" | "file in a layer diff")
+                && cmd[0] != "inspect"
+                && !o.stderr.contains("permission denied")
+                && !o.stdout.contains("permission denied")
+            {
                 failures.push(format!("{what}: strata {a:?} does not say permission denied: {}", o.stderr));
             }
         }

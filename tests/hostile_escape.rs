@@ -36,7 +36,11 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     let o = outside.path();
     // Plausible targets outside: a config, a container dir, a layer tree, a FIFO.
     std::fs::write(o.join("config.json"), br#"{"rootfs":{"type":"layers","diff_ids":[]},"os":"linux"}"#).unwrap();
-    std::fs::write(o.join("repositories.json"), br#"{"Repositories":{"x":{"x:latest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}}}"#).unwrap();
+    std::fs::write(
+        o.join("repositories.json"),
+        br#"{"Repositories":{"x":{"x:latest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}}}"#,
+    )
+    .unwrap();
     std::fs::create_dir_all(o.join("container")).unwrap();
     std::fs::write(o.join("container/config.v2.json"), br#"{"ID":"x"}"#).unwrap();
     std::fs::create_dir_all(o.join("tree/etc")).unwrap();
@@ -65,7 +69,11 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     replace(&short, &o.join("tree"));
     // A relative escape too: ../../.. out of the root.
     let depth = root.components().count() + 2;
-    symlink(format!("{}{}", "../".repeat(depth), o.join("tree").display().to_string().trim_start_matches('/')), root.join("overlay2/l/ESCAPE")).unwrap();
+    symlink(
+        format!("{}{}", "../".repeat(depth), o.join("tree").display().to_string().trim_start_matches('/')),
+        root.join("overlay2/l/ESCAPE"),
+    )
+    .unwrap();
 
     let root_s = root.display().to_string();
     let o_s = o.display().to_string();
@@ -117,11 +125,15 @@ fn problems_in(trace: &str, root_s: &str, o_s: &str, what: &str) -> Vec<String> 
             problems.push(format!("{what} made a changing call: {line}"));
             continue;
         }
-        if (line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT") || line.contains("O_TRUNC")) && !line.contains("</dev/") {
+        if (line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT") || line.contains("O_TRUNC"))
+            && !line.contains("</dev/")
+        {
             problems.push(format!("{what} opened for writing: {line}"));
         }
         // The path of a successful open: `= N</path>`.
-        let Some(opened) = line.rsplit_once(") = ").and_then(|(_, r)| r.split_once('<')).map(|(_, p)| p.trim_end_matches('>')) else { continue };
+        let Some(opened) = line.rsplit_once(") = ").and_then(|(_, r)| r.split_once('<')).map(|(_, p)| p.trim_end_matches('>')) else {
+            continue;
+        };
         if opened.starts_with(o_s) {
             problems.push(format!("{what} opened {opened} outside the root: {line}"));
         } else if !opened.starts_with(root_s) && !SYSTEM.iter().any(|s| opened.starts_with(s)) {

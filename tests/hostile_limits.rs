@@ -35,10 +35,8 @@ fn every_metadata_file_is_capped() {
     let root = copy.path();
     // Files strata does not read as metadata: the layer tar-split (streamed, with its
     // own limits) and files inside layers (hashed, not loaded).
-    let picked: Vec<_> = pick_files(root)
-        .into_iter()
-        .filter(|(label, _)| !matches!(*label, "tar-split" | "file in a layer diff"))
-        .collect();
+    let picked: Vec<_> =
+        pick_files(root).into_iter().filter(|(label, _)| !matches!(*label, "tar-split" | "file in a layer diff")).collect();
     assert!(picked.len() >= 14, "{picked:?}");
     let limit = 1 << 20;
     let clean = load(root, limit);

@@ -76,9 +76,22 @@ fn the_fingerprint_sees_every_kind_of_change() {
     let base = fingerprint(p);
     type Change<'a> = (&'a str, Box<dyn Fn() + 'a>);
     let changes: Vec<Change> = vec![
-        ("content", Box::new(|| { let mut b = std::fs::read(&file).unwrap(); b[0] ^= 1; std::fs::write(&file, b).unwrap() })),
-        ("mode", Box::new(|| { use std::os::unix::fs::PermissionsExt; std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap() })),
-        ("mtime", Box::new(|| { std::fs::File::options().write(true).open(&file).unwrap().set_modified(std::time::UNIX_EPOCH).unwrap() })),
+        (
+            "content",
+            Box::new(|| {
+                let mut b = std::fs::read(&file).unwrap();
+                b[0] ^= 1;
+                std::fs::write(&file, b).unwrap()
+            }),
+        ),
+        (
+            "mode",
+            Box::new(|| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap()
+            }),
+        ),
+        ("mtime", Box::new(|| std::fs::File::options().write(true).open(&file).unwrap().set_modified(std::time::UNIX_EPOCH).unwrap())),
         ("xattr", Box::new(|| xattr::set(&file, "user.strata-test", b"x").unwrap())),
         ("new file", Box::new(|| std::fs::write(p.join("image/new"), b"").unwrap())),
     ];
@@ -107,6 +120,10 @@ fn every_command_works_on_a_read_only_mount() {
         assert!(matches!(on_ro.code, Some(0 | 1)), "strata {a:?} on ro exited {:?}: {}", on_ro.code, on_ro.stderr);
         serde_json::from_str::<serde_json::Value>(&on_ro.stdout).unwrap_or_else(|e| panic!("strata {a:?}: {e}: {}", on_ro.stdout));
         // Answers are the same but for where the root is (and the clock).
-        assert_eq!(stable_json(&on_ro.stdout, &ro.path), stable_json(&on_rw.stdout, &src), "strata {a:?} answers differently on a read-only mount");
+        assert_eq!(
+            stable_json(&on_ro.stdout, &ro.path),
+            stable_json(&on_rw.stdout, &src),
+            "strata {a:?} answers differently on a read-only mount"
+        );
     }
 }

@@ -29,7 +29,8 @@ fn every_command_answers(root: &Path, what: &str) {
 
 fn layer_size_files(root: &Path) -> Vec<std::path::PathBuf> {
     let dir = root.join("image/overlay2/layerdb/sha256");
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path().join("size")).filter(|p| p.is_file()).collect();
+    let mut v: Vec<_> =
+        std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path().join("size")).filter(|p| p.is_file()).collect();
     v.sort();
     v
 }

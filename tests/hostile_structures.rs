@@ -90,7 +90,8 @@ fn parent_loops_do_not_hang() {
     let copy = copy_tree(&data_root("basic"));
     let root = copy.path();
     let list = |rel: &str| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(root.join(rel)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(root.join(rel)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         v.sort();
         v
     };
@@ -134,7 +135,10 @@ fn planted_escape_sequences_never_reach_the_terminal() {
     for cmd in all_commands_for(root, &["strata/app:1"]) {
         let o = run_bounded(root, &cmd, std::time::Duration::from_secs(60));
         for (stream, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "strata {cmd:?} wrote a raw control character to {stream}: {text:?}");
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "strata {cmd:?} wrote a raw control character to {stream}: {text:?}"
+            );
         }
     }
 }

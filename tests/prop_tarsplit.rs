@@ -43,7 +43,15 @@ fn spec() -> impl Strategy<Value = Spec> {
         1 => "[a-z0-9/._]{1,40}".prop_map(Kind::Symlink),
         1 => (0usize..8).prop_map(Kind::HardLink),
     ];
-    (proptest::option::of(0usize..6), name, kind, prop_oneof![Just(0o644u32), Just(0o755), Just(0o600), Just(0o4755), Just(0o1777)], 0u64..70000, 0u64..70000, 1_000_000u64..2_000_000_000)
+    (
+        proptest::option::of(0usize..6),
+        name,
+        kind,
+        prop_oneof![Just(0o644u32), Just(0o755), Just(0o600), Just(0o4755), Just(0o1777)],
+        0u64..70000,
+        0u64..70000,
+        1_000_000u64..2_000_000_000,
+    )
         .prop_map(|(dir, name, kind, mode, uid, gid, mtime)| Spec { dir, name, kind, mode, uid, gid, mtime })
 }
 
@@ -60,7 +68,9 @@ fn build_tar(specs: &[Spec]) -> Vec<u8> {
         };
         let path = format!("{parent}{}", s.name);
         // Unique names, and never a name that is a prefix directory of another.
-        if !used.insert(path.clone()) || used.iter().any(|u| u.starts_with(&format!("{path}/")) || path.starts_with(&format!("{u}/")) && !dirs.contains(u)) {
+        if !used.insert(path.clone())
+            || used.iter().any(|u| u.starts_with(&format!("{path}/")) || path.starts_with(&format!("{u}/")) && !dirs.contains(u))
+        {
             continue;
         }
         let mut h = tar::Header::new_gnu();
@@ -137,7 +147,14 @@ fn layer(tar_bytes: &[u8]) -> Result<(tempfile::TempDir, std::path::PathBuf, Lay
         .output()
         .unwrap();
     prop_assert!(st.status.success(), "tar -x: {}", String::from_utf8_lossy(&st.stderr));
-    let job = LayerJob { chain_id: chain, diff_id, tar_split: ts_rel, content_dir: content_rel, driver: DriverKind::Overlay2, lower_tar_splits: None };
+    let job = LayerJob {
+        chain_id: chain,
+        diff_id,
+        tar_split: ts_rel,
+        content_dir: content_rel,
+        driver: DriverKind::Overlay2,
+        lower_tar_splits: None,
+    };
     Ok((t, root, job))
 }
 
@@ -176,7 +193,8 @@ fn a_changed_file_breaks_the_round_trip() {
     if !tools() {
         return;
     }
-    let specs = vec![Spec { dir: None, name: "f".into(), kind: Kind::File(b"hello".to_vec()), mode: 0o644, uid: 0, gid: 0, mtime: 1_500_000_000 }];
+    let specs =
+        vec![Spec { dir: None, name: "f".into(), kind: Kind::File(b"hello".to_vec()), mode: 0o644, uid: 0, gid: 0, mtime: 1_500_000_000 }];
     let tar_bytes = build_tar(&specs);
     let (_t, root, job) = layer(&tar_bytes).unwrap();
     let (out, r) = reassemble(&root, &job);

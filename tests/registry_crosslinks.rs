@@ -63,7 +63,11 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
             let e = e.unwrap();
             let v: Value = serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
             let entries = v.as_array().unwrap().iter().map(|m| {
-                (m["Digest"].as_str().unwrap().to_owned(), m["SourceRepository"].as_str().unwrap().to_owned(), !m["HMAC"].as_str().unwrap().is_empty())
+                (
+                    m["Digest"].as_str().unwrap().to_owned(),
+                    m["SourceRepository"].as_str().unwrap().to_owned(),
+                    !m["HMAC"].as_str().unwrap().is_empty(),
+                )
             });
             want.insert(format!("sha256:{}", e.file_name().to_string_lossy()), entries.collect());
         }
@@ -75,12 +79,25 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
                 // The fixtures push without credentials: every HMAC is the anonymous one.
                 assert!(b["hmac"] == "empty" || b["hmac"] == "anonymous", "{name}: {b}");
             }
-            let v = blobs.iter().map(|b| (b["digest"].as_str().unwrap().to_owned(), b["source_repository"].as_str().unwrap().to_owned(), b["hmac"] != "empty")).collect();
+            let v = blobs
+                .iter()
+                .map(|b| {
+                    (b["digest"].as_str().unwrap().to_owned(), b["source_repository"].as_str().unwrap().to_owned(), b["hmac"] != "empty")
+                })
+                .collect();
             got.insert(l["diff_id"].as_str().unwrap().to_owned(), v);
         }
         let pushed = want.values().flatten().any(|e| e.2);
         assert_eq!(got, want, "{name}: blob digests and repositories per layer");
-        assert!(!pushed || r["cross_links"]["layers"].as_array().unwrap().iter().any(|l| l["blobs"].as_array().unwrap().iter().any(|b| b["hmac"] == "anonymous")), "{name}: pushes are recognised");
+        assert!(
+            !pushed
+                || r["cross_links"]["layers"].as_array().unwrap().iter().any(|l| l["blobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["hmac"] == "anonymous")),
+            "{name}: pushes are recognised"
+        );
 
         // Repo digests per image, from repositories.json.
         let repos = support::read_json(&img.join("repositories.json"));
@@ -96,7 +113,12 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| (i["id"].as_str().unwrap().to_owned(), i["repo_digests"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect()))
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().to_owned(),
+                    i["repo_digests"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect(),
+                )
+            })
             .collect();
         assert_eq!(got, want, "{name}: repo digests");
     }
@@ -133,14 +155,18 @@ fn registry_storage_agrees_with_the_local_store() {
         assert_eq!(got, want, "{name}: tags");
 
         // Every blob verified, none unreferenced.
-        let count = walkdir::WalkDir::new(v2(&reg).join("blobs")).into_iter().filter_map(Result::ok).filter(|e| e.file_name() == "data").count();
+        let count =
+            walkdir::WalkDir::new(v2(&reg).join("blobs")).into_iter().filter_map(Result::ok).filter(|e| e.file_name() == "data").count();
         assert_eq!(rr["blobs"]["count"], count);
         assert_eq!(rr["blobs"]["verified"], count);
         assert_eq!(rr["blobs"]["unreferenced"], json!([]));
 
         // Every local repo digest found and verified; manifests are schema2.
         let checks = rr["repo_digests"].as_array().unwrap();
-        assert_eq!(checks.len(), r["cross_links"]["images"].as_array().unwrap().iter().map(|i| i["repo_digests"].as_array().unwrap().len()).sum::<usize>());
+        assert_eq!(
+            checks.len(),
+            r["cross_links"]["images"].as_array().unwrap().iter().map(|i| i["repo_digests"].as_array().unwrap().len()).sum::<usize>()
+        );
         assert!(checks.iter().all(|c| c["status"] == "verified"), "{name}: {checks:#?}");
         for m in rr["manifests"].as_array().unwrap() {
             assert_eq!(m["kind"], "manifest");
@@ -188,7 +214,8 @@ fn damaged_and_unreferenced_blobs() {
     let f = one(&r, "registry-blob-unreferenced");
     assert_eq!(f["severity"], "info");
     assert_eq!(r["cross_links"]["registry"]["blobs"]["unreferenced"], json!([format!("sha256:{planted}")]));
-    let app = r["cross_links"]["registry"]["repo_digests"].as_array().unwrap().iter().find(|c| c["repository"] == "strata/app").unwrap().clone();
+    let app =
+        r["cross_links"]["registry"]["repo_digests"].as_array().unwrap().iter().find(|c| c["repository"] == "strata/app").unwrap().clone();
     assert_eq!(app["status"], "mismatch");
 }
 
@@ -249,7 +276,9 @@ fn registry_layer_unknown_to_local_v2metadata() {
     let reg = registry("basic");
     let root = copy_tree(&data_root("basic"));
     // Forget the blob of strata/app's layer 1 (DiffID d1abc7141237...) locally.
-    let f = root.path().join("image/overlay2/distribution/v2metadata-by-diffid/sha256/d1abc7141237b7ff7bb0226e3bb943753671593ed99cfb2621a5407d7774597b");
+    let f = root
+        .path()
+        .join("image/overlay2/distribution/v2metadata-by-diffid/sha256/d1abc7141237b7ff7bb0226e3bb943753671593ed99cfb2621a5407d7774597b");
     fs::write(&f, "[]").unwrap();
     let (_, r) = audit_with(&reg, root.path());
     let v = with_code(&r, "registry-layer-mismatch");

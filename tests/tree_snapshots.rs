@@ -15,7 +15,8 @@ fn snapshot(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (record it with STRATA_UPDATE_SNAPSHOTS=1)", path.display()));
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (record it with STRATA_UPDATE_SNAPSHOTS=1)", path.display()));
     if expected != actual {
         panic!("{name}: output differs from {}\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
     }
@@ -118,7 +119,11 @@ fn dot_renders_with_graphviz() {
     }
     for fx in GRAPHDRIVER_FIXTURES {
         let root = data_root(fx);
-        for args in [&["tree", "--format", "dot"][..], &["tree", "--all", "--format", "dot"], &["tree", "--whatrequires", "strata/base:1.0", "--format", "dot"]] {
+        for args in [
+            &["tree", "--format", "dot"][..],
+            &["tree", "--all", "--format", "dot"],
+            &["tree", "--whatrequires", "strata/base:1.0", "--format", "dot"],
+        ] {
             let (code, out, err) = run(&root, args);
             assert_eq!(code, 0, "{err}");
             let mut child = std::process::Command::new("dot")

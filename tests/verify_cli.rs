@@ -53,9 +53,7 @@ fn findings<'a>(v: &'a Value, code: &str) -> Vec<&'a Value> {
 
 /// Asserts exactly the finding asked for is there, at the given severity.
 fn assert_finding(v: &Value, code: &str, layer: Option<&str>, path: Option<&str>, severity: &str) {
-    let hit = findings(v, code).into_iter().find(|f| {
-        layer.is_none_or(|l| f["layer"] == l) && path.is_none_or(|p| f["path"] == p)
-    });
+    let hit = findings(v, code).into_iter().find(|f| layer.is_none_or(|l| f["layer"] == l) && path.is_none_or(|p| f["path"] == p));
     let hit = hit.unwrap_or_else(|| panic!("no {code} finding for layer {layer:?} path {path:?} in {:#}", v["findings"]));
     assert_eq!(hit["severity"], severity, "{hit}");
 }
@@ -227,7 +225,8 @@ fn chmod_and_chown_are_warnings_not_errors() {
     let f = diff_dir(t.path(), &l).join("opt/app/two.txt");
     std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
     let g = diff_dir(t.path(), &l).join("opt/app/hello-symlink");
-    nix::unistd::fchownat(nix::fcntl::AT_FDCWD, &g, Some(nix::unistd::Uid::from_raw(4242)), None, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).unwrap();
+    nix::unistd::fchownat(nix::fcntl::AT_FDCWD, &g, Some(nix::unistd::Uid::from_raw(4242)), None, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .unwrap();
     let (code, v) = verify(t.path(), &["--layer", &l.chain_id]);
     assert_eq!(code, 0, "{:#}", v["findings"]);
     assert_finding(&v, "layer-metadata-modified", Some(&l.chain_id), Some("opt/app/two.txt"), "warning");

@@ -42,11 +42,8 @@ fn every_fixture_layer_verifies_clean() {
     for scenario in scenarios {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root");
-        let status = Command::new(scenario.parent().unwrap().join("extract.sh"))
-            .arg(scenario.join("data-root.tar.gz"))
-            .arg(&root)
-            .status()
-            .unwrap();
+        let status =
+            Command::new(scenario.parent().unwrap().join("extract.sh")).arg(scenario.join("data-root.tar.gz")).arg(&root).status().unwrap();
         if status.code() == Some(77) {
             eprintln!("skipping {}: extract.sh cannot unpack faithfully here (needs root)", scenario.display());
             continue;

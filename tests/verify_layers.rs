@@ -275,7 +275,8 @@ fn directory_mtime_is_info_file_mtime_is_warning() {
     let fx = overlay_fixture();
     let t = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
     for p in ["dir/sub", "etc/passwd"] {
-        nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, &fx.content().join(p), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+        nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, &fx.content().join(p), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
+            .unwrap();
     }
     let r = fx.verify(&full());
     let s = summary(&r);

@@ -86,9 +86,12 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                 let dir = kind.layer_dir(id);
                 if !root.exists(&dir) {
                     out.push(
-                        Finding::error(Code::MountBroken, format!("RW layer {}: mount-id names {}, which does not exist", m.name, dir.display()))
-                            .with_path(m.name.as_bytes())
-                            .with_file(m.dir.join("mount-id")),
+                        Finding::error(
+                            Code::MountBroken,
+                            format!("RW layer {}: mount-id names {}, which does not exist", m.name, dir.display()),
+                        )
+                        .with_path(m.name.as_bytes())
+                        .with_file(m.dir.join("mount-id")),
                     );
                 }
             }
@@ -97,9 +100,12 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
             let dir = kind.layer_dir(id);
             if !root.exists(&dir) {
                 out.push(
-                    Finding::error(Code::MountBroken, format!("RW layer {}: init-id names {}, which does not exist", m.name, dir.display()))
-                        .with_path(m.name.as_bytes())
-                        .with_file(m.dir.join("init-id")),
+                    Finding::error(
+                        Code::MountBroken,
+                        format!("RW layer {}: init-id names {}, which does not exist", m.name, dir.display()),
+                    )
+                    .with_path(m.name.as_bytes())
+                    .with_file(m.dir.join("init-id")),
                 );
             }
         }
@@ -135,10 +141,13 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
                 Some(img) => Some(img),
                 None => {
                     out.push(
-                        Finding::error(Code::ContainerImageMissing, format!("container {}: its image {} is not in imagedb", short(id), i.short()))
-                            .with_image(i)
-                            .with_path(id.as_bytes())
-                            .with_file(&config),
+                        Finding::error(
+                            Code::ContainerImageMissing,
+                            format!("container {}: its image {} is not in imagedb", short(id), i.short()),
+                        )
+                        .with_image(i)
+                        .with_path(id.as_bytes())
+                        .with_file(&config),
                     );
                     None
                 }
@@ -146,9 +155,12 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
         };
         match &c.mount {
             None => out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: no RW layer (layerdb/mounts/{id} is missing)", short(id)))
-                    .with_path(id.as_bytes())
-                    .with_file(image_root(g).join("layerdb/mounts").join(id)),
+                Finding::error(
+                    Code::ContainerLayerMissing,
+                    format!("container {}: no RW layer (layerdb/mounts/{id} is missing)", short(id)),
+                )
+                .with_path(id.as_bytes())
+                .with_file(image_root(g).join("layerdb/mounts").join(id)),
             ),
             Some(m) => {
                 // The RW layer must sit on the image's top layer; otherwise the
@@ -199,9 +211,12 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
     for name in &o.mounts {
         let Some(m) = g.layerdb.mounts.get(name) else { continue };
         out.push(
-            Finding::warning(Code::LayerOrphaned, format!("RW layer {name} belongs to no container; docker container prune will not remove it"))
-                .with_path(name.as_bytes())
-                .with_file(&m.dir),
+            Finding::warning(
+                Code::LayerOrphaned,
+                format!("RW layer {name} belongs to no container; docker container prune will not remove it"),
+            )
+            .with_path(name.as_bytes())
+            .with_file(&m.dir),
         );
     }
     if let Some(home) = &g.driver_home {
@@ -230,7 +245,11 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
                 out.push(
                     Finding::info(
                         Code::GraphdriverDirOrphaned,
-                        format!("overlay2 short link l/{} points to {:?}, which is not a layer directory", link.name, link.target.as_deref().unwrap_or("?")),
+                        format!(
+                            "overlay2 short link l/{} points to {:?}, which is not a layer directory",
+                            link.name,
+                            link.target.as_deref().unwrap_or("?")
+                        ),
                     )
                     .with_path(format!("l/{}", link.name).as_bytes())
                     .with_file(l_dir.join(&link.name)),
@@ -244,9 +263,12 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
 pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
     for t in &g.layerdb.tmp_leftovers {
         out.push(
-            Finding::warning(Code::LayerdbTmpLeftover, format!("{} is a layer transaction a crash left behind; Docker never cleans it up", t.display()))
-                .with_path(&name_of(t))
-                .with_file(t),
+            Finding::warning(
+                Code::LayerdbTmpLeftover,
+                format!("{} is a layer transaction a crash left behind; Docker never cleans it up", t.display()),
+            )
+            .with_path(&name_of(t))
+            .with_file(t),
         );
     }
     for r in &g.layerdb.removing {
@@ -266,8 +288,7 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
 pub fn dangling(g: &Graph, out: &mut Vec<Finding>) {
     for img in g.images.values().filter(|i| i.is_dangling()) {
         out.push(
-            Finding::info(Code::ImageDangling, format!("image {} is dangling (<none>:<none>)", img.id().short()))
-                .with_image(img.id()),
+            Finding::info(Code::ImageDangling, format!("image {} is dangling (<none>:<none>)", img.id().short())).with_image(img.id()),
         );
     }
 }

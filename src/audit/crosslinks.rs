@@ -130,8 +130,17 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
         for d in digests {
             let msg = match dist.diffid_by_digest.get(&d) {
                 Some(back) if back == diff => continue,
-                Some(back) => format!("v2metadata lists blob {} for DiffID {}, but diffid-by-digest maps that blob to {}", d.short(), diff.short(), back.short()),
-                None => format!("v2metadata lists blob {} for DiffID {}, but diffid-by-digest has no entry for that blob", d.short(), diff.short()),
+                Some(back) => format!(
+                    "v2metadata lists blob {} for DiffID {}, but diffid-by-digest maps that blob to {}",
+                    d.short(),
+                    diff.short(),
+                    back.short()
+                ),
+                None => format!(
+                    "v2metadata lists blob {} for DiffID {}, but diffid-by-digest has no entry for that blob",
+                    d.short(),
+                    diff.short()
+                ),
             };
             out.push(Finding::warning(Code::DistributionMapInconsistent, msg).with_file(dist_file(g, "v2metadata-by-diffid", &diff.0)));
         }
@@ -143,7 +152,11 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
             out.push(
                 Finding::warning(
                     Code::DistributionMapInconsistent,
-                    format!("diffid-by-digest maps blob {} to DiffID {}, but v2metadata for that DiffID does not list the blob", d.short(), diff.short()),
+                    format!(
+                        "diffid-by-digest maps blob {} to DiffID {}, but v2metadata for that DiffID does not list the blob",
+                        d.short(),
+                        diff.short()
+                    ),
                 )
                 .with_file(dist_file(g, "diffid-by-digest", d)),
             );
@@ -161,8 +174,11 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
     for (d, diff) in &dist.diffid_by_digest {
         if !present.contains(diff) && !dist.v2metadata_by_diffid.contains_key(diff) {
             out.push(
-                Finding::info(Code::DistributionStale, format!("diffid-by-digest maps blob {} to DiffID {}, which no layer present has", d.short(), diff.short()))
-                    .with_file(dist_file(g, "diffid-by-digest", d)),
+                Finding::info(
+                    Code::DistributionStale,
+                    format!("diffid-by-digest maps blob {} to DiffID {}, which no layer present has", d.short(), diff.short()),
+                )
+                .with_file(dist_file(g, "diffid-by-digest", d)),
             );
         }
     }

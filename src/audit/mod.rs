@@ -11,15 +11,15 @@ pub mod crosslinks;
 pub mod registry;
 
 use crate::df::{disk_usage, DiskUsage};
+use crate::digest::ChainId;
 use crate::finding::{Finding, Severity};
 use crate::fsread::{Limits, SafeDir};
-use crate::digest::ChainId;
 use crate::graph::Graph;
 use crate::verify::run::verify_content;
 use crate::verify::{Progress, VerifyOptions};
 use crosslinks::CrossLinks;
-use std::collections::BTreeSet;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// How to audit.
 #[derive(Clone, Copy, Default)]

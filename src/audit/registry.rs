@@ -322,12 +322,18 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
         };
         match info.kind {
             ManifestKind::Schema1 => out.push(
-                Finding::info(Code::RegistryLegacyManifest, format!("registry manifest {} is Docker schema1 (legacy, no config blob); not cross-checked", d.short()))
-                    .with_file(&rel),
+                Finding::info(
+                    Code::RegistryLegacyManifest,
+                    format!("registry manifest {} is Docker schema1 (legacy, no config blob); not cross-checked", d.short()),
+                )
+                .with_file(&rel),
             ),
             ManifestKind::Unknown => out.push(
-                Finding::warning(Code::RegistryManifestMismatch, format!("registry manifest {} is not a manifest or index strata recognises", d.short()))
-                    .with_file(&rel),
+                Finding::warning(
+                    Code::RegistryManifestMismatch,
+                    format!("registry manifest {} is not a manifest or index strata recognises", d.short()),
+                )
+                .with_file(&rel),
             ),
             _ => {}
         }
@@ -348,8 +354,11 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
         for d in m.config.iter().chain(&m.layers).chain(&m.manifests) {
             if !present.contains(d) {
                 out.push(
-                    Finding::error(Code::RegistryBlobMissing, format!("registry manifest {} names blob {}, which the registry does not hold", m.digest.short(), d.short()))
-                        .with_file(blob_path(&v2, d)),
+                    Finding::error(
+                        Code::RegistryBlobMissing,
+                        format!("registry manifest {} names blob {}, which the registry does not hold", m.digest.short(), d.short()),
+                    )
+                    .with_file(blob_path(&v2, d)),
                 );
             }
         }
@@ -358,8 +367,11 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
         for d in r.revisions.iter().chain(r.tags.values()) {
             if !present.contains(d) {
                 out.push(
-                    Finding::error(Code::RegistryBlobMissing, format!("registry repository {} names manifest {}, which the registry does not hold", r.name, d.short()))
-                        .with_file(blob_path(&v2, d)),
+                    Finding::error(
+                        Code::RegistryBlobMissing,
+                        format!("registry repository {} names manifest {}, which the registry does not hold", r.name, d.short()),
+                    )
+                    .with_file(blob_path(&v2, d)),
                 );
             }
         }
@@ -367,8 +379,11 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
     blobs.unreferenced = present.iter().filter(|d| !referenced.contains(d)).copied().collect();
     for d in &blobs.unreferenced {
         out.push(
-            Finding::info(Code::RegistryBlobUnreferenced, format!("registry blob {} is referenced by no manifest (garbage-collect candidate)", d.short()))
-                .with_file(blob_path(&v2, d)),
+            Finding::info(
+                Code::RegistryBlobUnreferenced,
+                format!("registry blob {} is referenced by no manifest (garbage-collect candidate)", d.short()),
+            )
+            .with_file(blob_path(&v2, d)),
         );
     }
 
@@ -401,7 +416,13 @@ fn check_repo_digests(
             // Normalised names always start with the registry host; the registry
             // stores the path after it.
             let path = r.name.split_once('/').map_or(r.name.as_str(), |(_, p)| p);
-            let mut check = RepoDigestCheck { image: img.id(), reference: rd.clone(), repository: path.to_owned(), digest, status: DigestCheckStatus::NotInRegistry };
+            let mut check = RepoDigestCheck {
+                image: img.id(),
+                reference: rd.clone(),
+                repository: path.to_owned(),
+                digest,
+                status: DigestCheckStatus::NotInRegistry,
+            };
             let Some(repo) = by_name.get(path) else {
                 checks.push(check);
                 continue;
@@ -409,7 +430,9 @@ fn check_repo_digests(
             let before = out.len();
             let mut bad = false;
             let rel = blob_path(v2, &digest);
-            let mismatch = |msg: String| Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_path(rd.as_bytes()).with_file(&rel);
+            let mismatch = |msg: String| {
+                Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_path(rd.as_bytes()).with_file(&rel)
+            };
             if !repo.revisions.contains(&digest) && !repo.tags.values().any(|d| *d == digest) {
                 out.push(mismatch(format!("{rd}: registry repository {} holds no manifest {}", repo.name, digest.short())));
             } else if !present.contains(&digest) {
@@ -420,12 +443,18 @@ fn check_repo_digests(
                 // An index: the platform manifest whose config is this image.
                 let target = match m.kind {
                     ManifestKind::Manifest => Some(m),
-                    ManifestKind::Index => m.manifests.iter().filter_map(|c| manifests.get(c)).find(|c| c.config == Some(*img.id().digest())),
+                    ManifestKind::Index => {
+                        m.manifests.iter().filter_map(|c| manifests.get(c)).find(|c| c.config == Some(*img.id().digest()))
+                    }
                     _ => None,
                 };
                 match (m.kind, target) {
                     (ManifestKind::Schema1 | ManifestKind::Unknown, _) => {}
-                    (_, None) => out.push(mismatch(format!("{rd}: no manifest under index {} has image {} as its config", digest.short(), img.id().short()))),
+                    (_, None) => out.push(mismatch(format!(
+                        "{rd}: no manifest under index {} has image {} as its config",
+                        digest.short(),
+                        img.id().short()
+                    ))),
                     (_, Some(t)) if t.config != Some(*img.id().digest()) => out.push(mismatch(format!(
                         "{rd}: the registry manifest's config is {}, not the local image {}",
                         t.config.map(|c| c.short()).unwrap_or_else(|| "missing".into()),
@@ -437,7 +466,11 @@ fn check_repo_digests(
                         let unsound = |d: &Digest| !present.contains(d) || mismatched.contains(d);
                         bad |= t.config.iter().chain(&t.layers).chain(std::iter::once(&t.digest)).any(unsound);
                         if t.layers.len() != diff_ids.len() {
-                            out.push(mismatch(format!("{rd}: the registry manifest has {} layers, the local image {}", t.layers.len(), diff_ids.len())));
+                            out.push(mismatch(format!(
+                                "{rd}: the registry manifest has {} layers, the local image {}",
+                                t.layers.len(),
+                                diff_ids.len()
+                            )));
                         }
                         for (i, (blob, diff)) in t.layers.iter().zip(&diff_ids).enumerate() {
                             let known = g.distribution.v2metadata_by_diffid.get(diff).is_some_and(|v| v.iter().any(|e| e.digest == *blob));

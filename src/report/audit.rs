@@ -88,10 +88,16 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
         return write_json(out, report);
     }
     let s = &report.summary;
-    writeln!(out, "strata audit of {} ({} store, {} engine)", terminal_safe(&report.data_root), if report.driver.is_empty() { "no graphdriver" } else { &report.driver }, match report.engine {
-        EngineGeneration::Legacy => "Docker 20.10 or older",
-        EngineGeneration::Modern => "Docker 23 or newer",
-    })?;
+    writeln!(
+        out,
+        "strata audit of {} ({} store, {} engine)",
+        terminal_safe(&report.data_root),
+        if report.driver.is_empty() { "no graphdriver" } else { &report.driver },
+        match report.engine {
+            EngineGeneration::Legacy => "Docker 20.10 or older",
+            EngineGeneration::Modern => "Docker 23 or newer",
+        }
+    )?;
     writeln!(out, "{} images, {} layers, {} containers", s.images, s.layers, s.containers)?;
     let verdict = match s.worst {
         Some(Severity::Error) => "PROBLEMS FOUND",

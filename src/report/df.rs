@@ -42,12 +42,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
             })
             .collect();
         if names.is_empty() {
-            names = img
-                .repo_digests
-                .iter()
-                .map(|d| (d.split('@').next().unwrap_or(d).to_owned(), "<none>".to_owned()))
-                .take(1)
-                .collect();
+            names = img.repo_digests.iter().map(|d| (d.split('@').next().unwrap_or(d).to_owned(), "<none>".to_owned())).take(1).collect();
         }
         if names.is_empty() {
             names.push(("<none>".into(), "<none>".into()));

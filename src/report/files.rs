@@ -51,15 +51,8 @@ fn time_string(secs: i64) -> String {
 }
 
 fn table_line(f: &LayerFile) -> String {
-    let mut line = format!(
-        "{}  {:>5}/{:<5}  {:>10}  {}  {}",
-        mode_string(f),
-        f.uid,
-        f.gid,
-        f.size,
-        time_string(f.mtime),
-        terminal_safe(&f.path)
-    );
+    let mut line =
+        format!("{}  {:>5}/{:<5}  {:>10}  {}  {}", mode_string(f), f.uid, f.gid, f.size, time_string(f.mtime), terminal_safe(&f.path));
     if let Some(t) = &f.link_target {
         line.push_str(if f.kind == "hardlink" { " link to " } else { " -> " });
         line.push_str(&terminal_safe(t));

@@ -39,10 +39,7 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::
 /// A table in the house style: no borders, like `docker` prints them.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.iter().copied());
+    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(header.iter().copied());
     // Two spaces between columns and none at the edge, as docker's tabwriter does.
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
@@ -67,7 +64,13 @@ pub fn human_size(bytes: i64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let digits = if v.abs() >= 100.0 { 0 } else if v.abs() >= 10.0 { 1 } else { 2 };
+    let digits = if v.abs() >= 100.0 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
     let mut s = format!("{v:.digits$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_owned();

@@ -172,9 +172,8 @@ impl<'g> Builder<'g> {
                 hidden += 1;
             }
         }
-        images.sort_by(|a, b| {
-            (a.repo_tags.is_empty(), a.repo_tags.first(), a.id).cmp(&(b.repo_tags.is_empty(), b.repo_tags.first(), b.id))
-        });
+        images
+            .sort_by(|a, b| (a.repo_tags.is_empty(), a.repo_tags.first(), a.id).cmp(&(b.repo_tags.is_empty(), b.repo_tags.first(), b.id)));
         let mut containers = Vec::new();
         if self.filter.image.is_none() {
             for cid in &l.containers {
@@ -283,7 +282,8 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
     // Layers caught in a parent loop have no root; show each loop once from its
     // smallest ChainID rather than not at all.
     if filter.requires_layer.is_none() {
-        let rest: Vec<ChainId> = g.layers.keys().copied().filter(|c| !b.visited.contains(c) && b.allowed.as_ref().is_none_or(|a| a.contains(c))).collect();
+        let rest: Vec<ChainId> =
+            g.layers.keys().copied().filter(|c| !b.visited.contains(c) && b.allowed.as_ref().is_none_or(|a| a.contains(c))).collect();
         for r in rest {
             if !b.visited.contains(&r) {
                 forest_roots.push(b.branch(r, 0));
@@ -476,12 +476,7 @@ fn count_below(l: &LayerBranch) -> (usize, usize) {
 }
 
 fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
-    let mut text = format!(
-        "{} {}  {}",
-        pen.glyph(Kind::Layer),
-        pen.paint(&l.chain_id.short(), "33"),
-        opt_size(l.size)
-    );
+    let mut text = format!("{} {}  {}", pen.glyph(Kind::Layer), pen.paint(&l.chain_id.short(), "33"), opt_size(l.size));
     if let Some(s) = &l.created_by {
         text.push_str("  ");
         text.push_str(&step_text(pen, s));
@@ -506,7 +501,10 @@ fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
     } else {
         children.extend(l.children.iter().map(|c| layer_line(pen, c, depth + 1)));
         if l.truncated {
-            children.push(Line { text: format!("{} deeper layers not shown (chain longer than {MAX_DEPTH})", pen.glyph(Kind::More)), children: Vec::new() });
+            children.push(Line {
+                text: format!("{} deeper layers not shown (chain longer than {MAX_DEPTH})", pen.glyph(Kind::More)),
+                children: Vec::new(),
+            });
         }
     }
     Line { text, children }
@@ -526,11 +524,8 @@ fn draw(out: &mut dyn Write, pen: &Pen, line: &Line, prefix: &str, connector: &s
     let n = line.children.len();
     for (i, c) in line.children.iter().enumerate() {
         let last = i + 1 == n;
-        let child_prefix = if connector.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}{}", pen.pipe(connector == pen.branch(true)))
-        };
+        let child_prefix =
+            if connector.is_empty() { prefix.to_owned() } else { format!("{prefix}{}", pen.pipe(connector == pen.branch(true))) };
         draw(out, pen, c, &child_prefix, pen.branch(last))?;
     }
     Ok(())

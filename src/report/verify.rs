@@ -52,7 +52,13 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
             layers: r
                 .layers
                 .iter()
-                .map(|l| LayerLine { chain_id: l.chain_id, diff_id: l.diff_id, computed_diff_id: l.computed_diff_id, status: l.status, bytes: l.bytes })
+                .map(|l| LayerLine {
+                    chain_id: l.chain_id,
+                    diff_id: l.diff_id,
+                    computed_diff_id: l.computed_diff_id,
+                    status: l.status,
+                    bytes: l.bytes,
+                })
                 .collect(),
             images: r.images.iter().map(|i| ImageLine { id: i.id, status: i.status }).collect(),
             findings: &r.findings,
@@ -62,7 +68,13 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
     let mut t = new_table(&["LAYER", "STATUS", "DIFF ID", "BYTES", "IMAGES"]);
     for l in &r.layers {
         let users = g.layers.get(&l.chain_id).map_or(0, |n| n.images.len());
-        t.add_row(vec![l.chain_id.short(), status_word(l.status).to_owned(), l.diff_id.short(), human_size(l.bytes as i64), users.to_string()]);
+        t.add_row(vec![
+            l.chain_id.short(),
+            status_word(l.status).to_owned(),
+            l.diff_id.short(),
+            human_size(l.bytes as i64),
+            users.to_string(),
+        ]);
     }
     write_table(out, &t)?;
     if !r.images.is_empty() {

@@ -142,7 +142,9 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
         let raw = match parse_container_config(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("container {id}: config.v2.json is not valid: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("container {id}: config.v2.json is not valid: {e}")).with_file(&rel),
+                );
                 continue;
             }
         };

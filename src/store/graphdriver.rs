@@ -178,11 +178,7 @@ pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Fin
         let l = Path::new(kind.name()).join("l");
         for entry in ctx.list_dir_or_finding(&l, findings).unwrap_or_default() {
             let Some(name) = entry.name.to_str() else { continue };
-            let target = ctx
-                .root
-                .read_link(&l.join(name))
-                .ok()
-                .map(|t| String::from_utf8_lossy(&t).into_owned());
+            let target = ctx.root.read_link(&l.join(name)).ok().map(|t| String::from_utf8_lossy(&t).into_owned());
             home.links.push(ShortLink { name: name.to_owned(), target });
         }
     }

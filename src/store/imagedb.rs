@@ -172,27 +172,20 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
             }
         };
         let meta_dir = imagedb.join("metadata/sha256").join(name);
-        let parent = ctx
-            .read_small_text(&meta_dir.join("parent"), findings)
-            .and_then(|s| match ImageId::parse(s.trim()) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    findings.push(
-                        Finding::error(Code::MetadataCorrupt, format!("image parent file: {e}"))
-                            .with_image(id)
-                            .with_file(meta_dir.join("parent")),
-                    );
-                    None
-                }
-            });
-        let last_updated = ctx
-            .read_small_text(&meta_dir.join("lastUpdated"), findings)
-            .filter(|s| !s.is_empty());
+        let parent = ctx.read_small_text(&meta_dir.join("parent"), findings).and_then(|s| match ImageId::parse(s.trim()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("image parent file: {e}"))
+                        .with_image(id)
+                        .with_file(meta_dir.join("parent")),
+                );
+                None
+            }
+        });
+        let last_updated = ctx.read_small_text(&meta_dir.join("lastUpdated"), findings).filter(|s| !s.is_empty());
         let built_locally = ctx.root.exists(&meta_dir.join("builtLocally"));
-        out.insert(
-            id,
-            ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file },
-        );
+        out.insert(id, ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file });
     }
     out
 }

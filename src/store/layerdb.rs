@@ -84,8 +84,7 @@ pub fn parse_diff(text: &str) -> Result<DiffId, String> {
 /// `size`: a decimal int64. Docker parses it untrimmed: a trailing newline makes the
 /// layer unloadable for the daemon, so say so rather than quietly accept it.
 pub fn parse_size(text: &str) -> Result<i64, String> {
-    text.parse::<i64>()
-        .map_err(|_| format!("{:?} is not a decimal integer", text.chars().take(40).collect::<String>()))
+    text.parse::<i64>().map_err(|_| format!("{:?} is not a decimal integer", text.chars().take(40).collect::<String>()))
 }
 
 /// `cache-id`: the name of the layer's graphdriver directory, trimmed.
@@ -121,10 +120,8 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
         let Some(name) = entry.name.to_str() else { continue };
         let dir = sha_dir.join(name);
         if name.ends_with("-removing") {
-            let cache_id = ctx
-                .read_small_text(&dir.join("cache-id"), findings)
-                .map(|s| s.trim().to_owned())
-                .filter(|s| is_safe_dir_name(s));
+            let cache_id =
+                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| s.trim().to_owned()).filter(|s| is_safe_dir_name(s));
             db.removing.push(RemovingLayer { dir, cache_id });
             continue;
         }
@@ -222,9 +219,7 @@ fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Findi
     let parent = ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match parse_parent(&s) {
         Ok(p) => Some(p),
         Err(e) => {
-            findings.push(
-                Finding::error(Code::MetadataCorrupt, format!("mount {name}: parent: {e}")).with_file(dir.join("parent")),
-            );
+            findings.push(Finding::error(Code::MetadataCorrupt, format!("mount {name}: parent: {e}")).with_file(dir.join("parent")));
             None
         }
     });

@@ -47,9 +47,7 @@ impl<'a> StoreCtx<'a> {
             Ok(b) => match String::from_utf8(b) {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    findings.push(
-                        Finding::error(Code::MetadataCorrupt, "file is not UTF-8 text").with_file(rel),
-                    );
+                    findings.push(Finding::error(Code::MetadataCorrupt, "file is not UTF-8 text").with_file(rel));
                     None
                 }
             },

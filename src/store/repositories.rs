@@ -34,17 +34,18 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
     let records = match parse_repositories(text.as_bytes()) {
         Ok(r) => r,
         Err(e) => {
-            findings.push(
-                Finding::error(Code::MetadataCorrupt, format!("repositories.json is not valid: {e}")).with_file(&rel),
-            );
+            findings.push(Finding::error(Code::MetadataCorrupt, format!("repositories.json is not valid: {e}")).with_file(&rel));
             return Vec::new();
         }
     };
     for r in &records {
         if r.parsed.is_none() {
             findings.push(
-                Finding::warning(Code::MetadataCorrupt, format!("repositories.json: {:?} is not a valid reference; Docker ignores it", r.raw))
-                    .with_file(&rel),
+                Finding::warning(
+                    Code::MetadataCorrupt,
+                    format!("repositories.json: {:?} is not a valid reference; Docker ignores it", r.raw),
+                )
+                .with_file(&rel),
             );
         }
     }

@@ -9,9 +9,9 @@
 //! driver leaves on disk, so the walk is a plain lookup.
 
 use super::{Reporter, WhiteoutStyle};
-use crate::store::graphdriver::DriverKind;
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, SafeDir};
+use crate::store::graphdriver::DriverKind;
 use crate::tarsplit::MemberKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -187,10 +187,7 @@ pub(crate) fn file_kind_of(kind: MemberKind) -> Option<FileKind> {
 fn is_opaque(layer: &SafeDir, rel: &[u8]) -> bool {
     layer
         .xattrs(path_of(rel))
-        .map(|xs| {
-            xs.iter()
-                .any(|(k, v)| (k == "trusted.overlay.opaque" || k == "user.overlay.opaque") && v.as_slice() == b"y")
-        })
+        .map(|xs| xs.iter().any(|(k, v)| (k == "trusted.overlay.opaque" || k == "user.overlay.opaque") && v.as_slice() == b"y"))
         .unwrap_or(false)
 }
 
@@ -296,8 +293,7 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                         format!("a {}", entry.kind)
                     };
                     out.push(
-                        Finding::error(Code::LayerFileAdded, format!("{what} on disk that the layer tar does not contain"))
-                            .with_path(&rel),
+                        Finding::error(Code::LayerFileAdded, format!("{what} on disk that the layer tar does not contain")).with_path(&rel),
                     );
                 }
             }

@@ -53,18 +53,24 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
             if l.is_none() {
                 layers_present = false;
                 findings.push(
-                    Finding::error(Code::LayerMissing, format!("image {} needs layer {} which is not in layerdb; Docker will not load this image", id.short(), c.short()))
-                        .with_image(id)
-                        .with_layer(c),
+                    Finding::error(
+                        Code::LayerMissing,
+                        format!("image {} needs layer {} which is not in layerdb; Docker will not load this image", id.short(), c.short()),
+                    )
+                    .with_image(id)
+                    .with_layer(c),
                 );
             }
         }
         if let Some(parent) = img.record.parent {
             if !g.images.contains_key(&parent) {
                 findings.push(
-                    Finding::warning(Code::ParentMissing, format!("image {}: parent image {} is not in imagedb", id.short(), parent.short()))
-                        .with_image(id)
-                        .with_file(img.record.content_file.parent().map(|p| p.to_path_buf()).unwrap_or_default()),
+                    Finding::warning(
+                        Code::ParentMissing,
+                        format!("image {}: parent image {} is not in imagedb", id.short(), parent.short()),
+                    )
+                    .with_image(id)
+                    .with_file(img.record.content_file.parent().map(|p| p.to_path_buf()).unwrap_or_default()),
                 );
             }
         }
@@ -76,9 +82,16 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
         if let Some(p) = l.record.parent {
             if !g.layers.contains_key(&p) {
                 findings.push(
-                    Finding::error(Code::ParentMissing, format!("layer {}: parent layer {} is not in layerdb; Docker skips this layer and every layer above it", l.chain_id().short(), p.short()))
-                        .with_layer(l.chain_id())
-                        .with_file(l.record.dir.join("parent")),
+                    Finding::error(
+                        Code::ParentMissing,
+                        format!(
+                            "layer {}: parent layer {} is not in layerdb; Docker skips this layer and every layer above it",
+                            l.chain_id().short(),
+                            p.short()
+                        ),
+                    )
+                    .with_layer(l.chain_id())
+                    .with_file(l.record.dir.join("parent")),
                 );
             }
         }

@@ -13,8 +13,8 @@ use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
 use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
-use crate::store::graphdriver::DriverKind;
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
+use crate::store::graphdriver::DriverKind;
 use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader, TarSplitError};
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
@@ -82,8 +82,7 @@ fn run(
         Ok(d) => d,
         Err(e) => {
             out.push(
-                Finding::error(Code::LayerContentMissing, format!("layer content directory unavailable: {e}"))
-                    .with_file(&job.content_dir),
+                Finding::error(Code::LayerContentMissing, format!("layer content directory unavailable: {e}")).with_file(&job.content_dir),
             );
             result.findings = out.finish();
             return (result, None);
@@ -106,7 +105,9 @@ fn run(
         Ok(f) => f,
         Err(e) => {
             let f = match e {
-                OpenError::Missing(m) => Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}")),
+                OpenError::Missing(m) => {
+                    Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
+                }
                 OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
             };
             out.push(f.with_file(&job.tar_split));
@@ -164,7 +165,11 @@ fn run(
     result.status = if !complete {
         LayerStatus::Unverifiable
     } else if opts.quick {
-        if out.has_errors() { LayerStatus::Mismatch } else { LayerStatus::Checked }
+        if out.has_errors() {
+            LayerStatus::Mismatch
+        } else {
+            LayerStatus::Checked
+        }
     } else {
         let computed = DiffId(Digest::from_bytes(sha.finalize().into()));
         result.computed_diff_id = Some(computed);
@@ -174,7 +179,11 @@ fn run(
                 format!("layer content hashes to {computed}, but the layer store records DiffID {}", job.diff_id),
             ));
         }
-        if out.has_errors() { LayerStatus::Mismatch } else { LayerStatus::Verified }
+        if out.has_errors() {
+            LayerStatus::Mismatch
+        } else {
+            LayerStatus::Verified
+        }
     };
     result.findings = out.finish();
     (result, None)
@@ -303,8 +312,11 @@ impl Pass<'_, '_> {
             Ok(h) => Some(h),
             Err(e) => {
                 self.out.push(
-                    Finding::warning(Code::TarSplitCorrupt, format!("cannot parse the tar header of this entry ({e}); its metadata is not compared"))
-                        .with_path(&m.name),
+                    Finding::warning(
+                        Code::TarSplitCorrupt,
+                        format!("cannot parse the tar header of this entry ({e}); its metadata is not compared"),
+                    )
+                    .with_path(&m.name),
                 );
                 None
             }
@@ -334,10 +346,8 @@ impl Pass<'_, '_> {
         let rel = match &m.rel {
             Ok(r) => r.clone(),
             Err(BadName::Escape) => {
-                self.out.push(
-                    Finding::error(Code::PathEscape, "entry name climbs out of the layer directory; not opened")
-                        .with_path(&m.name),
-                );
+                self.out
+                    .push(Finding::error(Code::PathEscape, "entry name climbs out of the layer directory; not opened").with_path(&m.name));
                 return;
             }
             Err(BadName::Nul) => {
@@ -410,7 +420,10 @@ impl Pass<'_, '_> {
             Err(e) => {
                 match e.kind {
                     ReadErrorKind::Symlink | ReadErrorKind::NotRegular(_) | ReadErrorKind::NotADirectory | ReadErrorKind::Escape => self
-                        .modified(rel, format!("not a regular file inside the layer any more, not read ({e}); the layer tar has a regular file here")),
+                        .modified(
+                            rel,
+                            format!("not a regular file inside the layer any more, not read ({e}); the layer tar has a regular file here"),
+                        ),
                     _ => self.missing(rel, &e),
                 }
                 return None;
@@ -510,8 +523,11 @@ impl Pass<'_, '_> {
                 format!("the layer tar deletes this path (whiteout), but on disk it is a {} rather than a 0/0 whiteout device", m.kind),
             ),
             Err(e) if e.is_not_found() => self.out.push(
-                Finding::error(Code::LayerFileMissing, "the whiteout the layer tar puts here is gone: the lower-layer file would show through")
-                    .with_path(target),
+                Finding::error(
+                    Code::LayerFileMissing,
+                    "the whiteout the layer tar puts here is gone: the lower-layer file would show through",
+                )
+                .with_path(target),
             ),
             Err(e) => self.missing(target, &e),
         }

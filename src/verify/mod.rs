@@ -9,9 +9,9 @@
 
 mod expect;
 pub mod identity;
-pub mod run;
 mod layer;
 mod members;
+pub mod run;
 
 pub use expect::{placement, ExpectedTree, Placement};
 pub use layer::{reassemble_layer, verify_layer};

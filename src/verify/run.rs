@@ -74,8 +74,11 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Finding> {
             .with_file(l.record.dir.join("cache-id"))
     })?;
     let driver = g.driver.ok_or_else(|| {
-        Finding::warning(Code::UnsupportedStore, format!("layer {}: graphdriver {:?} is not one strata can read files of", chain.short(), g.driver_name))
-            .with_layer(*chain)
+        Finding::warning(
+            Code::UnsupportedStore,
+            format!("layer {}: graphdriver {:?} is not one strata can read files of", chain.short(), g.driver_name),
+        )
+        .with_layer(*chain)
     })?;
     let lower_tar_splits = if driver.stores_diffs() {
         None
@@ -96,7 +99,13 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Finding> {
 /// Verifies the content of `layers`: one result per layer, by chain ID. A layer that
 /// cannot even be turned into a job (no diff, no cache-id, unknown driver) comes back
 /// unverifiable with the finding that says why.
-pub fn verify_content(root: &SafeDir, g: &Graph, layers: &BTreeSet<ChainId>, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> Vec<LayerResult> {
+pub fn verify_content(
+    root: &SafeDir,
+    g: &Graph,
+    layers: &BTreeSet<ChainId>,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> Vec<LayerResult> {
     let mut jobs = Vec::new();
     let mut blocked: Vec<LayerResult> = Vec::new();
     for c in layers.iter().filter(|c| g.layers.contains_key(c)) {
@@ -126,18 +135,13 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
     let mut findings: Vec<Finding> = Vec::new();
     let results = verify_content(root, g, &layers, opts, progress);
 
-    let images: Vec<&ImageIdentity> = identities
-        .iter()
-        .filter(|i| sel.is_everything() || sel.images.contains(&i.id))
-        .collect();
+    let images: Vec<&ImageIdentity> = identities.iter().filter(|i| sel.is_everything() || sel.images.contains(&i.id)).collect();
     let verdicts = images
         .iter()
         .map(|i| {
             let chain = &g.images[&i.id].chain_ids;
-            let statuses: Vec<LayerStatus> = chain
-                .iter()
-                .map(|c| results.iter().find(|r| r.chain_id == *c).map_or(LayerStatus::Unverifiable, |r| r.status))
-                .collect();
+            let statuses: Vec<LayerStatus> =
+                chain.iter().map(|c| results.iter().find(|r| r.chain_id == *c).map_or(LayerStatus::Unverifiable, |r| r.status)).collect();
             let status = if !i.id_matches || statuses.contains(&LayerStatus::Mismatch) {
                 ImageStatus::Mismatch
             } else if !i.layers_present || statuses.contains(&LayerStatus::Unverifiable) {
@@ -153,9 +157,7 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
 
     // Identity and store findings that concern what was selected.
     let wanted = |f: &Finding| {
-        sel.is_everything()
-            || f.image.is_some_and(|i| sel.images.contains(&i))
-            || f.layer.is_some_and(|l| layers.contains(&l))
+        sel.is_everything() || f.image.is_some_and(|i| sel.images.contains(&i)) || f.layer.is_some_and(|l| layers.contains(&l))
     };
     findings.extend(id_findings.into_iter().filter(|f| wanted(f)));
     findings.extend(g.findings.iter().filter(|f| wanted(f)).cloned());

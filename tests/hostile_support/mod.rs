@@ -105,11 +105,15 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
         let out = Command::new(env!("CARGO_BIN_EXE_strata")).arg("--root").arg(root).args([cmd, "--format", "json"]).output().unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         v.as_array()
-            .map(|a| a.iter().flat_map(|x| match &x[field] {
-                serde_json::Value::Array(t) => t.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
-                serde_json::Value::String(s) => vec![s.clone()],
-                _ => vec![],
-            }).collect())
+            .map(|a| {
+                a.iter()
+                    .flat_map(|x| match &x[field] {
+                        serde_json::Value::Array(t) => t.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+                        serde_json::Value::String(s) => vec![s.clone()],
+                        _ => vec![],
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     };
     candidates.extend(listed("images", "repo_tags").into_iter().take(3));
@@ -151,12 +155,7 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
                 (c, ok, full)
             })
             .collect();
-        let pick = tried
-            .iter()
-            .find(|t| t.2)
-            .or_else(|| tried.iter().find(|t| t.1))
-            .map(|t| t.0)
-            .unwrap_or(&candidates[0]);
+        let pick = tried.iter().find(|t| t.2).or_else(|| tried.iter().find(|t| t.1)).map(|t| t.0).unwrap_or(&candidates[0]);
         out.push(with(pick));
     }
     out
@@ -298,7 +297,10 @@ pub fn pick_files(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
         ("layer size", first(&format!("{img}/layerdb/sha256"), &|p| p.join("size").is_file()).map(|d| d.join("size"))),
         ("layer cache-id", first(&format!("{img}/layerdb/sha256"), &|p| p.join("cache-id").is_file()).map(|d| d.join("cache-id"))),
         ("layer parent", first(&format!("{img}/layerdb/sha256"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
-        ("tar-split", first(&format!("{img}/layerdb/sha256"), &|p| p.join("tar-split.json.gz").is_file()).map(|d| d.join("tar-split.json.gz"))),
+        (
+            "tar-split",
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("tar-split.json.gz").is_file()).map(|d| d.join("tar-split.json.gz")),
+        ),
         ("repositories.json", Some(PathBuf::from(format!("{img}/repositories.json")))),
         ("v2metadata", first(&format!("{img}/distribution/v2metadata-by-diffid/sha256"), &|p| p.is_file())),
         ("diffid-by-digest", first(&format!("{img}/distribution/diffid-by-digest/sha256"), &|p| p.is_file())),

@@ -68,11 +68,7 @@ pub fn extracted(name: &str, archive: &str) -> PathBuf {
     std::fs::create_dir_all(&cache).unwrap();
     let tmp = cache.join(format!(".{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let status = Command::new(repo().join("fixtures/extract.sh"))
-        .arg(&src)
-        .arg(&tmp)
-        .status()
-        .expect("run fixtures/extract.sh");
+    let status = Command::new(repo().join("fixtures/extract.sh")).arg(&src).arg(&tmp).status().expect("run fixtures/extract.sh");
     assert!(status.success(), "extract.sh {} failed: {status}", src.display());
     if std::fs::rename(&tmp, &dest).is_err() {
         // Another process won the race; use its copy.
@@ -90,12 +86,8 @@ pub fn data_root(name: &str) -> PathBuf {
 /// that damage it.
 pub fn copy_tree(src: &Path) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("strata-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let status = Command::new("cp")
-        .args(["-a", "--preserve=all"])
-        .arg(format!("{}/.", src.display()))
-        .arg(dir.path())
-        .status()
-        .expect("run cp");
+    let status =
+        Command::new("cp").args(["-a", "--preserve=all"]).arg(format!("{}/.", src.display())).arg(dir.path()).status().expect("run cp");
     assert!(status.success(), "cp -a failed");
     dir
 }
@@ -110,11 +102,7 @@ pub fn strata() -> Command {
 /// Runs strata with `args` on `root`, returning (status code, stdout, stderr).
 pub fn run(root: &Path, args: &[&str]) -> (i32, String, String) {
     let out = strata().arg("--root").arg(root).args(args).output().expect("run strata");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Runs strata with `--format json` and parses stdout.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use strata::digest::{ChainId, DiffId};
 use strata::fsread::SafeDir;
 use strata::store::graphdriver::DriverKind;
-use strata::verify::{LayerJob};
+use strata::verify::LayerJob;
 
 pub fn layer_jobs(root: &Path, driver: DriverKind) -> Vec<LayerJob> {
     let dir = SafeDir::open_root(root).expect("data-root");

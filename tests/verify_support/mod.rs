@@ -114,7 +114,15 @@ pub fn sha256_file(p: &Path) -> Digest {
 
 /// Tars `src` (`tar_args` picks the format), disassembles it and unpacks it as
 /// layer `cache_id` of `driver` under `root`, on top of `parent`.
-pub fn add_layer(root: &Path, work: &Path, src: &Path, tar_args: &[&str], driver: DriverKind, cache_id: &str, parent: Option<&ChainId>) -> (LayerJob, PathBuf) {
+pub fn add_layer(
+    root: &Path,
+    work: &Path,
+    src: &Path,
+    tar_args: &[&str],
+    driver: DriverKind,
+    cache_id: &str,
+    parent: Option<&ChainId>,
+) -> (LayerJob, PathBuf) {
     add_layer_of(root, work, src, &["."], tar_args, driver, cache_id, parent)
 }
 
@@ -142,19 +150,8 @@ pub fn add_layer_of(
     let content = driver.content_dir(cache_id);
     std::fs::create_dir_all(root.join(&content)).unwrap();
     let owner = if is_root() { "--same-owner" } else { "--no-same-owner" };
-    run(Command::new("tar")
-        .args(["--xattrs", "--xattrs-include=*", owner, "-xpf"])
-        .arg(&tar)
-        .arg("-C")
-        .arg(root.join(&content)));
-    let job = LayerJob {
-        chain_id: chain,
-        diff_id,
-        tar_split: ts,
-        content_dir: content,
-        driver,
-        lower_tar_splits: Some(Vec::new()),
-    };
+    run(Command::new("tar").args(["--xattrs", "--xattrs-include=*", owner, "-xpf"]).arg(&tar).arg("-C").arg(root.join(&content)));
+    let job = LayerJob { chain_id: chain, diff_id, tar_split: ts, content_dir: content, driver, lower_tar_splits: Some(Vec::new()) };
     (job, tar)
 }
 
@@ -189,8 +186,5 @@ pub fn write_tar_split(p: &Path, entries: &[serde_json::Value]) {
 
 /// Findings as (code, path, severity) for compact assertions.
 pub fn summary(r: &LayerResult) -> Vec<(String, String, String)> {
-    r.findings
-        .iter()
-        .map(|f| (f.code.to_string(), f.path.clone().unwrap_or_default(), f.severity.to_string()))
-        .collect()
+    r.findings.iter().map(|f| (f.code.to_string(), f.path.clone().unwrap_or_default(), f.severity.to_string())).collect()
 }
