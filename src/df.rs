@@ -11,8 +11,8 @@
 
 use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
-use crate::fsread::{FileKind, SafeDir};
-use crate::graph::{Graph, ImageNode};
+use crate::fsread::{FileKind, ReadError, SafeDir};
+use crate::graph::{ContainerNode, Graph, ImageNode};
 use crate::store::read_error_finding;
 use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
@@ -230,25 +230,11 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
         })
         .collect();
 
-    // Drivers whose RW directory holds just the changes measure SizeRw by walking
-    // it; the full-tree drivers compare it with the tree beneath (the init layer,
-    // else the image's top layer), as the engine's naive differ does.
-    let diff_driver = g.driver.is_some_and(|k| k.stores_diffs());
     let mut containers = Vec::new();
     let mut list: Vec<_> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
     for c in list {
-        let measured = match (&c.rw_dir, diff_driver) {
-            (Some(dir), true) => Some(dir_size(root, dir)),
-            (Some(dir), false) => {
-                let below = c.init_dir.clone().or_else(|| {
-                    let top = c.mount.as_ref()?.parent?;
-                    g.layers.get(&top)?.content_dir.clone()
-                });
-                Some(changes_size(root, dir, below.as_deref()))
-            }
-            _ => None,
-        };
+        let measured = measure_rw(g, root, c);
         let rw_size = match (measured, &c.rw_dir) {
             (Some(m), Some(dir)) => match m {
                 Ok((n, problems)) => {
@@ -373,4 +359,20 @@ fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Fi
         });
     }
     out
+}
+
+/// Measures a container's RW layer as the engine computes `SizeRw`. Drivers whose
+/// RW directory holds just the changes walk it (`directory.Size`); the full-tree
+/// drivers compare it with the tree beneath (the init layer, else the image's top
+/// layer), as the engine's naive differ does. `None` when it has no RW directory.
+pub fn measure_rw(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<Result<(u64, Vec<ReadError>), ReadError>> {
+    let dir = c.rw_dir.as_ref()?;
+    if g.driver.is_none_or(|k| k.stores_diffs()) {
+        return Some(dir_size(root, dir));
+    }
+    let below = c.init_dir.clone().or_else(|| {
+        let top = c.mount.as_ref()?.parent?;
+        g.layers.get(&top)?.content_dir.clone()
+    });
+    Some(changes_size(root, dir, below.as_deref()))
 }

@@ -394,31 +394,6 @@ fn split(p: &[u8]) -> Vec<&[u8]> {
     p.split(|&b| b == b'/').collect()
 }
 
-/// Bytes in a container's RW layer, as the engine computes `SizeRw`: for drivers
-/// that store diffs (overlay2), `directory.Size` of the upper dir; for full-copy
-/// drivers (vfs, ...), the lstat size of every added or changed non-directory, each
-/// hard-linked inode once (`archive.ChangesSize`). `None` when unreadable.
-pub fn rw_size(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<i64> {
-    let rw = c.rw_dir.as_ref()?;
-    if g.driver.is_none_or(|d| d.stores_diffs()) {
-        let (size, _problems) = crate::usage::dir_size(root, rw).ok()?;
-        return i64::try_from(size).ok();
-    }
-    let (changes, _) = container_changes(g, root, c).ok()?;
-    let upper = root.open_dir(rw).ok()?;
-    let mut seen = std::collections::HashSet::new();
-    let mut total: i64 = 0;
-    for ch in changes.iter().filter(|ch| ch.kind != ChangeKind::Delete) {
-        let rel = Path::new(std::ffi::OsStr::from_bytes(&ch.path[1..]));
-        let Ok(m) = upper.lstat(rel) else { continue };
-        if m.kind == FileKind::Dir || (m.nlink > 1 && !seen.insert(m.ino)) {
-            continue;
-        }
-        total = total.saturating_add(i64::try_from(m.size).unwrap_or(i64::MAX));
-    }
-    Some(total)
-}
-
 /// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.
 pub fn change_line(c: &Change) -> String {
     format!("{} {}", c.kind.letter(), crate::finding::terminal_safe(&c.display_path()))

@@ -158,7 +158,10 @@ impl ContainerView {
     /// Fills in the sizes, which need the disk: `rw_size` as measured, `rootfs_size`
     /// as the image's size on top of it.
     pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
-        self.rw_size = crate::rwdiff::rw_size(g, root, c);
+        self.rw_size = match crate::df::measure_rw(g, root, c) {
+            Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+            _ => None,
+        };
         let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
         self.rootfs_size = self.rw_size.zip(image_size).and_then(|(rw, img)| rw.checked_add(img));
         self
