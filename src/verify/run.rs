@@ -62,7 +62,7 @@ fn selected_layers(g: &Graph, sel: &Selection) -> BTreeSet<ChainId> {
 }
 
 /// Builds the job for one layer, or the finding that says why it cannot be checked.
-fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Finding> {
+fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
     let l = &g.layers[chain];
     let unverifiable = |code: Code, msg: String| Finding::error(code, msg).with_layer(*chain);
     let diff_id = l.record.diff_id.ok_or_else(|| {
@@ -118,7 +118,7 @@ pub fn verify_content(
                 computed_diff_id: None,
                 status: LayerStatus::Unverifiable,
                 bytes: 0,
-                findings: vec![f],
+                findings: vec![*f],
             }),
         }
     }
