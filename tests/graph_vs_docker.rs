@@ -311,3 +311,22 @@ fn listings_match_their_schemas() {
         }
     }
 }
+
+/// With more than one image store on disk, strata reads the one whose driver
+/// directory is there, names the others, and `--driver` picks explicitly.
+#[test]
+fn several_image_stores_are_named_and_chosen() {
+    require_root!();
+    let t = copy_tree(&data_root("basic"));
+    std::fs::create_dir_all(t.path().join("image/aufs/imagedb/content/sha256")).unwrap();
+    std::fs::create_dir_all(t.path().join("vfs/dir/leftover")).unwrap();
+    let (code, out, err) = run(t.path(), &["images", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let images: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(images.as_array().unwrap().len(), 19);
+    assert!(err.contains("image/aufs"), "{err}");
+    assert!(err.contains("vfs/"), "{err}");
+    let (code, out, _) = run(t.path(), &["images", "--driver", "aufs", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "[]");
+}
