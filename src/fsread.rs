@@ -384,6 +384,14 @@ impl SafeDir {
         file_xattrs(&file).map_err(|e| ReadError::from_io(self.display_path(rel), e))
     }
 
+    /// Whether directory `rel` carries overlay's opaque mark (`trusted.overlay.opaque`,
+    /// or `user.overlay.opaque` under the userxattr mount option) set to `y`.
+    pub fn is_overlay_opaque(&self, rel: &Path) -> bool {
+        self.xattrs(rel)
+            .map(|xs| xs.iter().any(|(k, v)| (k == "trusted.overlay.opaque" || k == "user.overlay.opaque") && v.as_slice() == b"y"))
+            .unwrap_or(false)
+    }
+
     /// Whether `rel` exists (as anything, links included).
     pub fn exists(&self, rel: &Path) -> bool {
         self.lstat(rel).is_ok()

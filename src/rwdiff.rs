@@ -29,6 +29,7 @@
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, Meta, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph};
+use crate::usage::{capability, stat_different};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -146,30 +147,6 @@ fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// Whether a directory carries overlay's opaque mark.
-fn is_opaque(dir: &SafeDir, rel: &Path) -> bool {
-    dir.xattrs(rel)
-        .map(|x| x.iter().any(|(n, v)| (n == "trusted.overlay.opaque" || n == "user.overlay.opaque") && v == b"y"))
-        .unwrap_or(false)
-}
-
-fn capability(dir: &SafeDir, rel: &Path) -> Option<Vec<u8>> {
-    dir.xattrs(rel).ok()?.into_iter().find(|(n, _)| n == "security.capability").map(|(_, v)| v)
-}
-
-/// The engine's `statDifferent`: type and permission bits, owner, device number, and
-/// for non-directories size and mtime.
-fn stat_different(old: &Meta, new: &Meta) -> bool {
-    if old.kind != new.kind || old.mode != new.mode || old.uid != new.uid || old.gid != new.gid || old.rdev != new.rdev {
-        return true;
-    }
-    if new.kind == FileKind::Dir {
-        return false;
-    }
-    let same_time = old.mtime == new.mtime && (old.mtime_nsec == new.mtime_nsec || old.mtime_nsec == 0 || new.mtime_nsec == 0);
-    !same_time || old.size != new.size
-}
-
 /// A directory of the merged lower view: the layers (indices into the stack, top
 /// first) whose copy of it shows through.
 type Merged = Vec<usize>;
@@ -205,7 +182,7 @@ impl Walker<'_> {
             match self.lowers[i].lstat(rel) {
                 Ok(m) if m.kind == FileKind::Dir => {
                     out.push(i);
-                    if !self.full && is_opaque(&self.lowers[i], rel) {
+                    if !self.full && self.lowers[i].is_overlay_opaque(rel) {
                         break;
                     }
                 }
@@ -329,7 +306,7 @@ impl Walker<'_> {
             }
             if um.kind == FileKind::Dir {
                 let child_lower = if lm.kind == FileKind::Dir { self.merged_dir(lower, top, &p) } else { Vec::new() };
-                let child_opaque = self.full || is_opaque(self.upper, &p);
+                let child_opaque = self.full || self.upper.is_overlay_opaque(&p);
                 let before = out.len();
                 self.walk_dir(&p, &child_lower, child_opaque, depth + 1, out);
                 if out.len() > before && !changed {
@@ -378,12 +355,12 @@ pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result
         let mut top: Merged = Vec::new();
         for i in all {
             top.push(i);
-            if !full && is_opaque(&lowers[i], Path::new("")) {
+            if !full && lowers[i].is_overlay_opaque(Path::new("")) {
                 break;
             }
         }
         let mut w = Walker { full, upper: &upper, lowers: &lowers, findings: &mut findings, id, depth_reported: false };
-        let opaque = full || is_opaque(&upper, Path::new(""));
+        let opaque = full || upper.is_overlay_opaque(Path::new(""));
         w.walk_dir(Path::new(""), &top, opaque, 0, &mut out);
     }
     out.sort_by(|a, b| split(&a.path).cmp(&split(&b.path)));

@@ -71,7 +71,7 @@ pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u
             return;
         }
         let changed = match old_top.as_ref().and_then(|o| o.lstat(p).ok().map(|om| (o, om))) {
-            Some((o, om)) => stat_different(&om, m) || capability(o, p, &om) != capability(&new_top, p, m),
+            Some((o, om)) => stat_different(&om, m) || capability(o, p) != capability(&new_top, p),
             None => true,
         };
         if changed && (m.nlink <= 1 || seen.insert((m.dev, m.ino))) {
@@ -81,17 +81,22 @@ pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u
     Ok((total, problems))
 }
 
-/// moby's `statDifferent` for non-directories.
-fn stat_different(a: &Meta, b: &Meta) -> bool {
-    let same_time = a.mtime == b.mtime && (a.mtime_nsec == b.mtime_nsec || a.mtime_nsec == 0 || b.mtime_nsec == 0);
-    a.kind != b.kind || a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.rdev != b.rdev || a.size != b.size || !same_time
+/// The engine's `statDifferent`: type and permission bits, owner, device number, and
+/// for non-directories size and mtime (a zero nanosecond part matches any).
+pub(crate) fn stat_different(old: &Meta, new: &Meta) -> bool {
+    if old.kind != new.kind || old.mode != new.mode || old.uid != new.uid || old.gid != new.gid || old.rdev != new.rdev {
+        return true;
+    }
+    if new.kind == FileKind::Dir {
+        return false;
+    }
+    let same_time = old.mtime == new.mtime && (old.mtime_nsec == new.mtime_nsec || old.mtime_nsec == 0 || new.mtime_nsec == 0);
+    !same_time || old.size != new.size
 }
 
-/// The `security.capability` xattr of a regular file; other kinds are not opened.
-fn capability(dir: &SafeDir, rel: &Path, m: &Meta) -> Option<Vec<u8>> {
-    if m.kind != FileKind::File {
-        return None;
-    }
+/// The `security.capability` xattr, which the engine's change detection compares too.
+/// Only directories and regular files are opened for it (see [`SafeDir::xattrs`]).
+pub(crate) fn capability(dir: &SafeDir, rel: &Path) -> Option<Vec<u8>> {
     dir.xattrs(rel).ok()?.into_iter().find(|(k, _)| k == "security.capability").map(|(_, v)| v)
 }
 

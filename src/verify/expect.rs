@@ -184,13 +184,6 @@ pub(crate) fn file_kind_of(kind: MemberKind) -> Option<FileKind> {
     })
 }
 
-fn is_opaque(layer: &SafeDir, rel: &[u8]) -> bool {
-    layer
-        .xattrs(path_of(rel))
-        .map(|xs| xs.iter().any(|(k, v)| (k == "trusted.overlay.opaque" || k == "user.overlay.opaque") && v.as_slice() == b"y"))
-        .unwrap_or(false)
-}
-
 /// Walks `layer` (never following links) and reports what `tree` does not
 /// describe, plus inherited entries that are gone. `check_opaque` compares overlay
 /// opaque markers, which needs xattr reads (and root, for `trusted.*`).
@@ -203,7 +196,7 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
     let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
     while let Some(dir) = stack.pop() {
         if check_opaque {
-            let on_disk = is_opaque(layer, &dir);
+            let on_disk = layer.is_overlay_opaque(path_of(&dir));
             let wanted = tree.opaque.contains(&dir);
             let marker = join(&dir, OPAQUE_MARKER);
             if on_disk && !wanted {
