@@ -72,6 +72,13 @@ pub enum Code {
     /// A registry manifest's layer blob that local v2metadata does not know for that DiffID.
     RegistryLayerMismatch,
     RegistryLegacyManifest,
+    // The containerd image store's content.
+    /// A content blob that metadata or a manifest names is not in the content store.
+    ContentBlobMissing,
+    /// A content blob cannot be read or decompressed as what it should be.
+    ContentBlobCorrupt,
+    /// A content blob does not hash to the digest it is named by.
+    ContentBlobMismatch,
     // Things strata sees but does not analyse yet.
     UnsupportedStore,
 }

@@ -154,6 +154,7 @@ fn layer(tar_bytes: &[u8]) -> Result<(tempfile::TempDir, std::path::PathBuf, Lay
         content_dir: content_rel,
         driver: DriverKind::Overlay2,
         lower_tar_splits: None,
+        blob: None,
     };
     Ok((t, root, job))
 }

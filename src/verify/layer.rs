@@ -9,8 +9,9 @@
 //! finds what was added, which the DiffID alone cannot see.
 
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
+use super::blob::{BlobError, BlobMembers};
 use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
-use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
+use super::{LayerBlob, LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
@@ -101,21 +102,14 @@ fn run(
         result.findings = out.finish();
         return (result, None);
     }
-    let input = match open_tar_split(root, &job.tar_split) {
-        Ok(f) => f,
-        Err(e) => {
-            let f = match e {
-                OpenError::Missing(m) => {
-                    Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
-                }
-                OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
-            };
-            out.push(f.with_file(&job.tar_split));
+    let mut source = match Source::open(root, job, opts) {
+        Ok(s) => s,
+        Err(f) => {
+            out.push(*f);
             result.findings = out.finish();
             return (result, None);
         }
     };
-
     let style = WhiteoutStyle::of(job.driver);
     let mut tree = ExpectedTree::default();
     let mut drift = true;
@@ -136,18 +130,23 @@ fn run(
         sink,
         sink_error: None,
     };
-    let mut stream = MemberStream::new(input, opts.limits);
     let mut complete = true;
     while pass.sink_error.is_none() {
-        match stream.next_event() {
+        match source.next_event() {
             Ok(None) => break,
             Ok(Some(Event::Segment(bytes))) => pass.emit(&bytes),
             Ok(Some(Event::Member(m))) => pass.member(m),
-            Err(e) => {
-                pass.out.push(stream_error(&e).with_file(&job.tar_split));
+            Err(f) => {
+                pass.out.push(*f);
                 complete = false;
                 break;
             }
+        }
+    }
+    if complete && pass.sink_error.is_none() {
+        if let Err(f) = source.finish(job, &mut *pass.out) {
+            pass.out.push(*f);
+            complete = false;
         }
     }
     let Pass { sha, bytes, sink_error, .. } = pass;
@@ -195,6 +194,90 @@ fn is_mount_point(root: &SafeDir, rel: &Path) -> bool {
     match (root.lstat(rel), root.lstat(parent)) {
         (Ok(a), Ok(b)) => a.dev != b.dev,
         _ => false,
+    }
+}
+
+/// Where a layer's segments and members come from.
+enum Source {
+    /// The graphdriver store: the tar-split beside the layer.
+    TarSplit { stream: MemberStream<File>, rel: std::path::PathBuf },
+    /// The containerd store: the layer blob, framed like a tar-split.
+    Blob { stream: Box<BlobMembers<File>>, blob: LayerBlob },
+}
+
+impl Source {
+    fn open(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions) -> Result<Source, Box<Finding>> {
+        if let Some(blob) = &job.blob {
+            let file = match root.open_file(&blob.path) {
+                Ok((f, _)) => f,
+                Err(e) => {
+                    let code = if e.is_not_found() { Code::ContentBlobMissing } else { Code::ContentBlobCorrupt };
+                    return Err(Box::new(
+                        Finding::error(code, format!("the layer blob {} cannot be read, the layer tar cannot be rebuilt: {e}", blob.digest))
+                            .with_file(&blob.path),
+                    ));
+                }
+            };
+            return match BlobMembers::new(file, blob.compression, opts.limits) {
+                Ok(stream) => Ok(Source::Blob { stream: Box::new(stream), blob: blob.clone() }),
+                Err(e) => Err(Box::new(
+                    Finding::error(Code::ContentBlobCorrupt, format!("the layer blob cannot be decompressed: {e}")).with_file(&blob.path),
+                )),
+            };
+        }
+        match open_tar_split(root, &job.tar_split) {
+            Ok(f) => Ok(Source::TarSplit { stream: MemberStream::new(f, opts.limits), rel: job.tar_split.clone() }),
+            Err(e) => {
+                let f = match e {
+                    OpenError::Missing(m) => {
+                        Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
+                    }
+                    OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
+                };
+                Err(Box::new(f.with_file(&job.tar_split)))
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Result<Option<Event>, Box<Finding>> {
+        match self {
+            Source::TarSplit { stream, rel } => stream.next_event().map_err(|e| Box::new(stream_error(&e).with_file(&*rel))),
+            Source::Blob { stream, blob } => stream.next_event().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path))),
+        }
+    }
+
+    /// After the last member: for a blob, read what is left and check that the
+    /// blob hashes to its name and its tar to the DiffID.
+    fn finish(self, job: &LayerJob, out: &mut Reporter) -> Result<(), Box<Finding>> {
+        let Source::Blob { stream, blob } = self else { return Ok(()) };
+        let d = stream.finish().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path)))?;
+        if d.compressed != blob.digest {
+            out.push(
+                Finding::error(
+                    Code::ContentBlobMismatch,
+                    format!("the layer blob {} hashes to {} ({} bytes): its content is not what its name says", blob.digest, d.compressed, d.compressed_bytes),
+                )
+                .with_file(&blob.path),
+            );
+        }
+        if d.uncompressed != *job.diff_id.digest() {
+            out.push(
+                Finding::error(
+                    Code::DiffIdMismatch,
+                    format!("the layer blob decompresses to a tar that hashes to {}, but the image config records DiffID {}", d.uncompressed, job.diff_id),
+                )
+                .with_file(&blob.path),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn blob_error(e: &BlobError) -> Finding {
+    if e.is_limit() {
+        Finding::error(Code::LimitExceeded, format!("layer blob not read to the end: {e}"))
+    } else {
+        Finding::error(Code::ContentBlobCorrupt, format!("the layer blob is not a readable layer tar: {e}"))
     }
 }
 

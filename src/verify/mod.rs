@@ -7,6 +7,7 @@
 //! deterministic. Nothing here prints: problems are [`Finding`]s on the result.
 //! The cheap ID recomputations that need no layer content live in [`identity`].
 
+pub mod blob;
 mod expect;
 pub mod identity;
 mod layer;
@@ -64,6 +65,17 @@ pub struct LayerJob {
     /// computed against the whole chain; `None` skips it with an info finding.
     /// Ignored by the diff-only drivers.
     pub lower_tar_splits: Option<Vec<PathBuf>>,
+    /// The containerd store keeps no tar-split: the layer's stream is rebuilt from
+    /// its content blob instead, and `tar_split` is not read.
+    pub blob: Option<LayerBlob>,
+}
+
+/// A layer blob in a containerd content store, relative to the root being read.
+#[derive(Debug, Clone)]
+pub struct LayerBlob {
+    pub digest: crate::digest::Digest,
+    pub path: PathBuf,
+    pub compression: blob::Compression,
 }
 
 /// How to verify.

@@ -93,6 +93,7 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
         content_dir: driver.content_dir(cache_id),
         driver,
         lower_tar_splits,
+        blob: None,
     })
 }
 

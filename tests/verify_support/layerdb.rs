@@ -26,6 +26,7 @@ pub fn layer_jobs(root: &Path, driver: DriverKind) -> Vec<LayerJob> {
             content_dir: driver.content_dir(&read(l.join("cache-id"))),
             driver,
             lower_tar_splits: None,
+            blob: None,
         };
         by_chain.insert(chain, (job, parent));
     }

@@ -151,7 +151,7 @@ pub fn add_layer_of(
     std::fs::create_dir_all(root.join(&content)).unwrap();
     let owner = if is_root() { "--same-owner" } else { "--no-same-owner" };
     run(Command::new("tar").args(["--xattrs", "--xattrs-include=*", owner, "-xpf"]).arg(&tar).arg("-C").arg(root.join(&content)));
-    let job = LayerJob { chain_id: chain, diff_id, tar_split: ts, content_dir: content, driver, lower_tar_splits: Some(Vec::new()) };
+    let job = LayerJob { chain_id: chain, diff_id, tar_split: ts, content_dir: content, driver, lower_tar_splits: Some(Vec::new()), blob: None };
     (job, tar)
 }
 
