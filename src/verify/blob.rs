@@ -364,3 +364,118 @@ fn header_size(block: &[u8; BLOCK]) -> Option<u64> {
     }
     u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::io::Write;
+
+    /// A tar with the awkward members: GNU and PAX long names, xattrs, a hard link,
+    /// a symlink, a directory, an empty file, and trailing bytes after the end.
+    fn sample_tar() -> (Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut contents = BTreeMap::new();
+        let mut add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], kind: tar::EntryType| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(if kind == tar::EntryType::Regular { data.len() as u64 } else { 0 });
+            h.set_mode(0o644);
+            h.set_mtime(1_700_000_000);
+            if kind == tar::EntryType::Symlink || kind == tar::EntryType::Link {
+                b.append_link(&mut h, name, std::str::from_utf8(data).unwrap()).unwrap();
+            } else {
+                b.append_data(&mut h, name, data).unwrap();
+            }
+            if kind == tar::EntryType::Regular {
+                contents.insert(name.as_bytes().to_vec(), data.to_vec());
+            }
+        };
+        add(&mut b, "etc/", b"", tar::EntryType::Directory);
+        add(&mut b, "etc/motd", b"hello\n", tar::EntryType::Regular);
+        add(&mut b, "etc/empty", b"", tar::EntryType::Regular);
+        let long = format!("opt/{}/file.txt", "d".repeat(150));
+        add(&mut b, &long, &vec![7u8; 70_000], tar::EntryType::Regular);
+        add(&mut b, "etc/link", b"etc/motd", tar::EntryType::Link);
+        add(&mut b, "etc/sym", b"/etc/motd", tar::EntryType::Symlink);
+        b.append_pax_extensions([("SCHILY.xattr.user.k", b"v".as_slice())]).unwrap();
+        add(&mut b, "etc/xattr", b"x", tar::EntryType::Regular);
+        let mut tar = b.into_inner().unwrap();
+        tar.extend_from_slice(&[0u8; 1024]);
+        tar.extend_from_slice(b"trailing");
+        (tar, contents)
+    }
+
+    fn rebuild(blob: &[u8], c: Compression, contents: &BTreeMap<Vec<u8>, Vec<u8>>) -> (Vec<u8>, Vec<Member>, BlobDigests) {
+        let mut m = BlobMembers::new(blob, c, Limits::default()).unwrap();
+        let mut out = Vec::new();
+        let mut members = Vec::new();
+        while let Some(ev) = m.next_event().unwrap() {
+            match ev {
+                Event::Segment(s) => out.extend_from_slice(&s),
+                Event::Member(mem) => {
+                    if mem.size > 0 {
+                        let data = &contents[&mem.name];
+                        assert_eq!(mem.crc, Some(Crc64::of(data)));
+                        out.extend_from_slice(data);
+                    }
+                    members.push(mem);
+                }
+            }
+        }
+        (out, members, m.finish().unwrap())
+    }
+
+    #[test]
+    fn segments_and_contents_rebuild_the_tar_bit_for_bit() {
+        let (tar, contents) = sample_tar();
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&tar).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::stream::encode_all(&tar[..], 3).unwrap();
+        for (blob, c) in [(&tar, Compression::None), (&gz, Compression::Gzip), (&zst, Compression::Zstd)] {
+            let (out, members, d) = rebuild(blob, c, &contents);
+            assert_eq!(out, tar, "{c:?}");
+            assert_eq!(d.uncompressed, Digest::of(&tar));
+            assert_eq!(d.compressed, Digest::of(blob));
+            assert_eq!(d.compressed_bytes, blob.len() as u64);
+            let names: Vec<String> = members.iter().map(|m| String::from_utf8_lossy(&m.name).into_owned()).collect();
+            assert_eq!(names.len(), 7, "{names:?}");
+            assert!(names.iter().any(|n| n.len() > 150), "long name resolved: {names:?}");
+            let x = members.iter().find(|m| m.name == b"etc/xattr").unwrap();
+            assert_eq!(x.header.as_ref().unwrap().xattrs, vec![(b"user.k".to_vec(), b"v".to_vec())]);
+        }
+    }
+
+    #[test]
+    fn a_cut_blob_is_an_error_not_a_panic() {
+        let (tar, contents) = sample_tar();
+        for cut in [100, 600, 5000, 70_000] {
+            let mut m = BlobMembers::new(&tar[..cut], Compression::None, Limits::default()).unwrap();
+            let mut failed = false;
+            loop {
+                match m.next_event() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            assert!(failed, "cut at {cut} must fail");
+        }
+        let _ = contents;
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+gzip"), Some(Compression::Gzip));
+        assert_eq!(Compression::of_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"), Some(Compression::Gzip));
+        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+zstd"), Some(Compression::Zstd));
+        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar"), Some(Compression::None));
+        assert_eq!(Compression::of_media_type("application/vnd.oci.image.config.v1+json"), None);
+    }
+}
