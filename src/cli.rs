@@ -30,6 +30,22 @@ pub struct Cli {
     #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
 
+    /// containerd root holding the containerd image store [default: found as the engine would: <root>/containerd/daemon, or containerd's own root on this host; beside a copied root, lib/containerd]
+    #[arg(long, global = true, env = "STRATA_CONTAINERD_ROOT", value_name = "DIR")]
+    containerd_root: Option<PathBuf>,
+
+    /// A mounted host filesystem (evidence): the data-root, the containerd root and their config files are found under it as that host would find them
+    #[arg(long, global = true, value_name = "DIR")]
+    host_root: Option<PathBuf>,
+
+    /// Which image store to read when the host has both [default: the one the engine uses]
+    #[arg(long, global = true, value_enum, value_name = "STORE")]
+    store: Option<strata::graph::StoreKind>,
+
+    /// containerd namespace to analyse
+    #[arg(long, global = true, default_value = "moby", value_name = "NAME")]
+    namespace: String,
+
     /// Read image/<DRIVER> even if another store is present
     #[arg(long, global = true, value_name = "DRIVER")]
     driver: Option<String>,
@@ -183,9 +199,20 @@ fn limits(cli: &Cli) -> Limits {
 }
 
 fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
-    let (path, _source) = strata::root::resolve_data_root(cli.root.as_deref());
+    let (path, source) = match (&cli.root, &cli.host_root) {
+        (None, Some(host)) => (strata::root::host_data_root(host), strata::root::RootSource::HostRoot),
+        _ => strata::root::resolve_data_root(cli.root.as_deref()),
+    };
     let limits = limits(cli);
-    let opts = LoadOptions { driver: cli.driver.clone(), limits };
+    let opts = LoadOptions {
+        driver: cli.driver.clone(),
+        limits,
+        store: cli.store,
+        containerd_root: cli.containerd_root.clone(),
+        host_root: cli.host_root.clone(),
+        data_root_is_local: matches!(source, strata::root::RootSource::DaemonJson | strata::root::RootSource::Default),
+        namespace: Some(cli.namespace.clone()),
+    };
     match Graph::load(&path, &opts) {
         Ok(loaded) => Ok(loaded),
         Err(LoadError::Root(e)) => {

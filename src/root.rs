@@ -18,6 +18,15 @@ pub enum RootSource {
     DaemonJson,
     Rootless,
     Default,
+    /// Under `--host-root`, as that host's daemon.json or default says.
+    HostRoot,
+}
+
+/// The data-root of a mounted host: `data-root` from its daemon.json, else its
+/// `/var/lib/docker`, both under `host`.
+pub fn host_data_root(host: &Path) -> PathBuf {
+    let p = daemon_json_data_root(&host.join("etc/docker/daemon.json")).unwrap_or_else(|| PathBuf::from("/var/lib/docker"));
+    crate::store::containerd::locate::under_host(host, &p)
 }
 
 /// Picks the data-root: `--root`/`STRATA_ROOT`, else `data-root` in

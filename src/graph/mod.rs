@@ -4,6 +4,8 @@
 //! without dropping what the engine would silently skip: a broken image or layer stays
 //! in the graph, marked, so the report can say what is wrong with it.
 
+pub mod containerd;
+
 use crate::digest::{chain_ids, ChainId, ImageId};
 use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
@@ -16,6 +18,7 @@ use crate::store::imagedb::{read_images, ImageRecord};
 use crate::store::layerdb::{read_layerdb, LayerDb, LayerRecord, MountRecord};
 use crate::store::repositories::{read_references, RefRecord};
 use crate::store::StoreCtx;
+use crate::finding::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +28,35 @@ pub struct LoadOptions {
     /// `--driver`: read `image/<driver>` whatever else is present.
     pub driver: Option<String>,
     pub limits: Limits,
+    /// `--store`: which image store to read when a host has both.
+    pub store: Option<StoreKind>,
+    /// `--containerd-root`.
+    pub containerd_root: Option<PathBuf>,
+    /// `--host-root`: a mounted host filesystem the roots were found under.
+    pub host_root: Option<PathBuf>,
+    /// The data-root is this machine's own, so this machine's containerd may be read.
+    pub data_root_is_local: bool,
+    /// `--namespace`: the containerd namespace [default: moby].
+    pub namespace: Option<String>,
+}
+
+/// Which image store a graph was built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// `image/<driver>/` with imagedb, layerdb and a graphdriver directory.
+    Graphdriver,
+    /// containerd's metadata, content store and snapshotter (Docker 29's default).
+    Containerd,
+}
+
+/// The containerd image store a graph was built from.
+#[derive(Debug)]
+pub struct ContainerdPart {
+    pub location: crate::store::containerd::locate::Location,
+    /// The containerd root, held open: snapshots and blobs are read through it.
+    pub root: SafeDir,
+    pub store: crate::store::containerd::ContainerdStore,
 }
 
 #[derive(Debug)]
@@ -42,6 +74,8 @@ pub struct ImageNode {
     pub size: Option<i64>,
     /// Bytes of its layers other images use too, as `/system/df` counts them.
     pub shared_size: Option<i64>,
+    /// What the containerd image store adds (target, manifest, platform, names).
+    pub containerd: Option<containerd::CtdImageInfo>,
 }
 
 impl ImageNode {
@@ -78,6 +112,8 @@ pub struct LayerNode {
     pub driver_dir_present: bool,
     /// Registry blobs this layer was pulled as or pushed as.
     pub blobs: Vec<V2Metadata>,
+    /// What the containerd image store adds (snapshot key and id, layer blob).
+    pub containerd: Option<containerd::CtdLayerInfo>,
 }
 
 impl LayerNode {
@@ -99,6 +135,10 @@ pub struct ContainerNode {
 #[derive(Debug)]
 pub struct Graph {
     pub data_root: PathBuf,
+    /// Which image store the images, layers and containers come from.
+    pub store: StoreKind,
+    /// The containerd image store, when that is the one read.
+    pub containerd: Option<ContainerdPart>,
     pub layout: StoreLayout,
     /// The graphdriver store read, e.g. `overlay2`; empty when none was found.
     pub driver_name: String,
@@ -174,6 +214,9 @@ impl Graph {
     pub fn load_from(root: &SafeDir, opts: &LoadOptions) -> Graph {
         let mut findings = Vec::new();
         let layout = detect_layout(root, opts.driver.as_deref(), &mut findings);
+        if let Some(g) = Self::try_containerd(root, opts, &layout, &mut findings) {
+            return g;
+        }
         let driver_name = layout.chosen.clone().unwrap_or_default();
         let driver = DriverKind::from_name(&driver_name);
         let ctx = StoreCtx::new(root, &driver_name, opts.limits);
@@ -193,6 +236,8 @@ impl Graph {
 
         let mut g = Graph {
             data_root: root.path().to_path_buf(),
+            store: StoreKind::Graphdriver,
+            containerd: None,
             layout,
             driver_name,
             driver,
@@ -208,6 +253,122 @@ impl Graph {
         };
         g.link(images, db, containers, root);
         g
+    }
+
+    /// Reads the containerd image store instead of the graphdriver one when that
+    /// is what the engine uses: `--store containerd`, or no graphdriver store with
+    /// a containerd root found. Returns `None` to read the graphdriver store.
+    fn try_containerd(root: &SafeDir, opts: &LoadOptions, layout: &StoreLayout, findings: &mut Vec<Finding>) -> Option<Graph> {
+        use crate::store::containerd::locate::{locate, Hints};
+        if opts.store == Some(StoreKind::Graphdriver) {
+            return None;
+        }
+        let hints = Hints {
+            explicit: opts.containerd_root.as_deref(),
+            host_root: opts.host_root.as_deref(),
+            data_root: Some(root.path()),
+            data_root_is_local: opts.data_root_is_local,
+        };
+        let location = locate(&hints);
+        let wanted = opts.store == Some(StoreKind::Containerd) || (layout.chosen.is_none() && location.is_some());
+        if !wanted {
+            if let Some(l) = &location {
+                findings.push(Finding::info(
+                    Code::UnsupportedStore,
+                    format!("a containerd root is also present at {}; read it with --store containerd", l.path.display()),
+                ));
+            }
+            return None;
+        }
+        // The layout's own notes about the containerd store are answered here.
+        findings.retain(|f| f.code != Code::UnsupportedStore || !f.message.contains("containerd image store"));
+        let Some(location) = location else {
+            findings.push(Finding::error(
+                Code::StoreMissing,
+                "no containerd root found: give it with --containerd-root DIR (or --host-root for a mounted host)",
+            ));
+            return None;
+        };
+        let ctd_root = match SafeDir::open_root(&location.path) {
+            Ok(d) => d,
+            Err(e) => {
+                findings.push(Finding::error(
+                    Code::StoreUnreadable,
+                    format!("cannot read the containerd root {}: {e}", location.path.display()),
+                ));
+                return None;
+            }
+        };
+        let ns = opts.namespace.as_deref().unwrap_or("moby");
+        let store = crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings);
+        let ctx = StoreCtx::new(root, "", opts.limits);
+        let containers = read_containers(&ctx, findings);
+        let driver = match store.snapshotter.as_str() {
+            "native" => Some(DriverKind::Vfs),
+            _ => Some(DriverKind::Overlay2),
+        };
+        let mut g = Graph {
+            data_root: root.path().to_path_buf(),
+            store: StoreKind::Containerd,
+            containerd: None,
+            layout: layout.clone(),
+            driver_name: store.snapshotter.clone(),
+            driver,
+            images: BTreeMap::new(),
+            layers: BTreeMap::new(),
+            containers: BTreeMap::new(),
+            layerdb: LayerDbExtras::default(),
+            references: Vec::new(),
+            distribution: Distribution::default(),
+            driver_home: None,
+            engine: EngineGeneration::Modern,
+            findings: std::mem::take(findings),
+        };
+        containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
+        g.connect();
+        g.containerd = Some(ContainerdPart { location, root: ctd_root, store });
+        Some(g)
+    }
+
+    /// The directory layer and container snapshot paths are relative to: the
+    /// containerd root for that store, else the data-root.
+    pub fn content_root<'a>(&'a self, data_root: &'a SafeDir) -> &'a SafeDir {
+        self.containerd.as_ref().map_or(data_root, |c| &c.root)
+    }
+
+    /// Back links for a graph whose nodes were built by a store's own linker.
+    fn connect(&mut self) {
+        let parents: Vec<(ChainId, ChainId)> = self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
+        for (parent, child) in parents {
+            if let Some(p) = self.layers.get_mut(&parent) {
+                p.children.push(child);
+            }
+        }
+        let uses: Vec<(ChainId, ImageId)> = self.images.values().flat_map(|i| i.chain_ids.iter().map(move |c| (*c, i.id()))).collect();
+        for (c, i) in uses {
+            if let Some(l) = self.layers.get_mut(&c) {
+                l.images.push(i);
+            }
+        }
+        let image_parents: Vec<(ImageId, ImageId)> = self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
+        for (parent, child) in image_parents {
+            if let Some(p) = self.images.get_mut(&parent) {
+                p.children.push(child);
+            }
+        }
+        let ctrs: Vec<(String, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
+        for (id, image) in ctrs {
+            let Some(img) = image.and_then(|i| self.images.get_mut(&i)) else { continue };
+            img.containers.push(id.clone());
+            if let Some(top) = img.top_layer() {
+                if let Some(l) = self.layers.get_mut(&top) {
+                    l.containers.push(id);
+                }
+            }
+        }
+        // moby counts shared snapshots among the images `/system/df` lists:
+        // intermediate build images are not among them.
+        self.compute_shared_sizes(false);
     }
 
     fn link(&mut self, images: BTreeMap<ImageId, ImageRecord>, db: LayerDb, containers: BTreeMap<String, ContainerRecord>, root: &SafeDir) {
@@ -236,6 +397,7 @@ impl Graph {
                     content_dir,
                     driver_dir_present,
                     blobs,
+                    containerd: None,
                 },
             );
         }
@@ -283,6 +445,7 @@ impl Graph {
                     containers: Vec::new(),
                     size,
                     shared_size: None,
+                    containerd: None,
                 },
             );
         }
@@ -292,7 +455,7 @@ impl Graph {
                 p.children.push(child);
             }
         }
-        self.compute_shared_sizes();
+        self.compute_shared_sizes(self.engine == EngineGeneration::Modern);
 
         for (id, record) in containers {
             let mount = self.layerdb.mounts.get(&id).cloned();
@@ -313,11 +476,11 @@ impl Graph {
     /// SharedSize as the engine computes it: count, over the images the engine
     /// counts (see [`EngineGeneration`]), each prefix ChainID of their diff_ids; a layer
     /// counted more than once is shared.
-    fn compute_shared_sizes(&mut self) {
+    fn compute_shared_sizes(&mut self, count_intermediates: bool) {
         let mut counts: BTreeMap<ChainId, usize> = BTreeMap::new();
         for img in self.images.values() {
             let intermediate = img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty();
-            if self.engine == EngineGeneration::Legacy && intermediate {
+            if !count_intermediates && intermediate {
                 continue;
             }
             for c in &img.chain_ids {
