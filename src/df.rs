@@ -250,7 +250,7 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             },
             _ => None,
         };
-        let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
+        let image_size = below_rw_size(g, c);
         containers.push(DfContainer {
             id: c.record.id.clone(),
             name: c.record.name.clone(),
@@ -361,12 +361,26 @@ fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Fi
     out
 }
 
+/// What `SizeRootFs` adds to `SizeRw`: the image's size on a graphdriver store; on
+/// the containerd store the stored usage of the snapshots beneath (the init layer
+/// and the image's chain), not the image's packed content.
+pub fn below_rw_size(g: &Graph, c: &ContainerNode) -> Option<i64> {
+    match &g.containerd {
+        Some(ctd) => Some(crate::graph::containerd::chain_usage(&ctd.store, &format!("{}-init", c.record.id))),
+        None => c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size),
+    }
+}
+
 /// Measures a container's RW layer as the engine computes `SizeRw`. Drivers whose
 /// RW directory holds just the changes walk it (`directory.Size`); the full-tree
 /// drivers compare it with the tree beneath (the init layer, else the image's top
 /// layer), as the engine's naive differ does. `None` when it has no RW directory.
 pub fn measure_rw(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<Result<(u64, Vec<ReadError>), ReadError>> {
     let dir = c.rw_dir.as_ref()?;
+    if let Some(ctd) = &g.containerd {
+        // containerd measures an active snapshot in allocated blocks.
+        return Some(crate::usage::allocated_size(&ctd.root, dir));
+    }
     if g.driver.is_none_or(|k| k.stores_diffs()) {
         return Some(dir_size(root, dir));
     }

@@ -173,6 +173,8 @@ pub struct Meta {
     pub ino: u64,
     pub dev: u64,
     pub rdev: u64,
+    /// 512-byte blocks allocated: containerd counts snapshot usage in these.
+    pub blocks: u64,
 }
 
 impl Meta {
@@ -189,6 +191,7 @@ impl Meta {
             ino: st.st_ino,
             dev: st.st_dev,
             rdev: st.st_rdev,
+            blocks: st.st_blocks.max(0) as u64,
         }
     }
 

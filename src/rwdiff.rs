@@ -381,7 +381,7 @@ mod tests {
     use super::*;
 
     fn meta(kind: FileKind, mode: u32, size: u64, mtime: i64, nsec: i64) -> Meta {
-        Meta { kind, mode, uid: 0, gid: 0, size, mtime, mtime_nsec: nsec, nlink: 1, ino: 1, dev: 1, rdev: 0 }
+        Meta { kind, mode, uid: 0, gid: 0, size, mtime, mtime_nsec: nsec, nlink: 1, ino: 1, dev: 1, rdev: 0, blocks: 0 }
     }
 
     #[test]

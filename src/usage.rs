@@ -51,6 +51,22 @@ pub fn dir_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), Rea
     Ok((total, problems))
 }
 
+/// Usage of a tree as containerd's snapshotters measure an active snapshot
+/// (continuity's `fs.DiskUsage`): allocated 512-byte blocks of every entry, the
+/// top directory and directories included, each inode once.
+pub fn allocated_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>), ReadError> {
+    let top = root.open_dir(rel)?;
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut problems = Vec::new();
+    let mut total = root.lstat(rel).map(|m| m.blocks * 512).unwrap_or(0);
+    walk(&top, &mut problems, |_, m| {
+        if seen.insert((m.dev, m.ino)) {
+            total = total.saturating_add(m.blocks.saturating_mul(512));
+        }
+    });
+    Ok((total, problems))
+}
+
 /// SizeRw as the naive graphdrivers (vfs, btrfs, zfs) compute it: moby's
 /// `ChangesDirs(new, old)` then `ChangesSize`. A non-directory counts when it is new,
 /// or when its type, mode, owner, rdev, size, mtime (a zero nanosecond part matches

@@ -216,7 +216,8 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
         // The platform manifests to consider.
         let mut candidates: Vec<(Digest, Option<String>, bool)> = Vec::new();
         if is_index(&media_type) {
-            add_content(target, first.target.size, content.present(target), &mut counted);
+            // The index blob itself is not part of an image's size in moby's
+            // listing (only each platform manifest's present content is).
             if let Some(index) = content.json(target, "image index", &mut findings) {
                 for m in index.manifests.unwrap_or_default() {
                     let Ok(d) = Digest::parse(&m.digest) else {
@@ -272,7 +273,7 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
             let diffs = parsed.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
             let chains = chain_ids(&diffs);
             if let Some(top) = chains.last() {
-                unpacked = unpacked.saturating_add(chain_usage(store, top));
+                unpacked = unpacked.saturating_add(chain_usage(store, &top.to_string()));
             }
             all_chains.extend(chains.iter().copied());
             let plat = platform.clone().or_else(|| parsed.as_ref().and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?))));
@@ -445,10 +446,10 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
 
 /// Stored usage of a snapshot and every parent, as moby sums it; a missing
 /// ancestor ends the sum (moby then reports what it had).
-pub(super) fn chain_usage(store: &ContainerdStore, top: &ChainId) -> i64 {
+pub fn chain_usage(store: &ContainerdStore, top: &str) -> i64 {
     let mut total: i64 = 0;
     let mut seen = BTreeSet::new();
-    let mut next = Some(top.to_string());
+    let mut next = Some(top.to_owned());
     while let Some(key) = next {
         if !seen.insert(key.clone()) {
             break;
@@ -475,10 +476,12 @@ fn distribution_sources(store: &ContainerdStore, d: &Digest) -> Vec<V2Metadata> 
 }
 
 /// RepoTags and RepoDigests from an image's names, in the familiar forms the
-/// engine prints: every tagged name, and `name@<target>` for each named repository.
+/// engine prints: every tagged name; and one `name@<target>`, for the last name
+/// in meta.db's order, because moby keeps one image record per target (the last
+/// one listed) and derives the digested reference from that record alone.
 fn names_of(names: &[String], target: &Digest) -> (Vec<String>, Vec<String>) {
     let mut tags = Vec::new();
-    let mut digests = BTreeSet::new();
+    let mut digests = Vec::new();
     for n in names {
         if n.starts_with(DANGLING_PREFIX) {
             continue;
@@ -491,8 +494,8 @@ fn names_of(names: &[String], target: &Digest) -> (Vec<String>, Vec<String>) {
         if r.tag.is_some() && r.digest.is_none() {
             tags.push(r.familiar());
         }
-        digests.insert(format!("{}@{target}", r.familiar_name()));
+        digests = vec![format!("{}@{target}", r.familiar_name())];
     }
     tags.sort();
-    (tags, digests.into_iter().collect())
+    (tags, digests)
 }

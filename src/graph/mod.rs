@@ -281,7 +281,11 @@ impl Graph {
             return None;
         }
         // The layout's own notes about the containerd store are answered here.
-        findings.retain(|f| f.code != Code::UnsupportedStore || !f.message.contains("containerd image store"));
+        findings.retain(|f| {
+            let about_containerd = f.code == Code::UnsupportedStore && f.message.contains("containerd image store");
+            let no_graphdriver_store = f.code == Code::StoreMissing && layout.chosen.is_none();
+            !about_containerd && !no_graphdriver_store
+        });
         let Some(location) = location else {
             findings.push(Finding::error(
                 Code::StoreMissing,

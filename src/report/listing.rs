@@ -162,7 +162,7 @@ impl ContainerView {
             Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
             _ => None,
         };
-        let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
+        let image_size = crate::df::below_rw_size(g, c);
         self.rootfs_size = self.rw_size.zip(image_size).and_then(|(rw, img)| rw.checked_add(img));
         self
     }
