@@ -3,6 +3,7 @@
 //! Each reader returns typed records and pushes a [`Finding`] for every file it could
 //! not use; none of them stops because one file is bad.
 
+pub mod containerd;
 pub mod containers;
 pub mod distribution;
 pub mod graphdriver;
