@@ -14,6 +14,7 @@
 
 pub mod bbolt;
 pub mod content;
+pub mod locate;
 pub mod meta;
 pub mod snapshots;
 
