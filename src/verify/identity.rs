@@ -27,6 +27,11 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
     let mut images = Vec::new();
     for img in g.images.values() {
         let id = img.id();
+        if let (Some(info), Some(ctd)) = (&img.containerd, &g.containerd) {
+            let (computed, id_matches) = containerd_identity(id, info, img, &ctd.root, &mut findings);
+            images.push(ImageIdentity { id, computed_id: computed, id_matches, layers_present: img.chain_ids.iter().all(|c| g.layers.contains_key(c)) });
+            continue;
+        }
         let computed = Digest::of(&img.record.raw);
         let id_matches = computed == id.0;
         if !id_matches {
@@ -108,4 +113,71 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
         }
     }
     (images, findings)
+}
+
+/// Largest manifest or index hashed for an identity check; registries refuse
+/// manifests over 4 MiB, so anything larger is not one.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// On the containerd store an image is its target: the ID must be the digest of
+/// the target blob (index or manifest), the manifest read must hash to its name,
+/// and the config to the digest the manifest gives.
+fn containerd_identity(
+    id: ImageId,
+    info: &crate::graph::containerd::CtdImageInfo,
+    img: &crate::graph::ImageNode,
+    root: &crate::fsread::SafeDir,
+    findings: &mut Vec<Finding>,
+) -> (Digest, bool) {
+    use crate::store::containerd::blob_path;
+    let hash = |d: &Digest| root.read_file(&blob_path(d), MAX_MANIFEST_BYTES).map(|b| Digest::of(&b));
+    let computed = match hash(&id.0) {
+        Ok(c) => c,
+        Err(e) => {
+            findings.push(
+                Finding::error(Code::ContentBlobMissing, format!("image {}: its target blob cannot be read: {e}", id.short()))
+                    .with_image(id)
+                    .with_file(blob_path(&id.0)),
+            );
+            return (id.0, false);
+        }
+    };
+    let mut ok = computed == id.0;
+    if !ok {
+        findings.push(
+            Finding::error(
+                Code::ImageIdMismatch,
+                format!("image {}: its target blob hashes to {computed}; the blob was changed after it was stored", id.short()),
+            )
+            .with_image(id)
+            .with_file(blob_path(&id.0)),
+        );
+    }
+    if let Some(m) = info.manifest.filter(|m| *m != id.0) {
+        if let Ok(c) = hash(&m) {
+            if c != m {
+                ok = false;
+                findings.push(
+                    Finding::error(Code::ContentBlobMismatch, format!("image {}: manifest {m} hashes to {c}", id.short()))
+                        .with_image(id)
+                        .with_file(blob_path(&m)),
+                );
+            }
+        }
+    }
+    if let Some(cfg) = info.config {
+        let c = Digest::of(&img.record.raw);
+        if c != cfg {
+            ok = false;
+            findings.push(
+                Finding::error(
+                    Code::ContentBlobMismatch,
+                    format!("image {}: config blob {cfg} hashes to {c}; the config was changed after it was stored", id.short()),
+                )
+                .with_image(id)
+                .with_file(blob_path(&cfg)),
+            );
+        }
+    }
+    (computed, ok)
 }
