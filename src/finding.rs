@@ -151,6 +151,12 @@ impl Finding {
     }
 
     /// File relative to the data-root.
+    /// Names what the finding is about when that is not a path inside a layer:
+    /// a container ID, a snapshot key, a lease. Kept in `path`, escaped like one.
+    pub fn with_subject_text(self, subject: &str) -> Self {
+        self.with_path(subject.as_bytes())
+    }
+
     pub fn with_file(mut self, rel: impl AsRef<Path>) -> Self {
         self.file = Some(display_bytes(rel.as_ref().as_os_str().as_encoded_bytes()));
         self

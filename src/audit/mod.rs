@@ -7,6 +7,7 @@
 //! bad file is one finding; nothing here stops the scan.
 
 pub mod checks;
+pub mod containerd;
 pub mod crosslinks;
 pub mod registry;
 
@@ -78,12 +79,18 @@ impl FailOn {
 pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOptions<'_>) -> Audit {
     let mut findings = g.findings.clone();
     findings.extend(crate::verify::identity::check_identities(g).1);
-    checks::run_all(g, root, &mut findings);
+    match &g.containerd {
+        Some(ctd) => containerd::run_all(g, ctd, &mut findings),
+        None => checks::run_all(g, root, &mut findings),
+    }
     let mut cross_links = crosslinks::cross_links(g, &mut findings);
     if let Some(reg) = registry {
         cross_links.registry = Some(registry::check_registry(g, reg, &opts.limits, &mut findings));
     }
     let content = content_checks(g, root, opts, &mut findings);
+    if g.containerd.is_some() {
+        checks::dangling(g, &mut findings);
+    }
     let (disk_usage, du_findings) = disk_usage(g, root);
     findings.extend(du_findings);
     crate::report::findings::sort_worst_first(&mut findings);

@@ -1,0 +1,154 @@
+//! Consistency checks of the containerd image store: the references between
+//! images, content, snapshots, containers and leases that containerd's garbage
+//! collector relies on, and the leftovers it may leave.
+
+use crate::finding::{Code, Finding};
+use crate::graph::{ContainerdPart, Graph};
+use crate::store::containerd::blob_path;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// Every check; nothing here reads layer content.
+pub fn run_all(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
+    content_references(ctd, out);
+    snapshots(ctd, out);
+    containers(g, ctd, out);
+    leftovers(ctd, out);
+}
+
+/// A `containerd.io/gc.ref.content.*` label that names missing content: the
+/// collector keeps nothing alive through it and the image is incomplete.
+fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
+    let store = &ctd.store;
+    for img in &store.images {
+        let d = img.target.digest;
+        if !store.blobs.get(&d).is_some_and(|b| b.present) && !ctd.root.exists(&blob_path(&d)) {
+            out.push(
+                Finding::error(Code::ContentBlobMissing, format!("image {}: its target {d} is not in the content store", img.name))
+                    .with_file(blob_path(&d)),
+            );
+        }
+    }
+    for b in store.blobs.values() {
+        if !b.present {
+            // Content records without their blob: a layer pulled lazily, or removed by hand.
+            out.push(
+                Finding::warning(Code::ContentBlobMissing, format!("content {} is recorded in meta.db but its blob file is missing", b.digest))
+                    .with_file(blob_path(&b.digest)),
+            );
+        }
+        for (k, v) in &b.labels {
+            if !k.starts_with("containerd.io/gc.ref.content") {
+                continue;
+            }
+            let Ok(child) = crate::digest::Digest::parse(v) else { continue };
+            if !store.blobs.get(&child).is_some_and(|c| c.present) && !ctd.root.exists(&blob_path(&child)) {
+                out.push(
+                    Finding::warning(
+                        Code::ContentBlobMissing,
+                        format!("content {} names {child} in its label {k}, but that content is not here", b.digest),
+                    )
+                    .with_file(blob_path(&child)),
+                );
+            }
+        }
+    }
+}
+
+fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
+    let store = &ctd.store;
+    let snap_root = std::path::PathBuf::from(format!("io.containerd.snapshotter.v1.{}", store.snapshotter));
+    for s in store.snapshots.values() {
+        if let Some(p) = &s.parent {
+            if !store.snapshots.contains_key(p) {
+                out.push(Finding::error(Code::ParentMissing, format!("snapshot {}: its parent {p} is not in meta.db", s.key)).with_subject_text(&s.key));
+            }
+        }
+        match (&s.backend, &s.dir) {
+            (None, _) => out.push(
+                Finding::error(
+                    Code::MountBroken,
+                    format!("snapshot {} is in meta.db but the {} snapshotter has no record of {}", s.key, store.snapshotter, s.name),
+                )
+                .with_subject_text(&s.key),
+            ),
+            (Some(_), Some(dir)) if !s.dir_present => out.push(
+                Finding::error(Code::LayerContentMissing, format!("snapshot {}: its directory is missing", s.key)).with_file(dir),
+            ),
+            _ => {}
+        }
+    }
+    let known: BTreeSet<String> = store.snapshots.values().filter_map(|s| s.backend.as_ref().map(|b| b.id.to_string())).collect();
+    let backend_ids: BTreeSet<String> = store.backend_only.iter().map(|b| b.id.to_string()).collect();
+    for d in &store.snapshot_dirs {
+        if !known.contains(d) && !backend_ids.contains(d) {
+            out.push(
+                Finding::warning(Code::GraphdriverDirOrphaned, format!("snapshot directory {d} has no record in the snapshotter's metadata.db"))
+                    .with_file(snap_root.join("snapshots").join(d)),
+            );
+        }
+    }
+}
+
+fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
+    for c in g.containers.values() {
+        let id = &c.record.id;
+        for (key, what) in [(id.clone(), "RW"), (format!("{id}-init"), "init")] {
+            match ctd.store.snapshots.get(&key) {
+                None => out.push(
+                    Finding::error(Code::ContainerLayerMissing, format!("container {}: its {what} snapshot {key} is not in meta.db", short(id)))
+                        .with_subject_text(id),
+                ),
+                Some(s) if !s.dir_present => out.push(
+                    Finding::error(Code::ContainerLayerMissing, format!("container {}: its {what} snapshot directory is missing", short(id)))
+                        .with_subject_text(id),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let (Some(img), Some(init)) = (c.record.image.and_then(|i| g.images.get(&i)), ctd.store.snapshots.get(&format!("{id}-init"))) {
+            let top = img.top_layer().map(|t| t.to_string());
+            if top.is_some() && init.parent != top {
+                out.push(
+                    Finding::error(
+                        Code::ContainerLayerMissing,
+                        format!(
+                            "container {}: its init snapshot sits on {}, but image {}'s top layer is {}",
+                            short(id),
+                            init.parent.as_deref().unwrap_or("nothing"),
+                            img.id().short(),
+                            top.as_deref().unwrap_or("none")
+                        ),
+                    )
+                    .with_image(img.id())
+                    .with_subject_text(id),
+                );
+            }
+        }
+    }
+}
+
+fn leftovers(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
+    for i in &ctd.store.ingests {
+        out.push(
+            Finding::info(
+                Code::LayerdbTmpLeftover,
+                format!(
+                    "an unfinished download (ingest {}) holds {} bytes",
+                    i.reference.as_deref().unwrap_or(&i.dir),
+                    i.bytes.map_or("an unknown number of".into(), |b| b.to_string())
+                ),
+            )
+            .with_file(Path::new("io.containerd.content.v1.content/ingest").join(&i.dir)),
+        );
+    }
+    for l in &ctd.store.leases {
+        if l.snapshots.is_empty() && l.content.is_empty() && l.ingests.is_empty() {
+            out.push(Finding::info(Code::LayerdbTmpLeftover, format!("lease {} holds nothing", l.id)).with_subject_text(&l.id));
+        }
+    }
+}
