@@ -32,6 +32,9 @@ pub struct ImageView {
     pub dangling: bool,
     pub last_tag_time: Option<String>,
     pub built_locally: bool,
+    /// Containerd image store only: target, manifest, config, platform, names, sizes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<crate::graph::containerd::CtdImageInfo>,
 }
 
 impl ImageView {
@@ -56,6 +59,7 @@ impl ImageView {
             dangling: img.is_dangling(),
             last_tag_time: img.record.last_updated.clone(),
             built_locally: img.record.built_locally,
+            containerd: img.containerd.clone(),
         }
     }
 }
@@ -84,6 +88,9 @@ pub struct LayerView {
     pub images: Vec<ImageId>,
     pub containers: Vec<String>,
     pub blob_digests: Vec<BlobView>,
+    /// Containerd image store only: snapshot key and id, layer blob and its media type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<crate::graph::containerd::CtdLayerInfo>,
 }
 
 impl LayerView {
@@ -105,6 +112,7 @@ impl LayerView {
                 .iter()
                 .map(|b| BlobView { digest: b.digest, source_repository: b.source_repository.clone(), pushed: !b.hmac.is_empty() })
                 .collect(),
+            containerd: l.containerd.clone(),
         }
     }
 }

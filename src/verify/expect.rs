@@ -281,7 +281,11 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                     {
                         "a whiteout (0/0 character device, hiding this path in lower layers)".to_string()
                     } else if entry.kind == FileKind::Dir {
-                        "a directory (contents not listed)".to_string()
+                        // A responder needs what was planted, not just where: walk
+                        // in, and each entry below is a finding of its own (the
+                        // per-layer cap bounds them).
+                        subdirs.push(rel.clone());
+                        "a directory (each entry in it is listed too)".to_string()
                     } else {
                         format!("a {}", entry.kind)
                     };
