@@ -55,6 +55,13 @@ fn reads_the_fixture_as_docker_sees_it() {
     assert_eq!(got_tags, want_tags);
     let got_ids: BTreeSet<String> = store.images.iter().map(|i| i.target.digest.to_string()).collect();
     assert_eq!(got_ids, want_ids);
+    // Times print as Docker prints them: an image's last update is its LastTagTime.
+    for img in inspect.as_array().unwrap() {
+        let id = img["Id"].as_str().unwrap();
+        let want = img["Metadata"]["LastTagTime"].as_str().unwrap();
+        let got: Vec<_> = store.images.iter().filter(|i| i.target.digest.to_string() == id).filter_map(|i| i.updated_at.as_deref()).collect();
+        assert!(got.contains(&want), "{id}: {got:?} vs {want}");
+    }
     for img in &store.images {
         assert!(img.target.size > 0 && !img.target.media_type.is_empty(), "{img:?}");
         if let Some(d) = img.name.strip_prefix("moby-dangling@") {

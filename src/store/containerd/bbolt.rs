@@ -176,9 +176,11 @@ impl Db {
             (Err(_), Ok(b)) => *b,
             (Err(a), Err(b)) => return Err(BoltError::NoValidMeta { meta0: a.clone(), meta1: b.clone() }),
         };
-        // Enough for many full walks of a sound file, small enough that a hostile one
-        // (say, buckets sharing subtrees at every level) stops within a second or so.
-        let work_limit = 50_000_000 + 8 * (data.len() as u64 / ELEMENT as u64);
+        // A sound file holds at most one element per 16 bytes, and a full read of it
+        // (one walk plus a few lookups per record) stays well under two units per
+        // element; a hostile one (buckets sharing subtrees at every level, which would
+        // make a walk exponential) stops after a fraction of a second.
+        let work_limit = 1_000_000 + 2 * (data.len() as u64 / ELEMENT as u64);
         Ok(Db { data, meta, work: Cell::new(0), work_limit })
     }
 
@@ -766,6 +768,61 @@ pub(crate) mod tests {
         let snaps = db.root().bucket(b"v1").unwrap().unwrap().bucket(b"snapshots").unwrap().unwrap();
         let n = snaps.iter().filter(|r| matches!(r, Ok((_, Value::Bucket(_))))).count();
         assert!(n >= 6, "{n} snapshots");
+    }
+
+    #[test]
+    fn ten_thousand_keys_iterate_in_order_and_look_up() {
+        let mut b = Builder::new();
+        let keys: Vec<String> = (0..10_000).map(|i| format!("image-{i:05}")).collect();
+        let mut leaves = Vec::new();
+        for chunk in keys.chunks(100) {
+            let items: Vec<(&[u8], Vec<u8>, bool)> = chunk.iter().map(|k| (k.as_bytes(), k.as_bytes().to_vec(), false)).collect();
+            leaves.push((chunk[0].clone(), b.push(Builder::leaf_bytes(0, &items))));
+        }
+        let branch: Vec<(&[u8], u64)> = leaves.iter().map(|(k, id)| (k.as_bytes(), *id)).collect();
+        let root = b.push(Builder::branch_bytes(0, &branch));
+        b.meta(0, root, 2);
+        b.meta(1, root, 1);
+        let db = Db::open(b.bytes()).unwrap();
+        let got: Vec<String> = db.root().iter().map(|r| String::from_utf8(r.unwrap().0.to_vec()).unwrap()).collect();
+        assert_eq!(got, keys);
+        for k in keys.iter().step_by(37) {
+            assert_eq!(db.root().get(k.as_bytes()).unwrap(), Some(k.as_bytes()));
+        }
+        assert_eq!(db.root().get(b"image-99999").unwrap(), None);
+    }
+
+    #[test]
+    fn shared_subtrees_hit_the_work_limit() {
+        // Each level's leaf holds many bucket entries all pointing at the next level's
+        // page: a full walk would be exponential; the work budget stops it.
+        let mut b = Builder::new();
+        let names: Vec<String> = (0..200).map(|i| format!("k{i:03}")).collect();
+        let mut below = b.push(Builder::leaf_bytes(0, &[(b"x", b"y".to_vec(), false)]));
+        for _ in 0..6 {
+            let items: Vec<(&[u8], Vec<u8>, bool)> = names.iter().map(|n| (n.as_bytes(), bucket_value(below), true)).collect();
+            let mut page = Builder::leaf_bytes(0, &items);
+            page.resize(page.len().div_ceil(4096) * 4096, 0);
+            let overflow = (page.len() / 4096 - 1) as u32;
+            page[12..16].copy_from_slice(&overflow.to_le_bytes());
+            let id = b.pages.len() as u64;
+            page[0..8].copy_from_slice(&id.to_le_bytes());
+            b.pages.extend(page.chunks(4096).map(<[u8]>::to_vec));
+            below = id;
+        }
+        b.meta(0, below, 2);
+        b.meta(1, below, 1);
+        let db = Db::open(b.bytes()).unwrap();
+        fn walk_all(b: Bucket<'_>) -> Result<(), BoltError> {
+            for item in b.iter() {
+                if let (_, Value::Bucket(sub)) = item? {
+                    walk_all(sub)?;
+                }
+            }
+            Ok(())
+        }
+        let r = walk_all(db.root());
+        assert!(matches!(r, Err(BoltError::WorkLimit { .. })), "{r:?}");
     }
 
     #[test]

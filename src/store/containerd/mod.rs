@@ -285,3 +285,77 @@ fn join_ingests(mut dirs: Vec<Ingest>, records: &[meta::MetaIngest]) -> Vec<Inge
     }
     dirs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bbolt::tests::{fixture_file, inline, Builder};
+    use super::*;
+
+    /// A containerd root holding only the fixture's two databases (no root needed).
+    fn databases_only() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        for rel in [META_DB, "io.containerd.snapshotter.v1.overlayfs/metadata.db"] {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, fixture_file(&format!("containerd/daemon/{rel}"))).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn records_without_files_are_read_and_marked_absent() {
+        let t = databases_only();
+        let root = SafeDir::open_root(t.path()).unwrap();
+        assert!(looks_like_root(&root));
+        let mut findings = Vec::new();
+        let s = read_store(&root, "moby", None, Limits::default(), &mut findings);
+        assert!(findings.is_empty(), "{findings:#?}");
+        assert_eq!(s.snapshotter, "overlayfs");
+        assert_eq!(s.images.len(), 4);
+        assert_eq!(s.blobs.len(), 13);
+        assert!(s.blobs.values().all(|b| !b.present && b.file_size.is_none()));
+        assert!(s.snapshots.values().all(|s| s.backend.is_some() && !s.dir_present));
+        assert!(s.backend_only.is_empty());
+        assert_eq!(s.leases.len(), 2);
+        assert!(s.leases.iter().all(|l| l.snapshots.len() == 2));
+        // Another namespace is empty but still lists every namespace.
+        let other = read_store(&root, "k8s.io", None, Limits::default(), &mut findings);
+        assert!(other.images.is_empty() && other.snapshots.is_empty());
+        assert_eq!(other.namespaces, s.namespaces);
+        // Every backend record is referenced from moby, whichever namespace is read.
+        assert!(other.backend_only.is_empty());
+    }
+
+    #[test]
+    fn odd_values_are_findings_and_the_record_is_kept() {
+        let mut b = Builder::new();
+        let target = inline(&[
+            (b"digest", b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1".to_vec(), false),
+            (b"mediatype", b"application/vnd.oci.image.manifest.v1+json".to_vec(), false),
+            (b"size", vec![0x80], false), // a truncated varint
+        ]);
+        let image = inline(&[(b"createdat", vec![9, 9, 9], false), (b"target", target, true)]);
+        let images = inline(&[(b"docker.io/library/x:1", image, true)]);
+        let ns = inline(&[(b"images", images, true)]);
+        let v1 = inline(&[(b"moby", ns, true)]);
+        let root = b.push(Builder::leaf_bytes(0, &[(b"v1", v1, true)]));
+        b.meta(0, root, 2);
+        b.meta(1, root, 1);
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join(META_DB);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b.bytes()).unwrap();
+
+        let dir = SafeDir::open_root(t.path()).unwrap();
+        let mut findings = Vec::new();
+        let s = read_store(&dir, "moby", None, Limits::default(), &mut findings);
+        assert_eq!(s.images.len(), 1);
+        assert_eq!(s.images[0].name, "docker.io/library/x:1");
+        assert_eq!(s.images[0].created_at, None);
+        let msgs: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(findings.len(), 2, "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.contains("target/size") && m.contains("varint")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.contains("createdat") && m.contains("time")), "{msgs:#?}");
+        assert!(findings.iter().all(|f| f.file.as_deref() == Some(META_DB)));
+    }
+}
