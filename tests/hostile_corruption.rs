@@ -207,7 +207,7 @@ fn campaign(fixture: &str) {
             apply(root, rel, damage, outside.path());
             // The library: a finding names the file.
             if loader_must_name(label, damage) {
-                let opts = LoadOptions { driver: None, limits: Limits::default() };
+                let opts = LoadOptions { driver: None, limits: Limits::default(), ..Default::default() };
                 let g = Graph::load(root, &opts).unwrap().0;
                 let rel_s = rel.to_str().unwrap();
                 if !g.findings.iter().any(|f| f.file.as_deref() == Some(rel_s) || f.message.contains(rel_s)) {

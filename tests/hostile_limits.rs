@@ -22,7 +22,7 @@ fn inflate(root: &Path, rel: &Path, len: u64) {
 }
 
 fn load(root: &Path, max: u64) -> Graph {
-    let opts = LoadOptions { driver: None, limits: Limits { max_metadata_bytes: max, ..Limits::default() } };
+    let opts = LoadOptions { driver: None, limits: Limits { max_metadata_bytes: max, ..Limits::default() }, ..Default::default() };
     Graph::load(root, &opts).unwrap().0
 }
 
