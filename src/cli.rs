@@ -214,7 +214,20 @@ fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
         namespace: Some(cli.namespace.clone()),
     };
     match Graph::load(&path, &opts) {
-        Ok(loaded) => Ok(loaded),
+        Ok(loaded) => {
+            if let (Some(ctd), false) = (&loaded.0.containerd, cli.quiet) {
+                // Which root was read is never left to guess: evidence and the
+                // analyst's own host must not be mixed up.
+                eprintln!(
+                    "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {})",
+                    ctd.location.path.display(),
+                    ctd.store.namespace,
+                    ctd.store.snapshotter,
+                    ctd.location.located_by.describe()
+                );
+            }
+            Ok(loaded)
+        }
         Err(LoadError::Root(e)) => {
             let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
             Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))

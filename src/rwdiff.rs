@@ -337,6 +337,7 @@ fn change(rel: &Path, kind: ChangeKind) -> Change {
 /// directory before what it contains, plus findings about what could not be read.
 pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
     let id = c.record.id.as_str();
+    let root = g.content_root(root);
     let rw = c.rw_dir.as_ref().ok_or_else(|| DiffError::NoRwLayer(short(id).to_owned()))?;
     let upper = root.open_dir(rw).map_err(|e| DiffError::Upper(short(id).to_owned(), e))?;
     let mut findings = Vec::new();

@@ -257,13 +257,15 @@ fn layers_carry_their_registry_blobs() {
 }
 
 #[test]
-fn containerd_image_store_is_named_not_shown_as_empty() {
+fn containerd_image_store_is_read_and_named() {
     require_root!();
     let root = data_root("containerd-store");
     let (code, out, err) = run(&root, &["images"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("containerd image store"), "stderr: {err}");
-    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+    let named = format!("containerd image store at {}", root.join("containerd/daemon").display());
+    assert!(err.contains(&named), "stderr names the containerd root read: {err}");
+    let listed = read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
+    assert_eq!(out.lines().count(), 1 + listed, "every image Docker lists: {out}");
 }
 
 /// A data-root made just now by a live dockerd, compared there and then with what

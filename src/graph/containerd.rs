@@ -17,7 +17,7 @@ use crate::store::containerd::{blob_path, ContainerdStore, CtdImage, SnapshotKin
 use crate::store::containers::ContainerRecord;
 use crate::store::distribution::V2Metadata;
 use crate::store::imagedb::{parse_config, ImageRecord};
-use crate::store::layerdb::LayerRecord;
+use crate::store::layerdb::{LayerRecord, MountRecord};
 use crate::verify::blob::Compression;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -438,7 +438,16 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
         let init = store.snapshots.get(&format!("{id}-init"));
         let rw_dir = rw.and_then(|s| s.dir.clone());
         let init_dir = init.and_then(|s| s.dir.clone());
-        g.containers.insert(id, ContainerNode { record, mount: None, rw_dir, init_dir });
+        // The RW layer in the graphdriver's terms: snapshot ids stand for the
+        // mount and init ids, and the init snapshot's parent is the image's top.
+        let mount = rw.map(|s| MountRecord {
+            name: id.clone(),
+            mount_id: s.backend.as_ref().map(|b| b.id.to_string()),
+            init_id: init.and_then(|i| i.backend.as_ref()).map(|b| b.id.to_string()),
+            parent: init.and_then(|i| i.parent.as_deref()).and_then(|p| ChainId::parse(p).ok()),
+            dir: s.dir.clone().unwrap_or_default(),
+        });
+        g.containers.insert(id, ContainerNode { record, mount, rw_dir, init_dir });
     }
 
     g.findings.extend(findings);

@@ -33,6 +33,21 @@ pub enum LocatedBy {
     SystemDefault,
 }
 
+impl LocatedBy {
+    /// How the root was found, in words for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LocatedBy::Flag => "given by --containerd-root",
+            LocatedBy::InsideDataRoot => "dockerd's own containerd, inside the data-root",
+            LocatedBy::HostConfig => "root from the host's /etc/containerd/config.toml under --host-root",
+            LocatedBy::HostDefault => "the host's /var/lib/containerd under --host-root",
+            LocatedBy::BesideDataRoot => "found beside the data-root (lib/containerd next to lib/docker)",
+            LocatedBy::SystemConfig => "root from this machine's /etc/containerd/config.toml",
+            LocatedBy::SystemDefault => "this machine's /var/lib/containerd",
+        }
+    }
+}
+
 /// A containerd root and how it was found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Location {
