@@ -212,7 +212,10 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
     // LayersSize: every layer of every image chain, once. Intermediate images add
     // nothing their children do not already reach.
     let used: BTreeSet<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
-    let layers_size: i64 = used.iter().filter_map(|c| g.layers.get(c)?.record.size).fold(0, i64::saturating_add);
+    let layers_size: i64 = match &g.containerd {
+        Some(ctd) => containerd_layers_size(ctd, &mut findings),
+        None => used.iter().filter_map(|c| g.layers.get(c)?.record.size).fold(0, i64::saturating_add),
+    };
 
     let images: Vec<DfImage> = g
         .images_newest_first()
@@ -359,6 +362,39 @@ fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Fi
         });
     }
     out
+}
+
+/// `LayersSize` on the containerd store: the usage of every snapshot in the
+/// namespace (committed ones as stored, active ones measured as containerd
+/// measures them), plus, from 28.2, the image content present.
+fn containerd_layers_size(ctd: &crate::graph::ContainerdPart, findings: &mut Vec<Finding>) -> i64 {
+    use crate::store::containerd::SnapshotKind;
+    let mut total: i64 = 0;
+    for s in ctd.store.snapshots.values() {
+        let Some(b) = &s.backend else { continue };
+        // containerd measures only active snapshots; views and committed ones
+        // report what is stored (nothing, for a view).
+        let size = match (b.kind, &s.dir) {
+            (SnapshotKind::Active, Some(dir)) => match crate::usage::allocated_size(&ctd.root, dir) {
+                Ok((n, problems)) => {
+                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(&ctd.root, &e.path), ctd.root.path())));
+                    i64::try_from(n).unwrap_or(i64::MAX)
+                }
+                Err(e) => {
+                    if !e.is_not_found() {
+                        findings.push(read_error_finding(&e, dir, ctd.root.path()));
+                    }
+                    0
+                }
+            },
+            _ => b.size.unwrap_or(0),
+        };
+        total = total.saturating_add(size);
+    }
+    if ctd.df_counts_content {
+        total = ctd.image_content.values().fold(total, |t, s| t.saturating_add(*s));
+    }
+    total
 }
 
 /// What `SizeRootFs` adds to `SizeRw`: the image's size on a graphdriver store; on

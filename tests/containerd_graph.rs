@@ -210,3 +210,27 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(a["findings"].to_string().contains("meta.db"), "{a:#}");
 }
+
+/// `strata df` equals `/system/df`: LayersSize (snapshots only on 26.1, snapshots
+/// plus image content from 28.2), and each container's SizeRw.
+#[test]
+fn df_equals_system_df() {
+    require_root!();
+    for name in FIXTURES {
+        let root = host(name);
+        let mine = json(&["df"], &root);
+        let want = read_json(&answers(name).join("api-system-df.json"));
+        assert_eq!(mine["layers_size"], want["LayersSize"], "{name}: LayersSize");
+        let sizes: BTreeMap<String, Value> =
+            mine["containers"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c["rw_size"].clone())).collect();
+        for c in want["Containers"].as_array().unwrap() {
+            assert_eq!(sizes[c["Id"].as_str().unwrap()], c["SizeRw"], "{name}: SizeRw of {}", c["Id"]);
+        }
+        let listed: Vec<&str> = mine["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let mut want_ids: Vec<&str> = want["Images"].as_array().unwrap().iter().map(|i| i["Id"].as_str().unwrap()).collect();
+        let mut got = listed.clone();
+        got.sort();
+        want_ids.sort();
+        assert_eq!(got, want_ids, "{name}: the images /system/df lists");
+    }
+}

@@ -189,7 +189,16 @@ struct Resolved {
 }
 
 /// Builds images, layers and containers from the containerd store into `g`.
-pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, containers: BTreeMap<String, ContainerRecord>, limits: Limits) {
+/// Returns every content blob present under some image, with its descriptor size:
+/// what engines from 28.2 add to `LayersSize`.
+pub(super) fn link(
+    g: &mut Graph,
+    root: &SafeDir,
+    store: &ContainerdStore,
+    containers: BTreeMap<String, ContainerRecord>,
+    limits: Limits,
+) -> BTreeMap<Digest, i64> {
+    let mut reachable: BTreeMap<Digest, i64> = BTreeMap::new();
     let content = Content { root, store, limits };
     let mut findings = Vec::new();
 
@@ -208,14 +217,19 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
         let mut manifests = Vec::new();
         let mut content_size: i64 = 0;
         let mut counted: BTreeSet<Digest> = BTreeSet::new();
+        let mut sizes: BTreeMap<Digest, i64> = BTreeMap::new();
         let mut add_content = |d: &Digest, size: i64, present: bool, counted: &mut BTreeSet<Digest>| {
             if present && counted.insert(*d) {
                 content_size = content_size.saturating_add(size.max(0));
+                sizes.insert(*d, size.max(0));
             }
         };
         // The platform manifests to consider.
         let mut candidates: Vec<(Digest, Option<String>, bool)> = Vec::new();
         if is_index(&media_type) {
+            if content.present(target) {
+                reachable.insert(*target, first.target.size.max(0));
+            }
             // The index blob itself is not part of an image's size in moby's
             // listing (only each platform manifest's present content is).
             if let Some(index) = content.json(target, "image index", &mut findings) {
@@ -352,6 +366,11 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
             updated_at: names.iter().filter_map(|i| i.updated_at.clone()).max(),
             labels: first.labels.clone(),
         };
+        for d in &counted {
+            if let Some(size) = sizes.get(d) {
+                reachable.insert(*d, *size);
+            }
+        }
         let size = Some(content_size.saturating_add(unpacked));
         g.images.insert(
             id,
@@ -451,6 +470,7 @@ pub(super) fn link(g: &mut Graph, root: &SafeDir, store: &ContainerdStore, conta
     }
 
     g.findings.extend(findings);
+    reachable
 }
 
 /// Stored usage of a snapshot and every parent, as moby sums it; a missing

@@ -57,6 +57,12 @@ pub struct ContainerdPart {
     /// The containerd root, held open: snapshots and blobs are read through it.
     pub root: SafeDir,
     pub store: crate::store::containerd::ContainerdStore,
+    /// Every content blob present under some image, with its size.
+    pub image_content: BTreeMap<crate::digest::Digest, i64>,
+    /// The engine counts image content in `/system/df`'s LayersSize (28.2 and
+    /// later). Judged from `buildkit/history_c8d.db`, which 27.5 and later write:
+    /// between 27.5 and 28.1 the disk cannot tell, and the newer rule is used.
+    pub df_counts_content: bool,
 }
 
 #[derive(Debug)]
@@ -328,9 +334,10 @@ impl Graph {
             engine: EngineGeneration::Modern,
             findings: std::mem::take(findings),
         };
-        containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
+        let image_content = containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
         g.connect();
-        g.containerd = Some(ContainerdPart { location, root: ctd_root, store });
+        let df_counts_content = root.exists(Path::new("buildkit/history_c8d.db"));
+        g.containerd = Some(ContainerdPart { location, root: ctd_root, store, image_content, df_counts_content });
         Some(g)
     }
 
