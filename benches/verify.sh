@@ -70,14 +70,9 @@ EOF
 [ -f "$CACHE/ready" ] || build_root
 
 # ------------------------------------------------------------ strata binary
-# `strata verify` once the CLI has it; the library driver until then.
 if [ -z "${STRATA_BIN:-}" ]; then
-    (cd "$HERE" && cargo build -q --release --bin strata --example verify_driver)
-    if "$HERE/target/release/strata" verify --help >/dev/null 2>&1; then
-        STRATA=("$HERE/target/release/strata" verify --root "$ROOT" --format json)
-    else
-        STRATA=("$HERE/target/release/examples/verify_driver" "$ROOT")
-    fi
+    (cd "$HERE" && cargo build -q --release --bin strata)
+    STRATA=("$HERE/target/release/strata" verify --root "$ROOT" --format json)
 else
     STRATA=("$STRATA_BIN" verify --root "$ROOT" --format json)
 fi

@@ -37,8 +37,11 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
         if !b.present {
             // Content records without their blob: a layer pulled lazily, or removed by hand.
             out.push(
-                Finding::warning(Code::ContentBlobMissing, format!("content {} is recorded in meta.db but its blob file is missing", b.digest))
-                    .with_file(blob_path(&b.digest)),
+                Finding::warning(
+                    Code::ContentBlobMissing,
+                    format!("content {} is recorded in meta.db but its blob file is missing", b.digest),
+                )
+                .with_file(blob_path(&b.digest)),
             );
         }
         for (k, v) in &b.labels {
@@ -65,7 +68,10 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     for s in store.snapshots.values() {
         if let Some(p) = &s.parent {
             if !store.snapshots.contains_key(p) {
-                out.push(Finding::error(Code::ParentMissing, format!("snapshot {}: its parent {p} is not in meta.db", s.key)).with_subject_text(&s.key));
+                out.push(
+                    Finding::error(Code::ParentMissing, format!("snapshot {}: its parent {p} is not in meta.db", s.key))
+                        .with_subject_text(&s.key),
+                );
             }
         }
         match (&s.backend, &s.dir) {
@@ -76,9 +82,9 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                 )
                 .with_subject_text(&s.key),
             ),
-            (Some(_), Some(dir)) if !s.dir_present => out.push(
-                Finding::error(Code::LayerContentMissing, format!("snapshot {}: its directory is missing", s.key)).with_file(dir),
-            ),
+            (Some(_), Some(dir)) if !s.dir_present => {
+                out.push(Finding::error(Code::LayerContentMissing, format!("snapshot {}: its directory is missing", s.key)).with_file(dir))
+            }
             _ => {}
         }
     }
@@ -87,8 +93,11 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     for d in &store.snapshot_dirs {
         if !known.contains(d) && !backend_ids.contains(d) {
             out.push(
-                Finding::warning(Code::GraphdriverDirOrphaned, format!("snapshot directory {d} has no record in the snapshotter's metadata.db"))
-                    .with_file(snap_root.join("snapshots").join(d)),
+                Finding::warning(
+                    Code::GraphdriverDirOrphaned,
+                    format!("snapshot directory {d} has no record in the snapshotter's metadata.db"),
+                )
+                .with_file(snap_root.join("snapshots").join(d)),
             );
         }
     }
@@ -100,12 +109,18 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
         for (key, what) in [(id.clone(), "RW"), (format!("{id}-init"), "init")] {
             match ctd.store.snapshots.get(&key) {
                 None => out.push(
-                    Finding::error(Code::ContainerLayerMissing, format!("container {}: its {what} snapshot {key} is not in meta.db", short(id)))
-                        .with_subject_text(id),
+                    Finding::error(
+                        Code::ContainerLayerMissing,
+                        format!("container {}: its {what} snapshot {key} is not in meta.db", short(id)),
+                    )
+                    .with_subject_text(id),
                 ),
                 Some(s) if !s.dir_present => out.push(
-                    Finding::error(Code::ContainerLayerMissing, format!("container {}: its {what} snapshot directory is missing", short(id)))
-                        .with_subject_text(id),
+                    Finding::error(
+                        Code::ContainerLayerMissing,
+                        format!("container {}: its {what} snapshot directory is missing", short(id)),
+                    )
+                    .with_subject_text(id),
                 ),
                 Some(_) => {}
             }

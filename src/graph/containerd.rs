@@ -166,9 +166,8 @@ impl Content<'_> {
         match serde_json::from_slice::<RawManifest>(&bytes) {
             Ok(m) => Some(m),
             Err(e) => {
-                findings.push(
-                    Finding::error(Code::ContentBlobCorrupt, format!("{what} {d} is not valid JSON: {e}")).with_file(blob_path(d)),
-                );
+                findings
+                    .push(Finding::error(Code::ContentBlobCorrupt, format!("{what} {d} is not valid JSON: {e}")).with_file(blob_path(d)));
                 None
             }
         }
@@ -235,13 +234,20 @@ pub(super) fn link(
             if let Some(index) = content.json(target, "image index", &mut findings) {
                 for m in index.manifests.unwrap_or_default() {
                     let Ok(d) = Digest::parse(&m.digest) else {
-                        findings.push(Finding::error(Code::MetadataCorrupt, format!("image index {target} lists a bad digest {:?}", m.digest)));
+                        findings
+                            .push(Finding::error(Code::MetadataCorrupt, format!("image index {target} lists a bad digest {:?}", m.digest)));
                         continue;
                     };
                     let attestation = m.annotations.contains_key(ATTESTATION_ANNOTATION);
                     let platform = m.platform.as_ref().map(RawPlatform::text);
                     let present = content.present(&d);
-                    manifests.push(ManifestRef { digest: d, media_type: m.media_type.clone(), platform: platform.clone(), attestation, available: present });
+                    manifests.push(ManifestRef {
+                        digest: d,
+                        media_type: m.media_type.clone(),
+                        platform: platform.clone(),
+                        attestation,
+                        available: present,
+                    });
                     if present {
                         add_content(&d, m.size, true, &mut counted);
                         candidates.push((d, platform, attestation));
@@ -263,7 +269,10 @@ pub(super) fn link(
             }
             let Some(cfg) = m.config.as_ref().and_then(|c| Digest::parse(&c.digest).ok().map(|d| (d, c.size))) else {
                 if !attestation {
-                    findings.push(Finding::error(Code::MetadataCorrupt, format!("image manifest {mdigest} names no config")).with_file(blob_path(&mdigest)));
+                    findings.push(
+                        Finding::error(Code::MetadataCorrupt, format!("image manifest {mdigest} names no config"))
+                            .with_file(blob_path(&mdigest)),
+                    );
                 }
                 continue;
             };
@@ -290,7 +299,8 @@ pub(super) fn link(
                 unpacked = unpacked.saturating_add(chain_usage(store, &top.to_string()));
             }
             all_chains.extend(chains.iter().copied());
-            let plat = platform.clone().or_else(|| parsed.as_ref().and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?))));
+            let plat =
+                platform.clone().or_else(|| parsed.as_ref().and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?))));
             // moby prefers the host's platform; any platform beats none.
             let rank = match plat.as_deref() {
                 Some(p) if p == format!("{host_os}/{host_arch}") || p.starts_with(&format!("{host_os}/{host_arch}/")) => 0,
@@ -342,7 +352,15 @@ pub(super) fn link(
                 (record, chain, Some(r.manifest), Some(r.config), r.platform)
             }
             None => (
-                ImageRecord { id, raw: Vec::new(), config: None, parent, last_updated: None, built_locally: false, content_file: blob_path(target) },
+                ImageRecord {
+                    id,
+                    raw: Vec::new(),
+                    config: None,
+                    parent,
+                    last_updated: None,
+                    built_locally: false,
+                    content_file: blob_path(target),
+                },
                 Vec::new(),
                 None,
                 None,

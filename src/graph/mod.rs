@@ -7,6 +7,7 @@
 pub mod containerd;
 
 use crate::digest::{chain_ids, ChainId, ImageId};
+use crate::finding::Code;
 use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
 use crate::reference::Reference;
@@ -18,7 +19,6 @@ use crate::store::imagedb::{read_images, ImageRecord};
 use crate::store::layerdb::{read_layerdb, LayerDb, LayerRecord, MountRecord};
 use crate::store::repositories::{read_references, RefRecord};
 use crate::store::StoreCtx;
-use crate::finding::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -22,7 +22,7 @@ pub struct GraphDriverView {
 pub enum InspectView {
     Image {
         #[serde(flatten)]
-        image: ImageView,
+        image: Box<ImageView>,
         /// The config as stored (parsed JSON), or null when it is not JSON.
         config: serde_json::Value,
         history: Vec<HistoryEntry>,
@@ -85,7 +85,7 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
             let img = g.images.get(id)?;
             let top_cache = img.top_layer().and_then(|c| g.layers.get(&c)).and_then(|l| l.record.cache_id.as_deref());
             InspectView::Image {
-                image: ImageView::new(img),
+                image: Box::new(ImageView::new(img)),
                 config: serde_json::from_slice(&img.record.raw).unwrap_or(serde_json::Value::Null),
                 history: img.record.config.as_ref().map(|c| c.history.clone()).unwrap_or_default(),
                 layers: img.chain_ids.iter().filter_map(|c| g.layers.get(c)).map(LayerView::new).collect(),

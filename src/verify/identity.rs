@@ -29,7 +29,12 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
         let id = img.id();
         if let (Some(info), Some(ctd)) = (&img.containerd, &g.containerd) {
             let (computed, id_matches) = containerd_identity(id, info, img, &ctd.root, &mut findings);
-            images.push(ImageIdentity { id, computed_id: computed, id_matches, layers_present: img.chain_ids.iter().all(|c| g.layers.contains_key(c)) });
+            images.push(ImageIdentity {
+                id,
+                computed_id: computed,
+                id_matches,
+                layers_present: img.chain_ids.iter().all(|c| g.layers.contains_key(c)),
+            });
             continue;
         }
         let computed = Digest::of(&img.record.raw);

@@ -8,8 +8,8 @@
 //! not, the per-file CRC and size say which file broke it; the walk afterwards
 //! finds what was added, which the DiffID alone cannot see.
 
-use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::blob::{BlobError, BlobMembers};
+use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
 use super::{LayerBlob, LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
@@ -200,7 +200,7 @@ fn is_mount_point(root: &SafeDir, rel: &Path) -> bool {
 /// Where a layer's segments and members come from.
 enum Source {
     /// The graphdriver store: the tar-split beside the layer.
-    TarSplit { stream: MemberStream<File>, rel: std::path::PathBuf },
+    TarSplit { stream: Box<MemberStream<File>>, rel: std::path::PathBuf },
     /// The containerd store: the layer blob, framed like a tar-split.
     Blob { stream: Box<BlobMembers<File>>, blob: LayerBlob },
 }
@@ -213,8 +213,11 @@ impl Source {
                 Err(e) => {
                     let code = if e.is_not_found() { Code::ContentBlobMissing } else { Code::ContentBlobCorrupt };
                     return Err(Box::new(
-                        Finding::error(code, format!("the layer blob {} cannot be read, the layer tar cannot be rebuilt: {e}", blob.digest))
-                            .with_file(&blob.path),
+                        Finding::error(
+                            code,
+                            format!("the layer blob {} cannot be read, the layer tar cannot be rebuilt: {e}", blob.digest),
+                        )
+                        .with_file(&blob.path),
                     ));
                 }
             };
@@ -226,7 +229,7 @@ impl Source {
             };
         }
         match open_tar_split(root, &job.tar_split) {
-            Ok(f) => Ok(Source::TarSplit { stream: MemberStream::new(f, opts.limits), rel: job.tar_split.clone() }),
+            Ok(f) => Ok(Source::TarSplit { stream: Box::new(MemberStream::new(f, opts.limits)), rel: job.tar_split.clone() }),
             Err(e) => {
                 let f = match e {
                     OpenError::Missing(m) => {
@@ -255,7 +258,10 @@ impl Source {
             out.push(
                 Finding::error(
                     Code::ContentBlobMismatch,
-                    format!("the layer blob {} hashes to {} ({} bytes): its content is not what its name says", blob.digest, d.compressed, d.compressed_bytes),
+                    format!(
+                        "the layer blob {} hashes to {} ({} bytes): its content is not what its name says",
+                        blob.digest, d.compressed, d.compressed_bytes
+                    ),
                 )
                 .with_file(&blob.path),
             );
@@ -264,7 +270,10 @@ impl Source {
             out.push(
                 Finding::error(
                     Code::DiffIdMismatch,
-                    format!("the layer blob decompresses to a tar that hashes to {}, but the image config records DiffID {}", d.uncompressed, job.diff_id),
+                    format!(
+                        "the layer blob decompresses to a tar that hashes to {}, but the image config records DiffID {}",
+                        d.uncompressed, job.diff_id
+                    ),
                 )
                 .with_file(&blob.path),
             );

@@ -102,12 +102,20 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
 
 /// A containerd layer: its blob in the content store is the stream, its snapshot
 /// directory the files.
-fn containerd_job(g: &Graph, l: &crate::graph::LayerNode, ctd: &crate::graph::containerd::CtdLayerInfo, diff_id: crate::digest::DiffId) -> Result<LayerJob, Box<Finding>> {
+fn containerd_job(
+    g: &Graph,
+    l: &crate::graph::LayerNode,
+    ctd: &crate::graph::containerd::CtdLayerInfo,
+    diff_id: crate::digest::DiffId,
+) -> Result<LayerJob, Box<Finding>> {
     let chain = l.chain_id();
     let content_dir = l.content_dir.clone().ok_or_else(|| {
         Box::new(
-            Finding::error(Code::LayerContentMissing, format!("layer {}: no snapshot holds this layer, its files cannot be checked", chain.short()))
-                .with_layer(chain),
+            Finding::error(
+                Code::LayerContentMissing,
+                format!("layer {}: no snapshot holds this layer, its files cannot be checked", chain.short()),
+            )
+            .with_layer(chain),
         )
     })?;
     let blob = ctd.blob.as_ref().ok_or_else(|| {
@@ -132,8 +140,11 @@ fn containerd_job(g: &Graph, l: &crate::graph::LayerNode, ctd: &crate::graph::co
     }
     let compression = blob.compression.ok_or_else(|| {
         Box::new(
-            Finding::warning(Code::UnsupportedStore, format!("layer {}: blob media type {:?} is not a layer strata can read", chain.short(), blob.media_type))
-                .with_layer(chain),
+            Finding::warning(
+                Code::UnsupportedStore,
+                format!("layer {}: blob media type {:?} is not a layer strata can read", chain.short(), blob.media_type),
+            )
+            .with_layer(chain),
         )
     })?;
     let driver = g.driver.unwrap_or(crate::store::graphdriver::DriverKind::Overlay2);
@@ -145,11 +156,7 @@ fn containerd_job(g: &Graph, l: &crate::graph::LayerNode, ctd: &crate::graph::co
         driver,
         // Drift on a full-copy snapshotter (native) would need every lower blob.
         lower_tar_splits: None,
-        blob: Some(crate::verify::LayerBlob {
-            digest: blob.digest,
-            path: crate::store::containerd::blob_path(&blob.digest),
-            compression,
-        }),
+        blob: Some(crate::verify::LayerBlob { digest: blob.digest, path: crate::store::containerd::blob_path(&blob.digest), compression }),
     })
 }
 

@@ -591,10 +591,7 @@ pub(crate) mod tests {
     fn sample() -> Builder {
         let mut b = Builder::new();
         let inner = b.push(Builder::leaf_bytes(0, &[(b"k", b"v".to_vec(), false)]));
-        let l1 = b.push(Builder::leaf_bytes(
-            0,
-            &[(b"a", b"1".to_vec(), false), (b"b", inline(&[(b"x", b"y".to_vec(), false)]), true)],
-        ));
+        let l1 = b.push(Builder::leaf_bytes(0, &[(b"a", b"1".to_vec(), false), (b"b", inline(&[(b"x", b"y".to_vec(), false)]), true)]));
         let l2 = b.push(Builder::leaf_bytes(0, &[(b"m", b"2".to_vec(), false), (b"z", bucket_value(inner), true)]));
         let root = b.push(Builder::branch_bytes(0, &[(b"a", l1), (b"m", l2)]));
         b.meta(0, root, 4);
@@ -750,10 +747,7 @@ pub(crate) mod tests {
         assert!(names.contains(&"docker.io/strata/base:1.0".to_owned()), "{names:?}");
         let base = images.bucket(b"docker.io/strata/base:1.0").unwrap().unwrap();
         let target = base.bucket(b"target").unwrap().unwrap();
-        assert_eq!(
-            target.get(b"digest").unwrap(),
-            Some(&b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1"[..])
-        );
+        assert_eq!(target.get(b"digest").unwrap(), Some(&b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1"[..]));
         assert!(all.len() > 50, "{}", all.len());
     }
 

@@ -52,12 +52,16 @@ pub fn list_blobs(root: &SafeDir, findings: &mut Vec<Finding>) -> Vec<(Digest, u
         let name = display_bytes(e.name.as_encoded_bytes());
         let file = rel.join(&e.name);
         let Ok(d) = Digest::from_hex(&name) else {
-            findings.push(Finding::warning(Code::MetadataCorrupt, "entry in the content store whose name is not a sha256 digest").with_file(&file));
+            findings.push(
+                Finding::warning(Code::MetadataCorrupt, "entry in the content store whose name is not a sha256 digest").with_file(&file),
+            );
             continue;
         };
         match root.lstat(&file) {
             Ok(m) if m.kind == FileKind::File => out.push((d, m.size)),
-            Ok(m) => findings.push(Finding::warning(Code::MetadataCorrupt, format!("content blob is a {}, not a regular file", m.kind)).with_file(&file)),
+            Ok(m) => findings.push(
+                Finding::warning(Code::MetadataCorrupt, format!("content blob is a {}, not a regular file", m.kind)).with_file(&file),
+            ),
             Err(err) => findings.push(read_error_finding(&err, &file, root.path())),
         }
     }
@@ -79,7 +83,8 @@ pub fn list_ingests(root: &SafeDir, max_ref_bytes: u64, findings: &mut Vec<Findi
     for e in entries {
         let dir = rel.join(&e.name);
         if e.kind != FileKind::Dir {
-            findings.push(Finding::warning(Code::MetadataCorrupt, format!("entry in the ingest directory is a {}", e.kind)).with_file(&dir));
+            findings
+                .push(Finding::warning(Code::MetadataCorrupt, format!("entry in the ingest directory is a {}", e.kind)).with_file(&dir));
             continue;
         }
         let reference = match root.read_file(&dir.join("ref"), max_ref_bytes) {
@@ -91,14 +96,7 @@ pub fn list_ingests(root: &SafeDir, max_ref_bytes: u64, findings: &mut Vec<Findi
             }
         };
         let bytes = root.lstat(&dir.join("data")).ok().filter(|m| m.kind == FileKind::File).map(|m| m.size);
-        out.push(Ingest {
-            dir: display_bytes(e.name.as_encoded_bytes()),
-            reference,
-            bytes,
-            record: None,
-            expected: None,
-            expire_at: None,
-        });
+        out.push(Ingest { dir: display_bytes(e.name.as_encoded_bytes()), reference, bytes, record: None, expected: None, expire_at: None });
     }
     out
 }

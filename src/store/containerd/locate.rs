@@ -88,7 +88,10 @@ pub fn config_root(config: &str) -> Option<PathBuf> {
         let Some(value) = rest.trim_start().strip_prefix('=') else { continue };
         let value = value.trim();
         let value = value.split_once(" #").map(|(v, _)| v.trim()).unwrap_or(value);
-        let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))?;
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))?;
         if unquoted.is_empty() {
             return None;
         }

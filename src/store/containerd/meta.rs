@@ -210,8 +210,11 @@ impl<'f> Walker<'f> {
         let e = self.damage.as_ref()?;
         let more = if self.more_damage > 0 { format!(" ({} more damaged places)", self.more_damage) } else { String::new() };
         Some(
-            Finding::error(Code::MetadataCorrupt, format!("{}: damaged bbolt database: {e}{more}; records that could be read are kept", self.file))
-                .with_file(&self.file),
+            Finding::error(
+                Code::MetadataCorrupt,
+                format!("{}: damaged bbolt database: {e}{more}; records that could be read are kept", self.file),
+            )
+            .with_file(&self.file),
         )
     }
 
@@ -391,12 +394,7 @@ pub fn read_namespace(w: &mut Walker<'_>, ns_name: &str, ns: &Bucket<'_>) -> Nam
             let key = w.key_text(&format!("{base}/content/ingests"), k);
             let path = format!("{base}/content/ingests/{key}");
             let expected = w.text(&b, &path, "expected").and_then(|s| w.digest(&format!("{path}/expected"), &s));
-            out.ingests.push(MetaIngest {
-                backend_ref: w.text(&b, &path, "ref"),
-                expected,
-                expire_at: w.time(&b, &path, "expireat"),
-                key,
-            });
+            out.ingests.push(MetaIngest { backend_ref: w.text(&b, &path, "ref"), expected, expire_at: w.time(&b, &path, "expireat"), key });
         }
     }
 
@@ -457,11 +455,8 @@ pub fn read_namespace(w: &mut Walker<'_>, ns_name: &str, ns: &Bucket<'_>) -> Nam
                     }
                 }
             }
-            let content = w
-                .key_list(&b, &path, "content")
-                .into_iter()
-                .filter_map(|s| w.digest(&format!("{path}/content/{s}"), &s))
-                .collect();
+            let content =
+                w.key_list(&b, &path, "content").into_iter().filter_map(|s| w.digest(&format!("{path}/content/{s}"), &s)).collect();
             out.leases.push(CtdLease {
                 created_at: w.time(&b, &path, "createdat"),
                 labels: w.labels(&b, &path),

@@ -98,7 +98,10 @@ fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, finding
         Ok(b) => b,
         Err(e) if e.is_not_found() && !required => return None,
         Err(e) if e.is_not_found() => {
-            findings.push(Finding::error(Code::StoreMissing, format!("{rel}: not found; this containerd root has no metadata database")).with_file(rel));
+            findings.push(
+                Finding::error(Code::StoreMissing, format!("{rel}: not found; this containerd root has no metadata database"))
+                    .with_file(rel),
+            );
             return None;
         }
         Err(e) => {
@@ -117,7 +120,13 @@ fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, finding
 
 /// Reads one containerd root. `snapshotter` `None` picks the one holding snapshots in
 /// this namespace, preferring `overlayfs`, then `native`.
-pub fn read_store(root: &SafeDir, namespace: &str, snapshotter: Option<&str>, limits: Limits, findings: &mut Vec<Finding>) -> ContainerdStore {
+pub fn read_store(
+    root: &SafeDir,
+    namespace: &str,
+    snapshotter: Option<&str>,
+    limits: Limits,
+    findings: &mut Vec<Finding>,
+) -> ContainerdStore {
     // Every namespace is read: counts are listed for all of them, and a blob or backend
     // snapshot is only unreferenced if no namespace refers to it.
     let mut spaces: BTreeMap<String, meta::Namespace> = BTreeMap::new();

@@ -1,0 +1,33 @@
+//! strata's integration tests, in one binary so they share one set of helpers
+//! (`support`) and build once. Run them with `cargo test` (as root, with the tools
+//! `.ci/install-docker.sh` installs); a test that cannot run says `SKIPPED: ...`, and
+//! with `STRATA_REQUIRE_ALL_TESTS=1` (as CI sets it) fails instead. One group:
+//! `cargo test --test integration hostile_`.
+
+#[macro_use]
+mod support;
+
+mod audit_checks;
+mod containerd_graph;
+mod containerd_store;
+mod df_docker;
+mod diff_docker;
+mod diff_sizes;
+mod files_layers;
+mod graph_vs_docker;
+mod history_docker;
+mod hostile_corruption;
+mod hostile_escape;
+mod hostile_limits;
+mod hostile_permission;
+mod hostile_readonly;
+mod hostile_regressions;
+mod hostile_sizes;
+mod hostile_structures;
+mod prop_digest;
+mod prop_tarsplit;
+mod registry_crosslinks;
+mod tree_snapshots;
+mod verify_cli;
+mod verify_fixtures;
+mod verify_layers;
