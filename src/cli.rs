@@ -3,11 +3,11 @@
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use strata::analysis::files::LayerId;
 use strata::audit::{AuditOptions, FailOn};
 use strata::finding::{Finding, Severity};
 use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
-use strata::layerfiles::LayerId;
 use strata::report::{self, Format};
 use strata::resolve::{resolve, Kinds, Target};
 use strata::verify::run::Selection;
@@ -183,7 +183,7 @@ fn limits(cli: &Cli) -> Limits {
 }
 
 fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
-    let (path, _source) = strata::root::resolve_data_root(cli.root.as_deref());
+    let (path, _source) = strata::store::layout::resolve_data_root(cli.root.as_deref());
     let limits = limits(cli);
     let opts = LoadOptions { driver: cli.driver.clone(), limits };
     match Graph::load(&path, &opts) {
@@ -269,7 +269,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Df => {
-            let (usage, problems) = strata::df::disk_usage(&g, &root);
+            let (usage, problems) = strata::analysis::df::disk_usage(&g, &root);
             note_read_problems(cli, &problems);
             report::df::write_df(&mut out, &usage, cli.format)?;
         }
@@ -326,7 +326,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 return Ok(exit::CANNOT_RUN);
             };
             let Some(c) = g.containers.get(&id) else { return Ok(exit::CANNOT_RUN) };
-            let (changes, findings) = strata::rwdiff::container_changes(&g, &root, c)?;
+            let (changes, findings) = strata::analysis::diff::container_changes(&g, &root, c)?;
             note_read_problems(cli, &findings);
             report::diff::write_diff(&mut out, &changes, cli.format)?;
         }
@@ -335,7 +335,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 return Ok(exit::CANNOT_RUN);
             };
             let Some(img) = g.images.get(&id) else { return Ok(exit::CANNOT_RUN) };
-            let (steps, findings) = strata::history::image_history(&g, img);
+            let (steps, findings) = strata::analysis::history::image_history(&g, img);
             note_read_problems(cli, &findings);
             report::history::write_history(&mut out, &steps, cli.format)?;
         }

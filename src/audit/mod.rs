@@ -3,14 +3,14 @@
 //! It gathers the graph's read findings, the consistency checks ([`checks`]), the
 //! distribution cross-links ([`crosslinks`]), the optional offline registry
 //! cross-check ([`registry`]), layer content verification, and the disk-usage
-//! account ([`crate::df`]), and returns them as one model for the renderers. One
+//! account ([`crate::analysis::df`]), and returns them as one model for the renderers. One
 //! bad file is one finding; nothing here stops the scan.
 
 pub mod checks;
 pub mod crosslinks;
 pub mod registry;
 
-use crate::df::{disk_usage, DiskUsage};
+use crate::analysis::df::{disk_usage, DiskUsage};
 use crate::digest::ChainId;
 use crate::finding::{Finding, Severity};
 use crate::fsread::{Limits, SafeDir};

@@ -1,7 +1,7 @@
 //! `strata diff CONTAINER`: an offline `docker diff`.
 
 use super::{write_json, Format};
-use crate::rwdiff::{change_line, Change};
+use crate::analysis::diff::{change_line, Change};
 use std::io::{self, Write};
 
 /// Writes changes as `docker diff` prints them (`C /etc`, one per line), or as a JSON

@@ -6,8 +6,8 @@
 
 use super::human_size;
 use super::tree::{ContainerLeaf, Forest, ImageLeaf, LayerBranch};
+use crate::analysis::history::short_command;
 use crate::finding::terminal_safe;
-use crate::history::short_command;
 use std::io::{self, Write};
 
 /// A DOT double-quoted string body: backslashes and quotes escaped, controls made

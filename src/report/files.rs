@@ -4,10 +4,10 @@
 //! so memory stays flat however large the layer.
 
 use super::Format;
+use crate::analysis::files::{for_each_file, LayerFile, LayerId};
 use crate::finding::{terminal_safe, Finding};
 use crate::fsread::{Limits, SafeDir};
 use crate::graph::Graph;
-use crate::layerfiles::{for_each_file, LayerFile, LayerId};
 use std::io::{self, Write};
 
 /// `drwxr-xr-x` from a tar type and permission bits.

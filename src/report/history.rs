@@ -1,8 +1,8 @@
 //! `strata history REF`: an offline `docker history --no-trunc`.
 
 use super::{new_table, opt_size, write_json, write_table, Format};
+use crate::analysis::history::HistoryStep;
 use crate::finding::terminal_safe;
-use crate::history::HistoryStep;
 use std::io::{self, Write};
 
 /// Writes the steps (already newest first) as a table or a JSON array.

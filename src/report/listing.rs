@@ -158,7 +158,7 @@ impl ContainerView {
     /// Fills in the sizes, which need the disk: `rw_size` as measured, `rootfs_size`
     /// as the image's size on top of it.
     pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
-        self.rw_size = match crate::df::measure_rw(g, root, c) {
+        self.rw_size = match crate::analysis::df::measure_rw(g, root, c) {
             Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
             _ => None,
         };

@@ -6,10 +6,10 @@
 //! the text tree, the nested JSON and the Graphviz renderer ([`super::dot`]).
 
 use super::{human_size, opt_size, write_json, SCHEMA_VERSION};
+use crate::analysis::history::{layer_steps, short_command};
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode};
-use crate::history::{layer_steps, short_command};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};

@@ -9,12 +9,12 @@
 //! abandoned layerdb transactions. The orphan sets are also what the audit's
 //! consistency checks report, so both commands agree by construction.
 
+use crate::analysis::usage::{changes_size, dir_size};
 use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
 use crate::fsread::{FileKind, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph, ImageNode};
 use crate::store::read_error_finding;
-use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -26,10 +26,10 @@
 //! The engine lists changes in Go map order, which is random; strata sorts them by
 //! path, parents first.
 
+use crate::analysis::usage::{capability, stat_different};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, Meta, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph};
-use crate::usage::{capability, stat_different};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
