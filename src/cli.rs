@@ -255,7 +255,10 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
         Command::Layers => report::listing::write_layers(&mut out, &g, cli.format)?,
-        Command::Containers => report::listing::write_containers(&mut out, &g, &root, cli.format)?,
+        Command::Containers => {
+            let sizes = strata::analysis::df::all_container_sizes(&g, &root);
+            report::listing::write_containers(&mut out, &g, &sizes, cli.format)?
+        }
         Command::Inspect { reference } => {
             let target = match resolve(&g, reference, Kinds::ALL) {
                 Ok(t) => t,
@@ -285,7 +288,12 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 _ => return Ok(exit::CANNOT_RUN),
             };
             let mut findings = Vec::new();
-            report::files::write_files(&mut out, &g, &root, &layers, limits(cli), cli.format, &mut findings)?;
+            let mut w = report::files::FilesWriter::new(&mut out, cli.format)?;
+            for layer in &layers {
+                w.begin_layer(layer)?;
+                strata::analysis::files::for_each_file(&g, &root, &layer.chain_id, limits(cli), &mut findings, &mut |f| w.file(&f))?;
+            }
+            w.finish()?;
             note_read_problems(cli, &findings);
         }
         Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {

@@ -195,6 +195,32 @@ fn measure(root: &SafeDir, paths: &[&Path], findings: &mut Vec<Finding>) -> Opti
     total
 }
 
+/// A container's sizes as `docker ps -s` shows them; `None` where the disk could
+/// not tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerSizes {
+    /// Bytes in the RW layer by the engine's rule (Docker's `SizeRw`).
+    pub rw: Option<i64>,
+    /// Image size plus `rw` (Docker's `SizeRootFs`; the init layer is not counted).
+    pub rootfs: Option<i64>,
+}
+
+/// Measures one container's sizes on disk: `rw` with [`measure_rw`], `rootfs` as the
+/// image's size on top of it.
+pub fn container_sizes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> ContainerSizes {
+    let rw = match measure_rw(g, root, c) {
+        Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+        _ => None,
+    };
+    let image_size = c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size);
+    ContainerSizes { rw, rootfs: rw.zip(image_size).and_then(|(rw, img)| rw.checked_add(img)) }
+}
+
+/// [`container_sizes`] for every container, keyed by container ID.
+pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<String, ContainerSizes> {
+    g.containers.iter().map(|(id, c)| (id.clone(), container_sizes(g, root, c))).collect()
+}
+
 /// Makes an absolute path from a [`crate::fsread::ReadError`] relative to the root again.
 fn rel_to(root: &SafeDir, abs: &Path) -> PathBuf {
     abs.strip_prefix(root.path()).map(Path::to_path_buf).unwrap_or_else(|_| abs.to_path_buf())

@@ -371,11 +371,6 @@ fn split(p: &[u8]) -> Vec<&[u8]> {
     p.split(|&b| b == b'/').collect()
 }
 
-/// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.
-pub fn change_line(c: &Change) -> String {
-    format!("{} {}", c.kind.letter(), crate::finding::terminal_safe(&c.display_path()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

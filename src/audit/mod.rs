@@ -86,7 +86,7 @@ pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOp
     let content = content_checks(g, root, opts, &mut findings);
     let (disk_usage, du_findings) = disk_usage(g, root);
     findings.extend(du_findings);
-    crate::report::findings::sort_worst_first(&mut findings);
+    Finding::sort_worst_first(&mut findings);
     findings.dedup();
     Audit { findings, cross_links, disk_usage, content }
 }

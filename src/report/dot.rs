@@ -4,9 +4,9 @@
 //! what is built on it, and from an image to its containers. Every label is quoted
 //! and escaped, so a hostile tag or build step cannot inject DOT syntax.
 
+use super::history::short_command;
 use super::human_size;
 use super::tree::{ContainerLeaf, Forest, ImageLeaf, LayerBranch};
-use crate::analysis::history::short_command;
 use crate::finding::terminal_safe;
 use std::io::{self, Write};
 

@@ -1,6 +1,9 @@
 //! Renderers: the same analysis shown as a table for people or JSON for machines.
 //!
-//! Analysis code builds plain `Serialize` views; nothing here reads the disk.
+//! Renderers take data only: the graph, and what the analyses ([`crate::analysis`],
+//! [`crate::verify`], [`crate::audit`]) computed from it. No renderer opens a file,
+//! holds a `SafeDir` or measures the disk; whatever needs the disk is computed before
+//! and passed in.
 
 pub mod audit;
 pub mod df;

@@ -5,8 +5,9 @@
 //! image hangs at its top layer, a container at its image. The same model feeds
 //! the text tree, the nested JSON and the Graphviz renderer ([`super::dot`]).
 
+use super::history::short_command;
 use super::{human_size, opt_size, write_json, SCHEMA_VERSION};
-use crate::analysis::history::{layer_steps, short_command};
+use crate::analysis::history::layer_steps;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode};

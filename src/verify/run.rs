@@ -164,6 +164,6 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
     for r in &results {
         findings.extend(r.findings.iter().cloned());
     }
-    crate::report::findings::sort_worst_first(&mut findings);
+    Finding::sort_worst_first(&mut findings);
     VerifyReport { layers: results, images: verdicts, findings }
 }
