@@ -24,9 +24,18 @@ use std::io::{self, Write};
 /// Version of the JSON output formats; bumped on any incompatible change.
 pub const SCHEMA_VERSION: &str = "1";
 
-/// Output format chosen with `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output format chosen with `--format`, for every command but `strata tree`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TreeFormat {
+    #[default]
     Table,
     Json,
     /// Graphviz; only `strata tree` speaks it.
