@@ -58,6 +58,12 @@ impl ImageNode {
         self.repo_tags.is_empty() && self.repo_digests.is_empty() && self.children.is_empty()
     }
 
+    /// Untagged, undigested, with children: a classic builder's intermediate image,
+    /// which `docker image ls` and `docker system df` leave out and the tree hides.
+    pub fn is_intermediate(&self) -> bool {
+        self.repo_tags.is_empty() && self.repo_digests.is_empty() && !self.children.is_empty()
+    }
+
     pub fn unique_size(&self) -> Option<i64> {
         self.size?.checked_sub(self.shared_size?)
     }
@@ -316,7 +322,7 @@ impl Graph {
     fn compute_shared_sizes(&mut self) {
         let mut counts: BTreeMap<ChainId, usize> = BTreeMap::new();
         for img in self.images.values() {
-            let intermediate = img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty();
+            let intermediate = img.is_intermediate();
             if self.engine == EngineGeneration::Legacy && intermediate {
                 continue;
             }

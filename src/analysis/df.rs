@@ -123,7 +123,7 @@ pub struct Orphans {
 /// Images the engine lists: tagged, digested, or dangling heads. Untagged images with
 /// children (classic-builder intermediates) are hidden but still count elsewhere.
 pub fn is_listed(img: &ImageNode) -> bool {
-    !(img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty())
+    !img.is_intermediate()
 }
 
 /// Finds what nothing needs.

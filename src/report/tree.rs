@@ -108,10 +108,6 @@ pub struct Totals {
     pub bytes_shared: i64,
 }
 
-fn is_intermediate(img: &ImageNode) -> bool {
-    img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty()
-}
-
 fn container_leaf(c: &ContainerNode) -> ContainerLeaf {
     ContainerLeaf { id: c.record.id.clone(), name: c.record.name.clone(), state: c.record.state.status().to_owned() }
 }
@@ -132,7 +128,7 @@ impl<'g> Builder<'g> {
         if let Some(only) = self.filter.image {
             return img.id() == only;
         }
-        self.filter.all || !is_intermediate(img) || !img.containers.is_empty()
+        self.filter.all || !img.is_intermediate() || !img.containers.is_empty()
     }
 
     fn image_leaf(&mut self, img: &ImageNode) -> ImageLeaf {
@@ -150,7 +146,7 @@ impl<'g> Builder<'g> {
             repo_tags: img.repo_tags.clone(),
             repo_digests: img.repo_digests.clone(),
             dangling: img.is_dangling(),
-            intermediate: is_intermediate(img),
+            intermediate: img.is_intermediate(),
             size: img.size,
             containers,
         }
@@ -334,7 +330,7 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
 fn totals(g: &Graph, f: &Forest) -> Totals {
     // How many counted images use each layer.
     let mut users: BTreeMap<ChainId, usize> = BTreeMap::new();
-    for img in g.images.values().filter(|i| !is_intermediate(i)) {
+    for img in g.images.values().filter(|i| !i.is_intermediate()) {
         for c in img.chain_ids.iter().collect::<BTreeSet<_>>() {
             *users.entry(*c).or_default() += 1;
         }

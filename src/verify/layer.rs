@@ -10,7 +10,7 @@
 
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
-use super::{LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
+use super::{LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
@@ -74,7 +74,7 @@ fn run(
         chain_id: job.chain_id,
         diff_id: job.diff_id,
         computed_diff_id: None,
-        status: LayerStatus::Unverifiable,
+        status: VerifyStatus::Unverifiable,
         bytes: 0,
         findings: Vec::new(),
     };
@@ -163,12 +163,12 @@ fn run(
     }
 
     result.status = if !complete {
-        LayerStatus::Unverifiable
+        VerifyStatus::Unverifiable
     } else if opts.quick {
         if out.has_errors() {
-            LayerStatus::Mismatch
+            VerifyStatus::Mismatch
         } else {
-            LayerStatus::Checked
+            VerifyStatus::Checked
         }
     } else {
         let computed = DiffId(Digest::from_bytes(sha.finalize().into()));
@@ -180,9 +180,9 @@ fn run(
             ));
         }
         if out.has_errors() {
-            LayerStatus::Mismatch
+            VerifyStatus::Mismatch
         } else {
-            LayerStatus::Verified
+            VerifyStatus::Verified
         }
     };
     result.findings = out.finish();
