@@ -1,14 +1,18 @@
-//! Command-line interface: argument parsing and the choice of renderer, nothing else.
+//! Command-line interface, in three steps as ripgrep does it: clap parses the
+//! arguments ([`Cli`]), they are resolved once into a [`Plan`] (data-root, load
+//! options, limits, output format, and after loading the command's references
+//! resolved to targets, [`Job`]), and the plan is dispatched to the analyses and
+//! renderers. Nothing past parsing looks at the raw arguments again.
 
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use strata::analysis::files::LayerId;
 use strata::audit::{AuditOptions, FailOn};
 use strata::finding::{Finding, Severity};
 use strata::fsread::{Limits, SafeDir};
 use strata::graph::{Graph, LoadError, LoadOptions};
-use strata::layerfiles::LayerId;
-use strata::report::{self, Format};
+use strata::report::{self, Format, TreeFormat};
 use strata::resolve::{resolve, Kinds, Target};
 use strata::verify::run::Selection;
 use strata::verify::VerifyOptions;
@@ -50,9 +54,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DRIVER")]
     driver: Option<String>,
 
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    /// Output format [default: table]; `dot` is for `strata tree` only. Also accepted after the command
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<TreeFormat>,
 
     /// Largest metadata file (config, layerdb entry, repositories.json) read into memory, in bytes
     #[arg(long, global = true, default_value_t = Limits::default().max_metadata_bytes, value_name = "BYTES")]
@@ -77,15 +81,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// List images, like `docker image ls -a --digests --no-trunc`, with sizes and container counts
-    Images,
+    Images(Output),
     /// List layers (layerdb) with their parents, sizes, driver directories and registry blobs
-    Layers,
+    Layers(Output),
     /// List containers with their images and RW layers
-    Containers,
+    Containers(Output),
     /// Show everything known about one image, container or layer (JSON)
     Inspect {
         /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
         reference: String,
+        #[command(flatten)]
+        out: Output,
     },
     /// Recompute image IDs, ChainIDs and DiffIDs from the bytes on disk; name every file that differs
     Verify(VerifyArgs),
@@ -93,9 +99,11 @@ enum Command {
     Files {
         /// Layer (chain id) or image (id, short id, name:tag, name@digest)
         reference: String,
+        #[command(flatten)]
+        out: Output,
     },
     /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
-    Df,
+    Df(Output),
     /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
     Audit(AuditArgs),
     /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
@@ -118,17 +126,42 @@ enum Command {
         /// Show build steps in full
         #[arg(long)]
         no_trunc: bool,
+        /// Output format: table, json or dot (Graphviz) [default: table]
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<TreeFormat>,
     },
     /// Show what a container changed against its image, like `docker diff`
     Diff {
         /// Container (id, short id, name)
         container: String,
+        #[command(flatten)]
+        out: Output,
     },
     /// Show an image's build steps and the layer each made, like `docker history --no-trunc`
     History {
         /// Image (id, short id, name:tag, name@digest)
         image: String,
+        #[command(flatten)]
+        out: Output,
     },
+}
+
+/// `--format` for every command but `tree`: `dot` is refused here, by clap.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct Output {
+    /// Output format: table or json [default: table]
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
+}
+
+const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    use clap::ValueEnum;
+    if s.eq_ignore_ascii_case("dot") {
+        return Err(DOT_REFUSED.to_owned());
+    }
+    Format::from_str(s, false)
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,6 +176,9 @@ struct VerifyArgs {
     /// Compare sizes, types and presence only: hash nothing
     #[arg(long)]
     quick: bool,
+
+    #[command(flatten)]
+    out: Output,
 
     /// Layers verified at once [default: one per core]
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
@@ -166,17 +202,21 @@ struct AuditArgs {
     /// Exit 1 when a finding at or above this severity is found
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+
+    #[command(flatten)]
+    out: Output,
 }
 
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { exit::CANNOT_RUN } else { exit::OK };
-        }
+        Err(e) => return clap_exit(&e),
     };
-    match run(&cli) {
+    let plan = match Plan::new(cli) {
+        Ok(p) => p,
+        Err(e) => return clap_exit(&e),
+    };
+    match plan.run() {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
@@ -186,73 +226,345 @@ pub fn main() -> i32 {
     }
 }
 
+/// Prints a clap error (or help/version) and gives its exit status.
+fn clap_exit(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    if e.use_stderr() {
+        exit::CANNOT_RUN
+    } else {
+        exit::OK
+    }
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
-fn limits(cli: &Cli) -> Limits {
-    Limits {
-        max_metadata_bytes: cli.max_metadata_bytes,
-        max_tar_split_bytes: cli.max_tar_split_bytes,
-        max_tar_split_entries: cli.max_tar_split_entries,
-    }
+/// The arguments resolved once: where to read, how, with what limits, in which
+/// format, and which command. References are resolved after loading ([`Job`]).
+struct Plan {
+    data_root: PathBuf,
+    load: LoadOptions,
+    limits: Limits,
+    quiet: bool,
+    /// Format for every command but `tree`.
+    format: Format,
+    /// Format for `tree`.
+    tree_format: TreeFormat,
+    command: Command,
 }
 
-fn load(cli: &Cli) -> anyhow::Result<(Graph, SafeDir)> {
-    let (path, source) = match (&cli.root, &cli.host_root) {
-        (None, Some(host)) => (strata::root::host_data_root(host), strata::root::RootSource::HostRoot),
-        _ => strata::root::resolve_data_root(cli.root.as_deref()),
-    };
-    let limits = limits(cli);
-    let opts = LoadOptions {
-        driver: cli.driver.clone(),
-        limits,
-        store: cli.store,
-        containerd_root: cli.containerd_root.clone(),
-        host_root: cli.host_root.clone(),
-        data_root_is_local: matches!(source, strata::root::RootSource::DaemonJson | strata::root::RootSource::Default),
-        namespace: Some(cli.namespace.clone()),
-    };
-    match Graph::load(&path, &opts) {
-        Ok(loaded) => {
-            if let (Some(ctd), false) = (&loaded.0.containerd, cli.quiet) {
-                // Which root was read is never left to guess: evidence and the
-                // analyst's own host must not be mixed up.
-                eprintln!(
-                    "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {})",
-                    ctd.location.path.display(),
-                    ctd.store.namespace,
-                    ctd.store.snapshotter,
-                    ctd.location.located_by.describe()
-                );
+impl Plan {
+    /// Resolves the parsed arguments. `--format` given before the command takes the
+    /// tree's formats; `dot` there is refused for other commands with a clap error.
+    fn new(cli: Cli) -> Result<Self, clap::Error> {
+        let limits = Limits {
+            max_metadata_bytes: cli.max_metadata_bytes,
+            max_tar_split_bytes: cli.max_tar_split_bytes,
+            max_tar_split_entries: cli.max_tar_split_entries,
+        };
+        use strata::store::layout::{host_data_root, resolve_data_root, RootSource};
+        let (data_root, source) = match (&cli.root, &cli.host_root) {
+            (None, Some(host)) => (host_data_root(host), RootSource::HostRoot),
+            _ => resolve_data_root(cli.root.as_deref()),
+        };
+        let sub = match &cli.command {
+            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) => o.format,
+            Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
+                out.format
             }
-            Ok(loaded)
+            Command::Verify(a) => a.out.format,
+            Command::Audit(a) => a.out.format,
+            Command::Tree { .. } => None,
+        };
+        let is_tree = matches!(cli.command, Command::Tree { .. });
+        let format = match (sub, cli.format) {
+            (Some(f), _) => f,
+            (None, None | Some(TreeFormat::Table)) => Format::Table,
+            (None, Some(TreeFormat::Json)) => Format::Json,
+            (None, Some(TreeFormat::Dot)) if is_tree => Format::Table,
+            (None, Some(TreeFormat::Dot)) => {
+                use clap::CommandFactory;
+                return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, DOT_REFUSED));
+            }
+        };
+        let tree_format = match &cli.command {
+            Command::Tree { format: Some(f), .. } => *f,
+            _ => cli.format.unwrap_or_default(),
+        };
+        Ok(Self {
+            data_root,
+            load: LoadOptions {
+                driver: cli.driver.clone(),
+                limits,
+                store: cli.store,
+                containerd_root: cli.containerd_root.clone(),
+                host_root: cli.host_root.clone(),
+                // Only this machine's own data-root may lead to this machine's containerd.
+                data_root_is_local: matches!(source, RootSource::DaemonJson | RootSource::Default),
+                namespace: Some(cli.namespace.clone()),
+            },
+            limits,
+            quiet: cli.quiet,
+            format,
+            tree_format,
+            command: cli.command,
+        })
+    }
+
+    fn load(&self) -> anyhow::Result<(Graph, SafeDir)> {
+        match Graph::load(&self.data_root, &self.load) {
+            Ok(loaded) => {
+                if let (Some(ctd), false) = (&loaded.0.containerd, self.quiet) {
+                    // Which root was read is never left to guess: evidence and the
+                    // analyst's own host must not be mixed up.
+                    eprintln!(
+                        "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {})",
+                        ctd.location.path.display(),
+                        ctd.store.namespace,
+                        ctd.store.snapshotter,
+                        ctd.location.located_by.describe()
+                    );
+                }
+                Ok(loaded)
+            }
+            Err(LoadError::Root(e)) => {
+                let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
+                Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
+            }
         }
-        Err(LoadError::Root(e)) => {
-            let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
-            Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
+    }
+
+    /// Loads, resolves the command's references, and dispatches.
+    fn run(&self) -> anyhow::Result<i32> {
+        let (g, root) = self.load()?;
+        if !matches!(self.command, Command::Verify(_) | Command::Audit(_)) {
+            // The audit and verify reports carry read problems themselves.
+            self.note_read_problems(&g.findings);
         }
+        let Some(job) = self.resolve(&g) else { return Ok(exit::CANNOT_RUN) };
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let code = self.dispatch(job, &g, &root, &mut out)?;
+        out.flush()?;
+        Ok(code)
+    }
+
+    /// The command with its references resolved to targets; `None` (said on stderr)
+    /// when one names nothing.
+    fn resolve<'a>(&'a self, g: &Graph) -> Option<Job<'a>> {
+        Some(match &self.command {
+            Command::Images(_) => Job::Images,
+            Command::Layers(_) => Job::Layers,
+            Command::Containers(_) => Job::Containers,
+            Command::Df(_) => Job::Df,
+            Command::Inspect { reference, .. } => match resolve(g, reference, Kinds::ALL) {
+                Ok(t) => Job::Inspect(t),
+                Err(e) => {
+                    eprintln!("strata: {e}");
+                    return None;
+                }
+            },
+            Command::Files { reference, .. } => Job::Files(match resolve_or_report(g, reference, Kinds::IMAGES_AND_LAYERS)? {
+                Target::Layer(l) => vec![LayerId { chain_id: l, diff_id: g.layers.get(&l).and_then(|n| n.record.diff_id) }],
+                Target::Image(i) => {
+                    let img = &g.images[&i];
+                    let diffs = img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
+                    img.chain_ids.iter().zip(diffs).map(|(c, d)| LayerId { chain_id: *c, diff_id: Some(d) }).collect()
+                }
+                _ => return None,
+            }),
+            Command::Tree { ascii, depth, image, whatrequires, all, no_trunc, .. } => {
+                let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
+                if let Some(r) = image {
+                    let Some(Target::Image(id)) = resolve_or_report(g, r, Kinds::IMAGES) else { return None };
+                    filter.image = Some(id);
+                }
+                if let Some(r) = whatrequires {
+                    match resolve_or_report(g, r, Kinds::IMAGES_AND_LAYERS)? {
+                        Target::Layer(l) => filter.requires_layer = Some(l),
+                        Target::Image(i) => {
+                            filter.requires_image = Some(i);
+                            filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
+                        }
+                        _ => return None,
+                    }
+                }
+                let style =
+                    report::tree::TreeStyle { ascii: *ascii, color: use_color(), no_trunc: *no_trunc, depth: depth.map(|d| d as usize) };
+                Job::Tree { filter, style }
+            }
+            Command::Diff { container, .. } => {
+                let Some(Target::Container(id)) = resolve_or_report(g, container, Kinds::CONTAINERS) else { return None };
+                g.containers.contains_key(&id).then_some(Job::Diff(id))?
+            }
+            Command::History { image, .. } => {
+                let Some(Target::Image(id)) = resolve_or_report(g, image, Kinds::IMAGES) else { return None };
+                g.images.contains_key(&id).then_some(Job::History(id))?
+            }
+            Command::Verify(args) => {
+                let mut sel = Selection::default();
+                for r in &args.references {
+                    match resolve_or_report(g, r, Kinds::IMAGES_AND_LAYERS)? {
+                        Target::Image(i) => {
+                            sel.images.insert(i);
+                        }
+                        Target::Layer(l) => {
+                            sel.layers.insert(l);
+                        }
+                        _ => return None,
+                    }
+                }
+                for r in &args.layers {
+                    match resolve_or_report(g, r, Kinds::LAYERS)? {
+                        Target::Layer(l) => {
+                            sel.layers.insert(l);
+                        }
+                        _ => return None,
+                    }
+                }
+                Job::Verify(args, sel)
+            }
+            Command::Audit(args) => Job::Audit(args),
+        })
+    }
+
+    fn dispatch(&self, job: Job<'_>, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+        let format = self.format;
+        match job {
+            Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
+            Job::Audit(args) => return self.audit(args, g, root, out),
+            Job::Images => report::listing::write_images(out, g, format)?,
+            Job::Layers => report::listing::write_layers(out, g, format)?,
+            Job::Containers => {
+                let sizes = strata::analysis::df::all_container_sizes(g, root);
+                report::listing::write_containers(out, g, &sizes, format)?
+            }
+            Job::Inspect(target) => {
+                if let Some(view) = report::inspect::inspect(g, &target) {
+                    report::write_json(out, &view)?;
+                }
+            }
+            Job::Df => {
+                let (usage, problems) = strata::analysis::df::disk_usage(g, root);
+                self.note_read_problems(&problems);
+                report::df::write_df(out, &usage, format)?;
+            }
+            Job::Files(layers) => {
+                let mut findings = Vec::new();
+                let mut w = report::files::FilesWriter::new(out, format)?;
+                for layer in &layers {
+                    w.begin_layer(layer)?;
+                    strata::analysis::files::for_each_file(g, root, &layer.chain_id, self.limits, &mut findings, &mut |f| w.file(&f))?;
+                }
+                w.finish()?;
+                self.note_read_problems(&findings);
+            }
+            Job::Tree { filter, style } => {
+                let forest = report::tree::build(g, &filter);
+                match self.tree_format {
+                    TreeFormat::Json => report::tree::write_tree_json(out, &forest)?,
+                    TreeFormat::Dot => report::dot::write_dot(out, &forest)?,
+                    TreeFormat::Table => report::tree::write_tree_text(out, &forest, style)?,
+                }
+            }
+            Job::Diff(id) => {
+                let (changes, findings) = strata::analysis::diff::container_changes(g, root, &g.containers[&id])?;
+                self.note_read_problems(&findings);
+                report::diff::write_diff(out, &changes, format)?;
+            }
+            Job::History(id) => {
+                let (steps, findings) = strata::analysis::history::image_history(g, &g.images[&id]);
+                self.note_read_problems(&findings);
+                report::history::write_history(out, &steps, format)?;
+            }
+        }
+        Ok(exit::OK)
+    }
+
+    /// Tells the user on stderr that reading met problems, without burying the output.
+    fn note_read_problems(&self, findings: &[Finding]) {
+        if self.quiet {
+            return;
+        }
+        let worst = findings.iter().map(|f| f.severity).max();
+        let shown: Vec<&Finding> = findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
+        for f in shown.iter().take(5) {
+            eprintln!("strata: {}: {}", f.severity, strata::finding::terminal_safe(&f.message));
+        }
+        if shown.len() > 5 {
+            eprintln!("strata: ... and {} more; run `strata audit` for the full list", shown.len() - 5);
+        }
+        if worst == Some(Severity::Info) || shown.is_empty() {
+            for f in findings.iter().filter(|f| f.severity == Severity::Info) {
+                eprintln!("strata: note: {}", strata::finding::terminal_safe(&f.message));
+            }
+        }
+    }
+
+    fn audit(&self, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+        let registry = match &args.registry_root {
+            Some(p) => match SafeDir::open_root(p) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("strata: cannot read registry root: {e}");
+                    return Ok(exit::CANNOT_RUN);
+                }
+            },
+            None => None,
+        };
+        let bar = self.progress_bar(g, !args.metadata_only);
+        let tick = |n: u64| bar.inc(n);
+        let opts = AuditOptions { metadata_only: args.metadata_only, jobs: args.jobs, limits: self.limits, progress: Some(&tick) };
+        let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+        bar.finish_and_clear();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let view = report::audit::AuditReport::new(g, &result, now);
+        report::audit::write_audit(out, &view, self.format)?;
+        Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
+    }
+
+    /// A progress bar on stderr for hashing runs, only for a person at a terminal, only
+    /// when there is enough to hash for it to matter, and never with --quiet.
+    fn progress_bar(&self, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        let total: u64 = g.layers.values().filter_map(|l| l.record.size).map(|s| s.max(0) as u64).fold(0, u64::saturating_add);
+        if self.quiet || !hashing || !io::stderr().is_terminal() || total < 256 << 20 {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} hashing layers {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }
+
+    fn verify(&self, args: &VerifyArgs, sel: &Selection, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+        let bar = self.progress_bar(g, !args.quick);
+        let tick = |n: u64| bar.inc(n);
+        let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
+        let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
+        bar.finish_and_clear();
+        report::verify::write_verify(out, g, &result, self.format)?;
+        let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
+        Ok(if failed { exit::FINDINGS } else { exit::OK })
     }
 }
 
-/// Tells the user on stderr that reading met problems, without burying the output.
-fn note_read_problems(cli: &Cli, findings: &[Finding]) {
-    if cli.quiet {
-        return;
-    }
-    let worst = findings.iter().map(|f| f.severity).max();
-    let shown: Vec<&Finding> = findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
-    for f in shown.iter().take(5) {
-        eprintln!("strata: {}: {}", f.severity, strata::finding::terminal_safe(&f.message));
-    }
-    if shown.len() > 5 {
-        eprintln!("strata: ... and {} more; run `strata audit` for the full list", shown.len() - 5);
-    }
-    if worst == Some(Severity::Info) || shown.is_empty() {
-        for f in findings.iter().filter(|f| f.severity == Severity::Info) {
-            eprintln!("strata: note: {}", strata::finding::terminal_safe(&f.message));
-        }
-    }
+/// A command with its references resolved against the loaded graph.
+enum Job<'a> {
+    Images,
+    Layers,
+    Containers,
+    Df,
+    Inspect(Target),
+    Files(Vec<LayerId>),
+    Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
+    Diff(String),
+    History(strata::digest::ImageId),
+    Verify(&'a VerifyArgs, Selection),
+    Audit(&'a AuditArgs),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.
@@ -270,185 +582,4 @@ fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
 fn use_color() -> bool {
     use std::io::IsTerminal;
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-fn run(cli: &Cli) -> anyhow::Result<i32> {
-    if cli.format == Format::Dot && !matches!(cli.command, Command::Tree { .. }) {
-        eprintln!("strata: --format dot is only available for `strata tree`; use table or json here");
-        return Ok(exit::CANNOT_RUN);
-    }
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let (g, root) = load(cli)?;
-    if let Command::Verify(args) = &cli.command {
-        let code = verify(cli, args, &g, &root, &mut out)?;
-        out.flush()?;
-        return Ok(code);
-    }
-    if let Command::Audit(args) = &cli.command {
-        // The audit reports read problems itself; no stderr preamble.
-        let code = audit(cli, args, &g, &root, &mut out)?;
-        out.flush()?;
-        return Ok(code);
-    }
-    note_read_problems(cli, &g.findings);
-    match &cli.command {
-        Command::Images => report::listing::write_images(&mut out, &g, cli.format)?,
-        Command::Layers => report::listing::write_layers(&mut out, &g, cli.format)?,
-        Command::Containers => report::listing::write_containers(&mut out, &g, &root, cli.format)?,
-        Command::Inspect { reference } => {
-            let target = match resolve(&g, reference, Kinds::ALL) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("strata: {e}");
-                    return Ok(exit::CANNOT_RUN);
-                }
-            };
-            if let Some(view) = report::inspect::inspect(&g, &target) {
-                report::write_json(&mut out, &view)?;
-            }
-        }
-        Command::Df => {
-            let (usage, problems) = strata::df::disk_usage(&g, &root);
-            note_read_problems(cli, &problems);
-            report::df::write_df(&mut out, &usage, cli.format)?;
-        }
-        Command::Audit(_) | Command::Verify(_) => {}
-        Command::Files { reference } => {
-            let layers: Vec<LayerId> = match resolve_or_report(&g, reference, Kinds::IMAGES_AND_LAYERS) {
-                Some(Target::Layer(l)) => vec![LayerId { chain_id: l, diff_id: g.layers.get(&l).and_then(|n| n.record.diff_id) }],
-                Some(Target::Image(i)) => {
-                    let img = &g.images[&i];
-                    let diffs = img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
-                    img.chain_ids.iter().zip(diffs).map(|(c, d)| LayerId { chain_id: *c, diff_id: Some(d) }).collect()
-                }
-                _ => return Ok(exit::CANNOT_RUN),
-            };
-            let mut findings = Vec::new();
-            report::files::write_files(&mut out, &g, &root, &layers, limits(cli), cli.format, &mut findings)?;
-            note_read_problems(cli, &findings);
-        }
-        Command::Tree { ascii, depth, image, whatrequires, all, no_trunc } => {
-            let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
-            if let Some(r) = image {
-                let Some(Target::Image(id)) = resolve_or_report(&g, r, Kinds::IMAGES) else {
-                    return Ok(exit::CANNOT_RUN);
-                };
-                filter.image = Some(id);
-            }
-            if let Some(r) = whatrequires {
-                match resolve_or_report(&g, r, Kinds::IMAGES_AND_LAYERS) {
-                    Some(Target::Layer(l)) => filter.requires_layer = Some(l),
-                    Some(Target::Image(i)) => {
-                        filter.requires_image = Some(i);
-                        filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
-                    }
-                    _ => return Ok(exit::CANNOT_RUN),
-                }
-            }
-            let forest = report::tree::build(&g, &filter);
-            match cli.format {
-                Format::Json => report::tree::write_tree_json(&mut out, &forest)?,
-                Format::Dot => report::dot::write_dot(&mut out, &forest)?,
-                Format::Table => {
-                    let style = report::tree::TreeStyle {
-                        ascii: *ascii,
-                        color: use_color(),
-                        no_trunc: *no_trunc,
-                        depth: depth.map(|d| d as usize),
-                    };
-                    report::tree::write_tree_text(&mut out, &forest, style)?
-                }
-            }
-        }
-        Command::Diff { container } => {
-            let Some(Target::Container(id)) = resolve_or_report(&g, container, Kinds::CONTAINERS) else {
-                return Ok(exit::CANNOT_RUN);
-            };
-            let Some(c) = g.containers.get(&id) else { return Ok(exit::CANNOT_RUN) };
-            let (changes, findings) = strata::rwdiff::container_changes(&g, &root, c)?;
-            note_read_problems(cli, &findings);
-            report::diff::write_diff(&mut out, &changes, cli.format)?;
-        }
-        Command::History { image } => {
-            let Some(Target::Image(id)) = resolve_or_report(&g, image, Kinds::IMAGES) else {
-                return Ok(exit::CANNOT_RUN);
-            };
-            let Some(img) = g.images.get(&id) else { return Ok(exit::CANNOT_RUN) };
-            let (steps, findings) = strata::history::image_history(&g, img);
-            note_read_problems(cli, &findings);
-            report::history::write_history(&mut out, &steps, cli.format)?;
-        }
-    }
-    out.flush()?;
-    Ok(exit::OK)
-}
-
-fn audit(cli: &Cli, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let registry = match &args.registry_root {
-        Some(p) => match SafeDir::open_root(p) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                eprintln!("strata: cannot read registry root: {e}");
-                return Ok(exit::CANNOT_RUN);
-            }
-        },
-        None => None,
-    };
-    let bar = progress_bar(cli, g, !args.metadata_only);
-    let tick = |n: u64| bar.inc(n);
-    let opts = AuditOptions { metadata_only: args.metadata_only, jobs: args.jobs, limits: limits(cli), progress: Some(&tick) };
-    let result = strata::audit::run(g, root, registry.as_ref(), &opts);
-    bar.finish_and_clear();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let view = report::audit::AuditReport::new(g, &result, now);
-    report::audit::write_audit(out, &view, cli.format)?;
-    Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
-}
-
-/// A progress bar on stderr for hashing runs, only for a person at a terminal, only
-/// when there is enough to hash for it to matter, and never with --quiet.
-fn progress_bar(cli: &Cli, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    let total: u64 = g.layers.values().filter_map(|l| l.record.size).map(|s| s.max(0) as u64).fold(0, u64::saturating_add);
-    if cli.quiet || !hashing || !io::stderr().is_terminal() || total < 256 << 20 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} hashing layers {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
-}
-
-fn verify(cli: &Cli, args: &VerifyArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let mut sel = Selection::default();
-    for r in &args.references {
-        match resolve_or_report(g, r, Kinds::IMAGES_AND_LAYERS) {
-            Some(Target::Image(i)) => {
-                sel.images.insert(i);
-            }
-            Some(Target::Layer(l)) => {
-                sel.layers.insert(l);
-            }
-            _ => return Ok(exit::CANNOT_RUN),
-        }
-    }
-    for r in &args.layers {
-        match resolve_or_report(g, r, Kinds::LAYERS) {
-            Some(Target::Layer(l)) => {
-                sel.layers.insert(l);
-            }
-            _ => return Ok(exit::CANNOT_RUN),
-        }
-    }
-    let bar = progress_bar(cli, g, !args.quick);
-    let tick = |n: u64| bar.inc(n);
-    let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: limits(cli) };
-    let result = strata::verify::run::run(root, g, &sel, &opts, Some(&tick));
-    bar.finish_and_clear();
-    report::verify::write_verify(out, g, &result, cli.format)?;
-    let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
-    Ok(if failed { exit::FINDINGS } else { exit::OK })
 }

@@ -117,6 +117,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Sorts findings worst first, then by code, image, layer, path, so reports are
+    /// stable from run to run.
+    pub fn sort_worst_first(findings: &mut [Finding]) {
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.code.cmp(&b.code))
+                .then_with(|| a.image.cmp(&b.image))
+                .then_with(|| a.layer.cmp(&b.layer))
+                .then_with(|| a.path.cmp(&b.path))
+                .then_with(|| a.file.cmp(&b.file))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+    }
+
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Self { code, severity, message: message.into(), image: None, layer: None, path: None, file: None }
     }

@@ -2,23 +2,18 @@
 //! recompute every ID from the bytes, and report what was changed, planted or lost.
 //!
 //! Data flows one way: [`store`] readers return typed records and findings,
-//! [`graph`] links them, [`verify`] and [`audit`] recompute and check, and [`report`]
-//! renders. Nothing here prints or exits; the binary decides that.
+//! [`graph`] links them, [`analysis`], [`verify`] and [`audit`] measure, recompute
+//! and check, and [`report`] renders. Nothing here prints or exits; the binary decides that.
 
+pub mod analysis;
 pub mod audit;
-pub mod df;
 pub mod digest;
 pub mod finding;
 pub mod fsread;
 pub mod graph;
-pub mod history;
-pub mod layerfiles;
 pub mod reference;
 pub mod report;
 pub mod resolve;
-pub mod root;
-pub mod rwdiff;
 pub mod store;
 pub mod tarsplit;
-pub mod usage;
 pub mod verify;

@@ -2,7 +2,7 @@
 //! `strata audit --registry-root` reads them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use strata::audit::registry::{parse_manifest, ManifestKind};
+use strata::store::registry::{parse_manifest, ManifestKind};
 use strata::digest::Digest;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 //! wastes space or hints at a crash is a warning; what is normal but worth knowing
 //! (a dangling image) is info.
 
-use crate::df::find_orphans;
+use crate::analysis::df::find_orphans;
 use crate::finding::{Code, Finding};
 use crate::fsread::SafeDir;
 use crate::graph::Graph;

@@ -3,7 +3,7 @@
 //! It gathers the graph's read findings, the consistency checks ([`checks`]), the
 //! distribution cross-links ([`crosslinks`]), the optional offline registry
 //! cross-check ([`registry`]), layer content verification, and the disk-usage
-//! account ([`crate::df`]), and returns them as one model for the renderers. One
+//! account ([`crate::analysis::df`]), and returns them as one model for the renderers. One
 //! bad file is one finding; nothing here stops the scan.
 
 pub mod checks;
@@ -11,7 +11,7 @@ pub mod containerd;
 pub mod crosslinks;
 pub mod registry;
 
-use crate::df::{disk_usage, DiskUsage};
+use crate::analysis::df::{disk_usage, DiskUsage};
 use crate::digest::ChainId;
 use crate::finding::{Finding, Severity};
 use crate::fsread::{Limits, SafeDir};
@@ -93,7 +93,7 @@ pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOp
     }
     let (disk_usage, du_findings) = disk_usage(g, root);
     findings.extend(du_findings);
-    crate::report::findings::sort_worst_first(&mut findings);
+    Finding::sort_worst_first(&mut findings);
     findings.dedup();
     Audit { findings, cross_links, disk_usage, content }
 }

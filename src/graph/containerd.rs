@@ -18,6 +18,7 @@ use crate::store::containers::ContainerRecord;
 use crate::store::distribution::V2Metadata;
 use crate::store::imagedb::{parse_config, ImageRecord};
 use crate::store::layerdb::{LayerRecord, MountRecord};
+use crate::store::repositories::RefRecord;
 use crate::verify::blob::Compression;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -370,6 +371,16 @@ pub(super) fn link(
         let _ = all_chains;
 
         let (repo_tags, repo_digests) = names_of(&sorted_names, target);
+        // Every name resolves to the image, as in the engine: `name:tag`, and
+        // `name@<target>` for each named repository.
+        for n in sorted_names.iter().filter(|n| !n.starts_with(DANGLING_PREFIX)) {
+            let Ok(r) = Reference::parse(n) else { continue };
+            let digested = format!("{}@{target}", r.familiar_name());
+            for raw in [n.clone(), digested] {
+                let parsed = Reference::parse(&raw).ok().map(Reference::with_default_tag);
+                g.references.push(RefRecord { raw: raw.clone(), parsed, image: Some(id), raw_target: target.to_string() });
+            }
+        }
         let info = CtdImageInfo {
             names: sorted_names,
             target_media_type: media_type,

@@ -11,12 +11,12 @@ use crate::finding::Code;
 use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
 use crate::reference::Reference;
-use crate::root::{detect_layout, StoreLayout};
 use crate::store::containers::{read_containers, ContainerRecord};
 use crate::store::distribution::{read_distribution, Distribution, V2Metadata};
 use crate::store::graphdriver::{read_driver_home, DriverHome, DriverKind};
 use crate::store::imagedb::{read_images, ImageRecord};
 use crate::store::layerdb::{read_layerdb, LayerDb, LayerRecord, MountRecord};
+use crate::store::layout::{detect_layout, StoreLayout};
 use crate::store::repositories::{read_references, RefRecord};
 use crate::store::StoreCtx;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +96,12 @@ impl ImageNode {
     /// Untagged, undigested and without children: what `docker image prune` removes.
     pub fn is_dangling(&self) -> bool {
         self.repo_tags.is_empty() && self.repo_digests.is_empty() && self.children.is_empty()
+    }
+
+    /// Untagged, undigested, with children: a classic builder's intermediate image,
+    /// which `docker image ls` and `docker system df` leave out and the tree hides.
+    pub fn is_intermediate(&self) -> bool {
+        self.repo_tags.is_empty() && self.repo_digests.is_empty() && !self.children.is_empty()
     }
 
     pub fn unique_size(&self) -> Option<i64> {
@@ -490,7 +496,7 @@ impl Graph {
     fn compute_shared_sizes(&mut self, count_intermediates: bool) {
         let mut counts: BTreeMap<ChainId, usize> = BTreeMap::new();
         for img in self.images.values() {
-            let intermediate = img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty();
+            let intermediate = img.is_intermediate();
             if !count_intermediates && intermediate {
                 continue;
             }

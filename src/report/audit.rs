@@ -4,9 +4,9 @@
 use super::df::write_summary;
 use super::listing::{ContainerView, ImageView, LayerView};
 use super::{write_json, Format, SCHEMA_VERSION};
+use crate::analysis::df::DiskUsage;
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
-use crate::df::DiskUsage;
 use crate::finding::{terminal_safe, Finding, Severity, SeverityCounts};
 use crate::graph::{EngineGeneration, Graph};
 use serde::Serialize;

@@ -2,7 +2,7 @@
 //! the orphans Docker does not see.
 
 use super::{human_size, new_table, opt_size, write_json, write_table, Format};
-use crate::df::DiskUsage;
+use crate::analysis::df::DiskUsage;
 use crate::finding::terminal_safe;
 use serde::Serialize;
 use std::io::{self, Write};

@@ -1,7 +1,7 @@
 //! `strata diff CONTAINER`: an offline `docker diff`.
 
 use super::{write_json, Format};
-use crate::rwdiff::{change_line, Change};
+use crate::analysis::diff::Change;
 use std::io::{self, Write};
 
 /// Writes changes as `docker diff` prints them (`C /etc`, one per line), or as a JSON
@@ -15,4 +15,9 @@ pub fn write_diff(out: &mut dyn Write, changes: &[Change], format: Format) -> io
         writeln!(out, "{}", change_line(c))?;
     }
     Ok(())
+}
+
+/// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.
+pub fn change_line(c: &Change) -> String {
+    format!("{} {}", c.kind.letter(), crate::finding::terminal_safe(&c.display_path()))
 }

@@ -4,10 +4,10 @@
 //! what is built on it, and from an image to its containers. Every label is quoted
 //! and escaped, so a hostile tag or build step cannot inject DOT syntax.
 
+use super::history::short_command;
 use super::human_size;
 use super::tree::{ContainerLeaf, Forest, ImageLeaf, LayerBranch};
 use crate::finding::terminal_safe;
-use crate::history::short_command;
 use std::io::{self, Write};
 
 /// A DOT double-quoted string body: backslashes and quotes escaped, controls made

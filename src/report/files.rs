@@ -1,13 +1,12 @@
 //! `strata files LAYER|IMAGE`: the entries of a layer, or of each layer of an image.
 //!
-//! Streams: one entry is written as soon as it is read, in table or JSON form,
-//! so memory stays flat however large the layer.
+//! Streams: the analysis ([`crate::analysis::files::for_each_file`]) hands each entry
+//! over as soon as it is read and [`FilesWriter`] writes it, in table or JSON form,
+//! so memory stays flat however large the layer. Nothing here reads the disk.
 
 use super::Format;
-use crate::finding::{terminal_safe, Finding};
-use crate::fsread::{Limits, SafeDir};
-use crate::graph::Graph;
-use crate::layerfiles::{for_each_file, LayerFile, LayerId};
+use crate::analysis::files::{LayerFile, LayerId};
+use crate::finding::terminal_safe;
 use std::io::{self, Write};
 
 /// `drwxr-xr-x` from a tar type and permission bits.
@@ -63,52 +62,78 @@ fn table_line(f: &LayerFile) -> String {
     line
 }
 
-/// Writes the entries of `layers` (bottom first). JSON is an array of
-/// `{"chain_id", "diff_id", "files": [{path, type, size, mode, uid, gid, mtime,
-/// link_target, whiteout}]}`; the table has one block per layer, `ls -l` style.
-pub fn write_files(
-    out: &mut dyn Write,
-    g: &Graph,
-    root: &SafeDir,
-    layers: &[LayerId],
-    limits: Limits,
-    format: Format,
-    findings: &mut Vec<Finding>,
-) -> io::Result<()> {
-    let json = format == Format::Json;
-    if json {
-        write!(out, "[")?;
-    }
-    for (i, layer) in layers.iter().enumerate() {
+/// Writes the entries of layers (bottom first) as the analysis streams them in:
+/// [`FilesWriter::begin_layer`], then [`FilesWriter::file`] for each entry, then
+/// [`FilesWriter::finish`]. JSON is an array of `{"chain_id", "diff_id", "files":
+/// [{path, type, size, mode, uid, gid, mtime, link_target, whiteout}]}`; the table
+/// has one block per layer, `ls -l` style.
+pub struct FilesWriter<'a> {
+    out: &'a mut dyn Write,
+    json: bool,
+    layers: usize,
+    /// No entry written yet in the current layer.
+    first: bool,
+}
+
+impl<'a> FilesWriter<'a> {
+    pub fn new(out: &'a mut dyn Write, format: Format) -> io::Result<Self> {
+        let json = format == Format::Json;
         if json {
+            write!(out, "[")?;
+        }
+        Ok(Self { out, json, layers: 0, first: true })
+    }
+
+    /// Starts the block of one layer, closing the previous one.
+    pub fn begin_layer(&mut self, layer: &LayerId) -> io::Result<()> {
+        self.end_layer()?;
+        if self.json {
             let diff = serde_json::to_string(&layer.diff_id).map_err(io::Error::other)?;
-            write!(out, "{}\n  {{\"chain_id\": \"{}\", \"diff_id\": {diff}, \"files\": [", if i > 0 { "," } else { "" }, layer.chain_id)?;
+            write!(
+                self.out,
+                "{}\n  {{\"chain_id\": \"{}\", \"diff_id\": {diff}, \"files\": [",
+                if self.layers > 0 { "," } else { "" },
+                layer.chain_id
+            )?;
         } else {
-            if i > 0 {
-                writeln!(out)?;
+            if self.layers > 0 {
+                writeln!(self.out)?;
             }
             let diff = layer.diff_id.map_or_else(|| "?".to_owned(), |d| d.to_string());
-            writeln!(out, "layer {} (diff {diff})", layer.chain_id)?;
+            writeln!(self.out, "layer {} (diff {diff})", layer.chain_id)?;
         }
-        let mut first = true;
-        for_each_file(g, root, &layer.chain_id, limits, findings, &mut |f| {
-            if json {
-                let s = serde_json::to_string(&f).map_err(io::Error::other)?;
-                write!(out, "{}\n    {s}", if first { "" } else { "," })?;
-            } else {
-                writeln!(out, "{}", table_line(&f))?;
-            }
-            first = false;
-            Ok(())
-        })?;
-        if json {
-            write!(out, "{}]}}", if first { "" } else { "\n  " })?;
+        self.layers += 1;
+        self.first = true;
+        Ok(())
+    }
+
+    /// Writes one entry of the current layer.
+    pub fn file(&mut self, f: &LayerFile) -> io::Result<()> {
+        if self.json {
+            let s = serde_json::to_string(f).map_err(io::Error::other)?;
+            write!(self.out, "{}\n    {s}", if self.first { "" } else { "," })?;
+        } else {
+            writeln!(self.out, "{}", table_line(f))?;
         }
+        self.first = false;
+        Ok(())
     }
-    if json {
-        writeln!(out, "\n]")?;
+
+    fn end_layer(&mut self) -> io::Result<()> {
+        if self.json && self.layers > 0 {
+            write!(self.out, "{}]}}", if self.first { "" } else { "\n  " })?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Closes the last layer and the whole listing.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.end_layer()?;
+        if self.json {
+            writeln!(self.out, "\n]")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

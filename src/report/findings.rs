@@ -1,23 +1,9 @@
-//! Findings as a table, worst first; shared by every command that reports findings.
+//! Findings as a table, worst first (as [`Finding::sort_worst_first`] orders them);
+//! shared by every command that reports findings.
 
 use super::{new_table, write_table};
 use crate::finding::{terminal_safe, Finding, SeverityCounts};
 use std::io::{self, Write};
-
-/// Sorts findings worst first, then by code, image, layer, path, so reports are
-/// stable from run to run.
-pub fn sort_worst_first(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.code.cmp(&b.code))
-            .then_with(|| a.image.cmp(&b.image))
-            .then_with(|| a.layer.cmp(&b.layer))
-            .then_with(|| a.path.cmp(&b.path))
-            .then_with(|| a.file.cmp(&b.file))
-            .then_with(|| a.message.cmp(&b.message))
-    });
-}
 
 /// Writes `findings` (already sorted) as a table; nothing when there are none.
 pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {

@@ -1,8 +1,8 @@
 //! `strata history REF`: an offline `docker history --no-trunc`.
 
 use super::{new_table, opt_size, write_json, write_table, Format};
+use crate::analysis::history::HistoryStep;
 use crate::finding::terminal_safe;
-use crate::history::HistoryStep;
 use std::io::{self, Write};
 
 /// Writes the steps (already newest first) as a table or a JSON array.
@@ -26,4 +26,30 @@ pub fn write_history(out: &mut dyn Write, steps: &[HistoryStep], format: Format)
         ]);
     }
     write_table(out, &t)
+}
+
+/// A build step's command shortened for one line: the classic builder's
+/// `/bin/sh -c #(nop) ` prefix dropped (`COPY ...`, `ENV ...`), and its plain
+/// `/bin/sh -c ` shown as `RUN`.
+pub fn short_command(created_by: &str) -> String {
+    let s = created_by.trim();
+    if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
+        return rest.trim().to_owned();
+    }
+    if let Some(rest) = s.strip_prefix("/bin/sh -c ") {
+        return format!("RUN {}", rest.trim());
+    }
+    s.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_command;
+
+    #[test]
+    fn shortens_classic_builder_commands() {
+        assert_eq!(short_command("/bin/sh -c #(nop)  CMD [\"x\"]"), "CMD [\"x\"]");
+        assert_eq!(short_command("/bin/sh -c echo hi"), "RUN echo hi");
+        assert_eq!(short_command("RUN /bin/sh -c echo hi # buildkit"), "RUN /bin/sh -c echo hi # buildkit");
+    }
 }

@@ -1,12 +1,13 @@
 //! `strata images`, `strata layers`, `strata containers`: the graph as lists.
 
 use super::{human_size, new_table, opt_size, write_json, write_table, Format};
+use crate::analysis::df::ContainerSizes;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
-use crate::fsread::SafeDir;
 use crate::graph::{ContainerNode, Graph, ImageNode, LayerNode};
 use crate::reference::Reference;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// One image, as `strata images --format json` prints it.
@@ -163,15 +164,10 @@ impl ContainerView {
         }
     }
 
-    /// Fills in the sizes, which need the disk: `rw_size` as measured, `rootfs_size`
-    /// as the image's size on top of it.
-    pub fn with_sizes(mut self, g: &Graph, root: &SafeDir, c: &ContainerNode) -> Self {
-        self.rw_size = match crate::df::measure_rw(g, root, c) {
-            Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
-            _ => None,
-        };
-        let image_size = crate::df::below_rw_size(g, c);
-        self.rootfs_size = self.rw_size.zip(image_size).and_then(|(rw, img)| rw.checked_add(img));
+    /// Fills in the sizes measured by [`crate::analysis::df::container_sizes`].
+    pub fn with_sizes(mut self, sizes: ContainerSizes) -> Self {
+        self.rw_size = sizes.rw;
+        self.rootfs_size = sizes.rootfs;
         self
     }
 }
@@ -249,16 +245,19 @@ pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
     write_table(out, &t)
 }
 
-pub fn write_containers(out: &mut dyn Write, g: &Graph, root: &SafeDir, format: Format) -> io::Result<()> {
+/// Writes the containers, newest first, with the sizes measured beforehand
+/// ([`crate::analysis::df::all_container_sizes`]), keyed by container ID.
+pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<String, ContainerSizes>, format: Format) -> io::Result<()> {
+    let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let mut list: Vec<&ContainerNode> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
     if format == Format::Json {
-        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c).with_sizes(g, root, c)).collect();
+        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
         return write_json(out, &v);
     }
     let mut t = new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);
     for c in list {
-        let v = ContainerView::new(c).with_sizes(g, root, c);
+        let v = ContainerView::new(c).with_sizes(size_of(c));
         t.add_row(vec![
             v.id.chars().take(12).collect(),
             terminal_safe(v.image_ref.as_deref().unwrap_or("?")),

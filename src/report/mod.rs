@@ -1,6 +1,9 @@
 //! Renderers: the same analysis shown as a table for people or JSON for machines.
 //!
-//! Analysis code builds plain `Serialize` views; nothing here reads the disk.
+//! Renderers take data only: the graph, and what the analyses ([`crate::analysis`],
+//! [`crate::verify`], [`crate::audit`]) computed from it. No renderer opens a file,
+//! holds a `SafeDir` or measures the disk; whatever needs the disk is computed before
+//! and passed in.
 
 pub mod audit;
 pub mod df;
@@ -21,9 +24,18 @@ use std::io::{self, Write};
 /// Version of the JSON output formats; bumped on any incompatible change.
 pub const SCHEMA_VERSION: &str = "1";
 
-/// Output format chosen with `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output format chosen with `--format`, for every command but `strata tree`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TreeFormat {
+    #[default]
     Table,
     Json,
     /// Graphviz; only `strata tree` speaks it.

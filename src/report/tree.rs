@@ -5,11 +5,12 @@
 //! image hangs at its top layer, a container at its image. The same model feeds
 //! the text tree, the nested JSON and the Graphviz renderer ([`super::dot`]).
 
+use super::history::short_command;
 use super::{human_size, opt_size, write_json, SCHEMA_VERSION};
+use crate::analysis::history::layer_steps;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode};
-use crate::history::{layer_steps, short_command};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -107,10 +108,6 @@ pub struct Totals {
     pub bytes_shared: i64,
 }
 
-fn is_intermediate(img: &ImageNode) -> bool {
-    img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty()
-}
-
 fn container_leaf(c: &ContainerNode) -> ContainerLeaf {
     ContainerLeaf { id: c.record.id.clone(), name: c.record.name.clone(), state: c.record.state.status().to_owned() }
 }
@@ -131,7 +128,7 @@ impl<'g> Builder<'g> {
         if let Some(only) = self.filter.image {
             return img.id() == only;
         }
-        self.filter.all || !is_intermediate(img) || !img.containers.is_empty()
+        self.filter.all || !img.is_intermediate() || !img.containers.is_empty()
     }
 
     fn image_leaf(&mut self, img: &ImageNode) -> ImageLeaf {
@@ -149,7 +146,7 @@ impl<'g> Builder<'g> {
             repo_tags: img.repo_tags.clone(),
             repo_digests: img.repo_digests.clone(),
             dangling: img.is_dangling(),
-            intermediate: is_intermediate(img),
+            intermediate: img.is_intermediate(),
             size: img.size,
             containers,
         }
@@ -333,7 +330,7 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
 fn totals(g: &Graph, f: &Forest) -> Totals {
     // How many counted images use each layer.
     let mut users: BTreeMap<ChainId, usize> = BTreeMap::new();
-    for img in g.images.values().filter(|i| !is_intermediate(i)) {
+    for img in g.images.values().filter(|i| !i.is_intermediate()) {
         for c in img.chain_ids.iter().collect::<BTreeSet<_>>() {
             *users.entry(*c).or_default() += 1;
         }

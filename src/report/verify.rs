@@ -5,8 +5,8 @@ use super::{human_size, new_table, write_json, write_table, Format, SCHEMA_VERSI
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::{Finding, SeverityCounts};
 use crate::graph::Graph;
-use crate::verify::run::{ImageStatus, VerifyReport};
-use crate::verify::LayerStatus;
+use crate::verify::run::VerifyReport;
+use crate::verify::VerifyStatus;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -15,14 +15,14 @@ struct LayerLine {
     chain_id: ChainId,
     diff_id: DiffId,
     computed_diff_id: Option<DiffId>,
-    status: LayerStatus,
+    status: VerifyStatus,
     bytes: u64,
 }
 
 #[derive(Serialize)]
 struct ImageLine {
     id: ImageId,
-    status: ImageStatus,
+    status: VerifyStatus,
 }
 
 #[derive(Serialize)]
@@ -34,12 +34,12 @@ struct VerifyJson<'a> {
     findings: &'a [Finding],
 }
 
-fn status_word(s: LayerStatus) -> &'static str {
+fn status_word(s: VerifyStatus) -> &'static str {
     match s {
-        LayerStatus::Verified => "verified",
-        LayerStatus::Checked => "checked",
-        LayerStatus::Mismatch => "MISMATCH",
-        LayerStatus::Unverifiable => "unverifiable",
+        VerifyStatus::Verified => "verified",
+        VerifyStatus::Checked => "checked",
+        VerifyStatus::Mismatch => "MISMATCH",
+        VerifyStatus::Unverifiable => "unverifiable",
     }
 }
 
@@ -82,13 +82,11 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
         let mut t = new_table(&["IMAGE", "STATUS", "TAGS"]);
         for i in &r.images {
             let tags = g.images.get(&i.id).map(|n| n.repo_tags.join(", ")).unwrap_or_default();
-            let word = match i.status {
-                ImageStatus::Verified => "verified",
-                ImageStatus::Checked => "checked",
-                ImageStatus::Mismatch => "MISMATCH",
-                ImageStatus::Unverifiable => "unverifiable",
-            };
-            t.add_row(vec![i.id.short(), word.to_owned(), crate::finding::terminal_safe(if tags.is_empty() { "<none>" } else { &tags })]);
+            t.add_row(vec![
+                i.id.short(),
+                status_word(i.status).to_owned(),
+                crate::finding::terminal_safe(if tags.is_empty() { "<none>" } else { &tags }),
+            ]);
         }
         write_table(out, &t)?;
     }
@@ -96,15 +94,15 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
         writeln!(out)?;
         write_findings_table(out, &r.findings)?;
     }
-    let count = |s: LayerStatus| r.layers.iter().filter(|l| l.status == s).count();
+    let count = |s: VerifyStatus| r.layers.iter().filter(|l| l.status == s).count();
     writeln!(
         out,
         "\n{} layers: {} verified, {} checked, {} mismatch, {} unverifiable; {} images; {}",
         r.layers.len(),
-        count(LayerStatus::Verified),
-        count(LayerStatus::Checked),
-        count(LayerStatus::Mismatch),
-        count(LayerStatus::Unverifiable),
+        count(VerifyStatus::Verified),
+        count(VerifyStatus::Checked),
+        count(VerifyStatus::Mismatch),
+        count(VerifyStatus::Unverifiable),
         r.images.len(),
         summary_line(&summary)
     )

@@ -9,6 +9,8 @@ pub mod distribution;
 pub mod graphdriver;
 pub mod imagedb;
 pub mod layerdb;
+pub mod layout;
+pub mod registry;
 pub mod repositories;
 
 use crate::finding::{Code, Finding};

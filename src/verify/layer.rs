@@ -8,15 +8,15 @@
 //! not, the per-file CRC and size say which file broke it; the walk afterwards
 //! finds what was added, which the DiffID alone cannot see.
 
-use super::blob::{BlobError, BlobMembers};
+use super::blob::BlobDigests;
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
-use super::members::{open_tar_split, Event, Member, MemberStream, OpenError};
-use super::{LayerBlob, LayerJob, LayerResult, LayerStatus, Progress, Reporter, VerifyOptions, WhiteoutStyle};
+use super::members::{open_tar_split, Event, LayerStream, Member, MemberStream, OpenError};
+use super::{LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus, WhiteoutStyle};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
 use crate::store::graphdriver::DriverKind;
-use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader, TarSplitError};
+use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader};
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -75,7 +75,7 @@ fn run(
         chain_id: job.chain_id,
         diff_id: job.diff_id,
         computed_diff_id: None,
-        status: LayerStatus::Unverifiable,
+        status: VerifyStatus::Unverifiable,
         bytes: 0,
         findings: Vec::new(),
     };
@@ -102,7 +102,7 @@ fn run(
         result.findings = out.finish();
         return (result, None);
     }
-    let mut source = match Source::open(root, job, opts) {
+    let mut source = match LayerStream::open(root, &job.tar_split, job.blob.as_ref(), opts.limits) {
         Ok(s) => s,
         Err(f) => {
             out.push(*f);
@@ -144,9 +144,13 @@ fn run(
         }
     }
     if complete && pass.sink_error.is_none() {
-        if let Err(f) = source.finish(job, &mut *pass.out) {
-            pass.out.push(*f);
-            complete = false;
+        match source.finish() {
+            Ok(Some((blob, d))) => compare_blob(&blob, &d, job, pass.out),
+            Ok(None) => {}
+            Err(f) => {
+                pass.out.push(*f);
+                complete = false;
+            }
         }
     }
     let Pass { sha, bytes, sink_error, .. } = pass;
@@ -162,12 +166,12 @@ fn run(
     }
 
     result.status = if !complete {
-        LayerStatus::Unverifiable
+        VerifyStatus::Unverifiable
     } else if opts.quick {
         if out.has_errors() {
-            LayerStatus::Mismatch
+            VerifyStatus::Mismatch
         } else {
-            LayerStatus::Checked
+            VerifyStatus::Checked
         }
     } else {
         let computed = DiffId(Digest::from_bytes(sha.finalize().into()));
@@ -179,13 +183,41 @@ fn run(
             ));
         }
         if out.has_errors() {
-            LayerStatus::Mismatch
+            VerifyStatus::Mismatch
         } else {
-            LayerStatus::Verified
+            VerifyStatus::Verified
         }
     };
     result.findings = out.finish();
     (result, None)
+}
+
+/// A layer blob must hash to its name, and its tar to the DiffID.
+fn compare_blob(blob: &LayerBlob, d: &BlobDigests, job: &LayerJob, out: &mut Reporter) {
+    if d.compressed != blob.digest {
+        out.push(
+            Finding::error(
+                Code::ContentBlobMismatch,
+                format!(
+                    "the layer blob {} hashes to {} ({} bytes): its content is not what its name says",
+                    blob.digest, d.compressed, d.compressed_bytes
+                ),
+            )
+            .with_file(&blob.path),
+        );
+    }
+    if d.uncompressed != *job.diff_id.digest() {
+        out.push(
+            Finding::error(
+                Code::DiffIdMismatch,
+                format!(
+                    "the layer blob decompresses to a tar that hashes to {}, but the image config records DiffID {}",
+                    d.uncompressed, job.diff_id
+                ),
+            )
+            .with_file(&blob.path),
+        );
+    }
 }
 
 /// Whether `rel` is on another filesystem than its parent directory.
@@ -194,107 +226,6 @@ fn is_mount_point(root: &SafeDir, rel: &Path) -> bool {
     match (root.lstat(rel), root.lstat(parent)) {
         (Ok(a), Ok(b)) => a.dev != b.dev,
         _ => false,
-    }
-}
-
-/// Where a layer's segments and members come from.
-enum Source {
-    /// The graphdriver store: the tar-split beside the layer.
-    TarSplit { stream: Box<MemberStream<File>>, rel: std::path::PathBuf },
-    /// The containerd store: the layer blob, framed like a tar-split.
-    Blob { stream: Box<BlobMembers<File>>, blob: LayerBlob },
-}
-
-impl Source {
-    fn open(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions) -> Result<Source, Box<Finding>> {
-        if let Some(blob) = &job.blob {
-            let file = match root.open_file(&blob.path) {
-                Ok((f, _)) => f,
-                Err(e) => {
-                    let code = if e.is_not_found() { Code::ContentBlobMissing } else { Code::ContentBlobCorrupt };
-                    return Err(Box::new(
-                        Finding::error(
-                            code,
-                            format!("the layer blob {} cannot be read, the layer tar cannot be rebuilt: {e}", blob.digest),
-                        )
-                        .with_file(&blob.path),
-                    ));
-                }
-            };
-            return match BlobMembers::new(file, blob.compression, opts.limits) {
-                Ok(stream) => Ok(Source::Blob { stream: Box::new(stream), blob: blob.clone() }),
-                Err(e) => Err(Box::new(
-                    Finding::error(Code::ContentBlobCorrupt, format!("the layer blob cannot be decompressed: {e}")).with_file(&blob.path),
-                )),
-            };
-        }
-        match open_tar_split(root, &job.tar_split) {
-            Ok(f) => Ok(Source::TarSplit { stream: Box::new(MemberStream::new(f, opts.limits)), rel: job.tar_split.clone() }),
-            Err(e) => {
-                let f = match e {
-                    OpenError::Missing(m) => {
-                        Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
-                    }
-                    OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
-                };
-                Err(Box::new(f.with_file(&job.tar_split)))
-            }
-        }
-    }
-
-    fn next_event(&mut self) -> Result<Option<Event>, Box<Finding>> {
-        match self {
-            Source::TarSplit { stream, rel } => stream.next_event().map_err(|e| Box::new(stream_error(&e).with_file(&*rel))),
-            Source::Blob { stream, blob } => stream.next_event().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path))),
-        }
-    }
-
-    /// After the last member: for a blob, read what is left and check that the
-    /// blob hashes to its name and its tar to the DiffID.
-    fn finish(self, job: &LayerJob, out: &mut Reporter) -> Result<(), Box<Finding>> {
-        let Source::Blob { stream, blob } = self else { return Ok(()) };
-        let d = stream.finish().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path)))?;
-        if d.compressed != blob.digest {
-            out.push(
-                Finding::error(
-                    Code::ContentBlobMismatch,
-                    format!(
-                        "the layer blob {} hashes to {} ({} bytes): its content is not what its name says",
-                        blob.digest, d.compressed, d.compressed_bytes
-                    ),
-                )
-                .with_file(&blob.path),
-            );
-        }
-        if d.uncompressed != *job.diff_id.digest() {
-            out.push(
-                Finding::error(
-                    Code::DiffIdMismatch,
-                    format!(
-                        "the layer blob decompresses to a tar that hashes to {}, but the image config records DiffID {}",
-                        d.uncompressed, job.diff_id
-                    ),
-                )
-                .with_file(&blob.path),
-            );
-        }
-        Ok(())
-    }
-}
-
-fn blob_error(e: &BlobError) -> Finding {
-    if e.is_limit() {
-        Finding::error(Code::LimitExceeded, format!("layer blob not read to the end: {e}"))
-    } else {
-        Finding::error(Code::ContentBlobCorrupt, format!("the layer blob is not a readable layer tar: {e}"))
-    }
-}
-
-fn stream_error(e: &TarSplitError) -> Finding {
-    if e.is_limit() {
-        Finding::error(Code::LimitExceeded, format!("tar-split not read to the end: {e}"))
-    } else {
-        Finding::error(Code::TarSplitCorrupt, format!("tar-split is corrupt, the layer tar cannot be rebuilt: {e}"))
     }
 }
 

@@ -4,6 +4,9 @@
 //! Both the verifying pass over a layer and the name-only passes over lower layers
 //! (for full-filesystem drivers) read streams this way, so the pairing lives here once.
 
+use super::blob::{BlobDigests, BlobError, BlobMembers};
+use super::LayerBlob;
+use crate::finding::{Code, Finding};
 use crate::fsread::{Limits, ReadErrorKind, SafeDir};
 use crate::tarsplit::{self, BadName, Entry, HeaderError, HeaderTracker, TarHeader, TarSplitError, TarSplitReader};
 use std::fs::File;
@@ -81,5 +84,89 @@ impl<R: std::io::Read> MemberStream<R> {
                 Some(Event::Member(Member { name, rel, size, crc, header }))
             }
         })
+    }
+}
+
+/// A layer's segments and members from whichever store keeps them: the
+/// graphdriver's tar-split, or the containerd store's layer blob framed the same
+/// way ([`super::blob`]). Verify, `files` and `save` read layers through this.
+pub enum LayerStream {
+    /// The graphdriver store: the tar-split beside the layer.
+    TarSplit { stream: Box<MemberStream<File>>, rel: std::path::PathBuf },
+    /// The containerd store: the layer blob.
+    Blob { stream: Box<BlobMembers<File>>, blob: LayerBlob },
+}
+
+impl LayerStream {
+    /// Opens the blob when there is one, else the tar-split at `tar_split`, both
+    /// relative to `root`. A failure is the finding that says why.
+    pub fn open(root: &SafeDir, tar_split: &Path, blob: Option<&LayerBlob>, limits: Limits) -> Result<Self, Box<Finding>> {
+        if let Some(blob) = blob {
+            let file = match root.open_file(&blob.path) {
+                Ok((f, _)) => f,
+                Err(e) => {
+                    let code = if e.is_not_found() { Code::ContentBlobMissing } else { Code::ContentBlobCorrupt };
+                    return Err(Box::new(
+                        Finding::error(
+                            code,
+                            format!("the layer blob {} cannot be read, the layer tar cannot be rebuilt: {e}", blob.digest),
+                        )
+                        .with_file(&blob.path),
+                    ));
+                }
+            };
+            return match BlobMembers::new(file, blob.compression, limits) {
+                Ok(stream) => Ok(LayerStream::Blob { stream: Box::new(stream), blob: blob.clone() }),
+                Err(e) => Err(Box::new(
+                    Finding::error(Code::ContentBlobCorrupt, format!("the layer blob cannot be decompressed: {e}")).with_file(&blob.path),
+                )),
+            };
+        }
+        match open_tar_split(root, tar_split) {
+            Ok(f) => Ok(LayerStream::TarSplit { stream: Box::new(MemberStream::new(f, limits)), rel: tar_split.to_path_buf() }),
+            Err(e) => {
+                let f = match e {
+                    OpenError::Missing(m) => {
+                        Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
+                    }
+                    OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
+                };
+                Err(Box::new(f.with_file(tar_split)))
+            }
+        }
+    }
+
+    /// The next segment or member; a stream that breaks is the finding that says so.
+    pub fn next_event(&mut self) -> Result<Option<Event>, Box<Finding>> {
+        match self {
+            LayerStream::TarSplit { stream, rel } => stream.next_event().map_err(|e| Box::new(stream_error(&e).with_file(&*rel))),
+            LayerStream::Blob { stream, blob } => stream.next_event().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path))),
+        }
+    }
+
+    /// After the last member: for a blob, reads what is left and returns what the
+    /// blob and its tar hash to.
+    pub fn finish(self) -> Result<Option<(LayerBlob, BlobDigests)>, Box<Finding>> {
+        let LayerStream::Blob { stream, blob } = self else { return Ok(None) };
+        match stream.finish() {
+            Ok(d) => Ok(Some((blob, d))),
+            Err(e) => Err(Box::new(blob_error(&e).with_file(&blob.path))),
+        }
+    }
+}
+
+fn blob_error(e: &BlobError) -> Finding {
+    if e.is_limit() {
+        Finding::error(Code::LimitExceeded, format!("layer blob not read to the end: {e}"))
+    } else {
+        Finding::error(Code::ContentBlobCorrupt, format!("the layer blob is not a readable layer tar: {e}"))
+    }
+}
+
+fn stream_error(e: &TarSplitError) -> Finding {
+    if e.is_limit() {
+        Finding::error(Code::LimitExceeded, format!("tar-split not read to the end: {e}"))
+    } else {
+        Finding::error(Code::TarSplitCorrupt, format!("tar-split is corrupt, the layer tar cannot be rebuilt: {e}"))
     }
 }

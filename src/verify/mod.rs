@@ -16,7 +16,7 @@ pub mod run;
 
 pub use expect::{placement, ExpectedTree, Placement};
 pub use layer::{reassemble_layer, verify_layer};
-pub use members::{Event, Member, MemberStream};
+pub use members::{Event, LayerStream, Member, MemberStream};
 
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding, Severity};
@@ -88,10 +88,11 @@ pub struct VerifyOptions {
     pub limits: Limits,
 }
 
-/// The outcome for one layer.
+/// The outcome for one layer, or for an image (its own ID and every layer beneath
+/// it, the worst of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LayerStatus {
+pub enum VerifyStatus {
     /// The reassembled stream hashes to the recorded DiffID and no file content
     /// differs (metadata warnings may still be present).
     Verified,
@@ -112,7 +113,7 @@ pub struct LayerResult {
     /// SHA-256 of the reassembled stream; `None` in quick mode or when the stream
     /// could not be rebuilt.
     pub computed_diff_id: Option<DiffId>,
-    pub status: LayerStatus,
+    pub status: VerifyStatus,
     /// Length of the reassembled tar stream in bytes.
     pub bytes: u64,
     pub findings: Vec<Finding>,

@@ -2,7 +2,7 @@
 //! jobs, run them, and roll layer results up to images.
 
 use super::identity::{check_identities, ImageIdentity};
-use super::{verify_layers, LayerJob, LayerResult, LayerStatus, Progress, VerifyOptions};
+use super::{verify_layers, LayerJob, LayerResult, Progress, VerifyOptions, VerifyStatus};
 use crate::digest::{ChainId, ImageId};
 use crate::finding::{Code, Finding};
 use crate::fsread::SafeDir;
@@ -23,20 +23,10 @@ impl Selection {
     }
 }
 
-/// Status of an image: its own ID and every layer beneath it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageStatus {
-    Verified,
-    Checked,
-    Mismatch,
-    Unverifiable,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageVerdict {
     pub id: ImageId,
-    pub status: ImageStatus,
+    pub status: VerifyStatus,
     pub computed_id: crate::digest::Digest,
 }
 
@@ -180,7 +170,7 @@ pub fn verify_content(
                 // With no readable diff file there is nothing else to show.
                 diff_id: g.layers[c].record.diff_id.unwrap_or(crate::digest::DiffId(c.0)),
                 computed_diff_id: None,
-                status: LayerStatus::Unverifiable,
+                status: VerifyStatus::Unverifiable,
                 bytes: 0,
                 findings: vec![*f],
             }),
@@ -204,16 +194,16 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
         .iter()
         .map(|i| {
             let chain = &g.images[&i.id].chain_ids;
-            let statuses: Vec<LayerStatus> =
-                chain.iter().map(|c| results.iter().find(|r| r.chain_id == *c).map_or(LayerStatus::Unverifiable, |r| r.status)).collect();
-            let status = if !i.id_matches || statuses.contains(&LayerStatus::Mismatch) {
-                ImageStatus::Mismatch
-            } else if !i.layers_present || statuses.contains(&LayerStatus::Unverifiable) {
-                ImageStatus::Unverifiable
-            } else if statuses.contains(&LayerStatus::Checked) {
-                ImageStatus::Checked
+            let statuses: Vec<VerifyStatus> =
+                chain.iter().map(|c| results.iter().find(|r| r.chain_id == *c).map_or(VerifyStatus::Unverifiable, |r| r.status)).collect();
+            let status = if !i.id_matches || statuses.contains(&VerifyStatus::Mismatch) {
+                VerifyStatus::Mismatch
+            } else if !i.layers_present || statuses.contains(&VerifyStatus::Unverifiable) {
+                VerifyStatus::Unverifiable
+            } else if statuses.contains(&VerifyStatus::Checked) {
+                VerifyStatus::Checked
             } else {
-                ImageStatus::Verified
+                VerifyStatus::Verified
             };
             ImageVerdict { id: i.id, status, computed_id: i.computed_id }
         })
@@ -228,6 +218,6 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
     for r in &results {
         findings.extend(r.findings.iter().cloned());
     }
-    crate::report::findings::sort_worst_first(&mut findings);
+    Finding::sort_worst_first(&mut findings);
     VerifyReport { layers: results, images: verdicts, findings }
 }

@@ -97,7 +97,7 @@ fn one(target: &str, data: &[u8]) {
         }
         "registry_manifest" => {
             let d = Digest::of(data);
-            let m = strata::audit::registry::parse_manifest(d, data);
+            let m = strata::store::registry::parse_manifest(d, data);
             assert_eq!(m.digest, d);
             serde_json::to_vec(&m).unwrap();
         }

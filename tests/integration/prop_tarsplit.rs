@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use strata::digest::{ChainId, DiffId, Digest};
 use strata::store::graphdriver::DriverKind;
-use strata::verify::{LayerJob, LayerStatus, VerifyOptions};
+use strata::verify::{LayerJob, VerifyOptions, VerifyStatus};
 
 #[derive(Debug, Clone)]
 enum Kind {
@@ -161,7 +161,7 @@ fn round_trip(tar_bytes: &[u8]) -> Result<(), TestCaseError> {
     let (_t, root, job) = layer(tar_bytes)?;
     let (out, r) = reassemble(&root, &job);
     prop_assert!(out == tar_bytes, "reassembled {} bytes differ from the {}-byte tar", out.len(), tar_bytes.len());
-    prop_assert_eq!(r.status, LayerStatus::Verified, "{:#?}", r.findings);
+    prop_assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     Ok(())
 }
 
@@ -190,9 +190,9 @@ fn a_changed_file_breaks_the_round_trip() {
     let tar_bytes = build_tar(&specs);
     let (_t, root, job) = layer(&tar_bytes).unwrap();
     let (out, r) = reassemble(&root, &job);
-    assert!(out == tar_bytes && r.status == LayerStatus::Verified);
+    assert!(out == tar_bytes && r.status == VerifyStatus::Verified);
     std::fs::write(root.join(&job.content_dir).join("f"), b"jello").unwrap();
     let (out, r) = reassemble(&root, &job);
     assert!(out != tar_bytes, "a changed file still reassembles to the original bytes");
-    assert_ne!(r.status, LayerStatus::Verified);
+    assert_ne!(r.status, VerifyStatus::Verified);
 }

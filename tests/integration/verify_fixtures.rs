@@ -7,7 +7,7 @@ use std::process::Command;
 use strata::graph::{Graph, LoadOptions};
 use strata::store::graphdriver::DriverKind;
 use strata::verify::LayerJob;
-use strata::verify::{LayerStatus, VerifyOptions};
+use strata::verify::{VerifyOptions, VerifyStatus};
 
 /// Every layer of `driver`'s store as strata's own reader finds it (the graph),
 /// base layers first.
@@ -88,10 +88,10 @@ fn every_fixture_layer_verifies_clean() {
         assert!(!jobs.is_empty());
         let quick = VerifyOptions { quick: true, ..VerifyOptions::default() };
         for r in verify_all(&root, &jobs, &quick) {
-            assert_eq!((r.status, r.findings.len()), (LayerStatus::Checked, 0), "{:#?}", r.findings);
+            assert_eq!((r.status, r.findings.len()), (VerifyStatus::Checked, 0), "{:#?}", r.findings);
         }
         for (job, r) in jobs.iter().zip(verify_all(&root, &jobs, &VerifyOptions::default())) {
-            assert_eq!(r.status, LayerStatus::Verified, "{} {}: {:#?}", scenario.display(), job.chain_id, r.findings);
+            assert_eq!(r.status, VerifyStatus::Verified, "{} {}: {:#?}", scenario.display(), job.chain_id, r.findings);
             // Not even info: a clean layer written by Docker has nothing to say.
             assert!(r.findings.is_empty(), "{} {}: {:#?}", scenario.display(), job.chain_id, r.findings);
             assert_eq!(r.computed_diff_id, Some(job.diff_id));

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use strata::finding::Severity;
 use strata::store::graphdriver::DriverKind;
-use strata::verify::{LayerStatus, VerifyOptions};
+use strata::verify::{VerifyOptions, VerifyStatus};
 
 fn full() -> VerifyOptions {
     VerifyOptions::default()
@@ -26,7 +26,7 @@ fn clean_layer_verifies_and_matches_tar_split_asm() {
     let fx = overlay_fixture();
     let r = fx.verify(&full());
     assert_eq!(summary(&r), vec![], "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Verified);
+    assert_eq!(r.status, VerifyStatus::Verified);
     assert_eq!(r.computed_diff_id, Some(fx.job.diff_id));
     assert_eq!(r.bytes, std::fs::metadata(&fx.tar).unwrap().len());
 
@@ -46,7 +46,7 @@ fn clean_layer_verifies_and_matches_tar_split_asm() {
     let mut ours = Vec::new();
     let dir = strata::fsread::SafeDir::open_root(&fx.root).unwrap();
     let again = strata::verify::reassemble_layer(&dir, &fx.job, &full(), None, &mut ours).unwrap();
-    assert_eq!(again.status, LayerStatus::Verified);
+    assert_eq!(again.status, VerifyStatus::Verified);
     assert!(ours == out.stdout, "reassembled stream differs from tar-split asm");
     assert!(ours == std::fs::read(&fx.tar).unwrap(), "reassembled stream differs from the original tar");
 }
@@ -78,7 +78,7 @@ fn gnu_format_with_long_names_verifies() {
     let fx = fixture_with(&["--format=gnu"], populate);
     let r = fx.verify(&full());
     assert_eq!(summary(&r), vec![], "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Verified);
+    assert_eq!(r.status, VerifyStatus::Verified);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn same_size_edit_is_pinpointed() {
     data[2 << 20] ^= 1;
     std::fs::write(&p, &data).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
     assert!(has(&r, "layer-file-modified", "bin/big"), "{:#?}", r.findings);
     assert!(has(&r, "diff-id-mismatch", ""), "{:#?}", r.findings);
     let errors: Vec<_> = r.findings.iter().filter(|f| f.severity == Severity::Error).collect();
@@ -111,7 +111,7 @@ fn planted_file_is_reported_added() {
     let r = fx.verify(&full());
     // The tar stream itself is intact: the DiffID still matches, which is why the walk matters.
     assert_eq!(r.computed_diff_id, Some(fx.job.diff_id));
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
     assert!(has(&r, "layer-file-added", "etc/cron.evil"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-added", "dir/sub/.hidden"), "{:#?}", r.findings);
     assert!(!summary(&r).iter().any(|(_, p, _)| p.starts_with("dir/sub/.hidden/")), "planted dirs are reported once");
@@ -126,7 +126,7 @@ fn removed_file_is_reported_missing() {
     std::fs::remove_file(fx.content().join("dir/sub/file")).unwrap();
     std::fs::remove_file(fx.content().join("empty")).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
     assert!(has(&r, "layer-file-missing", "dir/sub/file"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-missing", "empty"), "{:#?}", r.findings);
     assert!(has(&r, "diff-id-mismatch", ""));
@@ -159,7 +159,7 @@ fn file_swapped_for_symlink_to_outside_fifo_finishes() {
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(has(&r, "layer-file-modified", "bin/hello"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-modified", "bin/big"), "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn escaping_name_is_refused_and_never_opened() {
     write_tar_split(&fx.tar_split(), &entries);
     let r = fx.verify(&full());
     assert!(has(&r, "path-escape", "../../../../../../etc/shadow"), "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn tar_split_disagreeing_with_its_own_headers_is_corrupt() {
     let r = fx.verify(&full());
     assert!(has(&r, "tar-split-corrupt", "bin/hello"), "{:#?}", r.findings);
     assert!(has(&r, "tar-split-corrupt", "etc/passwd.bak"), "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 }
 
 #[test]
@@ -204,18 +204,18 @@ fn truncated_or_missing_tar_split_is_unverifiable() {
     let bytes = std::fs::read(fx.tar_split()).unwrap();
     std::fs::write(fx.tar_split(), &bytes[..bytes.len() / 2]).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert_eq!(r.computed_diff_id, None);
     assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["tar-split-corrupt"]);
 
     std::fs::remove_file(fx.tar_split()).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert_eq!(summary(&r)[0].0, "tar-split-missing");
 
     std::fs::remove_dir_all(fx.content()).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert_eq!(summary(&r)[0].0, "layer-content-missing");
 }
 
@@ -228,7 +228,7 @@ fn tar_split_limits_become_findings() {
     let mut opts = full();
     opts.limits.max_tar_split_entries = 5;
     let r = fx.verify(&opts);
-    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert!(has(&r, "limit-exceeded", ""), "{:#?}", r.findings);
 }
 
@@ -241,7 +241,7 @@ fn chmod_and_chown_are_warnings_not_errors() {
     std::fs::set_permissions(fx.content().join("etc/passwd"), std::fs::Permissions::from_mode(0o666)).unwrap();
     std::fs::set_permissions(fx.content().join("bin/hello"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Verified, "{:#?}", r.findings);
+    assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     assert!(has(&r, "layer-metadata-modified", "etc/passwd"));
     assert!(has(&r, "layer-metadata-modified", "bin/hello"));
     assert!(r.findings.iter().all(|f| f.severity == Severity::Warning), "{:#?}", r.findings);
@@ -280,7 +280,7 @@ fn directory_mtime_is_info_file_mtime_is_warning() {
     let s = summary(&r);
     assert!(s.contains(&("layer-metadata-modified".into(), "dir/sub".into(), "info".into())), "{s:#?}");
     assert!(s.contains(&("layer-metadata-modified".into(), "etc/passwd".into(), "warning".into())), "{s:#?}");
-    assert_eq!(r.status, LayerStatus::Verified);
+    assert_eq!(r.status, VerifyStatus::Verified);
 }
 
 #[test]
@@ -298,7 +298,7 @@ fn xattr_changes_are_reported() {
     let r = fx.verify(&full());
     assert!(has(&r, "layer-metadata-modified", "etc/passwd"), "{:#?}", r.findings);
     assert!(has(&r, "layer-metadata-modified", "bin/hello"), "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Verified);
+    assert_eq!(r.status, VerifyStatus::Verified);
 }
 
 #[test]
@@ -309,18 +309,18 @@ fn quick_mode_checks_sizes_and_types_only() {
     let fx = overlay_fixture();
     let quick = VerifyOptions { quick: true, ..VerifyOptions::default() };
     let r = fx.verify(&quick);
-    assert_eq!((r.status, r.computed_diff_id, summary(&r)), (LayerStatus::Checked, None, vec![]));
+    assert_eq!((r.status, r.computed_diff_id, summary(&r)), (VerifyStatus::Checked, None, vec![]));
     assert_eq!(r.bytes, std::fs::metadata(&fx.tar).unwrap().len());
 
     let p = fx.content().join("bin/hello");
     let mut data = std::fs::read(&p).unwrap();
     data[7] ^= 0xff;
     std::fs::write(&p, &data).unwrap();
-    assert_eq!(fx.verify(&quick).status, LayerStatus::Checked, "same-size edits need hashing");
+    assert_eq!(fx.verify(&quick).status, VerifyStatus::Checked, "same-size edits need hashing");
     data.push(0);
     std::fs::write(&p, &data).unwrap();
     let r = fx.verify(&quick);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
     assert!(has(&r, "layer-file-modified", "bin/hello"));
 }
 
@@ -344,7 +344,7 @@ fn overlay_whiteouts_and_opaque_dirs() {
     std::fs::remove_file(diff.join("opq/.wh..wh..opq")).unwrap();
     xattr::set(diff.join("opq"), "trusted.overlay.opaque", b"y").unwrap();
     let r = fx.verify(&full());
-    assert_eq!(r.status, LayerStatus::Verified, "{:#?}", r.findings);
+    assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     assert!(r.findings.iter().all(|f| f.severity == Severity::Info), "{:#?}", r.findings);
 
     // Tampered: whiteout removed, opaque marker dropped, a whiteout planted.
@@ -357,7 +357,7 @@ fn overlay_whiteouts_and_opaque_dirs() {
     assert!(has(&r, "layer-file-missing", "opq/.wh..wh..opq"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-added", "etc/shadow"), "{:#?}", r.findings);
     assert!(has(&r, "layer-file-added", "etc/.wh..wh..opq"), "{:#?}", r.findings);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn literal_whiteouts_for_fuse_overlayfs() {
     let root = tmp.path().join("root");
     let (job, _) = add_layer(&root, tmp.path(), &src, &["--format=posix"], DriverKind::FuseOverlayfs, &"f".repeat(64), None);
     let r = verify_all(&root, std::slice::from_ref(&job), &full()).remove(0);
-    assert_eq!((r.status, summary(&r)), (LayerStatus::Verified, vec![]));
+    assert_eq!((r.status, summary(&r)), (VerifyStatus::Verified, vec![]));
     std::fs::remove_file(root.join(&job.content_dir).join("etc/.wh.gone")).unwrap();
     let r = verify_all(&root, &[job], &full()).remove(0);
     assert!(has(&r, "layer-file-missing", "etc/.wh.gone"), "{:#?}", r.findings);
@@ -414,7 +414,7 @@ fn vfs_drift_is_computed_against_the_chain() {
 
     let r = verify_all(&root, &[lower.clone(), job.clone()], &full());
     assert_eq!(summary(&r[0]), vec![]);
-    assert_eq!((r[1].status, summary(&r[1])), (LayerStatus::Verified, vec![]), "{:#?}", r[1].findings);
+    assert_eq!((r[1].status, summary(&r[1])), (VerifyStatus::Verified, vec![]), "{:#?}", r[1].findings);
 
     std::fs::write(dir.join("etc/doomed"), b"back from the dead").unwrap();
     std::fs::remove_file(dir.join("etc/a")).unwrap();
@@ -454,7 +454,7 @@ fn many_layers_in_parallel_keep_job_order_and_report_progress() {
     };
     let r = strata::verify::verify_layers(&dir, &jobs, &opts, Some(&hook));
     let statuses: Vec<_> = r.iter().map(|r| r.status).collect();
-    use LayerStatus::*;
+    use VerifyStatus::*;
     assert_eq!(statuses, vec![Verified, Unverifiable, Verified, Unverifiable, Verified, Unverifiable]);
     assert_eq!(done.into_inner(), 3 * r[0].bytes);
 }
@@ -519,7 +519,7 @@ fn mutated_tar_splits_never_panic() {
         std::fs::write(fx.tar_split(), e.finish().unwrap()).unwrap();
         let r = fx.verify(&full());
         *outcomes.entry(format!("{:?}", r.status)).or_insert(0) += 1;
-        if r.status == LayerStatus::Verified {
+        if r.status == VerifyStatus::Verified {
             // Only harmless damage may still verify (e.g. whitespace, a changed "position").
             assert_eq!(r.computed_diff_id, Some(fx.job.diff_id));
         }
@@ -539,7 +539,7 @@ fn unmounted_zfs_dataset_is_content_missing_not_every_file_missing() {
     let mut job = fx.job.clone();
     job.driver = DriverKind::Zfs;
     let r = verify_all(&fx.root, &[job], &full()).remove(0);
-    assert_eq!(r.status, LayerStatus::Unverifiable);
+    assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["layer-content-missing"]);
 }
 
@@ -557,7 +557,7 @@ fn huge_sparse_replacement_is_not_read_to_the_end() {
     assert!(has(&r, "layer-file-modified", "bin/hello"), "{:#?}", r.findings);
     let msg = &r.findings.iter().find(|f| f.path.as_deref() == Some("bin/hello")).unwrap().message;
     assert!(msg.contains("larger than"), "{msg}");
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 
     // A small append keeps moby's exact semantics: the whole file is hashed.
     f.set_len((600 << 10) + 10).unwrap();
@@ -587,7 +587,7 @@ fn findings_per_layer_are_capped() {
     // At least the 25 planted files over the cap (mtime findings come on top).
     let dropped: usize = last.message.split(' ').next().unwrap().parse().unwrap();
     assert!((25..40).contains(&dropped), "{}", last.message);
-    assert_eq!(r.status, LayerStatus::Mismatch);
+    assert_eq!(r.status, VerifyStatus::Mismatch);
 }
 
 /// A PAX global header is its own tar-split entry, and its padding lands in the
@@ -602,7 +602,7 @@ fn pax_global_header_verifies_clean() {
         std::fs::create_dir(src.join("d")).unwrap();
     });
     let r = fx.verify(&full());
-    assert_eq!((r.status, summary(&r)), (LayerStatus::Verified, vec![]), "{:#?}", r.findings);
+    assert_eq!((r.status, summary(&r)), (VerifyStatus::Verified, vec![]), "{:#?}", r.findings);
     std::fs::set_permissions(fx.content().join("f"), std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(has(&fx.verify(&full()), "layer-metadata-modified", "f"), "headers after the global one are still read");
 }

@@ -26,10 +26,10 @@
 //! The engine lists changes in Go map order, which is random; strata sorts them by
 //! path, parents first.
 
+use crate::analysis::usage::{capability, stat_different};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, Meta, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph};
-use crate::usage::{capability, stat_different};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -370,11 +370,6 @@ pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result
 
 fn split(p: &[u8]) -> Vec<&[u8]> {
     p.split(|&b| b == b'/').collect()
-}
-
-/// `C /etc`, as `docker diff` prints it; the path escaped for a terminal.
-pub fn change_line(c: &Change) -> String {
-    format!("{} {}", c.kind.letter(), crate::finding::terminal_safe(&c.display_path()))
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@
 //! abandoned layerdb transactions. The orphan sets are also what the audit's
 //! consistency checks report, so both commands agree by construction.
 
+use crate::analysis::usage::{changes_size, dir_size};
 use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
 use crate::fsread::{FileKind, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph, ImageNode};
 use crate::store::read_error_finding;
-use crate::usage::{changes_size, dir_size};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ pub struct Orphans {
 /// Images the engine lists: tagged, digested, or dangling heads. Untagged images with
 /// children (classic-builder intermediates) are hidden but still count elsewhere.
 pub fn is_listed(img: &ImageNode) -> bool {
-    !(img.repo_tags.is_empty() && img.repo_digests.is_empty() && !img.children.is_empty())
+    !img.is_intermediate()
 }
 
 /// Finds what nothing needs.
@@ -193,6 +193,32 @@ fn measure(root: &SafeDir, paths: &[&Path], findings: &mut Vec<Finding>) -> Opti
         total = Some(total.unwrap_or(0) + i64::try_from(size).unwrap_or(i64::MAX));
     }
     total
+}
+
+/// A container's sizes as `docker ps -s` shows them; `None` where the disk could
+/// not tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerSizes {
+    /// Bytes in the RW layer by the engine's rule (Docker's `SizeRw`).
+    pub rw: Option<i64>,
+    /// Image size plus `rw` (Docker's `SizeRootFs`; the init layer is not counted).
+    pub rootfs: Option<i64>,
+}
+
+/// Measures one container's sizes on disk: `rw` with [`measure_rw`], `rootfs` as the
+/// image's size on top of it.
+pub fn container_sizes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> ContainerSizes {
+    let rw = match measure_rw(g, root, c) {
+        Some(Ok((n, _problems))) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+        _ => None,
+    };
+    let image_size = below_rw_size(g, c);
+    ContainerSizes { rw, rootfs: rw.zip(image_size).and_then(|(rw, img)| rw.checked_add(img)) }
+}
+
+/// [`container_sizes`] for every container, keyed by container ID.
+pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<String, ContainerSizes> {
+    g.containers.iter().map(|(id, c)| (id.clone(), container_sizes(g, root, c))).collect()
 }
 
 /// Makes an absolute path from a [`crate::fsread::ReadError`] relative to the root again.
@@ -375,7 +401,7 @@ fn containerd_layers_size(ctd: &crate::graph::ContainerdPart, findings: &mut Vec
         // containerd measures only active snapshots; views and committed ones
         // report what is stored (nothing, for a view).
         let size = match (b.kind, &s.dir) {
-            (SnapshotKind::Active, Some(dir)) => match crate::usage::allocated_size(&ctd.root, dir) {
+            (SnapshotKind::Active, Some(dir)) => match crate::analysis::usage::allocated_size(&ctd.root, dir) {
                 Ok((n, problems)) => {
                     findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(&ctd.root, &e.path), ctd.root.path())));
                     i64::try_from(n).unwrap_or(i64::MAX)
@@ -415,7 +441,7 @@ pub fn measure_rw(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<Result
     let dir = c.rw_dir.as_ref()?;
     if let Some(ctd) = &g.containerd {
         // containerd measures an active snapshot in allocated blocks.
-        return Some(crate::usage::allocated_size(&ctd.root, dir));
+        return Some(crate::analysis::usage::allocated_size(&ctd.root, dir));
     }
     if g.driver.is_none_or(|k| k.stores_diffs()) {
         return Some(dir_size(root, dir));

@@ -131,29 +131,3 @@ pub fn image_history(g: &Graph, img: &ImageNode) -> (Vec<HistoryStep>, Vec<Findi
     }
     (steps, findings)
 }
-
-/// A build step's command shortened for one line: the classic builder's
-/// `/bin/sh -c #(nop) ` prefix dropped (`COPY ...`, `ENV ...`), and its plain
-/// `/bin/sh -c ` shown as `RUN`.
-pub fn short_command(created_by: &str) -> String {
-    let s = created_by.trim();
-    if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
-        return rest.trim().to_owned();
-    }
-    if let Some(rest) = s.strip_prefix("/bin/sh -c ") {
-        return format!("RUN {}", rest.trim());
-    }
-    s.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_command;
-
-    #[test]
-    fn shortens_classic_builder_commands() {
-        assert_eq!(short_command("/bin/sh -c #(nop)  CMD [\"x\"]"), "CMD [\"x\"]");
-        assert_eq!(short_command("/bin/sh -c echo hi"), "RUN echo hi");
-        assert_eq!(short_command("RUN /bin/sh -c echo hi # buildkit"), "RUN /bin/sh -c echo hi # buildkit");
-    }
-}

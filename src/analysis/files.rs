@@ -11,7 +11,7 @@ use crate::finding::{display_bytes, normalize_layer_path, Code, Finding};
 use crate::fsread::{Limits, SafeDir};
 use crate::graph::Graph;
 use crate::tarsplit::{MemberKind, TarHeader};
-use crate::verify::{Event, MemberStream};
+use crate::verify::{Event, LayerStream};
 use serde::Serialize;
 
 /// One tar member of a layer.
@@ -101,16 +101,22 @@ pub fn for_each_file(
         findings.push(Finding::error(Code::LayerMissing, format!("layer {} is not in layerdb", chain.short())).with_layer(*chain));
         return Ok(());
     };
-    let rel = layer.record.tar_split_path();
-    let file = match root.open_file(&rel) {
-        Ok((f, _)) => f,
-        Err(e) => {
-            let code = if e.is_not_found() { Code::TarSplitMissing } else { Code::StoreUnreadable };
-            findings.push(Finding::error(code, format!("layer {}: {e}", chain.short())).with_layer(*chain).with_file(&rel));
+    // The containerd store keeps the layer blob instead of a tar-split.
+    let blob = layer.containerd.as_ref().and_then(|c| c.blob.as_ref()).and_then(|b| {
+        Some(crate::verify::LayerBlob {
+            digest: b.digest,
+            path: crate::store::containerd::blob_path(&b.digest),
+            compression: b.compression?,
+        })
+    });
+    let root = g.content_root(root);
+    let mut stream = match LayerStream::open(root, &layer.record.tar_split_path(), blob.as_ref(), limits) {
+        Ok(s) => s,
+        Err(f) => {
+            findings.push(f.with_layer(*chain));
             return Ok(());
         }
     };
-    let mut stream = MemberStream::new(file, limits);
     loop {
         match stream.next_event() {
             Ok(None) => break,
@@ -142,13 +148,9 @@ pub fn for_each_file(
                 };
                 each(f)?;
             }
-            Err(e) => {
-                let code = if e.is_limit() { Code::LimitExceeded } else { Code::TarSplitCorrupt };
-                findings.push(
-                    Finding::error(code, format!("layer {}: tar-split: {e}; listing stops here", chain.short()))
-                        .with_layer(*chain)
-                        .with_file(&rel),
-                );
+            Err(f) => {
+                let f = f.with_layer(*chain);
+                findings.push(Finding { message: format!("{}; listing stops here", f.message), ..f });
                 break;
             }
         }
