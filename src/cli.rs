@@ -46,9 +46,9 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, value_name = "STORE")]
     store: Option<strata::graph::StoreKind>,
 
-    /// containerd namespace to analyse
-    #[arg(long, global = true, default_value = "moby", value_name = "NAME")]
-    namespace: String,
+    /// containerd namespace to analyse [default: moby, Docker's; if it holds no image, the namespace with the most images]
+    #[arg(long, global = true, value_name = "NAME")]
+    namespace: Option<String>,
 
     /// Read image/<DRIVER> even if another store is present
     #[arg(long, global = true, value_name = "DRIVER")]
@@ -264,9 +264,16 @@ impl Plan {
             max_tar_split_entries: cli.max_tar_split_entries,
         };
         use strata::store::layout::{host_data_root, resolve_data_root, RootSource};
-        let (data_root, source) = match (&cli.root, &cli.host_root) {
-            (None, Some(host)) => (host_data_root(host), RootSource::HostRoot),
+        let (data_root, source) = match (&cli.root, &cli.host_root, &cli.containerd_root) {
+            (None, Some(host), _) => (host_data_root(host), RootSource::HostRoot),
+            // containerd alone (a Kubernetes node): no Docker data-root to read, and
+            // this machine's must not be mixed in.
+            (None, None, Some(ctd)) => (ctd.clone(), RootSource::ContainerdOnly),
             _ => resolve_data_root(cli.root.as_deref()),
+        };
+        let store = match source {
+            RootSource::ContainerdOnly => Some(strata::graph::StoreKind::Containerd),
+            _ => cli.store,
         };
         let sub = match &cli.command {
             Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) => o.format,
@@ -297,12 +304,12 @@ impl Plan {
             load: LoadOptions {
                 driver: cli.driver.clone(),
                 limits,
-                store: cli.store,
+                store,
                 containerd_root: cli.containerd_root.clone(),
                 host_root: cli.host_root.clone(),
                 // Only this machine's own data-root may lead to this machine's containerd.
                 data_root_is_local: matches!(source, RootSource::DaemonJson | RootSource::Default),
-                namespace: Some(cli.namespace.clone()),
+                namespace: cli.namespace.clone(),
             },
             limits,
             quiet: cli.quiet,
@@ -318,12 +325,14 @@ impl Plan {
                 if let (Some(ctd), false) = (&loaded.0.containerd, self.quiet) {
                     // Which root was read is never left to guess: evidence and the
                     // analyst's own host must not be mixed up.
+                    let namespaces: Vec<String> = ctd.store.namespaces.iter().map(|n| format!("{} ({} images)", n.name, n.images)).collect();
                     eprintln!(
-                        "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {})",
+                        "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {}); namespaces: {}",
                         ctd.location.path.display(),
                         ctd.store.namespace,
                         ctd.store.snapshotter,
-                        ctd.location.located_by.describe()
+                        ctd.location.located_by.describe(),
+                        strata::finding::terminal_safe(&namespaces.join(", "))
                     );
                 }
                 Ok(loaded)

@@ -428,7 +428,10 @@ fn containerd_layers_size(ctd: &crate::graph::ContainerdPart, findings: &mut Vec
 /// and the image's chain), not the image's packed content.
 pub fn below_rw_size(g: &Graph, c: &ContainerNode) -> Option<i64> {
     match &g.containerd {
-        Some(ctd) => Some(crate::graph::containerd::chain_usage(&ctd.store, &format!("{}-init", c.record.id))),
+        Some(ctd) => {
+            let rw = ctd.store.snapshots.get(&c.mount.as_ref()?.name)?;
+            Some(rw.parent.as_deref().map_or(0, |p| crate::graph::containerd::chain_usage(&ctd.store, p)))
+        }
         None => c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size),
     }
 }

@@ -5,7 +5,6 @@
 use crate::finding::{Code, Finding};
 use crate::graph::{ContainerdPart, Graph};
 use crate::store::containerd::blob_path;
-use std::collections::BTreeSet;
 use std::path::Path;
 
 fn short(id: &str) -> &str {
@@ -88,10 +87,8 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    let known: BTreeSet<String> = store.snapshots.values().filter_map(|s| s.backend.as_ref().map(|b| b.id.to_string())).collect();
-    let backend_ids: BTreeSet<String> = store.backend_only.iter().map(|b| b.id.to_string()).collect();
     for d in &store.snapshot_dirs {
-        if !known.contains(d) && !backend_ids.contains(d) {
+        if !d.parse::<u64>().is_ok_and(|id| store.backend_ids.contains(&id)) {
             out.push(
                 Finding::warning(
                     Code::GraphdriverDirOrphaned,
@@ -106,37 +103,38 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
 fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     for c in g.containers.values() {
         let id = &c.record.id;
-        for (key, what) in [(id.clone(), "RW"), (format!("{id}-init"), "init")] {
-            match ctd.store.snapshots.get(&key) {
-                None => out.push(
-                    Finding::error(
-                        Code::ContainerLayerMissing,
-                        format!("container {}: its {what} snapshot {key} is not in meta.db", short(id)),
-                    )
+        let Some(m) = &c.mount else {
+            out.push(
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot is not in meta.db", short(id)))
                     .with_subject_text(id),
-                ),
-                Some(s) if !s.dir_present => out.push(
-                    Finding::error(
-                        Code::ContainerLayerMissing,
-                        format!("container {}: its {what} snapshot directory is missing", short(id)),
-                    )
+            );
+            continue;
+        };
+        if c.rw_dir.is_none() || !ctd.store.snapshots.get(&m.name).is_some_and(|s| s.dir_present) {
+            out.push(
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot directory is missing", short(id)))
                     .with_subject_text(id),
-                ),
-                Some(_) => {}
-            }
+            );
         }
-        if let (Some(img), Some(init)) = (c.record.image.and_then(|i| g.images.get(&i)), ctd.store.snapshots.get(&format!("{id}-init"))) {
-            let top = img.top_layer().map(|t| t.to_string());
-            if top.is_some() && init.parent != top {
+        if c.init_dir.is_some() && !ctd.store.snapshots.values().any(|s| s.dir.as_ref() == c.init_dir.as_ref() && s.dir_present) {
+            out.push(
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its init snapshot directory is missing", short(id)))
+                    .with_subject_text(id),
+            );
+        }
+        // The snapshot must sit on the image's top layer; otherwise the
+        // container's filesystem is not the image it claims.
+        if let Some(img) = c.record.image.and_then(|i| g.images.get(&i)) {
+            if img.top_layer().is_some() && m.parent != img.top_layer() {
                 out.push(
                     Finding::error(
                         Code::ContainerLayerMissing,
                         format!(
-                            "container {}: its init snapshot sits on {}, but image {}'s top layer is {}",
+                            "container {}: its snapshots sit on {}, but image {}'s top layer is {}",
                             short(id),
-                            init.parent.as_deref().unwrap_or("nothing"),
+                            m.parent.map(|p| p.short()).unwrap_or_else(|| "nothing".into()),
                             img.id().short(),
-                            top.as_deref().unwrap_or("none")
+                            img.top_layer().map(|t| t.short()).unwrap_or_else(|| "none".into())
                         ),
                     )
                     .with_image(img.id())

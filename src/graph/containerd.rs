@@ -373,7 +373,7 @@ pub(super) fn link(
         let (repo_tags, repo_digests) = names_of(&sorted_names, target);
         // Every name resolves to the image, as in the engine: `name:tag`, and
         // `name@<target>` for each named repository.
-        for n in sorted_names.iter().filter(|n| !n.starts_with(DANGLING_PREFIX)) {
+        for n in sorted_names.iter().filter(|n| !n.starts_with(DANGLING_PREFIX) && Digest::parse(n).is_err()) {
             let Ok(r) = Reference::parse(n) else { continue };
             let digested = format!("{}@{target}", r.familiar_name());
             for raw in [n.clone(), digested] {
@@ -479,27 +479,64 @@ pub(super) fn link(
         );
     }
 
-    // Containers: config.v2.json stays authoritative; their RW snapshot is keyed
-    // by the container ID and sits on `<id>-init`.
-    for (id, record) in containers {
-        let rw = store.snapshots.get(&id);
-        let init = store.snapshots.get(&format!("{id}-init"));
+    // Containers: Docker's config.v2.json stays authoritative, and its RW
+    // snapshot is keyed by the container ID on top of `<id>-init`. A host with
+    // containerd alone (a Kubernetes node) has only containerd's own records,
+    // whose snapshot sits straight on the image's top layer.
+    let mut by_name: BTreeMap<&str, ImageId> = BTreeMap::new();
+    for img in &store.images {
+        by_name.insert(img.name.as_str(), ImageId(img.target.digest));
+    }
+    let mut all: Vec<(ContainerRecord, String)> = containers.into_values().map(|r| (r.clone(), r.id)).collect();
+    if all.is_empty() {
+        for c in &store.containers {
+            let record = ContainerRecord {
+                id: c.id.clone(),
+                name: None,
+                image: c.image.as_deref().and_then(|n| by_name.get(n).copied()),
+                image_ref: c.image.clone(),
+                state: Default::default(),
+                created: c.created_at.clone(),
+                driver: c.snapshotter.clone(),
+                path: None,
+                args: Vec::new(),
+                labels: c.labels.clone(),
+                dir: PathBuf::new(),
+            };
+            all.push((record, c.snapshot_key.clone().unwrap_or_else(|| c.id.clone())));
+        }
+    }
+    for (record, key) in all {
+        let rw = store.snapshots.get(&key);
+        let (init, top) = beneath(store, rw.and_then(|s| s.parent.as_deref()));
         let rw_dir = rw.and_then(|s| s.dir.clone());
         let init_dir = init.and_then(|s| s.dir.clone());
         // The RW layer in the graphdriver's terms: snapshot ids stand for the
-        // mount and init ids, and the init snapshot's parent is the image's top.
+        // mount and init ids, and the parent is the image's top layer.
         let mount = rw.map(|s| MountRecord {
-            name: id.clone(),
+            name: key.clone(),
             mount_id: s.backend.as_ref().map(|b| b.id.to_string()),
             init_id: init.and_then(|i| i.backend.as_ref()).map(|b| b.id.to_string()),
-            parent: init.and_then(|i| i.parent.as_deref()).and_then(|p| ChainId::parse(p).ok()),
+            parent: top,
             dir: s.dir.clone().unwrap_or_default(),
         });
-        g.containers.insert(id, ContainerNode { record, mount, rw_dir, init_dir });
+        g.containers.insert(record.id.clone(), ContainerNode { record, mount, rw_dir, init_dir });
     }
 
     g.findings.extend(findings);
     reachable
+}
+
+/// What lies beneath a container's RW snapshot: Docker's init snapshot (any
+/// snapshot not named by a ChainID), and the first layer snapshot, the image's top.
+fn beneath<'a>(store: &'a ContainerdStore, parent: Option<&str>) -> (Option<&'a crate::store::containerd::CtdSnapshot>, Option<ChainId>) {
+    let Some(p) = parent else { return (None, None) };
+    if let Ok(c) = ChainId::parse(p) {
+        return (None, Some(c));
+    }
+    let init = store.snapshots.get(p);
+    let top = init.and_then(|i| i.parent.as_deref()).and_then(|t| ChainId::parse(t).ok());
+    (init, top)
 }
 
 /// Stored usage of a snapshot and every parent, as moby sums it; a missing
@@ -541,7 +578,9 @@ fn names_of(names: &[String], target: &Digest) -> (Vec<String>, Vec<String>) {
     let mut tags = Vec::new();
     let mut digests = Vec::new();
     for n in names {
-        if n.starts_with(DANGLING_PREFIX) {
+        // Dangling placeholders, and the CRI plugin's `sha256:<config>` names,
+        // which are IDs rather than references.
+        if n.starts_with(DANGLING_PREFIX) || Digest::parse(n).is_ok() {
             continue;
         }
         let Ok(r) = Reference::parse(n) else {

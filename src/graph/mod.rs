@@ -315,8 +315,18 @@ impl Graph {
                 return None;
             }
         };
-        let ns = opts.namespace.as_deref().unwrap_or("moby");
-        let store = crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings);
+        let read = |ns: &str, findings: &mut Vec<Finding>| crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings);
+        let mut store = read(opts.namespace.as_deref().unwrap_or("moby"), findings);
+        if opts.namespace.is_none() && store.images.is_empty() {
+            // No `--namespace` and nothing in Docker's: a containerd-only host (a
+            // Kubernetes node keeps its images in k8s.io). Read the fullest one.
+            let fullest = store.namespaces.iter().filter(|n| n.images > 0).max_by_key(|n| (n.images, std::cmp::Reverse(n.name.clone())));
+            if let Some(ns) = fullest.map(|n| n.name.clone()) {
+                let mut again = Vec::new();
+                store = read(&ns, &mut again);
+                findings.extend(again);
+            }
+        }
         let ctx = StoreCtx::new(root, "", opts.limits);
         let containers = read_containers(&ctx, findings);
         let driver = match store.snapshotter.as_str() {

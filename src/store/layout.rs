@@ -20,6 +20,9 @@ pub enum RootSource {
     Default,
     /// Under `--host-root`, as that host's daemon.json or default says.
     HostRoot,
+    /// No data-root: `--containerd-root` alone, for a host that runs containerd
+    /// without Docker.
+    ContainerdOnly,
 }
 
 /// The data-root of a mounted host: `data-root` from its daemon.json, else its

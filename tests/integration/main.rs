@@ -9,6 +9,7 @@ mod support;
 
 mod audit_checks;
 mod containerd_graph;
+mod containerd_k8s;
 mod containerd_store;
 mod df_docker;
 mod diff_docker;

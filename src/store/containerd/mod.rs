@@ -49,6 +49,8 @@ pub struct ContainerdStore {
     pub snapshots: BTreeMap<String, CtdSnapshot>,
     /// Names of the directories under `<snapshotter root>/snapshots/`.
     pub snapshot_dirs: Vec<String>,
+    /// Every snapshot id the snapshotter's metadata.db records, in any namespace.
+    pub backend_ids: std::collections::BTreeSet<u64>,
     /// Snapshotter records that no meta.db snapshot, in any namespace, refers to.
     pub backend_only: Vec<BackendSnapshot>,
     pub containers: Vec<CtdContainer>,
@@ -204,6 +206,7 @@ pub fn read_store(
         .filter_map(|ns| ns.snapshots.get(&snapshotter))
         .flat_map(|m| m.values().map(|s| s.name.as_str()))
         .collect();
+    let backend_ids = backend.values().map(|b| b.id).collect();
     let backend_only = backend.values().filter(|b| !referenced.contains(b.key.as_str())).cloned().collect();
 
     let snapshot_dirs = list_snapshot_dirs(root, &snapshotter, findings);
@@ -231,6 +234,7 @@ pub fn read_store(
         unrecorded_blobs,
         snapshots: snapshots_out,
         snapshot_dirs,
+        backend_ids,
         backend_only,
         containers: mine.containers,
         leases: mine.leases,
