@@ -325,7 +325,8 @@ impl Plan {
                 if let (Some(ctd), false) = (&loaded.0.containerd, self.quiet) {
                     // Which root was read is never left to guess: evidence and the
                     // analyst's own host must not be mixed up.
-                    let namespaces: Vec<String> = ctd.store.namespaces.iter().map(|n| format!("{} ({} images)", n.name, n.images)).collect();
+                    let namespaces: Vec<String> =
+                        ctd.store.namespaces.iter().map(|n| format!("{} ({} images)", n.name, n.images)).collect();
                     eprintln!(
                         "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {}); namespaces: {}",
                         ctd.location.path.display(),

@@ -196,6 +196,29 @@ pub enum LoadError {
     Root(#[source] ReadError),
 }
 
+/// `features.containerd-snapshotter` from the daemon.json of the host being read:
+/// this machine's when its own data-root is read, the host's under `--host-root`,
+/// none for a copy.
+fn snapshotter_feature(opts: &LoadOptions) -> Option<bool> {
+    let path = match (&opts.host_root, opts.data_root_is_local) {
+        (Some(h), _) => h.join("etc/docker/daemon.json"),
+        (None, true) => PathBuf::from("/etc/docker/daemon.json"),
+        (None, false) => return None,
+    };
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    v.get("features")?.get("containerd-snapshotter")?.as_bool()
+}
+
+/// Whether the graphdriver store strata would read holds any image config.
+fn graphdriver_has_images(root: &SafeDir, layout: &StoreLayout) -> bool {
+    let Some(d) = &layout.chosen else { return false };
+    root.read_dir(&Path::new("image").join(d).join("imagedb/content/sha256")).is_ok_and(|v| !v.is_empty())
+}
+
 /// A data-root the user may not read is one clear error, not an empty listing with
 /// a warning that no store was found: the top, `image/` and each `image/<driver>`
 /// must be listable (a partly damaged store below them is a finding, not this).
@@ -282,7 +305,13 @@ impl Graph {
             data_root_is_local: opts.data_root_is_local,
         };
         let location = locate(&hints);
-        let wanted = opts.store == Some(StoreKind::Containerd) || (layout.chosen.is_none() && location.is_some());
+        let wanted = match (opts.store, snapshotter_feature(opts)) {
+            (Some(s), _) => s == StoreKind::Containerd,
+            // moby's rule (daemon/image_store_choice.go): the feature flag decides
+            // when set; otherwise containerd unless a graphdriver store holds images.
+            (None, Some(on)) => on && location.is_some(),
+            (None, None) => location.is_some() && !graphdriver_has_images(root, layout),
+        };
         if !wanted {
             if let Some(l) = &location {
                 findings.push(Finding::info(

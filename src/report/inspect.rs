@@ -74,6 +74,10 @@ fn overlay_data(g: &Graph, kind: DriverKind, id: &str) -> Option<GraphDriverView
 }
 
 fn driver_view(g: &Graph, id: Option<&str>) -> Option<GraphDriverView> {
+    if g.containerd.is_some() {
+        // moby reports the snapshotter by name and no paths on this store.
+        return Some(GraphDriverView { name: g.driver_name.clone(), data: None });
+    }
     let kind = g.driver?;
     let id = id?;
     overlay_data(g, kind, id).or_else(|| Some(GraphDriverView { name: kind.name().into(), data: None }))

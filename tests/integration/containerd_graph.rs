@@ -240,3 +240,18 @@ fn df_equals_system_df() {
         assert_eq!(got, want_ids, "{name}: the images /system/df lists");
     }
 }
+
+/// `GraphDriver` as `docker inspect` reports it on this store: the snapshotter's
+/// name and no paths.
+#[test]
+fn inspect_graph_driver_equals_docker() {
+    require_root!();
+    for name in FIXTURES {
+        let root = host(name);
+        for want in read_json(&answers(name).join("container-inspect.json")).as_array().unwrap() {
+            let got = json(&["inspect", want["Id"].as_str().unwrap()], &root);
+            assert_eq!(got["graph_driver"]["name"], want["GraphDriver"]["Name"], "{name}");
+            assert_eq!(got["graph_driver"]["data"], want["GraphDriver"]["Data"], "{name}");
+        }
+    }
+}

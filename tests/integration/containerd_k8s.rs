@@ -78,7 +78,12 @@ fn containers_and_snapshots_as_ctr_records_them() {
         .iter()
         .flat_map(|i| {
             let id = i["id"].as_str().unwrap().to_owned();
-            i["containerd"]["names"].as_array().unwrap().iter().map(move |n| (n.as_str().unwrap().to_owned(), id.clone())).collect::<Vec<_>>()
+            i["containerd"]["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |n| (n.as_str().unwrap().to_owned(), id.clone()))
+                .collect::<Vec<_>>()
         })
         .collect();
     for line in recorded("containers-info.jsonl").lines() {
@@ -90,7 +95,8 @@ fn containers_and_snapshots_as_ctr_records_them() {
         assert_eq!(got["driver"], want["Snapshotter"], "{id}");
         assert_eq!(got["parent_layer"].as_str().unwrap(), parents[want["SnapshotKey"].as_str().unwrap()], "{id}: snapshot parent");
     }
-    let layers: BTreeSet<String> = json(&["layers"], &ctd).as_array().unwrap().iter().map(|l| l["chain_id"].as_str().unwrap().to_owned()).collect();
+    let layers: BTreeSet<String> =
+        json(&["layers"], &ctd).as_array().unwrap().iter().map(|l| l["chain_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(layers, committed, "every committed snapshot is a layer");
 }
 
