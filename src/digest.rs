@@ -17,10 +17,13 @@ pub struct Digest([u8; 32]);
 /// Why a string is not a digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
+    /// The string has no `sha256:` prefix (no algorithm at all).
     #[error("missing \"sha256:\" prefix")]
     MissingAlgorithm,
+    /// An algorithm other than SHA-256 (`sha512:...`); strata reads only SHA-256 stores.
     #[error("unsupported digest algorithm {0:?}")]
     UnsupportedAlgorithm(String),
+    /// The hex part is not exactly 64 lowercase hex characters (the offending text, truncated).
     #[error("expected 64 lowercase hex characters, found {0:?}")]
     BadHex(String),
 }
@@ -58,6 +61,7 @@ impl Digest {
         }
     }
 
+    /// The 32 raw bytes of the hash.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -116,18 +120,23 @@ macro_rules! digest_newtype {
         pub struct $name(pub Digest);
 
         impl $name {
+            /// The untyped digest underneath.
             pub fn digest(&self) -> &Digest {
                 &self.0
             }
+            /// The 64-hex form, as used in file and directory names.
             pub fn hex(&self) -> String {
                 self.0.hex()
             }
+            /// The 12-hex short form Docker prints.
             pub fn short(&self) -> String {
                 self.0.short()
             }
+            /// Parses `sha256:<hex>`.
             pub fn parse(s: &str) -> Result<Self, DigestError> {
                 Digest::parse(s).map(Self)
             }
+            /// Parses the bare 64-hex form used as file and directory names.
             pub fn from_hex(s: &str) -> Result<Self, DigestError> {
                 Digest::from_hex(s).map(Self)
             }

@@ -13,8 +13,11 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing, nothing wrong (a legacy manifest, a dangling image).
     Info,
+    /// Something is off but the data is still usable (a leftover, stale metadata, an unreadable file).
     Warning,
+    /// Data is wrong or lost: an ID does not match its bytes, a layer is missing or modified.
     Error,
 }
 
@@ -33,44 +36,77 @@ impl fmt::Display for Severity {
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
     // Identity checks.
+    /// An image's config bytes no longer hash to the image ID (its imagedb file name).
     ImageIdMismatch,
+    /// A layer's ChainID, recomputed from its parent and DiffID, differs from its layerdb directory name.
     ChainIdMismatch,
+    /// A layer's content, rebuilt as a tar from its tar-split and files, hashes to another DiffID.
     DiffIdMismatch,
     // Layer content.
+    /// A file in the layer's directory differs in content from the one in the layer tar.
     LayerFileModified,
+    /// A file the layer tar holds is missing from the layer's directory.
     LayerFileMissing,
+    /// A file is in the layer's directory but not in the layer tar (planted).
     LayerFileAdded,
+    /// A file's metadata (mode, owner, times, xattrs, link target) differs from its tar header.
     LayerMetadataModified,
+    /// An image's rootfs names a layer (ChainID) that the layer store does not hold.
     LayerMissing,
+    /// A layer's (or snapshot's) content directory on disk is missing or unreadable.
     LayerContentMissing,
+    /// A layer has no tar-split file, so its tar stream cannot be rebuilt and verified.
     TarSplitMissing,
+    /// A layer's tar-split file cannot be decompressed or parsed.
     TarSplitCorrupt,
+    /// A path leads out of the data-root or the layer (`..`, an absolute link); it is never opened.
     PathEscape,
     // Store-level problems.
+    /// A metadata file (JSON, digest file, database) cannot be parsed.
     MetadataCorrupt,
+    /// A store, or a part of it the scan needs, is not there.
     StoreMissing,
+    /// A store or file exists but cannot be read (permissions, I/O).
     StoreUnreadable,
+    /// A file or a count is past one of strata's limits; the rest of the scan goes on.
     LimitExceeded,
     // Graph consistency.
+    /// A tag or digest reference names no image that exists.
     ReferenceBroken,
+    /// A layer's (or snapshot's) parent is not in the store.
     ParentMissing,
+    /// A layer that no image and no container uses.
     LayerOrphaned,
+    /// A graphdriver (or snapshot) directory that no layer or mount refers to.
     GraphdriverDirOrphaned,
+    /// A mount (container RW layer) with no valid mount-id, or whose driver directory is gone.
     MountBroken,
+    /// A container whose image is not in the store.
     ContainerImageMissing,
+    /// A container whose RW layer is missing.
     ContainerLayerMissing,
+    /// An image with no tag and no child image (`<none>:<none>`).
     ImageDangling,
+    /// A leftover in `layerdb/tmp` from an interrupted layer registration.
     LayerdbTmpLeftover,
+    /// A `-removing` directory left by an interrupted delete.
     LayerRemovingLeftover,
+    /// The two distribution maps (`diffid-by-digest`, `v2metadata-by-diffid`) disagree.
     DistributionMapInconsistent,
+    /// Distribution metadata for a DiffID that no present layer has.
     DistributionStale,
     // Registry storage.
+    /// A registry manifest does not hash to its digest, or disagrees with the local image.
     RegistryManifestMismatch,
+    /// A registry blob does not hash to the digest it is stored under.
     RegistryBlobMismatch,
+    /// A blob that a registry manifest names is not in the registry storage.
     RegistryBlobMissing,
+    /// A registry blob that no manifest references.
     RegistryBlobUnreferenced,
     /// A registry manifest's layer blob that local v2metadata does not know for that DiffID.
     RegistryLayerMismatch,
+    /// A Docker schema1 manifest (legacy, no config blob): not cross-checked.
     RegistryLegacyManifest,
     // The containerd image store's content.
     /// A content blob that metadata or a manifest names is not in the content store.
@@ -80,6 +116,7 @@ pub enum Code {
     /// A content blob does not hash to the digest it is named by.
     ContentBlobMismatch,
     // Things strata sees but does not analyse yet.
+    /// A store strata sees but does not analyse (another graphdriver store, a store it cannot read yet).
     UnsupportedStore,
 }
 
@@ -99,8 +136,11 @@ impl fmt::Display for Code {
 /// One thing found wrong (or worth knowing) about the data-root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// What was found: stable, matched on by scripts.
     pub code: Code,
+    /// How bad it is; the worst severity drives the exit status.
     pub severity: Severity,
+    /// One human-readable sentence.
     pub message: String,
     /// Image ID (`sha256:...`) the finding concerns.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,27 +172,33 @@ impl Finding {
         });
     }
 
+    /// A finding with no place attached yet; add one with the `with_*` methods.
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Self { code, severity, message: message.into(), image: None, layer: None, path: None, file: None }
     }
 
+    /// An [`Severity::Error`] finding.
     pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message)
     }
 
+    /// A [`Severity::Warning`] finding.
     pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, message)
     }
 
+    /// An [`Severity::Info`] finding.
     pub fn info(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Info, message)
     }
 
+    /// Names the image the finding concerns.
     pub fn with_image(mut self, id: ImageId) -> Self {
         self.image = Some(id);
         self
     }
 
+    /// Names the layer (by ChainID) the finding concerns.
     pub fn with_layer(mut self, id: ChainId) -> Self {
         self.layer = Some(id);
         self
@@ -165,13 +211,13 @@ impl Finding {
         self
     }
 
-    /// File relative to the data-root.
     /// Names what the finding is about when that is not a path inside a layer:
     /// a container ID, a snapshot key, a lease. Kept in `path`, escaped like one.
     pub fn with_subject_text(self, subject: &str) -> Self {
         self.with_path(subject.as_bytes())
     }
 
+    /// File relative to the data-root.
     pub fn with_file(mut self, rel: impl AsRef<Path>) -> Self {
         self.file = Some(display_bytes(rel.as_ref().as_os_str().as_encoded_bytes()));
         self
@@ -233,12 +279,16 @@ pub fn terminal_safe(s: &str) -> String {
 /// Counts findings by severity.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SeverityCounts {
+    /// Number of [`Severity::Error`] findings.
     pub error: usize,
+    /// Number of [`Severity::Warning`] findings.
     pub warning: usize,
+    /// Number of [`Severity::Info`] findings.
     pub info: usize,
 }
 
 impl SeverityCounts {
+    /// Counts `findings`.
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
         let mut c = Self::default();
         for f in findings {

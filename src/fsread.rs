@@ -39,24 +39,33 @@ impl Default for Limits {
 /// What went wrong reading one path. Carries the path so messages can name it.
 #[derive(Debug)]
 pub struct ReadError {
+    /// The path that failed, absolute where known.
     pub path: PathBuf,
+    /// What went wrong.
     pub kind: ReadErrorKind,
 }
 
+/// The ways a read can fail, each turned into its own finding code by the stores.
 #[derive(Debug)]
 pub enum ReadErrorKind {
+    /// The path does not exist.
     NotFound,
+    /// The kernel refused access (strata needs root for a real data-root).
     PermissionDenied,
     /// A symlink where strata expected a file or directory; never followed.
     Symlink,
     /// Not a regular file (a FIFO, device, socket or directory where a file belongs).
     NotRegular(FileKind),
+    /// A directory was expected.
     NotADirectory,
+    /// The file is larger than the limit for its kind; it was not read.
     TooLarge {
+        /// The limit in bytes that was passed.
         limit: u64,
     },
     /// The name leaves the tree (`..`, an absolute path, or a link out).
     Escape,
+    /// Any other I/O error.
     Io(std::io::Error),
 }
 
@@ -84,10 +93,12 @@ impl ReadError {
         }
     }
 
+    /// Whether the path does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self.kind, ReadErrorKind::NotFound)
     }
 
+    /// Whether the kernel refused access.
     pub fn is_permission_denied(&self) -> bool {
         matches!(self.kind, ReadErrorKind::PermissionDenied)
     }
@@ -118,17 +129,26 @@ impl std::error::Error for ReadError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link.
     Symlink,
+    /// A character device (an overlay whiteout is one, 0/0).
     CharDevice,
+    /// A block device.
     BlockDevice,
+    /// A FIFO (named pipe).
     Fifo,
+    /// A Unix socket.
     Socket,
+    /// A type bit pattern lstat does not define.
     Unknown,
 }
 
 impl FileKind {
+    /// The kind named by the type bits of a `st_mode`.
     pub fn from_mode(mode: u32) -> Self {
         match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
             SFlag::S_IFREG => FileKind::File,
@@ -161,17 +181,27 @@ impl fmt::Display for FileKind {
 /// What lstat says of one entry, in the fields strata compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
+    /// File type.
     pub kind: FileKind,
     /// Permission bits and set-id/sticky bits (no type bits).
     pub mode: u32,
+    /// Owner user ID.
     pub uid: u32,
+    /// Owner group ID.
     pub gid: u32,
+    /// Size in bytes (`st_size`).
     pub size: u64,
+    /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds part of the modification time.
     pub mtime_nsec: i64,
+    /// Hard-link count.
     pub nlink: u64,
+    /// Inode number.
     pub ino: u64,
+    /// Device the entry lives on.
     pub dev: u64,
+    /// Device number, for character and block devices.
     pub rdev: u64,
     /// 512-byte blocks allocated: containerd counts snapshot usage in these.
     pub blocks: u64,
@@ -204,7 +234,9 @@ impl Meta {
 /// One directory entry, as listed.
 #[derive(Debug, Clone)]
 pub struct DirEntry {
+    /// The entry's name, as raw bytes from disk.
     pub name: OsString,
+    /// The entry's type, as the directory listing reports it.
     pub kind: FileKind,
 }
 
@@ -238,6 +270,7 @@ impl SafeDir {
         Ok(Self { fd, path: abs })
     }
 
+    /// Absolute path of this directory, for messages only.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -13,11 +13,15 @@ const OFFICIAL_PREFIX: &str = "library/";
 /// A parsed reference. `name` is always fully normalised (`docker.io/library/alpine`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reference {
+    /// Fully normalised repository name (`docker.io/library/alpine`).
     pub name: String,
+    /// The tag, if one was given (a missing tag is not turned into `latest`).
     pub tag: Option<String>,
+    /// The digest after `@`, if one was given.
     pub digest: Option<Digest>,
 }
 
+/// Why a string is not an image reference (holds the string, truncated).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a valid image reference")]
 pub struct ReferenceError(pub String);

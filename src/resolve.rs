@@ -4,17 +4,24 @@ use crate::digest::{ChainId, Digest, ImageId};
 use crate::graph::Graph;
 use crate::reference::Reference;
 
+/// The object a user's input names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// An image, by ID.
     Image(ImageId),
+    /// A container, by its full ID (the name of its directory under `containers/`, or its containerd ID).
     Container(String),
+    /// A layer, by ChainID.
     Layer(ChainId),
 }
 
+/// Why an input names no single object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// Nothing of the allowed kinds matches the input.
     #[error("no image, container or layer matches {0:?}")]
     NotFound(String),
+    /// The input (first field) is a prefix of more than one object (second field, listed).
     #[error("{0:?} is ambiguous: it matches {1}")]
     Ambiguous(String, String),
 }
@@ -22,16 +29,24 @@ pub enum ResolveError {
 /// What kinds of object a lookup may return.
 #[derive(Debug, Clone, Copy)]
 pub struct Kinds {
+    /// Images may match.
     pub images: bool,
+    /// Containers may match.
     pub containers: bool,
+    /// Layers may match.
     pub layers: bool,
 }
 
 impl Kinds {
+    /// Any kind of object.
     pub const ALL: Kinds = Kinds { images: true, containers: true, layers: true };
+    /// Images only.
     pub const IMAGES: Kinds = Kinds { images: true, containers: false, layers: false };
+    /// Containers only.
     pub const CONTAINERS: Kinds = Kinds { images: false, containers: true, layers: false };
+    /// Layers only.
     pub const LAYERS: Kinds = Kinds { images: false, containers: false, layers: true };
+    /// Images or layers (not containers).
     pub const IMAGES_AND_LAYERS: Kinds = Kinds { images: true, containers: false, layers: true };
 }
 

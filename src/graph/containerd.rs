@@ -36,10 +36,13 @@ const ATTESTATION_ANNOTATION: &str = "vnd.docker.reference.type";
 pub struct CtdImageInfo {
     /// Every name in meta.db pointing at this target, as stored (normalised).
     pub names: Vec<String>,
+    /// Media type of the target descriptor (an index or a manifest).
     pub target_media_type: String,
+    /// Size in bytes of the target, as its descriptor records it.
     pub target_size: i64,
     /// The platform manifest read (the target itself for a single manifest).
     pub manifest: Option<Digest>,
+    /// The config blob of the manifest read.
     pub config: Option<Digest>,
     /// `os/architecture[/variant]` of the manifest read.
     pub platform: Option<String>,
@@ -49,17 +52,24 @@ pub struct CtdImageInfo {
     pub content_size: i64,
     /// Stored usage of the image's snapshot chain (top ChainID and its parents).
     pub unpacked_size: i64,
+    /// When the image record was created in meta.db (RFC 3339).
     pub created_at: Option<String>,
+    /// When the image record was last updated in meta.db (RFC 3339).
     pub updated_at: Option<String>,
+    /// The image record's labels in meta.db.
     pub labels: BTreeMap<String, String>,
 }
 
 /// One manifest an index lists.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestRef {
+    /// The manifest's digest.
     pub digest: Digest,
+    /// The manifest's media type.
     pub media_type: String,
+    /// `os/architecture[/variant]` from the index entry, when given.
     pub platform: Option<String>,
+    /// A BuildKit attestation manifest (provenance, SBOM), not a runnable platform.
     pub attestation: bool,
     /// The manifest blob and everything it names are in the content store.
     pub available: bool,
@@ -68,10 +78,15 @@ pub struct ManifestRef {
 /// The content blob a layer was unpacked from.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerBlobRef {
+    /// The compressed blob's digest (the manifest's layer descriptor).
     pub digest: Digest,
+    /// The layer descriptor's media type.
     pub media_type: String,
+    /// Size in bytes, as the descriptor records it.
     pub size: i64,
+    /// The compression the media type names; `None` for one strata does not know.
     pub compression: Option<Compression>,
+    /// Whether the blob is in the content store (pulled images may drop it after unpacking).
     pub present: bool,
 }
 
@@ -82,6 +97,7 @@ pub struct CtdLayerInfo {
     pub snapshot_key: String,
     /// Backend id in the snapshotter's metadata.db: `snapshots/<id>`.
     pub snapshot_id: Option<u64>,
+    /// The blob the manifest names for this layer, when the manifest was read.
     pub blob: Option<LayerBlobRef>,
 }
 

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub struct LoadOptions {
     /// `--driver`: read `image/<driver>` whatever else is present.
     pub driver: Option<String>,
+    /// `--max-*` limits on what each reader loads into memory.
     pub limits: Limits,
     /// `--store`: which image store to read when a host has both.
     pub store: Option<StoreKind>,
@@ -53,9 +54,11 @@ pub enum StoreKind {
 /// The containerd image store a graph was built from.
 #[derive(Debug)]
 pub struct ContainerdPart {
+    /// Where the containerd root was found, and how.
     pub location: crate::store::containerd::locate::Location,
     /// The containerd root, held open: snapshots and blobs are read through it.
     pub root: SafeDir,
+    /// Everything read from the containerd root for the chosen namespace.
     pub store: crate::store::containerd::ContainerdStore,
     /// Every content blob present under some image, with its size.
     pub image_content: BTreeMap<crate::digest::Digest, i64>,
@@ -65,8 +68,10 @@ pub struct ContainerdPart {
     pub df_counts_content: bool,
 }
 
+/// An image with everything linked to it: names, layer chain, children, containers, sizes.
 #[derive(Debug)]
 pub struct ImageNode {
+    /// The image as its store records it (config, parent, creation time).
     pub record: ImageRecord,
     /// Familiar `name:tag` strings, in Docker's order.
     pub repo_tags: Vec<String>,
@@ -74,7 +79,9 @@ pub struct ImageNode {
     pub repo_digests: Vec<String>,
     /// ChainID of every prefix of the config's diff_ids.
     pub chain_ids: Vec<ChainId>,
+    /// Images whose parent is this one (the classic builder's parent chain).
     pub children: Vec<ImageId>,
+    /// IDs of the containers created from this image.
     pub containers: Vec<String>,
     /// Σ layer sizes over the chain; `None` when a layer is missing or unreadable.
     pub size: Option<i64>,
@@ -85,10 +92,12 @@ pub struct ImageNode {
 }
 
 impl ImageNode {
+    /// The image ID (the digest of the config for the graphdriver store, of the target for containerd).
     pub fn id(&self) -> ImageId {
         self.record.id
     }
 
+    /// ChainID of the image's top layer; `None` for an image without layers.
     pub fn top_layer(&self) -> Option<ChainId> {
         self.chain_ids.last().copied()
     }
@@ -104,14 +113,18 @@ impl ImageNode {
         self.repo_tags.is_empty() && self.repo_digests.is_empty() && !self.children.is_empty()
     }
 
+    /// Bytes only this image uses (`size - shared_size`); `None` when either is unknown.
     pub fn unique_size(&self) -> Option<i64> {
         self.size?.checked_sub(self.shared_size?)
     }
 }
 
+/// A layer (by ChainID) with everything linked to it: children, images, containers, directories.
 #[derive(Debug)]
 pub struct LayerNode {
+    /// The layer as its store records it (DiffID, parent, size, cache-id).
     pub record: LayerRecord,
+    /// Layers whose parent is this one.
     pub children: Vec<ChainId>,
     /// Images whose chain includes this layer.
     pub images: Vec<ImageId>,
@@ -121,6 +134,7 @@ pub struct LayerNode {
     pub driver_dir: Option<PathBuf>,
     /// Where its files are, relative to the data-root.
     pub content_dir: Option<PathBuf>,
+    /// Whether the driver directory exists on disk.
     pub driver_dir_present: bool,
     /// Registry blobs this layer was pulled as or pushed as.
     pub blobs: Vec<V2Metadata>,
@@ -129,38 +143,53 @@ pub struct LayerNode {
 }
 
 impl LayerNode {
+    /// The layer's ChainID.
     pub fn chain_id(&self) -> ChainId {
         self.record.chain_id
     }
 }
 
+/// A container with its RW layer.
 #[derive(Debug)]
 pub struct ContainerNode {
+    /// The container as `containers/<id>/config.v2.json` records it.
     pub record: ContainerRecord,
+    /// Its RW layer's `layerdb/mounts/<id>` record (mount-id, init-id, parent ChainID), when there is one.
     pub mount: Option<MountRecord>,
     /// RW layer directory, relative to the data-root.
     pub rw_dir: Option<PathBuf>,
+    /// The `-init` layer directory (the files Docker writes before start), relative to the data-root.
     pub init_dir: Option<PathBuf>,
 }
 
 /// The whole linked store.
 #[derive(Debug)]
 pub struct Graph {
+    /// The data-root read (absolute, symlinks resolved).
     pub data_root: PathBuf,
     /// Which image store the images, layers and containers come from.
     pub store: StoreKind,
     /// The containerd image store, when that is the one read.
     pub containerd: Option<ContainerdPart>,
+    /// Which graphdriver stores `image/` holds and which one was chosen.
     pub layout: StoreLayout,
     /// The graphdriver store read, e.g. `overlay2`; empty when none was found.
     pub driver_name: String,
+    /// The storage driver, when strata knows how to read its directories.
     pub driver: Option<DriverKind>,
+    /// Every image, by ID, including broken ones (marked, not dropped).
     pub images: BTreeMap<ImageId, ImageNode>,
+    /// Every layer, by ChainID.
     pub layers: BTreeMap<ChainId, LayerNode>,
+    /// Every container, by ID.
     pub containers: BTreeMap<String, ContainerNode>,
+    /// RW layers and leftovers in layerdb that are not image layers.
     pub layerdb: LayerDbExtras,
+    /// Every entry of `repositories.json`, resolved or not.
     pub references: Vec<RefRecord>,
+    /// The `distribution/` maps between DiffIDs and registry blob digests.
     pub distribution: Distribution,
+    /// What the graphdriver's own directory holds (`overlay2/`, `vfs/dir/`...).
     pub driver_home: Option<DriverHome>,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
@@ -184,14 +213,18 @@ pub enum EngineGeneration {
 /// The parts of layerdb that are not image layers.
 #[derive(Debug, Default)]
 pub struct LayerDbExtras {
+    /// RW layers (`layerdb/mounts/<container-id>`), by container ID.
     pub mounts: BTreeMap<String, MountRecord>,
+    /// `sha256/<chain-id>-<n>-removing` directories left by interrupted deletes.
     pub removing: Vec<crate::store::layerdb::RemovingLayer>,
+    /// Entries under `layerdb/tmp`, left by interrupted layer registrations.
     pub tmp_leftovers: Vec<PathBuf>,
 }
 
 /// Why a graph could not be loaded at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The data-root cannot be opened or listed (missing, or permission denied).
     #[error("cannot open data-root {0}")]
     Root(#[source] ReadError),
 }
@@ -246,6 +279,9 @@ impl Graph {
         Ok((graph, root))
     }
 
+    /// Reads and links every store under an already-open data-root: the containerd store when the
+    /// engine uses it (see `try_containerd`), else the chosen graphdriver store. Never fails: what
+    /// cannot be read becomes a finding in [`Graph::findings`].
     pub fn load_from(root: &SafeDir, opts: &LoadOptions) -> Graph {
         let mut findings = Vec::new();
         let layout = detect_layout(root, opts.driver.as_deref(), &mut findings);
