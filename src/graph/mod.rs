@@ -215,7 +215,7 @@ pub enum EngineGeneration {
 pub struct LayerDbExtras {
     /// RW layers (`layerdb/mounts/<container-id>`), by container ID.
     pub mounts: BTreeMap<String, MountRecord>,
-    /// `sha256/<chain-id>-<n>-removing` directories left by interrupted deletes.
+    /// `layerdb/sha256/<chainID>-<random>-removing` directories left by interrupted deletes.
     pub removing: Vec<crate::store::layerdb::RemovingLayer>,
     /// Entries under `layerdb/tmp`, left by interrupted layer registrations.
     pub tmp_leftovers: Vec<PathBuf>,

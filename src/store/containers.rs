@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// One container, from `containers/<id>/config.v2.json`: the fields strata reports.
 #[derive(Debug, Clone)]
 pub struct ContainerRecord {
     /// Directory name; checked against the `ID` inside the file.
@@ -21,37 +22,56 @@ pub struct ContainerRecord {
     pub image: Option<ImageId>,
     /// What the user typed (`Config.Image`): a name, a short id, anything.
     pub image_ref: Option<String>,
+    /// Running, paused, exited... as the file records it.
     pub state: ContainerState,
+    /// `Created`, as written (RFC 3339).
     pub created: Option<String>,
+    /// `Driver`: the graphdriver (or snapshotter) the container was created on.
     pub driver: Option<String>,
+    /// `Path`: the command the container runs.
     pub path: Option<String>,
+    /// `Args`: the command's arguments.
     pub args: Vec<String>,
+    /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `containers/<id>`, relative to the data-root.
     pub dir: PathBuf,
 }
 
+/// `State` of a `config.v2.json`: what Docker's one-word status is computed from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ContainerState {
+    /// The container's process is running.
     #[serde(rename = "Running", default)]
     pub running: bool,
+    /// Frozen by `docker pause`.
     #[serde(rename = "Paused", default)]
     pub paused: bool,
+    /// Being restarted by its restart policy.
     #[serde(rename = "Restarting", default)]
     pub restarting: bool,
+    /// The last run was killed by the OOM killer.
     #[serde(rename = "OOMKilled", default)]
     pub oom_killed: bool,
+    /// Marked dead: a removal failed part way.
     #[serde(rename = "Dead", default)]
     pub dead: bool,
+    /// A `docker rm` was under way.
     #[serde(rename = "RemovalInProgress", default)]
     pub removal_in_progress: bool,
+    /// Host PID of the container's process while it ran (0 when stopped).
     #[serde(rename = "Pid", default)]
     pub pid: i64,
+    /// Exit status of the last run.
     #[serde(rename = "ExitCode", default)]
     pub exit_code: i64,
+    /// The engine's last error starting it, if any.
     #[serde(rename = "Error", default)]
     pub error: String,
+    /// When the last run started (Go's zero time when never started).
     #[serde(rename = "StartedAt", default)]
     pub started_at: Option<String>,
+    /// When the last run ended.
     #[serde(rename = "FinishedAt", default)]
     pub finished_at: Option<String>,
 }
@@ -97,34 +117,48 @@ pub fn parse_container_config(bytes: &[u8]) -> Result<RawContainer, serde_json::
 /// `config.v2.json` as written, every field optional.
 #[derive(Deserialize)]
 pub struct RawContainer {
+    /// `ID`, to check against the directory name.
     #[serde(rename = "ID", default)]
     pub id: Option<String>,
+    /// `Name`, with its leading `/`.
     #[serde(rename = "Name", default)]
     pub name: Option<String>,
+    /// `Image`: the image ID the engine resolved at create time.
     #[serde(rename = "Image", default)]
     pub image: Option<String>,
+    /// `State`.
     #[serde(rename = "State", default)]
     pub state: Option<ContainerState>,
+    /// `Created`.
     #[serde(rename = "Created", default)]
     pub created: Option<String>,
+    /// `Driver`.
     #[serde(rename = "Driver", default)]
     pub driver: Option<String>,
+    /// `Path`.
     #[serde(rename = "Path", default)]
     pub path: Option<String>,
+    /// `Args`.
     #[serde(rename = "Args", default)]
     pub args: Option<Vec<String>>,
+    /// `Config`: what the user asked for.
     #[serde(rename = "Config", default)]
     pub config: Option<RawContainerConfig>,
 }
 
+/// The `Config` object of a `config.v2.json`, every field optional.
 #[derive(Deserialize)]
 pub struct RawContainerConfig {
+    /// `Config.Image`: the image as the user typed it.
     #[serde(rename = "Image", default)]
     pub image: Option<String>,
+    /// `Config.Labels`.
     #[serde(rename = "Labels", default)]
     pub labels: Option<BTreeMap<String, String>>,
 }
 
+/// Reads every `containers/<id>/config.v2.json`, by container ID; an unreadable or unparsable one
+/// is a finding and is skipped.
 pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<String, ContainerRecord> {
     let mut out = BTreeMap::new();
     let base = Path::new("containers");

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 /// One `v2metadata-by-diffid` entry: a compressed blob of this layer seen in a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V2Metadata {
+    /// The compressed blob's digest, as the registry knows it.
     #[serde(rename = "Digest")]
     pub digest: Digest,
+    /// The repository it was pulled from or pushed to (`docker.io/library/alpine`).
     #[serde(rename = "SourceRepository")]
     pub source_repository: String,
     /// Empty for pulls; for pushes, an HMAC of digest + repository keyed by the credentials.
@@ -18,6 +20,7 @@ pub struct V2Metadata {
     pub hmac: String,
 }
 
+/// `image/<driver>/distribution`: the maps between local layers and registry blobs.
 #[derive(Debug, Clone, Default)]
 pub struct Distribution {
     /// Compressed blob digest -> DiffID.
@@ -26,6 +29,7 @@ pub struct Distribution {
     pub v2metadata_by_diffid: BTreeMap<DiffId, Vec<V2Metadata>>,
 }
 
+/// Reads both maps; a bad entry is a finding and is skipped.
 pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distribution {
     let mut d = Distribution::default();
     let base = ctx.image_root.join("distribution");

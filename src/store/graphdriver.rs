@@ -28,6 +28,8 @@ pub enum DriverKind {
 }
 
 impl DriverKind {
+    /// The driver for a directory name under `image/` (`overlay2`...); `None` for one strata cannot
+    /// read.
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "overlay2" => Self::Overlay2,
@@ -40,6 +42,7 @@ impl DriverKind {
         })
     }
 
+    /// The driver's name, as in `image/<name>` and `<data-root>/<name>`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Overlay2 => "overlay2",
@@ -91,9 +94,11 @@ impl DriverKind {
 /// One directory in the driver home.
 #[derive(Debug, Clone)]
 pub struct DriverDir {
+    /// The entry's name: a cache-id or mount-id (`-init` for init layers).
     pub name: String,
     /// Relative to the data-root.
     pub path: PathBuf,
+    /// Its file type (a layer's is a directory).
     pub kind: FileKind,
     /// overlay2: the short name in `l/`.
     pub link: Option<String>,
@@ -104,15 +109,20 @@ pub struct DriverDir {
 /// An overlay2 `l/<short>` symlink.
 #[derive(Debug, Clone)]
 pub struct ShortLink {
+    /// The link's name (26 base32 characters in moby).
     pub name: String,
     /// The link text, expected to be `../<id>/diff`.
     pub target: Option<String>,
 }
 
+/// What the graphdriver home holds: a directory per layer, and overlay2's short links.
 #[derive(Debug, Clone)]
 pub struct DriverHome {
+    /// The driver, which fixes the layout.
     pub kind: DriverKind,
+    /// Every entry of the layer listing, by name (cache-id or mount-id).
     pub dirs: BTreeMap<String, DriverDir>,
+    /// overlay2's `l/` symlinks.
     pub links: Vec<ShortLink>,
 }
 
@@ -145,6 +155,8 @@ pub fn parse_lower(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Reads the driver home's listing (and for overlay2, each layer's `link` and `lower` and the `l/`
+/// links).
 pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Finding>) -> DriverHome {
     let mut home = DriverHome { kind, dirs: BTreeMap::new(), links: Vec::new() };
     let listing = Path::new(kind.name()).join(kind.listing_dir());

@@ -19,8 +19,12 @@ pub struct ImageRecord {
     pub raw: Vec<u8>,
     /// Parsed config, or `None` when the bytes are not a valid config.
     pub config: Option<ImageConfig>,
+    /// `imagedb/metadata/sha256/<id>/parent`: the image it was built on (classic builder, `docker
+    /// commit`).
     pub parent: Option<ImageId>,
+    /// `imagedb/metadata/sha256/<id>/lastUpdated`: when it was last tagged or pulled.
     pub last_updated: Option<String>,
+    /// Whether `imagedb/metadata/sha256/<id>/builtLocally` exists (built here, not pulled).
     pub built_locally: bool,
     /// Path of the content file relative to the data-root.
     pub content_file: PathBuf,
@@ -30,14 +34,23 @@ pub struct ImageRecord {
 /// in [`ImageRecord::raw`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImageConfig {
+    /// `created`, as written (RFC 3339).
     pub created: Option<String>,
+    /// `author`.
     pub author: Option<String>,
+    /// `os` (`linux`, `windows`).
     pub os: Option<String>,
+    /// `architecture` (`amd64`, `arm64`...).
     pub architecture: Option<String>,
+    /// `variant` (`v8` for arm64...).
     pub variant: Option<String>,
+    /// `docker_version` of the engine that built it.
     pub docker_version: Option<String>,
+    /// `comment`.
     pub comment: Option<String>,
+    /// `config`: how a container of this image starts.
     pub config: Option<RunConfig>,
+    /// `history`, one entry per build step (empty-layer steps included).
     pub history: Vec<HistoryEntry>,
     /// `None` when the config has no `rootfs` (Docker refuses to load such an image).
     pub diff_ids: Option<Vec<DiffId>>,
@@ -46,18 +59,25 @@ pub struct ImageConfig {
 /// `config` (and the legacy `container_config`) of an image: how a container starts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
+    /// `Cmd`.
     #[serde(rename = "Cmd", default)]
     pub cmd: Option<Vec<String>>,
+    /// `Entrypoint`.
     #[serde(rename = "Entrypoint", default)]
     pub entrypoint: Option<Vec<String>>,
+    /// `Env`, as `KEY=value` strings.
     #[serde(rename = "Env", default)]
     pub env: Option<Vec<String>>,
+    /// `Labels`.
     #[serde(rename = "Labels", default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `WorkingDir`.
     #[serde(rename = "WorkingDir", default)]
     pub working_dir: Option<String>,
+    /// `User`.
     #[serde(rename = "User", default)]
     pub user: Option<String>,
+    /// `Image`: the parent image the classic builder ran this step on.
     #[serde(rename = "Image", default)]
     pub image: Option<String>,
 }
@@ -65,14 +85,19 @@ pub struct RunConfig {
 /// One `history` step.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HistoryEntry {
+    /// When the step ran.
     #[serde(default)]
     pub created: Option<String>,
+    /// The Dockerfile instruction or command that made the step.
     #[serde(default)]
     pub created_by: Option<String>,
+    /// `author`.
     #[serde(default)]
     pub author: Option<String>,
+    /// `comment`.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The step made no layer (`ENV`, `CMD`...): it has no DiffID in `rootfs`.
     #[serde(default)]
     pub empty_layer: bool,
 }

@@ -15,18 +15,22 @@ use std::path::PathBuf;
 pub struct LayerRecord {
     /// The directory name (not yet checked against `parent` + `diff`).
     pub chain_id: ChainId,
+    /// The `diff` file: the layer's DiffID; `None` when missing or unparsable.
     pub diff_id: Option<DiffId>,
+    /// The `parent` file: ChainID of the layer beneath; `None` for a base layer.
     pub parent: Option<ChainId>,
     /// Bytes the graphdriver reported when the layer was applied (Docker's layer size).
     pub size: Option<i64>,
     /// Name of the layer's graphdriver directory.
     pub cache_id: Option<String>,
+    /// Whether `tar-split.json.gz` exists (without it the layer tar cannot be rebuilt).
     pub has_tar_split: bool,
     /// The layer directory, relative to the data-root.
     pub dir: PathBuf,
 }
 
 impl LayerRecord {
+    /// `tar-split.json.gz` in the layer directory, relative to the data-root.
     pub fn tar_split_path(&self) -> PathBuf {
         self.dir.join("tar-split.json.gz")
     }
@@ -37,17 +41,22 @@ impl LayerRecord {
 pub struct MountRecord {
     /// Usually the container ID.
     pub name: String,
+    /// `mount-id`: the RW layer's graphdriver directory name.
     pub mount_id: Option<String>,
+    /// `init-id`: the `-init` layer's graphdriver directory name.
     pub init_id: Option<String>,
     /// ChainID of the image's top layer.
     pub parent: Option<ChainId>,
+    /// The mount directory, relative to the data-root.
     pub dir: PathBuf,
 }
 
 /// Everything under `layerdb/`.
 #[derive(Debug, Clone, Default)]
 pub struct LayerDb {
+    /// Every `sha256/<chainID>` directory, by its ChainID.
     pub layers: BTreeMap<ChainId, LayerRecord>,
+    /// Every `mounts/<name>` directory, by name.
     pub mounts: BTreeMap<String, MountRecord>,
     /// `<chainID>-<random>-removing` directories: deletions a crash interrupted.
     pub removing: Vec<RemovingLayer>,
@@ -55,9 +64,12 @@ pub struct LayerDb {
     pub tmp_leftovers: Vec<PathBuf>,
 }
 
+/// A `layerdb/sha256/<chainID>-<random>-removing` directory: a delete a crash interrupted.
 #[derive(Debug, Clone)]
 pub struct RemovingLayer {
+    /// The directory, relative to the data-root.
     pub dir: PathBuf,
+    /// Its `cache-id`, naming the graphdriver directory it still holds on to, if readable.
     pub cache_id: Option<String>,
 }
 
@@ -112,6 +124,8 @@ pub fn parse_mount_id(text: &str) -> Result<String, String> {
     }
 }
 
+/// Reads everything under `image/<driver>/layerdb/`: layers, mounts, `-removing` and `tmp/`
+/// leftovers. Damaged entries are findings; what could be read is kept.
 pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
     let mut db = LayerDb::default();
     let base = ctx.image_root.join("layerdb");

@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RootSource {
+    /// `--root` or `STRATA_ROOT`.
     Flag,
+    /// `data-root` in /etc/docker/daemon.json.
     DaemonJson,
+    /// A rootless Docker's `~/.local/share/docker`.
     Rootless,
+    /// `/var/lib/docker`.
     Default,
     /// Under `--host-root`, as that host's daemon.json or default says.
     HostRoot,

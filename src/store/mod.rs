@@ -19,15 +19,19 @@ use std::path::{Path, PathBuf};
 
 /// What every reader needs: the open data-root, which image store to read, limits.
 pub struct StoreCtx<'a> {
+    /// The open data-root.
     pub root: &'a SafeDir,
     /// Graphdriver name, e.g. `overlay2`.
     pub driver: String,
     /// `image/<driver>`, relative to the data-root.
     pub image_root: PathBuf,
+    /// How much each reader may load.
     pub limits: Limits,
 }
 
 impl<'a> StoreCtx<'a> {
+    /// A context for reading `image/<driver>` under `root` (an empty driver reads only
+    /// `containers/`).
     pub fn new(root: &'a SafeDir, driver: &str, limits: Limits) -> Self {
         Self { root, driver: driver.to_owned(), image_root: Path::new("image").join(driver), limits }
     }

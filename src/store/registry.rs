@@ -40,13 +40,19 @@ pub enum ManifestKind {
     Unknown,
 }
 
+/// What a manifest blob in registry storage says: its kind and the blobs it names.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestInfo {
+    /// The blob's digest.
     pub digest: Digest,
+    /// `mediaType`, when the document has one.
     pub media_type: Option<String>,
+    /// Manifest, index, schema1 or unknown.
     pub kind: ManifestKind,
+    /// The config blob (manifests only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Digest>,
+    /// The layer blobs, in order (manifests only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<Digest>,
     /// Index entries, in order.
@@ -54,21 +60,29 @@ pub struct ManifestInfo {
     pub manifests: Vec<Digest>,
 }
 
+/// One repository of the registry storage, with its links.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegistryRepo {
     /// Path under `repositories/`, e.g. `strata/app`.
     pub name: String,
+    /// Tag -> the manifest its `current/link` names.
     pub tags: BTreeMap<String, Digest>,
+    /// Manifests linked under `_manifests/revisions`.
     pub revisions: Vec<Digest>,
+    /// Blobs linked under `_layers`.
     pub layers: Vec<Digest>,
 }
 
+/// What hashing every blob of the storage found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BlobStats {
+    /// Blobs found.
     pub count: usize,
+    /// Their total size in bytes.
     pub bytes: u64,
     /// Blobs whose bytes hash to their name.
     pub verified: usize,
+    /// Blobs whose bytes hash to another digest.
     pub mismatched: Vec<Digest>,
     /// Blobs no manifest, config, layer or index entry refers to.
     pub unreferenced: Vec<Digest>,
@@ -85,6 +99,8 @@ pub fn v2_prefix(reg: &SafeDir) -> PathBuf {
     }
 }
 
+/// Reads one `link` file (a digest as text); missing gives `None`, a bad or unreadable one a
+/// finding.
 pub fn read_link(reg: &SafeDir, rel: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Option<Digest> {
     match reg.read_file(rel, limits.max_metadata_bytes.min(4096)) {
         Ok(b) => match std::str::from_utf8(&b).ok().and_then(|s| Digest::parse(s.trim()).ok()) {
@@ -118,6 +134,7 @@ pub fn read_link_dir(reg: &SafeDir, dir: &Path, limits: &Limits, out: &mut Vec<F
     v
 }
 
+/// Every repository under `<v2>/repositories/`, however deep its name, sorted by name.
 pub fn read_repos(reg: &SafeDir, v2: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Vec<RegistryRepo> {
     let mut repos = Vec::new();
     let base = v2.join("repositories");
@@ -163,6 +180,7 @@ pub fn read_repos(reg: &SafeDir, v2: &Path, limits: &Limits, out: &mut Vec<Findi
     repos
 }
 
+/// `blobs/sha256/<xx>/<hex>/data` under `v2`: where a blob's bytes are.
 pub fn blob_path(v2: &Path, d: &Digest) -> PathBuf {
     let hex = d.hex();
     v2.join("blobs/sha256").join(&hex[..2]).join(&hex).join("data")

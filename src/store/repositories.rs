@@ -26,6 +26,8 @@ struct RawRepositories {
     repositories: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
+/// Reads `repositories.json`: every reference, resolved or not; a missing file is no references, an
+/// unparsable one a finding.
 pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRecord> {
     let rel = ctx.image_root.join("repositories.json");
     let Some(text) = ctx.read_small_text(&rel, findings) else {

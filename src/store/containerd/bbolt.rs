@@ -49,28 +49,86 @@ const CANDIDATE_PAGE_SIZES: [usize; 7] = [1024, 2048, 4096, 8192, 16384, 32768, 
 /// Why a database, or part of it, could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BoltError {
+    /// The file cannot even hold the two meta pages.
     #[error("file is {len} bytes, too short for a bbolt database")]
-    TooShort { len: usize },
+    TooShort {
+        /// File size in bytes.
+        len: usize,
+    },
+    /// Neither meta page has the magic, version and FNV-1a checksum bbolt writes.
     #[error("no valid meta page (meta 0: {meta0}; meta 1: {meta1})")]
-    NoValidMeta { meta0: String, meta1: String },
+    NoValidMeta {
+        /// Why meta page 0 was refused.
+        meta0: String,
+        /// Why meta page 1 was refused.
+        meta1: String,
+    },
+    /// A page id points past the end of the file or past the high-water mark.
     #[error("page {pgid} is outside the database ({pages} pages of {page_size} bytes in the file, high-water mark {high_water})")]
-    PageOutOfRange { pgid: u64, pages: u64, page_size: usize, high_water: u64 },
+    PageOutOfRange {
+        /// The page asked for.
+        pgid: u64,
+        /// Whole pages in the file.
+        pages: u64,
+        /// Page size from the meta page.
+        page_size: usize,
+        /// The meta page's high-water pgid (first page never allocated).
+        high_water: u64,
+    },
+    /// The page header names another page: torn or overwritten.
     #[error("page {pgid} identifies itself as page {found} (torn or overwritten page)")]
-    PageIdMismatch { pgid: u64, found: u64 },
+    PageIdMismatch {
+        /// The page asked for.
+        pgid: u64,
+        /// The id in its header.
+        found: u64,
+    },
+    /// A tree page that is neither a branch nor a leaf.
     #[error("page {pgid} has flags {flags:#x} where a branch or leaf page belongs")]
-    BadPageFlags { pgid: u64, flags: u16 },
+    BadPageFlags {
+        /// The page.
+        pgid: u64,
+        /// Its header flags.
+        flags: u16,
+    },
+    /// An element's header, key or value runs past the end of its page.
     #[error("page {pgid}: element {index} lies outside the page")]
-    ElementOutOfBounds { pgid: u64, index: usize },
+    ElementOutOfBounds {
+        /// The page (0 for an inline bucket).
+        pgid: u64,
+        /// The element's index on the page.
+        index: usize,
+    },
+    /// A branch page with nothing to descend into.
     #[error("page {pgid}: branch page without elements")]
-    EmptyBranch { pgid: u64 },
+    EmptyBranch {
+        /// The page.
+        pgid: u64,
+    },
+    /// One walk reached the same page twice.
     #[error("page {pgid} is reached twice in one walk (a page cycle)")]
-    Cycle { pgid: u64 },
+    Cycle {
+        /// The page reached again.
+        pgid: u64,
+    },
+    /// A B+tree or bucket nesting past the depth limit.
     #[error("tree or bucket nesting deeper than {max} levels")]
-    TooDeep { max: usize },
+    TooDeep {
+        /// The limit that was passed.
+        max: usize,
+    },
+    /// A nested-bucket value too short to hold its {root, sequence} header.
     #[error("bucket value is {len} bytes, shorter than a bucket header")]
-    BadBucketValue { len: usize },
+    BadBucketValue {
+        /// The value's length in bytes.
+        len: usize,
+    },
+    /// The work budget of one [`Db`] is spent: a hostile structure, stopped early.
     #[error("work limit of {limit} steps exceeded (hostile or corrupt structure)")]
-    WorkLimit { limit: u64 },
+    WorkLimit {
+        /// The budget, in page visits and element steps.
+        limit: u64,
+    },
 }
 
 /// The fields of one meta page that the reader uses.
@@ -189,6 +247,7 @@ impl Db {
         self.meta.txid
     }
 
+    /// Page size in bytes, from the meta page in use.
     pub fn page_size(&self) -> usize {
         self.meta.page_size
     }
@@ -253,7 +312,9 @@ pub struct Bucket<'a> {
 /// A value under a key: plain bytes, or a nested bucket.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
+    /// A plain value's bytes.
     Data(&'a [u8]),
+    /// A nested bucket (leaf element flag 1).
     Bucket(Bucket<'a>),
 }
 

@@ -51,7 +51,9 @@ impl LocatedBy {
 /// A containerd root and how it was found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Location {
+    /// The containerd root directory (the one holding `io.containerd.metadata.v1.bolt/`).
     pub path: PathBuf,
+    /// Which rule found it.
     pub located_by: LocatedBy,
 }
 

@@ -18,8 +18,11 @@ pub const META_DB: &str = "io.containerd.metadata.v1.bolt/meta.db";
 /// One namespace of meta.db with how much it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamespaceSummary {
+    /// The namespace (`moby` for Docker, `k8s.io` for the CRI plugin).
     pub name: String,
+    /// Image records.
     pub images: usize,
+    /// Container records.
     pub containers: usize,
     /// Content blob records.
     pub content: usize,
@@ -30,8 +33,11 @@ pub struct NamespaceSummary {
 /// An OCI descriptor as containerd stores an image target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Descriptor {
+    /// The digest of the blob it points at.
     pub digest: Digest,
+    /// The blob's media type (an OCI or Docker index or manifest).
     pub media_type: String,
+    /// The blob's size in bytes, as recorded.
     pub size: i64,
 }
 
@@ -40,22 +46,32 @@ pub struct Descriptor {
 pub struct CtdImage {
     /// Normalised reference (`docker.io/library/alpine:latest`, `moby-dangling@sha256:...`).
     pub name: String,
+    /// The index or manifest the name points at; the image's ID is its digest.
     pub target: Descriptor,
+    /// The record's `labels` sub-bucket (moby keeps the classic builder's parent here).
     pub labels: BTreeMap<String, String>,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat`, as RFC 3339.
     pub updated_at: Option<String>,
 }
 
 /// One content record, plus whether its blob file is on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdBlob {
+    /// The blob's digest (its key under `content/blob`).
     pub digest: Digest,
+    /// The `size` varint, when readable.
     pub size: Option<i64>,
+    /// The record's labels (`containerd.io/gc.ref.*`, `containerd.io/uncompressed`...).
     pub labels: BTreeMap<String, String>,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat`, as RFC 3339.
     pub updated_at: Option<String>,
     /// The blob file exists under `io.containerd.content.v1.content/blobs/sha256/`.
     pub present: bool,
+    /// Size of the blob file on disk, when present.
     pub file_size: Option<u64>,
 }
 
@@ -63,47 +79,68 @@ pub struct CtdBlob {
 /// container; `config.v2.json` stays authoritative for Docker's containers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdContainer {
+    /// The container ID (the bucket key).
     pub id: String,
+    /// The image reference the container was created from.
     pub image: Option<String>,
+    /// The snapshotter holding its root filesystem (`overlayfs`, `native`...).
     pub snapshotter: Option<String>,
+    /// The key of its RW snapshot.
     pub snapshot_key: Option<String>,
+    /// The runtime name (`io.containerd.runc.v2`).
     pub runtime: Option<String>,
+    /// The record's labels.
     pub labels: BTreeMap<String, String>,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat`, as RFC 3339.
     pub updated_at: Option<String>,
 }
 
 /// A lease and the resources it keeps from garbage collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdLease {
+    /// The lease ID (the bucket key).
     pub id: String,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// The lease's labels (`containerd.io/gc.expire` says when it lapses).
     pub labels: BTreeMap<String, String>,
     /// (snapshotter, key).
     pub snapshots: Vec<(String, String)>,
+    /// Content blobs the lease holds.
     pub content: Vec<Digest>,
+    /// Ingest references (uploads in progress) the lease holds.
     pub ingests: Vec<String>,
 }
 
 /// A snapshot reference in meta.db, before joining with the snapshotter's own record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaSnapshot {
+    /// The snapshot key (a ChainID for an image layer, the container ID for a RW snapshot).
     pub key: String,
     /// Backend key, `<ns>/<seq>/<key>`.
     pub name: String,
+    /// The parent snapshot's key; `None` for a base layer.
     pub parent: Option<String>,
+    /// The record's labels.
     pub labels: BTreeMap<String, String>,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat`, as RFC 3339.
     pub updated_at: Option<String>,
 }
 
 /// A `content/ingests/<ref>` record (an upload in progress).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaIngest {
+    /// The ingest reference (the bucket key).
     pub key: String,
     /// The content store's reference for it (the text of the ingest dir's `ref` file).
     pub backend_ref: Option<String>,
+    /// The digest the finished upload should have, when known.
     pub expected: Option<Digest>,
+    /// When the ingest expires, as RFC 3339.
     pub expire_at: Option<String>,
 }
 
@@ -188,15 +225,19 @@ pub struct Walker<'f> {
     pub file: String,
     /// The first structural error met; later ones are only counted.
     pub damage: Option<BoltError>,
+    /// How many structural errors were met after the first.
     pub more_damage: usize,
+    /// Where value problems go, as findings.
     pub findings: &'f mut Vec<Finding>,
 }
 
 impl<'f> Walker<'f> {
+    /// A walker over `file` (relative to the containerd root) that adds findings to `findings`.
     pub fn new(file: impl Into<String>, findings: &'f mut Vec<Finding>) -> Self {
         Self { file: file.into(), damage: None, more_damage: 0, findings }
     }
 
+    /// Records a structural error: the first is kept, later ones are counted.
     pub fn damaged(&mut self, e: BoltError) {
         if self.damage.is_none() {
             self.damage = Some(e);
@@ -218,10 +259,12 @@ impl<'f> Walker<'f> {
         )
     }
 
+    /// Records a value problem at bucket path `path` as a warning finding.
     pub fn odd(&mut self, path: &str, what: impl std::fmt::Display) {
         self.findings.push(Finding::warning(Code::MetadataCorrupt, format!("{}: {path}: {what}", self.file)).with_file(&self.file));
     }
 
+    /// The value under `key`; `None` when absent or unreadable (the error is recorded).
     pub fn get<'a>(&mut self, b: &Bucket<'a>, key: &[u8]) -> Option<&'a [u8]> {
         b.get(key).unwrap_or_else(|e| {
             self.damaged(e);
@@ -229,6 +272,7 @@ impl<'f> Walker<'f> {
         })
     }
 
+    /// The nested bucket under `key`; `None` when absent or unreadable (the error is recorded).
     pub fn bucket<'a>(&mut self, b: &Bucket<'a>, key: &[u8]) -> Option<Bucket<'a>> {
         b.bucket(key).unwrap_or_else(|e| {
             self.damaged(e);
@@ -286,6 +330,7 @@ impl<'f> Walker<'f> {
         }
     }
 
+    /// A Go zigzag varint field; a value that is not one is a finding.
     pub fn varint(&mut self, b: &Bucket<'_>, path: &str, key: &str) -> Option<i64> {
         let v = self.get(b, key.as_bytes())?;
         let out = varint(v);
@@ -295,6 +340,7 @@ impl<'f> Walker<'f> {
         out
     }
 
+    /// A Go `time.MarshalBinary` field as RFC 3339; a value that is not one is a finding.
     pub fn time(&mut self, b: &Bucket<'_>, path: &str, key: &str) -> Option<String> {
         let v = self.get(b, key.as_bytes())?;
         let out = go_time(v);
@@ -304,6 +350,7 @@ impl<'f> Walker<'f> {
         out
     }
 
+    /// Parses a `sha256:` digest found at `path`; a bad one is a finding.
     pub fn digest(&mut self, path: &str, s: &str) -> Option<Digest> {
         match Digest::parse(s) {
             Ok(d) => Some(d),
@@ -341,12 +388,17 @@ impl<'f> Walker<'f> {
 /// What one namespace of meta.db holds.
 #[derive(Debug, Default)]
 pub struct Namespace {
+    /// Every image record (`images/<name>`).
     pub images: Vec<CtdImage>,
+    /// Every content record (`content/blob/<digest>`), by digest.
     pub blobs: BTreeMap<Digest, CtdBlob>,
     /// snapshotter -> key -> record.
     pub snapshots: BTreeMap<String, BTreeMap<String, MetaSnapshot>>,
+    /// Every container record (`containers/<id>`).
     pub containers: Vec<CtdContainer>,
+    /// Every lease (`leases/<id>`).
     pub leases: Vec<CtdLease>,
+    /// Every upload in progress (`content/ingests/<ref>`).
     pub ingests: Vec<MetaIngest>,
 }
 

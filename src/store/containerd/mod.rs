@@ -39,6 +39,8 @@ pub struct ContainerdStore {
     pub namespaces: Vec<NamespaceSummary>,
     /// The snapshotter whose snapshots are read (e.g. "overlayfs" or "native").
     pub snapshotter: String,
+    /// The namespace's image records (one per name; names sharing a target are one image later, in
+    /// the graph).
     pub images: Vec<CtdImage>,
     /// Content records of the namespace, with whether each blob file is present.
     pub blobs: BTreeMap<Digest, CtdBlob>,
@@ -53,7 +55,9 @@ pub struct ContainerdStore {
     pub backend_ids: std::collections::BTreeSet<u64>,
     /// Snapshotter records that no meta.db snapshot, in any namespace, refers to.
     pub backend_only: Vec<BackendSnapshot>,
+    /// containerd's own container records in the namespace.
     pub containers: Vec<CtdContainer>,
+    /// The namespace's leases.
     pub leases: Vec<CtdLease>,
     /// Ingest directories and the namespace's ingest records.
     pub ingests: Vec<Ingest>,
@@ -66,15 +70,20 @@ pub struct CtdSnapshot {
     pub key: String,
     /// Backend key, `moby/17/sha256:...`.
     pub name: String,
+    /// The parent snapshot's meta.db key; `None` for a base layer.
     pub parent: Option<String>,
+    /// The meta.db record's labels.
     pub labels: BTreeMap<String, String>,
+    /// `createdat` in meta.db, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat` in meta.db, as RFC 3339.
     pub updated_at: Option<String>,
     /// The snapshotter's record for `name`, if it has one.
     pub backend: Option<BackendSnapshot>,
     /// The snapshot's files relative to the containerd root
     /// (`io.containerd.snapshotter.v1.overlayfs/snapshots/<id>/fs`; native: `.../snapshots/<id>`).
     pub dir: Option<PathBuf>,
+    /// Whether `dir` exists on disk.
     pub dir_present: bool,
 }
 

@@ -15,14 +15,18 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SnapshotKind {
+    /// A read-only view of a parent (kind 1).
     View,
+    /// A writable snapshot being prepared or used by a container (kind 2).
     Active,
+    /// A committed, immutable layer (kind 3).
     Committed,
     /// A value containerd does not define (or a missing/odd `kind` field).
     Unknown(u8),
 }
 
 impl SnapshotKind {
+    /// The kind for the `kind` byte of a record.
     pub fn from_byte(b: u8) -> Self {
         match b {
             1 => SnapshotKind::View,
@@ -38,14 +42,21 @@ impl SnapshotKind {
 pub struct BackendSnapshot {
     /// Backend key, `<ns>/<seq>/<key>` for snapshots made through meta.db.
     pub key: String,
+    /// The backend id: the files are in `snapshots/<id>`.
     pub id: u64,
+    /// View, active or committed.
     pub kind: SnapshotKind,
+    /// The parent's backend key; `None` for a base layer.
     pub parent: Option<String>,
     /// Usage stored at commit (bytes); absent for active snapshots.
     pub size: Option<i64>,
+    /// Inode count stored at commit; absent for active snapshots.
     pub inodes: Option<i64>,
+    /// The record's labels.
     pub labels: BTreeMap<String, String>,
+    /// `createdat`, as RFC 3339.
     pub created_at: Option<String>,
+    /// `updatedat`, as RFC 3339.
     pub updated_at: Option<String>,
 }
 
