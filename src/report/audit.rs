@@ -12,46 +12,70 @@ use crate::graph::{EngineGeneration, Graph};
 use serde::Serialize;
 use std::io::{self, Write};
 
+/// Which program wrote the report.
 #[derive(Serialize)]
 pub struct ToolInfo {
+    /// Always `strata`.
     pub name: &'static str,
+    /// The crate version.
     pub version: &'static str,
 }
 
+/// Counts at the top of an audit report.
 #[derive(Serialize)]
 pub struct Summary {
+    /// Findings of severity error.
     pub error: usize,
+    /// Findings of severity warning.
     pub warning: usize,
+    /// Findings of severity info.
     pub info: usize,
     /// The worst severity found; null when nothing was found.
     pub worst: Option<Severity>,
+    /// Images in the store.
     pub images: usize,
+    /// Layers in the store.
     pub layers: usize,
+    /// Containers on the host.
     pub containers: usize,
 }
 
 /// The `strata audit --format json` object.
 #[derive(Serialize)]
 pub struct AuditReport<'a> {
+    /// Version of this JSON format ([`super::SCHEMA_VERSION`]).
     pub schema_version: &'static str,
+    /// Which program wrote it.
     pub tool: ToolInfo,
+    /// The data-root read.
     pub data_root: String,
     /// The graphdriver store read; empty when none.
     pub driver: String,
+    /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
     /// RFC 3339, UTC.
     pub generated_at: String,
+    /// Which content checks ran (tar-split rebuild, registry) and what they covered.
     pub content_checks: &'a ContentChecks,
+    /// Finding counts and store sizes.
     pub summary: Summary,
+    /// Every image, newest first.
     pub images: Vec<ImageView>,
+    /// Every layer, by ChainID.
     pub layers: Vec<LayerView>,
+    /// Every container, newest first.
     pub containers: Vec<ContainerView>,
+    /// How images, layers, driver directories and distribution metadata refer to each other.
     pub cross_links: &'a CrossLinks,
+    /// What `strata df` reports, reclaimable leftovers included.
     pub disk_usage: &'a DiskUsage,
+    /// Every finding, worst first.
     pub findings: &'a [Finding],
 }
 
 impl<'a> AuditReport<'a> {
+    /// Assembles the report from the graph and the audit's results; `generated_at` is RFC 3339,
+    /// UTC.
     pub fn new(g: &Graph, audit: &'a Audit, generated_at: String) -> Self {
         let counts = SeverityCounts::of(&audit.findings);
         let mut containers: Vec<_> = g.containers.values().collect();
@@ -83,6 +107,7 @@ impl<'a> AuditReport<'a> {
     }
 }
 
+/// `strata audit`: the report as JSON, or a summary and the findings worst first as a table.
 pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, report);

@@ -24,6 +24,7 @@ fn with_percent(part: i64, whole: i64) -> String {
     format!("{} ({}%)", human_size(part), i128::from(part) * 100 / i128::from(whole))
 }
 
+/// `strata df`: the `docker system df` table plus what prune never frees; or [`DiskUsage`] as JSON.
 pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du });

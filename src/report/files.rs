@@ -76,6 +76,7 @@ pub struct FilesWriter<'a> {
 }
 
 impl<'a> FilesWriter<'a> {
+    /// Starts the output (`[` for JSON).
     pub fn new(out: &'a mut dyn Write, format: Format) -> io::Result<Self> {
         let json = format == Format::Json;
         if json {

@@ -12,31 +12,45 @@ use std::path::Path;
 /// `GraphDriver` as `docker inspect` shows it, computed from the files on disk.
 #[derive(Debug, Serialize)]
 pub struct GraphDriverView {
+    /// The driver (or snapshotter) name.
     pub name: String,
     /// Null for drivers whose `GraphDriver.Data` Docker leaves empty (vfs, aufs, btrfs).
     pub data: Option<BTreeMap<String, String>>,
 }
 
+/// What `strata inspect --format json` prints, tagged by `kind`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum InspectView {
+    /// An image with its config, history and layers.
     Image {
+        /// The image as `strata images` shows it, flattened in.
         #[serde(flatten)]
         image: Box<ImageView>,
         /// The config as stored (parsed JSON), or null when it is not JSON.
         config: serde_json::Value,
+        /// The config's `history`, one entry per build step.
         history: Vec<HistoryEntry>,
+        /// Its layers, bottom first.
         layers: Vec<LayerView>,
+        /// IDs of images built on it.
         children: Vec<String>,
+        /// IDs of containers created from it.
         container_ids: Vec<String>,
+        /// `GraphDriver` of its top layer, as `docker image inspect` shows it.
         graph_driver: Option<GraphDriverView>,
     },
+    /// A container.
     Container {
+        /// The container as `strata containers` shows it, flattened in.
         #[serde(flatten)]
         container: ContainerView,
+        /// `GraphDriver` of its RW layer, as `docker container inspect` shows it.
         graph_driver: Option<GraphDriverView>,
     },
+    /// A layer.
     Layer {
+        /// The layer as `strata layers` shows it, flattened in.
         #[serde(flatten)]
         layer: LayerView,
     },
@@ -83,6 +97,7 @@ fn driver_view(g: &Graph, id: Option<&str>) -> Option<GraphDriverView> {
     overlay_data(g, kind, id).or_else(|| Some(GraphDriverView { name: kind.name().into(), data: None }))
 }
 
+/// The inspect view of `target`; `None` when the graph does not hold it.
 pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
     Some(match target {
         Target::Image(id) => {

@@ -13,25 +13,41 @@ use std::io::{self, Write};
 /// One image, as `strata images --format json` prints it.
 #[derive(Debug, Serialize)]
 pub struct ImageView {
+    /// The image ID.
     pub id: ImageId,
+    /// Familiar `name:tag` strings, in Docker's order.
     pub repo_tags: Vec<String>,
+    /// Familiar `name@sha256:...` strings, in Docker's order.
     pub repo_digests: Vec<String>,
+    /// The parent image (classic builder, `docker commit`), if recorded.
     pub parent: Option<ImageId>,
+    /// `created` from the config (RFC 3339).
     pub created: Option<String>,
+    /// `os` from the config.
     pub os: Option<String>,
+    /// `architecture` from the config.
     pub architecture: Option<String>,
+    /// `variant` from the config.
     pub variant: Option<String>,
+    /// `rootfs.diff_ids` from the config, bottom layer first.
     pub diff_ids: Vec<DiffId>,
+    /// ChainID of every prefix of `diff_ids`.
     pub chain_ids: Vec<ChainId>,
+    /// ChainID of the top layer; null for an image without layers.
     pub top_layer: Option<ChainId>,
     /// Σ layer sizes over the chain; null when a layer is missing.
     pub size: Option<i64>,
+    /// Bytes of its layers other images use too, as `/system/df` counts them.
     pub shared_size: Option<i64>,
+    /// `size - shared_size`: bytes only this image uses.
     pub unique_size: Option<i64>,
     /// Number of containers using the image.
     pub containers: usize,
+    /// Untagged, undigested and without children (`<none>:<none>`).
     pub dangling: bool,
+    /// When it was last tagged or pulled (imagedb `lastUpdated`).
     pub last_tag_time: Option<String>,
+    /// Built on this host rather than pulled (imagedb `builtLocally`).
     pub built_locally: bool,
     /// Containerd image store only: target, manifest, config, platform, names, sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +55,7 @@ pub struct ImageView {
 }
 
 impl ImageView {
+    /// The view of one graph image.
     pub fn new(img: &ImageNode) -> Self {
         let cfg = img.record.config.as_ref();
         Self {
@@ -68,26 +85,40 @@ impl ImageView {
 /// A registry blob a layer is known by.
 #[derive(Debug, Serialize)]
 pub struct BlobView {
+    /// The compressed blob's digest.
     pub digest: crate::digest::Digest,
+    /// The repository it was pulled from or pushed to.
     pub source_repository: String,
     /// Whether the entry was recorded by a push (pulls leave the HMAC empty).
     pub pushed: bool,
 }
 
+/// One layer, as `strata layers --format json` prints it.
 #[derive(Debug, Serialize)]
 pub struct LayerView {
+    /// The layer's ChainID (its layerdb directory name).
     pub chain_id: ChainId,
+    /// The DiffID from layerdb's `diff` file; null when unreadable.
     pub diff_id: Option<DiffId>,
+    /// ChainID of the layer beneath; null for a base layer.
     pub parent: Option<ChainId>,
+    /// Docker's layer size (layerdb `size`), null when unreadable.
     pub size: Option<i64>,
+    /// The graphdriver directory name (layerdb `cache-id`).
     pub cache_id: Option<String>,
     /// Graphdriver directory, relative to the data-root.
     pub driver_dir: Option<String>,
+    /// Whether the graphdriver directory exists.
     pub driver_dir_present: bool,
+    /// Whether layerdb holds a `tar-split.json.gz` for it.
     pub tar_split: bool,
+    /// Layers directly on top of this one.
     pub children: Vec<ChainId>,
+    /// Images whose chain includes it.
     pub images: Vec<ImageId>,
+    /// Containers whose RW layer sits on it.
     pub containers: Vec<String>,
+    /// Registry blobs it was pulled or pushed as (`distribution/v2metadata-by-diffid`).
     pub blob_digests: Vec<BlobView>,
     /// Containerd image store only: snapshot key and id, layer blob and its media type.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,6 +126,7 @@ pub struct LayerView {
 }
 
 impl LayerView {
+    /// The view of one graph layer.
     pub fn new(l: &LayerNode) -> Self {
         Self {
             chain_id: l.chain_id(),
@@ -118,19 +150,28 @@ impl LayerView {
     }
 }
 
+/// One container, as `strata containers --format json` prints it.
 #[derive(Debug, Serialize)]
 pub struct ContainerView {
+    /// The container ID.
     pub id: String,
+    /// Its name, without the leading `/`.
     pub name: Option<String>,
     /// Resolved image ID.
     pub image: Option<ImageId>,
     /// What the container was created from, as typed (`Config.Image`).
     pub image_ref: Option<String>,
+    /// Docker's one-word state (`running`, `exited`, `created`...).
     pub state: String,
+    /// Exit status of the last run.
     pub exit_code: i64,
+    /// When it was created (RFC 3339).
     pub created: Option<String>,
+    /// The storage driver it was created on.
     pub driver: Option<String>,
+    /// The RW layer's graphdriver directory name (layerdb `mount-id`).
     pub mount_id: Option<String>,
+    /// The init layer's graphdriver directory name (layerdb `init-id`).
     pub init_id: Option<String>,
     /// ChainID of the image layer the RW layer sits on.
     pub parent_layer: Option<ChainId>,
@@ -144,6 +185,7 @@ pub struct ContainerView {
 }
 
 impl ContainerView {
+    /// The view of one graph container, sizes not yet measured (see [`ContainerView::with_sizes`]).
     pub fn new(c: &ContainerNode) -> Self {
         let m = c.mount.as_ref();
         Self {
@@ -176,6 +218,8 @@ fn short_time(t: &Option<String>) -> String {
     t.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default()
 }
 
+/// `strata images`: one row per name (or one `<none>` row), newest image first; or every image as
+/// JSON.
 pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
@@ -224,6 +268,7 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
     write_table(out, &t)
 }
 
+/// `strata layers`: every layer by ChainID.
 pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
     if format == Format::Json {
         let v: Vec<LayerView> = g.layers.values().map(LayerView::new).collect();

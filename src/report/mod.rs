@@ -27,16 +27,20 @@ pub const SCHEMA_VERSION: &str = "1";
 /// Output format chosen with `--format`, for every command but `strata tree`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
+    /// An aligned table for people.
     #[default]
     Table,
+    /// Pretty JSON for machines (schemas in `schema/`).
     Json,
 }
 
 /// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TreeFormat {
+    /// An aligned text tree for people.
     #[default]
     Table,
+    /// Pretty JSON for machines (a [`tree::Forest`]).
     Json,
     /// Graphviz; only `strata tree` speaks it.
     Dot,

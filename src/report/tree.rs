@@ -22,7 +22,9 @@ pub const MAX_DEPTH: usize = 1000;
 /// How the text tree is drawn.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TreeStyle {
+    /// Draw with ASCII rather than box-drawing characters.
     pub ascii: bool,
+    /// Colour image names and states (ANSI).
     pub color: bool,
     /// Show build steps in full rather than cut to one short line.
     pub no_trunc: bool,
@@ -44,23 +46,31 @@ pub struct TreeFilter {
     pub requires_image: Option<ImageId>,
 }
 
+/// The layer forest as `strata tree --format json` prints it: base layers are roots, images hang on
+/// their top layer, containers on their image.
 #[derive(Debug, Serialize)]
 pub struct Forest {
+    /// Version of this JSON format ([`super::SCHEMA_VERSION`]).
     pub schema_version: &'static str,
     /// What `--whatrequires` asked about, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requires: Option<String>,
+    /// Base layers (no parent, or a parent that is missing), each with what sits on it.
     pub roots: Vec<LayerBranch>,
     /// Images that cannot hang on a layer: no layers at all, or a layer missing.
     pub unplaced_images: Vec<ImageLeaf>,
     /// Containers with neither a known image nor a known RW parent layer.
     pub unplaced_containers: Vec<ContainerLeaf>,
+    /// Counts and sizes over what is shown.
     pub totals: Totals,
 }
 
+/// One layer of the forest and everything on top of it.
 #[derive(Debug, Serialize)]
 pub struct LayerBranch {
+    /// The layer's ChainID.
     pub chain_id: ChainId,
+    /// Its DiffID; null when unreadable.
     pub diff_id: Option<DiffId>,
     /// The layer's own size (Docker's layer `size`), null when unreadable.
     pub size: Option<i64>,
@@ -74,32 +84,48 @@ pub struct LayerBranch {
     pub hidden_intermediates: usize,
     /// Containers on this layer whose image is unknown.
     pub containers: Vec<ContainerLeaf>,
+    /// Layers directly on top of this one.
     pub children: Vec<LayerBranch>,
     /// Children cut off at [`MAX_DEPTH`].
     pub truncated: bool,
 }
 
+/// An image hanging on its top layer.
 #[derive(Debug, Serialize)]
 pub struct ImageLeaf {
+    /// The image ID.
     pub id: ImageId,
+    /// Familiar `name:tag` strings.
     pub repo_tags: Vec<String>,
+    /// Familiar `name@sha256:...` strings.
     pub repo_digests: Vec<String>,
+    /// Untagged, undigested and without children.
     pub dangling: bool,
+    /// Untagged with children: a classic builder's intermediate image.
     pub intermediate: bool,
+    /// Σ layer sizes over its chain; null when a layer is missing.
     pub size: Option<i64>,
+    /// Containers created from it.
     pub containers: Vec<ContainerLeaf>,
 }
 
+/// A container hanging on its image (or on its RW layer's parent when the image is unknown).
 #[derive(Debug, Serialize)]
 pub struct ContainerLeaf {
+    /// The container ID.
     pub id: String,
+    /// Its name, without the leading `/`.
     pub name: Option<String>,
+    /// Docker's one-word state.
     pub state: String,
 }
 
+/// What the forest shown holds.
 #[derive(Debug, Serialize, Default)]
 pub struct Totals {
+    /// Images shown.
     pub images: usize,
+    /// Layers shown.
     pub layers: usize,
     /// Σ own size of the layers shown.
     pub bytes: i64,

@@ -43,6 +43,8 @@ fn status_word(s: VerifyStatus) -> &'static str {
     }
 }
 
+/// `strata verify`: one line per layer with its status, then the findings worst first; or all of it
+/// as JSON.
 pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Format) -> io::Result<()> {
     let summary = SeverityCounts::of(&r.findings);
     if format == Format::Json {
