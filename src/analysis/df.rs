@@ -22,24 +22,34 @@ use std::path::{Path, PathBuf};
 /// One image as `/system/df` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DfImage {
+    /// The image ID.
     pub id: ImageId,
+    /// Familiar `name:tag` strings.
     pub repo_tags: Vec<String>,
+    /// Familiar `name@sha256:...` strings.
     pub repo_digests: Vec<String>,
     /// Σ layer sizes over the chain; null when a layer is missing.
     pub size: Option<i64>,
+    /// Bytes of its layers other images use too (`SharedSize`).
     pub shared_size: Option<i64>,
+    /// `size - shared_size`: bytes only this image uses.
     pub unique_size: Option<i64>,
     /// Number of containers using the image.
     pub containers: usize,
+    /// Untagged, undigested and without children.
     pub dangling: bool,
 }
 
 /// One container as `/system/df` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DfContainer {
+    /// The container ID.
     pub id: String,
+    /// Its name, without the leading `/`.
     pub name: Option<String>,
+    /// The image it was created from, if resolved.
     pub image: Option<ImageId>,
+    /// Docker's one-word state.
     pub state: String,
     /// Running, paused or restarting: its RW layer is not reclaimable.
     pub active: bool,
@@ -68,12 +78,14 @@ pub enum OrphanKind {
 /// Something on disk that holds space no Docker command will free.
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
+    /// Which kind of leftover.
     pub kind: OrphanKind,
     /// Where it is, relative to the data-root (the layerdb dir for layers and removals).
     pub path: String,
     /// Driver directory that goes with it, relative to the data-root, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver_dir: Option<String>,
+    /// The layer's ChainID, for layer and removal orphans.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<ChainId>,
     /// Bytes it holds by the engine's `directory.Size` rule (layerdb + driver dirs);
@@ -84,15 +96,22 @@ pub struct Orphan {
 /// Counts for one row of `docker system df`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct DfTotals {
+    /// `TOTAL`: how many there are.
     pub total_count: usize,
+    /// `ACTIVE`: how many are in use (images with containers, running containers).
     pub active: usize,
+    /// `SIZE` in bytes.
     pub size: i64,
+    /// `RECLAIMABLE` in bytes: what a prune would free.
     pub reclaimable: i64,
 }
 
+/// The rows of `docker system df`, plus a row for orphans.
 #[derive(Debug, Clone, Serialize)]
 pub struct DfSummary {
+    /// The `Images` row.
     pub images: DfTotals,
+    /// The `Containers` row.
     pub containers: DfTotals,
     /// Orphans: all of it is reclaimable, none of it by Docker.
     pub orphaned: DfTotals,
@@ -103,9 +122,13 @@ pub struct DfSummary {
 pub struct DiskUsage {
     /// `LayersSize`: Σ size of every layer some image's chain uses, each once.
     pub layers_size: i64,
+    /// Every image, as `/system/df` lists them.
     pub images: Vec<DfImage>,
+    /// Every container, with its measured sizes.
     pub containers: Vec<DfContainer>,
+    /// Everything holding space that no Docker command frees.
     pub orphaned: Vec<Orphan>,
+    /// The `docker system df` rows.
     pub summary: DfSummary,
 }
 

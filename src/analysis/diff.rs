@@ -44,12 +44,16 @@ pub const MAX_DEPTH: usize = 1024;
 /// 1, 0, 2 for the same three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ChangeKind {
+    /// Changed: in the lower layers too, and modified in the RW layer (`C`).
     Modify,
+    /// Added: only in the RW layer (`A`).
     Add,
+    /// Deleted: hidden by a whiteout in the RW layer (`D`).
     Delete,
 }
 
 impl ChangeKind {
+    /// The letter `docker diff` prints: `C`, `A` or `D`.
     pub fn letter(self) -> &'static str {
         match self {
             ChangeKind::Modify => "C",
@@ -68,7 +72,9 @@ impl Serialize for ChangeKind {
 /// One changed path, absolute inside the container (`/etc/hosts`), as raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// Absolute path inside the container, raw bytes from disk.
     pub path: Vec<u8>,
+    /// Added, changed or deleted.
     pub kind: ChangeKind,
 }
 
@@ -92,8 +98,10 @@ impl Serialize for Change {
 /// Why no diff could be computed at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
+    /// The container (by ID) has no RW layer strata can read.
     #[error("container {0} has no RW layer on disk (no layerdb mount, or a driver strata cannot read)")]
     NoRwLayer(String),
+    /// The container's (by ID) RW layer directory cannot be opened.
     #[error("container {0}: cannot open its RW layer: {1}")]
     Upper(String, #[source] ReadError),
 }

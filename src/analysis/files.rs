@@ -23,10 +23,13 @@ pub struct LayerFile {
     /// global header and the like), or `unknown` when the header is unreadable.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Size in bytes, as the tar header records it.
     pub size: u64,
     /// Permission, set-id and sticky bits.
     pub mode: u32,
+    /// Owner user ID.
     pub uid: u64,
+    /// Owner group ID.
     pub gid: u64,
     /// Seconds since the epoch.
     pub mtime: i64,
@@ -82,7 +85,9 @@ fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
 /// The layer a listing is of.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerId {
+    /// The layer's ChainID.
     pub chain_id: ChainId,
+    /// The layer's DiffID, when layerdb records one.
     pub diff_id: Option<DiffId>,
 }
 

@@ -23,15 +23,22 @@ pub struct HistoryStep {
     pub id: Option<ImageId>,
     /// Familiar `name:tag` strings of that image.
     pub tags: Vec<String>,
+    /// When the step ran (RFC 3339).
     pub created: Option<String>,
+    /// The Dockerfile instruction or command that made it; empty when unknown.
     pub created_by: String,
+    /// The step's author; usually empty.
     pub author: String,
+    /// The step's comment (`docker commit -m`, import notes).
     pub comment: String,
     /// The layer's own size for a step that made one, 0 for an empty step; `None`
     /// when the layer is missing from layerdb or its size is unreadable.
     pub size: Option<i64>,
+    /// The step made no layer (`ENV`, `CMD`...).
     pub empty_layer: bool,
+    /// ChainID of the layer the step made, if any.
     pub chain_id: Option<ChainId>,
+    /// DiffID of the layer the step made, if any.
     pub diff_id: Option<DiffId>,
 }
 

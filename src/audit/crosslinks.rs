@@ -47,6 +47,7 @@ pub fn compute_hmac(key: &str, digest: &Digest, repository: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// How a v2metadata entry was recorded, judged from its HMAC.
 pub fn hmac_status(e: &V2Metadata) -> HmacStatus {
     if e.hmac.is_empty() {
         HmacStatus::Empty
@@ -57,32 +58,45 @@ pub fn hmac_status(e: &V2Metadata) -> HmacStatus {
     }
 }
 
+/// A registry blob a layer is known by, as the audit reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BlobLink {
+    /// The compressed blob's digest.
     pub digest: Digest,
+    /// The repository it was pulled from or pushed to.
     pub source_repository: String,
+    /// Pull, anonymous push or push with credentials.
     pub hmac: HmacStatus,
     /// Whether `diffid-by-digest` maps this blob back to the layer's DiffID.
     pub maps_back: bool,
 }
 
+/// The registry blobs one layer is known by.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerLinks {
+    /// The layer's ChainID.
     pub chain_id: ChainId,
+    /// Its DiffID, the key of `v2metadata-by-diffid`.
     pub diff_id: Option<DiffId>,
+    /// Every `v2metadata-by-diffid` entry for that DiffID.
     pub blobs: Vec<BlobLink>,
 }
 
+/// The manifest digests one image is known by.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageLinks {
+    /// The image ID.
     pub id: ImageId,
     /// Manifest (or index) digests by repository, `name@sha256:...`.
     pub repo_digests: Vec<String>,
 }
 
+/// How local images and layers map to registry manifests and blobs.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossLinks {
+    /// Images with at least one repo digest.
     pub images: Vec<ImageLinks>,
+    /// Layers with distribution metadata.
     pub layers: Vec<LayerLinks>,
     /// The offline registry cross-check, when `--registry-root` was given.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -29,6 +29,7 @@ pub struct AuditOptions<'a> {
     pub metadata_only: bool,
     /// Layers hashed at once; 0 means one per core.
     pub jobs: usize,
+    /// How much each reader may load.
     pub limits: Limits,
     /// Told of bytes hashed, for a progress bar.
     pub progress: Option<Progress<'a>>,
@@ -49,17 +50,24 @@ pub struct ContentChecks {
 /// The audit's model; renderers add the tool and graph views around it.
 #[derive(Debug, Clone)]
 pub struct Audit {
+    /// Every finding (read, consistency, content, registry), worst first.
     pub findings: Vec<Finding>,
+    /// How images and layers map to registry manifests and blobs.
     pub cross_links: CrossLinks,
+    /// The `strata df` account, orphans included.
     pub disk_usage: DiskUsage,
+    /// Whether layer content was verified, and for how many layers.
     pub content: ContentChecks,
 }
 
 /// The exit-status threshold of `--fail-on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
+    /// Fail (exit status `FINDINGS`) when there is an error finding.
     Error,
+    /// Fail on a warning or an error finding.
     Warning,
+    /// Never fail because of findings.
     Never,
 }
 

@@ -17,6 +17,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// The outcome of checking one repo digest against the registry storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DigestCheckStatus {
@@ -31,20 +32,30 @@ pub enum DigestCheckStatus {
 /// The check of one local repo digest against the registry.
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoDigestCheck {
+    /// The local image the digest belongs to.
     pub image: ImageId,
+    /// The `name@sha256:...` reference as the image lists it.
     pub reference: String,
+    /// The repository path in the registry (`strata/app`).
     pub repository: String,
+    /// The manifest (or index) digest.
     pub digest: Digest,
+    /// Verified, mismatch, or not in this registry.
     pub status: DigestCheckStatus,
 }
 
+/// What the offline registry cross-check read and found.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegistryReport {
     /// The directory given, as given.
     pub root: String,
+    /// Every repository in the storage.
     pub repositories: Vec<RegistryRepo>,
+    /// Every manifest any repository names (index children included).
     pub manifests: Vec<ManifestInfo>,
+    /// What hashing every blob found.
     pub blobs: BlobStats,
+    /// One check per local repo digest.
     pub repo_digests: Vec<RepoDigestCheck>,
 }
 

@@ -55,7 +55,7 @@ pub struct AuditReport<'a> {
     pub engine: EngineGeneration,
     /// RFC 3339, UTC.
     pub generated_at: String,
-    /// Which content checks ran (tar-split rebuild, registry) and what they covered.
+    /// Whether layer content was verified, and for how many layers.
     pub content_checks: &'a ContentChecks,
     /// Finding counts and store sizes.
     pub summary: Summary,

@@ -35,8 +35,11 @@ const CHUNK: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
+    /// An uncompressed tar.
     None,
+    /// gzip (`+gzip`, and Docker's legacy `x-gtar`).
     Gzip,
+    /// zstd (`+zstd`).
     Zstd,
 }
 
@@ -65,24 +68,34 @@ impl Compression {
 /// Why a blob could not be read as a layer tar.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// Reading or decompressing the blob failed.
     #[error("reading or decompressing the blob failed after {at} bytes of tar: {source}")]
     Io {
+        /// Bytes of decompressed tar read before the failure.
         at: u64,
+        /// The I/O or decompression error.
         #[source]
         source: io::Error,
     },
+    /// A tar header cannot be parsed.
     #[error("tar header at byte {at} is unusable: {source}")]
     Header {
+        /// Offset of the header in the decompressed tar.
         at: u64,
+        /// Why it cannot be parsed.
         #[source]
         source: HeaderError,
     },
+    /// The tar ends inside a member (byte offset into the tar).
     #[error("the tar ends inside a member at byte {0}")]
     Truncated(u64),
+    /// PAX or GNU long-name headers past the size strata accepts (byte offset).
     #[error("extended headers at byte {0} exceed {MAX_EXTENDED} bytes")]
     Extended(u64),
+    /// The decompressed tar passes the tar-split byte limit (the limit).
     #[error("decompressed stream exceeds the limit of {0} bytes")]
     TooLarge(u64),
+    /// The tar has more members than the entry limit (the limit).
     #[error("more than {0} entries")]
     TooManyEntries(u64),
 }
@@ -99,9 +112,11 @@ impl BlobError {
 pub struct BlobDigests {
     /// SHA-256 of the bytes as stored: the blob's name.
     pub compressed: Digest,
+    /// Size of the blob as stored, in bytes.
     pub compressed_bytes: u64,
     /// SHA-256 of the decompressed tar: the DiffID.
     pub uncompressed: Digest,
+    /// Size of the decompressed tar, in bytes.
     pub uncompressed_bytes: u64,
 }
 
@@ -180,6 +195,7 @@ enum State {
 }
 
 impl<R: Read> BlobMembers<R> {
+    /// Reads the blob `raw`, decompressing it as `compression` says, within `limits`.
     pub fn new(raw: R, compression: Compression, limits: Limits) -> io::Result<Self> {
         let raw = Hashing { inner: raw, sha: Sha256::new(), bytes: 0 };
         let tar = Hashing { inner: Decoder::new(raw, compression)?, sha: Sha256::new(), bytes: 0 };

@@ -150,10 +150,12 @@ impl ExpectedTree {
         }
     }
 
+    /// Number of paths the layer tar leaves in the layer directory.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether the layer tar leaves nothing in the layer directory.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

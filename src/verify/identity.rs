@@ -12,9 +12,11 @@ use serde::Serialize;
 /// Result of checking one image's ID and chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageIdentity {
+    /// The image ID (its imagedb file name).
     pub id: ImageId,
     /// Digest of the config bytes as found.
     pub computed_id: Digest,
+    /// Whether `computed_id` equals `id`.
     pub id_matches: bool,
     /// Every ChainID of the config resolves to a layerdb record.
     pub layers_present: bool,

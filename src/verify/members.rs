@@ -23,8 +23,11 @@ pub struct Member {
     pub name: Vec<u8>,
     /// Where the name lands inside the layer, or why it cannot be opened.
     pub rel: Result<Vec<u8>, BadName>,
+    /// Content size in bytes, from the tar-split entry.
     pub size: u64,
+    /// CRC-64 (ISO) of the content, as tar-split records it; `None` for members without content.
     pub crc: Option<u64>,
+    /// The member's tar header, parsed from the segments before it.
     pub header: Result<TarHeader, HeaderError>,
 }
 
@@ -38,9 +41,12 @@ impl Member {
     }
 }
 
+/// One step of a layer's tar stream.
 #[derive(Debug)]
 pub enum Event {
+    /// Raw tar bytes (headers, padding, end-of-archive), as stored.
     Segment(Vec<u8>),
+    /// A member whose content comes from the layer directory (or the blob).
     Member(Member),
 }
 
@@ -67,10 +73,12 @@ pub struct MemberStream<R: std::io::Read> {
 }
 
 impl<R: std::io::Read> MemberStream<R> {
+    /// Reads the tar-split stream `input` (already decompressed) within `limits`.
     pub fn new(input: R, limits: Limits) -> Self {
         Self { reader: TarSplitReader::new(input, limits), headers: HeaderTracker::new(HEADER_BYTES_CAP) }
     }
 
+    /// The next segment or member; `None` at the end of the stream.
     pub fn next_event(&mut self) -> Result<Option<Event>, TarSplitError> {
         Ok(match self.reader.next_entry()? {
             None => None,
@@ -92,9 +100,19 @@ impl<R: std::io::Read> MemberStream<R> {
 /// way ([`super::blob`]). Verify, `files` and `save` read layers through this.
 pub enum LayerStream {
     /// The graphdriver store: the tar-split beside the layer.
-    TarSplit { stream: Box<MemberStream<File>>, rel: std::path::PathBuf },
+    TarSplit {
+        /// The tar-split's segments and members.
+        stream: Box<MemberStream<File>>,
+        /// The tar-split file, relative to the data-root.
+        rel: std::path::PathBuf,
+    },
     /// The containerd store: the layer blob.
-    Blob { stream: Box<BlobMembers<File>>, blob: LayerBlob },
+    Blob {
+        /// The blob's tar, split into segments and members as it is read.
+        stream: Box<BlobMembers<File>>,
+        /// Which blob, and how it is compressed.
+        blob: LayerBlob,
+    },
 }
 
 impl LayerStream {

@@ -37,6 +37,7 @@ pub enum WhiteoutStyle {
 }
 
 impl WhiteoutStyle {
+    /// The whiteout style of `driver`'s layer directories.
     pub fn of(driver: DriverKind) -> Self {
         if driver.overlay_whiteouts() {
             WhiteoutStyle::Overlay
@@ -52,6 +53,7 @@ impl WhiteoutStyle {
 /// [`SafeDir`], so they cannot lead outside it.
 #[derive(Debug, Clone)]
 pub struct LayerJob {
+    /// The layer's ChainID.
     pub chain_id: ChainId,
     /// The DiffID the layer store records (`layerdb/.../diff`).
     pub diff_id: DiffId,
@@ -59,6 +61,7 @@ pub struct LayerJob {
     pub tar_split: PathBuf,
     /// e.g. `overlay2/<cache-id>/diff`; see [`DriverKind::content_dir`].
     pub content_dir: PathBuf,
+    /// The driver, which fixes how whiteouts are stored.
     pub driver: DriverKind,
     /// Full-filesystem drivers (vfs, btrfs, zfs) only: tar-splits of the layers below,
     /// base first (`Some(vec![])` for a base layer). Drift on those drivers is
@@ -73,8 +76,11 @@ pub struct LayerJob {
 /// A layer blob in a containerd content store, relative to the root being read.
 #[derive(Debug, Clone)]
 pub struct LayerBlob {
+    /// The blob's digest (its name in the content store).
     pub digest: crate::digest::Digest,
+    /// The blob file, relative to the containerd root.
     pub path: PathBuf,
+    /// The compression its media type names.
     pub compression: blob::Compression,
 }
 
@@ -85,6 +91,7 @@ pub struct VerifyOptions {
     pub quick: bool,
     /// Layers verified at once; 0 means one per core.
     pub jobs: usize,
+    /// How much each reader may load.
     pub limits: Limits,
 }
 
@@ -108,14 +115,18 @@ pub enum VerifyStatus {
 /// What verifying one layer found.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerResult {
+    /// The layer's ChainID.
     pub chain_id: ChainId,
+    /// The DiffID the store records.
     pub diff_id: DiffId,
     /// SHA-256 of the reassembled stream; `None` in quick mode or when the stream
     /// could not be rebuilt.
     pub computed_diff_id: Option<DiffId>,
+    /// Verified, checked, mismatch or unverifiable.
     pub status: VerifyStatus,
     /// Length of the reassembled tar stream in bytes.
     pub bytes: u64,
+    /// What was found wrong in this layer.
     pub findings: Vec<Finding>,
 }
 

@@ -13,27 +13,38 @@ use std::collections::BTreeSet;
 /// What to verify. Empty sets mean everything in the data-root.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
+    /// Images chosen: each is verified with every layer of its chain.
     pub images: BTreeSet<ImageId>,
+    /// Layers chosen, by ChainID.
     pub layers: BTreeSet<ChainId>,
 }
 
 impl Selection {
+    /// Whether nothing was chosen, which means every image and layer.
     pub fn is_everything(&self) -> bool {
         self.images.is_empty() && self.layers.is_empty()
     }
 }
 
+/// What verifying one image found: its own ID and the worst of its layers.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageVerdict {
+    /// The image ID.
     pub id: ImageId,
+    /// The worst of its ID check and its layers' statuses.
     pub status: VerifyStatus,
+    /// What its config (or target, on containerd) actually hashes to.
     pub computed_id: crate::digest::Digest,
 }
 
+/// Everything `strata verify` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    /// One result per layer verified.
     pub layers: Vec<LayerResult>,
+    /// One verdict per image verified.
     pub images: Vec<ImageVerdict>,
+    /// Every finding, worst first.
     pub findings: Vec<Finding>,
 }
 
