@@ -10,14 +10,17 @@
 pub struct Crc64(crc_fast::Digest);
 
 impl Crc64 {
+    /// A CRC at its initial value.
     pub fn new() -> Self {
         Self(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64GoIso))
     }
 
+    /// Feeds `data` in.
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
 
+    /// The CRC of everything fed in so far.
     pub fn finish(&self) -> u64 {
         self.0.finalize()
     }

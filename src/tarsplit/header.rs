@@ -15,15 +15,23 @@
 pub struct TarHeader {
     /// Type flag byte (`b'0'`, `b'5'`, `b'2'`, ...; `0` for old regular files).
     pub typeflag: u8,
+    /// The member's path as the archive records it (after PAX `path` or GNU `L`).
     pub name: Vec<u8>,
+    /// The link target of a symlink or hard link (after PAX `linkpath` or GNU `K`).
     pub linkname: Vec<u8>,
     /// Permission, set-id and sticky bits.
     pub mode: u32,
+    /// Owner user ID.
     pub uid: u64,
+    /// Owner group ID.
     pub gid: u64,
+    /// Content size in bytes.
     pub size: u64,
+    /// Modification time, whole seconds since the epoch.
     pub mtime: i64,
+    /// Device major number (character and block devices).
     pub devmajor: u64,
+    /// Device minor number (character and block devices).
     pub devminor: u64,
     /// `SCHILY.xattr.*` records, in record order.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
@@ -32,12 +40,19 @@ pub struct TarHeader {
 /// What kind of member a header describes, folded the way a filesystem sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberKind {
+    /// A regular file (type `0`, NUL or `7`, and unknown types, as Go reads them).
     File,
+    /// A hard link to an earlier member (type `1`).
     HardLink,
+    /// A symbolic link (type `2`).
     Symlink,
+    /// A character device (type `3`); an overlay whiteout on disk is one, 0/0.
     CharDevice,
+    /// A block device (type `4`).
     BlockDevice,
+    /// A directory (type `5`, or an old-style name ending in `/`).
     Dir,
+    /// A FIFO (type `6`).
     Fifo,
     /// PAX global header, GNU volume label and the like: nothing on disk.
     Meta,
@@ -58,6 +73,7 @@ impl TarHeader {
         }
     }
 
+    /// The kind of member the type flag names.
     pub fn kind(&self) -> MemberKind {
         match self.typeflag {
             // Pre-POSIX archives mark directories only by the trailing slash.
@@ -79,14 +95,19 @@ impl TarHeader {
 /// Why the header bytes before a file entry could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
+    /// The segments before the entry hold no complete 512-byte header.
     #[error("no complete 512-byte header before the entry")]
     Short,
+    /// The header's checksum field does not match its bytes.
     #[error("header checksum does not match")]
     Checksum,
+    /// A numeric field (named) is neither octal nor base-256.
     #[error("bad numeric field {0}")]
     Number(&'static str),
+    /// A PAX extended header record is malformed.
     #[error("malformed PAX record")]
     Pax,
+    /// The extended headers (PAX, GNU long names) run past the member header.
     #[error("extended headers do not end at the member header")]
     Misaligned,
 }
@@ -318,10 +339,12 @@ pub struct HeaderTracker {
 }
 
 impl HeaderTracker {
+    /// A tracker that keeps at most `cap` bytes of pending segments.
     pub fn new(cap: usize) -> Self {
         Self { pending: Vec::new(), overflowed: false, skip: 0, cap }
     }
 
+    /// Adds the bytes of one segment entry.
     pub fn push_segment(&mut self, bytes: &[u8]) {
         if self.overflowed {
             return;

@@ -26,6 +26,7 @@ pub enum Entry {
     File {
         /// Header name as tar-split recorded it (`name_raw` when present), not cleaned.
         name: Vec<u8>,
+        /// Content size in bytes.
         size: u64,
         /// CRC-64 of the content; `None` for `size == 0`, where nothing is read.
         crc: Option<u64>,
@@ -35,8 +36,11 @@ pub enum Entry {
 /// Which limit a stream broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
+    /// The decompressed stream passed `max_tar_split_bytes`.
     DecompressedBytes,
+    /// The stream has more entries than `max_tar_split_entries`.
     Entries,
+    /// One JSON line passed [`MAX_LINE_BYTES`].
     LineBytes,
 }
 
@@ -48,16 +52,33 @@ pub enum TarSplitError {
     Io(#[from] std::io::Error),
     /// A line that is not a valid tar-split entry.
     #[error("entry {entry}: {reason}")]
-    Malformed { entry: u64, reason: String },
+    Malformed {
+        /// Index of the entry in the stream, from 0 (blank lines not counted).
+        entry: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Two file entries with the same cleaned name, which moby's unpacker refuses
     /// (`ErrDuplicatePath`): such a stream was not written by Docker.
     #[error("entry {entry}: duplicate path {name:?}")]
-    DuplicatePath { entry: u64, name: String },
+    DuplicatePath {
+        /// Index of the second entry in the stream, from 0.
+        entry: u64,
+        /// The cleaned name, escaped for display.
+        name: String,
+    },
+    /// A limit was passed; the stream was read no further.
     #[error("{kind:?} limit of {limit} exceeded")]
-    LimitExceeded { kind: LimitKind, limit: u64 },
+    LimitExceeded {
+        /// Which limit.
+        kind: LimitKind,
+        /// Its value.
+        limit: u64,
+    },
 }
 
 impl TarSplitError {
+    /// Whether a limit was passed, rather than the stream being damaged.
     pub fn is_limit(&self) -> bool {
         matches!(self, TarSplitError::LimitExceeded { .. })
     }
