@@ -107,7 +107,7 @@ pub enum HeaderError {
     /// A PAX extended header record is malformed.
     #[error("malformed PAX record")]
     Pax,
-    /// The extended headers (PAX, GNU long names) run past the member header.
+    /// The extended headers (PAX, GNU long names) do not end exactly where the member header starts.
     #[error("extended headers do not end at the member header")]
     Misaligned,
 }
