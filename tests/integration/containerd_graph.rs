@@ -135,6 +135,11 @@ fn verify_is_clean_and_audit_finds_no_error() {
             assert_eq!(i["status"], "verified", "{name}: {i}");
         }
         let a = json(&["audit"], &root);
+        validate("audit", &a);
+        assert_eq!(a["store"], "containerd", "{name}");
+        for (cmd, schema) in [("images", "images"), ("layers", "layers"), ("containers", "containers"), ("df", "df")] {
+            validate(schema, &json(&[cmd], &root));
+        }
         let errors: Vec<&Value> = a["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
         assert!(errors.is_empty(), "{name}: {errors:#?}");
     }
