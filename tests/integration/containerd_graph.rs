@@ -73,10 +73,15 @@ fn images_equal_the_engines_answers() {
             assert_eq!(got["shared_size"], want["SharedSize"], "{name}: SharedSize of {}", want["Id"]);
             assert_eq!(got["containers"], want["Containers"], "{name}: Containers of {}", want["Id"]);
         }
-        // DiffIDs equal RootFS.Layers of image inspect.
+        // DiffIDs, creation time, platform, tags and digests equal image inspect.
         for want in read_json(&answers(name).join("image-inspect.json")).as_array().unwrap() {
-            let got = &mine[want["Id"].as_str().unwrap()];
-            assert_eq!(got["diff_ids"], want["RootFS"]["Layers"], "{name}: DiffIDs of {}", want["Id"]);
+            let id = want["Id"].as_str().unwrap();
+            let got = &mine[id];
+            assert_eq!(got["diff_ids"], want["RootFS"]["Layers"], "{name}: DiffIDs of {id}");
+            assert_eq!(got["created"], want["Created"], "{name}: Created of {id}");
+            assert_eq!(got["os"], want["Os"], "{name}: Os of {id}");
+            assert_eq!(got["architecture"], want["Architecture"], "{name}: Architecture of {id}");
+            assert_eq!(got["repo_tags"], want["RepoTags"], "{name}: RepoTags of {id}");
         }
     }
 }
@@ -94,6 +99,10 @@ fn containers_and_their_sizes_equal_the_engines_answers() {
             assert_eq!(got["image"], want["Image"], "{name} {id}: Image");
             assert_eq!(got["name"].as_str().unwrap(), want["Name"].as_str().unwrap().trim_start_matches('/'), "{name} {id}: Name");
             assert_eq!(got["driver"], want["Driver"], "{name} {id}: Driver");
+            assert_eq!(got["state"], want["State"]["Status"], "{name} {id}: State");
+            assert_eq!(got["exit_code"], want["State"]["ExitCode"], "{name} {id}: ExitCode");
+            assert_eq!(got["created"], want["Created"], "{name} {id}: Created");
+            assert_eq!(got["image_ref"], want["Config"]["Image"], "{name} {id}: Config.Image");
             assert_eq!(got["rw_size"], want["SizeRw"], "{name} {id}: SizeRw");
             assert_eq!(got["rootfs_size"], want["SizeRootFs"], "{name} {id}: SizeRootFs");
         }
