@@ -137,7 +137,15 @@ fn containerd_job(
             .with_layer(chain),
         )
     })?;
-    let driver = g.driver.unwrap_or(crate::store::graphdriver::DriverKind::Overlay2);
+    let driver = g.driver.ok_or_else(|| {
+        Box::new(
+            Finding::warning(
+                Code::UnsupportedStore,
+                format!("layer {}: snapshotter {:?} is not one strata can read files of", chain.short(), g.driver_name),
+            )
+            .with_layer(chain),
+        )
+    })?;
     Ok(LayerJob {
         chain_id: chain,
         diff_id,
