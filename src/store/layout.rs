@@ -147,7 +147,7 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
     let containerd = containerd_store(root, chosen.is_some());
     if chosen.is_none() && containerd.is_none() {
         findings.push(
-            Finding::warning(Code::StoreMissing, "no image store found under image/: is this a Docker data-root?").with_file("image"),
+            Finding::warning(Code::StoreMissing, "no image store found under image/, and no containerd root beside it: is this a Docker data-root? (for Docker's containerd image store, give --containerd-root DIR, or --host-root DIR for a mounted host)").with_file("image"),
         );
     }
     StoreLayout { image_stores, driver_homes, chosen, containerd }

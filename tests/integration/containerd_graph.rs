@@ -269,3 +269,43 @@ fn inspect_graph_driver_equals_docker() {
         }
     }
 }
+
+/// `--host-root`: the data-root and the containerd root are found under a mounted
+/// host as that host finds them, its containerd config included; a copied
+/// data-root alone never reads this machine's containerd.
+#[test]
+fn host_root_finds_both_roots_as_the_host_would() {
+    require_root!();
+    let lib = host("containerd-sid").parent().unwrap().to_path_buf();
+    let top = lib.parent().unwrap().parent().unwrap().to_path_buf();
+    let listed = read_json(&answers("containerd-sid").join("api-images.json")).as_array().unwrap().len();
+    let count = |args: &[&str]| -> (usize, String) {
+        let out = strata().args(args).args(["images", "--format", "json"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (v.as_array().map_or(0, |a| a.len()), err)
+    };
+    let (n, err) = count(&["--host-root", top.to_str().unwrap()]);
+    assert_eq!(n, listed, "{err}");
+    assert!(err.contains(&format!("at {}", lib.join("containerd").display())) && err.contains("--host-root"), "{err}");
+
+    // The host's config.toml moves containerd's root: it is followed, under the host.
+    let h = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::create_dir_all(h.path().join("etc/containerd")).unwrap();
+    std::fs::write(h.path().join("etc/containerd/config.toml"), "version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/ctd\"\n").unwrap();
+    std::fs::create_dir_all(h.path().join("var/lib")).unwrap();
+    std::fs::create_dir_all(h.path().join("srv")).unwrap();
+    std::os::unix::fs::symlink(lib.join("docker"), h.path().join("var/lib/docker")).unwrap();
+    std::os::unix::fs::symlink(lib.join("containerd"), h.path().join("srv/ctd")).unwrap();
+    let (n, err) = count(&["--host-root", h.path().to_str().unwrap()]);
+    assert_eq!(n, listed, "{err}");
+    assert!(err.contains(&format!("at {}", h.path().join("srv/ctd").display())), "{err}");
+
+    // A copy of the data-root alone: nothing beside it, and this machine's own
+    // containerd is never read in its place.
+    let alone = copy_tree(&lib.join("docker"));
+    let (n, err) = count(&["--root", alone.path().to_str().unwrap()]);
+    assert_eq!(n, 0, "{err}");
+    assert!(err.contains("--containerd-root"), "the message says how to give the store: {err}");
+    assert!(!err.contains("/var/lib/containerd"), "{err}");
+}
