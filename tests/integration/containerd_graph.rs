@@ -220,6 +220,17 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     let out = strata().arg("--root").arg(&root).arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 
+    // 6. Content no layer pass reads (the BuildKit image's attestation manifest) is
+    // hashed too: every blob must be what its name says.
+    let bk = images.as_array().unwrap().iter().find(|i| i["repo_tags"].to_string().contains("strata/buildkit:1")).unwrap();
+    let att = bk["containerd"]["manifests"].as_array().unwrap().iter().find(|m| m["attestation"] == true).unwrap();
+    let att = att["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let mut bytes = std::fs::read(blobs.join(&att)).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(blobs.join(&att), bytes).unwrap();
+    let f = findings(&["verify"], &root);
+    assert!(has(&f, "content-blob-mismatch", &att), "attestation blob edit: {f:#?}");
+
     // 5. A truncated meta.db: a finding naming it, and the report still comes out.
     let meta = ctd.join("io.containerd.metadata.v1.bolt/meta.db");
     let len = std::fs::metadata(&meta).unwrap().len();
