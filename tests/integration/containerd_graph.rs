@@ -320,3 +320,44 @@ fn host_root_finds_both_roots_as_the_host_would() {
     assert!(err.contains("--containerd-root"), "the message says how to give the store: {err}");
     assert!(!err.contains("/var/lib/containerd"), "{err}");
 }
+
+/// `strata files` of every containerd layer lists exactly the members GNU tar
+/// finds in its blob, in order.
+#[test]
+fn files_list_every_member_of_each_layer_blob() {
+    require_root!();
+    require_tool!("tar", "--version", "apt-get install tar");
+    for name in FIXTURES {
+        let root = host(name);
+        let layers = json(&["layers"], &root);
+        let ctd = json(&["audit", "--metadata-only"], &root)["containerd"]["root"].as_str().unwrap().to_owned();
+        for l in layers.as_array().unwrap() {
+            let Some(blob) = l["containerd"]["blob"]["digest"].as_str() else { continue };
+            let path = Path::new(&ctd).join("io.containerd.content.v1.content/blobs/sha256").join(blob.trim_start_matches("sha256:"));
+            let out = std::process::Command::new("tar").arg("-tzf").arg(&path).output().unwrap();
+            assert!(out.status.success(), "tar -tzf {}", path.display());
+            let want: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|p| p.trim_start_matches("./").trim_end_matches('/').to_owned())
+                .filter(|p| !p.is_empty())
+                .collect();
+            let files = json(&["files", l["chain_id"].as_str().unwrap()], &root);
+            let got: Vec<String> = files[0]["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_owned())
+                .filter(|p| !p.is_empty() && p != ".")
+                .collect();
+            // GNU tar prints non-UTF-8 bytes as they are; strata escapes them as \xNN.
+            let got: Vec<String> = got.iter().map(|p| p.replace("\\xff", "\u{fffd}").replace("\\xe9", "\u{fffd}")).collect();
+            let want: Vec<String> = want.iter().map(|p| p.to_owned()).collect();
+            assert_eq!(got.len(), want.len(), "{name} layer {}: {got:?} vs {want:?}", l["chain_id"]);
+            for (g, w) in got.iter().zip(&want) {
+                if !g.contains('\u{fffd}') {
+                    assert_eq!(g, w, "{name} layer {}", l["chain_id"]);
+                }
+            }
+        }
+    }
+}
