@@ -16,6 +16,20 @@ put() { # put TARGET NAME < bytes
     cat > "$corpus/$1/$2"
 }
 
+# bbolt: every containerd meta.db and snapshotter metadata.db the fixtures hold, under
+# a data-root (dockerd's own containerd) or in a containerd root of their own.
+for archive in "$repo"/fixtures/*/data-root.tar.gz "$repo"/fixtures/*/containerd-root.tar.gz; do
+    [ -f "$archive" ] || continue
+    fx=$(basename "$(dirname "$archive")")-$(basename "$archive" .tar.gz)
+    d=$tmp/bolt-$fx
+    mkdir -p "$d"
+    tar -xzf "$archive" -C "$d" --no-same-owner --no-same-permissions --wildcards \
+        '*meta.db' '*metadata.db' 2>/dev/null || true
+    find "$d" -name '*.db' -type f | while read -r f; do
+        put bbolt "$fx-$(basename "$(dirname "$f")")-$(basename "$f")" < "$f"
+    done
+done
+
 for archive in "$repo"/fixtures/*/data-root.tar.gz; do
     fx=$(basename "$(dirname "$archive")")
     d=$tmp/$fx

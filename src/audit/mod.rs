@@ -118,6 +118,9 @@ fn content_checks(g: &Graph, root: &SafeDir, opts: &AuditOptions, out: &mut Vec<
     for r in &results {
         out.extend(r.findings.iter().cloned());
     }
+    if let Some(ctd) = &g.containerd {
+        out.extend(crate::verify::content::check_blobs(ctd, &crate::verify::run::layer_blobs(g, &results)).1);
+    }
     let skipped = g.layers.len() - layers.len();
     ContentChecks {
         requested: true,

@@ -278,7 +278,6 @@ pub(super) fn link(
         // Content of each present manifest, and the best platform one resolved.
         let mut best: Option<(u8, Resolved)> = None;
         let mut unpacked: i64 = 0;
-        let mut all_chains: Vec<ChainId> = Vec::new();
         for (mdigest, platform, attestation) in candidates {
             let Some(m) = content.json(&mdigest, "image manifest", &mut findings) else { continue };
             if mdigest == *target {
@@ -293,16 +292,19 @@ pub(super) fn link(
                 }
                 continue;
             };
-            add_content(&cfg.0, cfg.1, content.present(&cfg.0), &mut counted);
-            let mut layers_present = true;
+            let config_present = content.present(&cfg.0);
+            add_content(&cfg.0, cfg.1, config_present, &mut counted);
+            // moby counts an image's unpacked size only for a manifest whose
+            // content is all here ("available"); present content always counts.
+            let mut available = config_present;
             for l in &m.layers {
                 match Digest::parse(&l.digest) {
                     Ok(d) => {
                         let p = content.present(&d);
-                        layers_present &= p;
+                        available &= p;
                         add_content(&d, l.size, p, &mut counted);
                     }
-                    Err(_) => layers_present = false,
+                    Err(_) => available = false,
                 }
             }
             if attestation || m.layers.iter().all(|l| Compression::of_media_type(&l.media_type).is_none()) && !m.layers.is_empty() {
@@ -312,10 +314,9 @@ pub(super) fn link(
             let parsed = parse_config(&config_raw).ok();
             let diffs = parsed.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
             let chains = chain_ids(&diffs);
-            if let Some(top) = chains.last() {
+            if let (Some(top), true) = (chains.last(), available) {
                 unpacked = unpacked.saturating_add(chain_usage(store, &top.to_string()));
             }
-            all_chains.extend(chains.iter().copied());
             let plat =
                 platform.clone().or_else(|| parsed.as_ref().and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?))));
             // moby prefers the host's platform; any platform beats none.
@@ -324,7 +325,6 @@ pub(super) fn link(
                 Some(_) => 1,
                 None => 2,
             };
-            let _ = layers_present;
             if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                 best = Some((rank, Resolved { manifest: mdigest, config: cfg.0, config_raw, layers: m.layers, platform: plat }));
             }
@@ -384,7 +384,6 @@ pub(super) fn link(
                 None,
             ),
         };
-        let _ = all_chains;
 
         let (repo_tags, repo_digests) = names_of(&sorted_names, target);
         // Every name resolves to the image, as in the engine: `name:tag`, and

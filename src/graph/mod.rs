@@ -246,10 +246,9 @@ fn snapshotter_feature(opts: &LoadOptions) -> Option<bool> {
     v.get("features")?.get("containerd-snapshotter")?.as_bool()
 }
 
-/// Whether the graphdriver store strata would read holds any image config.
-fn graphdriver_has_images(root: &SafeDir, layout: &StoreLayout) -> bool {
-    let Some(d) = &layout.chosen else { return false };
-    root.read_dir(&Path::new("image").join(d).join("imagedb/content/sha256")).is_ok_and(|v| !v.is_empty())
+/// moby's `graphdriver.HasPriorDriver`: the chosen graphdriver's home holds layers.
+fn prior_graphdriver(layout: &StoreLayout) -> bool {
+    layout.chosen.as_ref().is_some_and(|c| layout.driver_homes.contains(c))
 }
 
 /// A data-root the user may not read is one clear error, not an empty listing with
@@ -330,7 +329,7 @@ impl Graph {
     /// is what the engine uses: `--store containerd`, or no graphdriver store with
     /// a containerd root found. Returns `None` to read the graphdriver store.
     fn try_containerd(root: &SafeDir, opts: &LoadOptions, layout: &StoreLayout, findings: &mut Vec<Finding>) -> Option<Graph> {
-        use crate::store::containerd::locate::{locate, Hints};
+        use crate::store::containerd::locate::{locate, Hints, LocatedBy, Location};
         if opts.store == Some(StoreKind::Graphdriver) {
             return None;
         }
@@ -344,12 +343,16 @@ impl Graph {
         let wanted = match (opts.store, snapshotter_feature(opts)) {
             (Some(s), _) => s == StoreKind::Containerd,
             // moby's rule (daemon/image_store_choice.go): the feature flag decides
-            // when set; otherwise containerd unless a graphdriver store holds images.
+            // when set; otherwise containerd, unless a graphdriver was asked for or
+            // a prior graphdriver's directory holds layers.
             (None, Some(on)) => on && location.is_some(),
-            (None, None) => location.is_some() && !graphdriver_has_images(root, layout),
+            (None, None) => location.is_some() && opts.driver.is_none() && !prior_graphdriver(layout),
         };
         if !wanted {
-            if let Some(l) = &location {
+            // Every dockerd keeps a small containerd root; only one holding
+            // unpacked images (or one outside the data-root) is worth naming.
+            let worth_naming = |l: &&Location| layout.containerd.is_some() || l.located_by != LocatedBy::InsideDataRoot;
+            if let Some(l) = location.as_ref().filter(worth_naming) {
                 findings.push(Finding::info(
                     Code::UnsupportedStore,
                     format!("a containerd root is also present at {}; read it with --store containerd", l.path.display()),
@@ -357,12 +360,8 @@ impl Graph {
             }
             return None;
         }
-        // The layout's own notes about the containerd store are answered here.
-        findings.retain(|f| {
-            let about_containerd = f.code == Code::UnsupportedStore && f.message.contains("containerd image store");
-            let no_graphdriver_store = f.code == Code::StoreMissing && layout.chosen.is_none();
-            !about_containerd && !no_graphdriver_store
-        });
+        // The layout's "no image store" warning is answered: this is the store.
+        findings.retain(|f| f.code != Code::StoreMissing);
         let Some(location) = location else {
             findings.push(Finding::error(
                 Code::StoreMissing,
@@ -394,9 +393,19 @@ impl Graph {
         }
         let ctx = StoreCtx::new(root, "", opts.limits);
         let containers = read_containers(&ctx, findings);
+        // Snapshotters laid out as a graphdriver strata knows: overlayfs keeps
+        // overlay2's diffs and whiteouts, native a full copy per snapshot as vfs.
         let driver = match store.snapshotter.as_str() {
+            "overlayfs" => Some(DriverKind::Overlay2),
             "native" => Some(DriverKind::Vfs),
-            _ => Some(DriverKind::Overlay2),
+            "btrfs" => Some(DriverKind::Btrfs),
+            other => {
+                findings.push(Finding::warning(
+                    Code::UnsupportedStore,
+                    format!("snapshotter {other:?} is not one strata knows the layout of; layer files will not be checked"),
+                ));
+                None
+            }
         };
         let mut g = Graph {
             data_root: root.path().to_path_buf(),

@@ -8,8 +8,10 @@ use crate::analysis::df::DiskUsage;
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
 use crate::finding::{terminal_safe, Finding, Severity, SeverityCounts};
-use crate::graph::{EngineGeneration, Graph};
+use crate::graph::{EngineGeneration, Graph, StoreKind};
+use crate::store::containerd::locate::LocatedBy;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// Which program wrote the report.
@@ -40,6 +42,17 @@ pub struct Summary {
     pub containers: usize,
 }
 
+/// Where the containerd image store was read, for the record.
+#[derive(Serialize)]
+pub struct ContainerdInfo {
+    pub root: String,
+    pub located_by: LocatedBy,
+    pub namespace: String,
+    pub snapshotter: String,
+    /// Every namespace in meta.db with its image count.
+    pub namespaces: BTreeMap<String, usize>,
+}
+
 /// The `strata audit --format json` object.
 #[derive(Serialize)]
 pub struct AuditReport<'a> {
@@ -53,6 +66,11 @@ pub struct AuditReport<'a> {
     pub driver: String,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
+    /// Which image store was read.
+    pub store: StoreKind,
+    /// The containerd image store read, when that is the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<ContainerdInfo>,
     /// RFC 3339, UTC.
     pub generated_at: String,
     /// Whether layer content was verified, and for how many layers.
@@ -86,6 +104,14 @@ impl<'a> AuditReport<'a> {
             data_root: g.data_root.display().to_string(),
             driver: g.driver_name.clone(),
             engine: g.engine,
+            store: g.store,
+            containerd: g.containerd.as_ref().map(|c| ContainerdInfo {
+                root: c.location.path.display().to_string(),
+                located_by: c.location.located_by,
+                namespace: c.store.namespace.clone(),
+                snapshotter: c.store.snapshotter.clone(),
+                namespaces: c.store.namespaces.iter().map(|n| (n.name.clone(), n.images)).collect(),
+            }),
             generated_at,
             content_checks: &audit.content,
             summary: Summary {
@@ -113,16 +139,26 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
         return write_json(out, report);
     }
     let s = &report.summary;
-    writeln!(
-        out,
-        "strata audit of {} ({} store, {} engine)",
-        terminal_safe(&report.data_root),
-        if report.driver.is_empty() { "no graphdriver" } else { &report.driver },
-        match report.engine {
-            EngineGeneration::Legacy => "Docker 20.10 or older",
-            EngineGeneration::Modern => "Docker 23 or newer",
-        }
-    )?;
+    match &report.containerd {
+        Some(c) => writeln!(
+            out,
+            "strata audit of {}: containerd image store at {} (namespace {}, snapshotter {})",
+            terminal_safe(&report.data_root),
+            terminal_safe(&c.root),
+            terminal_safe(&c.namespace),
+            terminal_safe(&c.snapshotter)
+        )?,
+        None => writeln!(
+            out,
+            "strata audit of {} ({} store, {} engine)",
+            terminal_safe(&report.data_root),
+            if report.driver.is_empty() { "no graphdriver" } else { &report.driver },
+            match report.engine {
+                EngineGeneration::Legacy => "Docker 20.10 or older",
+                EngineGeneration::Modern => "Docker 23 or newer",
+            }
+        )?,
+    }
     writeln!(out, "{} images, {} layers, {} containers", s.images, s.layers, s.containers)?;
     let verdict = match s.worst {
         Some(Severity::Error) => "PROBLEMS FOUND",

@@ -146,22 +146,12 @@ pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Fi
         }
     }
 
+    // Whether to read it instead is the graph's choice (moby's rules, and a root
+    // outside the data-root); here it only keeps the "no store" warning away.
     let containerd = containerd_store(root, chosen.is_some());
-    if let Some(p) = &containerd {
-        let sev_msg = format!(
-            "a containerd image store is present at {} (Docker's default since v29); strata does not analyse it yet, so images that live only there are not listed",
-            p.display()
-        );
-        let f = if chosen.is_none() {
-            Finding::warning(Code::UnsupportedStore, sev_msg)
-        } else {
-            Finding::info(Code::UnsupportedStore, sev_msg)
-        };
-        findings.push(f);
-    }
     if chosen.is_none() && containerd.is_none() {
         findings.push(
-            Finding::warning(Code::StoreMissing, "no image store found under image/: is this a Docker data-root?").with_file("image"),
+            Finding::warning(Code::StoreMissing, "no image store found under image/, and no containerd root beside it: is this a Docker data-root? (for Docker's containerd image store, give --containerd-root DIR, or --host-root DIR for a mounted host)").with_file("image"),
         );
     }
     StoreLayout { image_stores, driver_homes, chosen, containerd }

@@ -8,6 +8,7 @@
 //! The cheap ID recomputations that need no layer content live in [`identity`].
 
 pub mod blob;
+pub mod content;
 mod expect;
 pub mod identity;
 mod layer;

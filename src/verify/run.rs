@@ -148,7 +148,15 @@ fn containerd_job(
             .with_layer(chain),
         )
     })?;
-    let driver = g.driver.unwrap_or(crate::store::graphdriver::DriverKind::Overlay2);
+    let driver = g.driver.ok_or_else(|| {
+        Box::new(
+            Finding::warning(
+                Code::UnsupportedStore,
+                format!("layer {}: snapshotter {:?} is not one strata can read files of", chain.short(), g.driver_name),
+            )
+            .with_layer(chain),
+        )
+    })?;
     Ok(LayerJob {
         chain_id: chain,
         diff_id,
@@ -193,12 +201,24 @@ pub fn verify_content(
     results
 }
 
+/// The layer blobs the layer pass has already hashed (whatever it found).
+pub fn layer_blobs(g: &Graph, results: &[LayerResult]) -> BTreeSet<crate::digest::Digest> {
+    results
+        .iter()
+        .filter(|r| r.computed_diff_id.is_some())
+        .filter_map(|r| g.layers.get(&r.chain_id)?.containerd.as_ref()?.blob.as_ref().map(|b| b.digest))
+        .collect()
+}
+
 /// Runs a verification over `sel`.
 pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> VerifyReport {
     let layers = selected_layers(g, sel);
     let (identities, id_findings) = check_identities(g);
     let mut findings: Vec<Finding> = Vec::new();
     let results = verify_content(root, g, &layers, opts, progress);
+    if let (Some(ctd), false, true) = (&g.containerd, opts.quick, sel.is_everything()) {
+        findings.extend(super::content::check_blobs(ctd, &layer_blobs(g, &results)).1);
+    }
 
     let images: Vec<&ImageIdentity> = identities.iter().filter(|i| sel.is_everything() || sel.images.contains(&i.id)).collect();
     let verdicts = images

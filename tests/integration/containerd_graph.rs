@@ -73,10 +73,15 @@ fn images_equal_the_engines_answers() {
             assert_eq!(got["shared_size"], want["SharedSize"], "{name}: SharedSize of {}", want["Id"]);
             assert_eq!(got["containers"], want["Containers"], "{name}: Containers of {}", want["Id"]);
         }
-        // DiffIDs equal RootFS.Layers of image inspect.
+        // DiffIDs, creation time, platform, tags and digests equal image inspect.
         for want in read_json(&answers(name).join("image-inspect.json")).as_array().unwrap() {
-            let got = &mine[want["Id"].as_str().unwrap()];
-            assert_eq!(got["diff_ids"], want["RootFS"]["Layers"], "{name}: DiffIDs of {}", want["Id"]);
+            let id = want["Id"].as_str().unwrap();
+            let got = &mine[id];
+            assert_eq!(got["diff_ids"], want["RootFS"]["Layers"], "{name}: DiffIDs of {id}");
+            assert_eq!(got["created"], want["Created"], "{name}: Created of {id}");
+            assert_eq!(got["os"], want["Os"], "{name}: Os of {id}");
+            assert_eq!(got["architecture"], want["Architecture"], "{name}: Architecture of {id}");
+            assert_eq!(got["repo_tags"], want["RepoTags"], "{name}: RepoTags of {id}");
         }
     }
 }
@@ -94,6 +99,10 @@ fn containers_and_their_sizes_equal_the_engines_answers() {
             assert_eq!(got["image"], want["Image"], "{name} {id}: Image");
             assert_eq!(got["name"].as_str().unwrap(), want["Name"].as_str().unwrap().trim_start_matches('/'), "{name} {id}: Name");
             assert_eq!(got["driver"], want["Driver"], "{name} {id}: Driver");
+            assert_eq!(got["state"], want["State"]["Status"], "{name} {id}: State");
+            assert_eq!(got["exit_code"], want["State"]["ExitCode"], "{name} {id}: ExitCode");
+            assert_eq!(got["created"], want["Created"], "{name} {id}: Created");
+            assert_eq!(got["image_ref"], want["Config"]["Image"], "{name} {id}: Config.Image");
             assert_eq!(got["rw_size"], want["SizeRw"], "{name} {id}: SizeRw");
             assert_eq!(got["rootfs_size"], want["SizeRootFs"], "{name} {id}: SizeRootFs");
         }
@@ -135,6 +144,11 @@ fn verify_is_clean_and_audit_finds_no_error() {
             assert_eq!(i["status"], "verified", "{name}: {i}");
         }
         let a = json(&["audit"], &root);
+        validate("audit", &a);
+        assert_eq!(a["store"], "containerd", "{name}");
+        for (cmd, schema) in [("images", "images"), ("layers", "layers"), ("containers", "containers"), ("df", "df")] {
+            validate(schema, &json(&[cmd], &root));
+        }
         let errors: Vec<&Value> = a["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
         assert!(errors.is_empty(), "{name}: {errors:#?}");
     }
@@ -206,6 +220,17 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     let out = strata().arg("--root").arg(&root).arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 
+    // 6. Content no layer pass reads (the BuildKit image's attestation manifest) is
+    // hashed too: every blob must be what its name says.
+    let bk = images.as_array().unwrap().iter().find(|i| i["repo_tags"].to_string().contains("strata/buildkit:1")).unwrap();
+    let att = bk["containerd"]["manifests"].as_array().unwrap().iter().find(|m| m["attestation"] == true).unwrap();
+    let att = att["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let mut bytes = std::fs::read(blobs.join(&att)).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(blobs.join(&att), bytes).unwrap();
+    let f = findings(&["verify"], &root);
+    assert!(has(&f, "content-blob-mismatch", &att), "attestation blob edit: {f:#?}");
+
     // 5. A truncated meta.db: a finding naming it, and the report still comes out.
     let meta = ctd.join("io.containerd.metadata.v1.bolt/meta.db");
     let len = std::fs::metadata(&meta).unwrap().len();
@@ -252,6 +277,87 @@ fn inspect_graph_driver_equals_docker() {
             let got = json(&["inspect", want["Id"].as_str().unwrap()], &root);
             assert_eq!(got["graph_driver"]["name"], want["GraphDriver"]["Name"], "{name}");
             assert_eq!(got["graph_driver"]["data"], want["GraphDriver"]["Data"], "{name}");
+        }
+    }
+}
+
+/// `--host-root`: the data-root and the containerd root are found under a mounted
+/// host as that host finds them, its containerd config included; a copied
+/// data-root alone never reads this machine's containerd.
+#[test]
+fn host_root_finds_both_roots_as_the_host_would() {
+    require_root!();
+    let lib = host("containerd-sid").parent().unwrap().to_path_buf();
+    let top = lib.parent().unwrap().parent().unwrap().to_path_buf();
+    let listed = read_json(&answers("containerd-sid").join("api-images.json")).as_array().unwrap().len();
+    let count = |args: &[&str]| -> (usize, String) {
+        let out = strata().args(args).args(["images", "--format", "json"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (v.as_array().map_or(0, |a| a.len()), err)
+    };
+    let (n, err) = count(&["--host-root", top.to_str().unwrap()]);
+    assert_eq!(n, listed, "{err}");
+    assert!(err.contains(&format!("at {}", lib.join("containerd").display())) && err.contains("--host-root"), "{err}");
+
+    // The host's config.toml moves containerd's root: it is followed, under the host.
+    let h = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::create_dir_all(h.path().join("etc/containerd")).unwrap();
+    std::fs::write(h.path().join("etc/containerd/config.toml"), "version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/ctd\"\n").unwrap();
+    std::fs::create_dir_all(h.path().join("var/lib")).unwrap();
+    std::fs::create_dir_all(h.path().join("srv")).unwrap();
+    std::os::unix::fs::symlink(lib.join("docker"), h.path().join("var/lib/docker")).unwrap();
+    std::os::unix::fs::symlink(lib.join("containerd"), h.path().join("srv/ctd")).unwrap();
+    let (n, err) = count(&["--host-root", h.path().to_str().unwrap()]);
+    assert_eq!(n, listed, "{err}");
+    assert!(err.contains(&format!("at {}", h.path().join("srv/ctd").display())), "{err}");
+
+    // A copy of the data-root alone: nothing beside it, and this machine's own
+    // containerd is never read in its place.
+    let alone = copy_tree(&lib.join("docker"));
+    let (n, err) = count(&["--root", alone.path().to_str().unwrap()]);
+    assert_eq!(n, 0, "{err}");
+    assert!(err.contains("--containerd-root"), "the message says how to give the store: {err}");
+    assert!(!err.contains("/var/lib/containerd"), "{err}");
+}
+
+/// `strata files` of every containerd layer lists exactly the members GNU tar
+/// finds in its blob, in order.
+#[test]
+fn files_list_every_member_of_each_layer_blob() {
+    require_root!();
+    require_tool!("tar", "--version", "apt-get install tar");
+    for name in FIXTURES {
+        let root = host(name);
+        let layers = json(&["layers"], &root);
+        let ctd = json(&["audit", "--metadata-only"], &root)["containerd"]["root"].as_str().unwrap().to_owned();
+        for l in layers.as_array().unwrap() {
+            let Some(blob) = l["containerd"]["blob"]["digest"].as_str() else { continue };
+            let path = Path::new(&ctd).join("io.containerd.content.v1.content/blobs/sha256").join(blob.trim_start_matches("sha256:"));
+            let out = std::process::Command::new("tar").arg("-tzf").arg(&path).output().unwrap();
+            assert!(out.status.success(), "tar -tzf {}", path.display());
+            let want: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|p| p.trim_start_matches("./").trim_end_matches('/').to_owned())
+                .filter(|p| !p.is_empty())
+                .collect();
+            let files = json(&["files", l["chain_id"].as_str().unwrap()], &root);
+            let got: Vec<String> = files[0]["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_owned())
+                .filter(|p| !p.is_empty() && p != ".")
+                .collect();
+            // GNU tar prints non-UTF-8 bytes as they are; strata escapes them as \xNN.
+            let got: Vec<String> = got.iter().map(|p| p.replace("\\xff", "\u{fffd}").replace("\\xe9", "\u{fffd}")).collect();
+            let want: Vec<String> = want.iter().map(|p| p.to_owned()).collect();
+            assert_eq!(got.len(), want.len(), "{name} layer {}: {got:?} vs {want:?}", l["chain_id"]);
+            for (g, w) in got.iter().zip(&want) {
+                if !g.contains('\u{fffd}') {
+                    assert_eq!(g, w, "{name} layer {}", l["chain_id"]);
+                }
+            }
         }
     }
 }

@@ -109,6 +109,9 @@ fn verify_is_clean_audit_finds_nothing_and_diff_sees_the_changes() {
         assert_eq!(l["status"], "verified", "{l}");
     }
     let a = json(&["audit"], &ctd);
+    validate("audit", &a);
+    assert_eq!(a["containerd"]["namespace"], "k8s.io");
+    assert_eq!(a["containerd"]["located_by"], "flag");
     let bad: Vec<&Value> = a["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
     assert!(bad.is_empty(), "{bad:#?}");
     // What the changer did (fixtures/make-fixtures.sh, k8s-containerd).

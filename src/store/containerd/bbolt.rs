@@ -197,6 +197,13 @@ fn parse_meta(data: &[u8], page_off: usize) -> Result<Meta, String> {
     Ok(Meta { page_size, root: u64_at(m, 16).unwrap_or(0), high_water: u64_at(m, 40).unwrap_or(0), txid: u64_at(m, 48).unwrap_or(0) })
 }
 
+/// The highest transaction id among the valid meta pages at the start of a file,
+/// given its page size: what a writer has committed by now. Reads only the two
+/// meta pages, so it is cheap to ask again after reading the whole file.
+pub fn committed_txid(prefix: &[u8], page_size: usize) -> Option<u64> {
+    [0, page_size].iter().filter_map(|&off| parse_meta(prefix, off).ok()).map(|m| m.txid).max()
+}
+
 impl Db {
     /// Opens a database from its bytes: picks the valid meta page with the highest
     /// transaction id, as bbolt does. Pages are only read when buckets are.

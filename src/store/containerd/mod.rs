@@ -105,28 +105,66 @@ pub fn looks_like_root(dir: &SafeDir) -> bool {
 /// Reads a bbolt file; `None` (with one finding) when it is missing, unreadable or
 /// not a sound database.
 fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
-    let bytes = match root.read_file(Path::new(rel), max_bolt_bytes(limits)) {
-        Ok(b) => b,
-        Err(e) if e.is_not_found() && !required => return None,
-        Err(e) if e.is_not_found() => {
-            findings.push(
-                Finding::error(Code::StoreMissing, format!("{rel}: not found; this containerd root has no metadata database"))
+    // A live containerd rewrites the file in place while it is read, with no lock
+    // taken here. Transaction N+1 writes only pages N does not reach; once it has
+    // committed, N+2 may reuse N's pages. So a copy during which nothing committed
+    // is a consistent view of N; otherwise read again, a bounded number of times,
+    // and say so if it never settles.
+    for attempt in 0..MAX_READS {
+        let bytes = match root.read_file(Path::new(rel), max_bolt_bytes(limits)) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() && !required => return None,
+            Err(e) if e.is_not_found() => {
+                findings.push(
+                    Finding::error(Code::StoreMissing, format!("{rel}: not found; this containerd root has no metadata database"))
+                        .with_file(rel),
+                );
+                return None;
+            }
+            Err(e) => {
+                findings.push(read_error_finding(&e, Path::new(rel), root.path()));
+                return None;
+            }
+        };
+        let db = match bbolt::Db::open(bytes) {
+            Ok(db) => db,
+            Err(e) => {
+                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: not a readable bbolt database: {e}")).with_file(rel));
+                return None;
+            }
+        };
+        let now = read_prefix(root, Path::new(rel), 2 * db.page_size()).and_then(|p| bbolt::committed_txid(&p, db.page_size()));
+        match now {
+            Some(t) if t > db.txid() && attempt + 1 < MAX_READS => continue,
+            Some(t) if t > db.txid() => {
+                findings.push(
+                    Finding::warning(
+                        Code::MetadataCorrupt,
+                        format!(
+                            "{rel}: containerd committed {} transactions while it was read, {MAX_READS} times over; what was read may mix them",
+                            t - db.txid()
+                        ),
+                    )
                     .with_file(rel),
-            );
-            return None;
-        }
-        Err(e) => {
-            findings.push(read_error_finding(&e, Path::new(rel), root.path()));
-            return None;
-        }
-    };
-    match bbolt::Db::open(bytes) {
-        Ok(db) => Some(db),
-        Err(e) => {
-            findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: not a readable bbolt database: {e}")).with_file(rel));
-            None
+                );
+                return Some(db);
+            }
+            _ => return Some(db),
         }
     }
+    None
+}
+
+/// Times a bbolt file is read before its view is taken as it is.
+const MAX_READS: usize = 5;
+
+/// The first `len` bytes of a file (or fewer, if it is shorter).
+fn read_prefix(root: &SafeDir, rel: &Path, len: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let (f, _) = root.open_file(rel).ok()?;
+    let mut out = Vec::with_capacity(len);
+    f.take(len as u64).read_to_end(&mut out).ok()?;
+    Some(out)
 }
 
 /// Reads one containerd root. `snapshotter` `None` picks the one holding snapshots in

@@ -1,0 +1,62 @@
+//! The containerd store's content blobs, each hashed against the digest it is
+//! named by: manifests, configs, indexes, attestations and blobs no image names
+//! any more. Layer blobs are hashed by the layer pass already and are skipped here.
+
+use crate::digest::Digest;
+use crate::finding::{Code, Finding};
+use crate::graph::ContainerdPart;
+use crate::store::containerd::blob_path;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeSet;
+use std::io::Read;
+
+/// Hashes every present blob of `ctd` not in `skip`; returns how many were hashed
+/// and a finding for each that does not match its name or cannot be read.
+pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let mut hashed = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    let names: BTreeSet<Digest> =
+        ctd.store.blobs.values().filter(|b| b.present).map(|b| b.digest).chain(ctd.store.unrecorded_blobs.iter().copied()).collect();
+    for d in names.difference(skip) {
+        let rel = blob_path(d);
+        let mut file = match ctd.root.open_file(&rel) {
+            Ok((f, _)) => f,
+            Err(e) => {
+                findings.push(Finding::error(Code::ContentBlobCorrupt, format!("content {d} cannot be read: {e}")).with_file(&rel));
+                continue;
+            }
+        };
+        let mut sha = Sha256::new();
+        let mut bytes = 0u64;
+        let read = loop {
+            match file.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    sha.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        hashed += 1;
+        if let Err(e) = read {
+            findings.push(
+                Finding::error(Code::ContentBlobCorrupt, format!("content {d}: read failed after {bytes} bytes: {e}")).with_file(&rel),
+            );
+            continue;
+        }
+        let got = Digest::from_bytes(sha.finalize().into());
+        if got != *d {
+            findings.push(
+                Finding::error(
+                    Code::ContentBlobMismatch,
+                    format!("content {d} hashes to {got} ({bytes} bytes): it is not what its name says"),
+                )
+                .with_file(&rel),
+            );
+        }
+    }
+    (hashed, findings)
+}
