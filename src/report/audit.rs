@@ -45,9 +45,13 @@ pub struct Summary {
 /// Where the containerd image store was read, for the record.
 #[derive(Serialize)]
 pub struct ContainerdInfo {
+    /// The containerd root directory.
     pub root: String,
+    /// Which rule found it.
     pub located_by: LocatedBy,
+    /// The namespace analysed.
     pub namespace: String,
+    /// The snapshotter whose snapshots were read (`overlayfs`, `native`...).
     pub snapshotter: String,
     /// Every namespace in meta.db with its image count.
     pub namespaces: BTreeMap<String, usize>,
