@@ -361,3 +361,28 @@ fn files_list_every_member_of_each_layer_blob() {
         }
     }
 }
+
+/// After a migration a host holds both stores: the graphdriver store stays the
+/// engine's (its layers are there), `images` lists both, each image labelled with
+/// its store, and `--store` reads one.
+#[test]
+fn both_stores_after_a_migration_are_listed_and_labelled() {
+    require_root!();
+    let t = copy_tree(&data_root("basic"));
+    std::fs::remove_dir_all(t.path().join("containerd/daemon")).unwrap();
+    let moved = copy_tree(&data_root("containerd-store").join("containerd/daemon"));
+    std::fs::rename(moved.keep(), t.path().join("containerd/daemon")).unwrap();
+    let count = |v: &Value, store: &str| v.as_array().unwrap().iter().filter(|i| i["store"] == store).count();
+    let gd = read_json(&answers("basic").join("api-images.json")).as_array().unwrap().len();
+    let ctd = read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
+    let both = json(&["images"], t.path());
+    validate("images", &both);
+    assert_eq!((count(&both, "graphdriver"), count(&both, "containerd")), (gd, ctd));
+    let only = json(&["--store", "containerd", "images"], t.path());
+    assert_eq!((count(&only, "graphdriver"), count(&only, "containerd")), (0, ctd));
+    let only = json(&["--store", "graphdriver", "images"], t.path());
+    assert_eq!((count(&only, "graphdriver"), count(&only, "containerd")), (gd, 0));
+    let out = strata().arg("--root").arg(t.path()).arg("images").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("graphdriver image store image/overlay2:") && text.contains("containerd image store at"), "{text}");
+}
