@@ -386,3 +386,41 @@ fn both_stores_after_a_migration_are_listed_and_labelled() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("graphdriver image store image/overlay2:") && text.contains("containerd image store at"), "{text}");
 }
+
+/// A zstd layer blob (the OCI `tar+zstd` media type) verifies like a gzip one: the
+/// base layer of a real containerd store, recompressed with zstd, against its
+/// real snapshot directory.
+#[test]
+fn a_zstd_layer_blob_verifies_against_its_snapshot() {
+    require_root!();
+    use strata::verify::blob::Compression;
+    use strata::verify::{verify_layer, LayerBlob, LayerJob, VerifyOptions, VerifyStatus};
+    let root = host("containerd-sid");
+    let layers = json(&["layers"], &root);
+    let base = layers.as_array().unwrap().iter().find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000).unwrap();
+    let ctd = copy_tree(&root.parent().unwrap().join("containerd"));
+    let blobs = ctd.path().join("io.containerd.content.v1.content/blobs/sha256");
+    let gz = std::fs::read(blobs.join(base["containerd"]["blob"]["digest"].as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar).unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let digest = strata::digest::Digest::of(&zst);
+    std::fs::write(blobs.join(digest.hex()), &zst).unwrap();
+    let safe = strata::fsread::SafeDir::open_root(ctd.path()).unwrap();
+    let job = LayerJob {
+        chain_id: strata::digest::ChainId::parse(base["chain_id"].as_str().unwrap()).unwrap(),
+        diff_id: strata::digest::DiffId::parse(base["diff_id"].as_str().unwrap()).unwrap(),
+        tar_split: PathBuf::new(),
+        content_dir: PathBuf::from(format!("io.containerd.snapshotter.v1.overlayfs/snapshots/{}/fs", base["cache_id"].as_str().unwrap())),
+        driver: strata::store::graphdriver::DriverKind::Overlay2,
+        lower_tar_splits: None,
+        blob: Some(LayerBlob {
+            digest,
+            path: PathBuf::from(format!("io.containerd.content.v1.content/blobs/sha256/{}", digest.hex())),
+            compression: Compression::Zstd,
+        }),
+    };
+    let r = verify_layer(&safe, &job, &VerifyOptions::default(), None);
+    assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
+    assert_eq!(r.computed_diff_id, Some(job.diff_id));
+}
