@@ -221,7 +221,7 @@ RUN echo built > /etc/strata-bench && rm -rf /usr/share/doc/* && ln -s /etc/stra
 RUN head -c ${BIG_MIB}M /dev/urandom > /big.bin
 EOF
     log "docker build --network=none (one small step, then a ${BIG_MIB} MiB file)"
-    docker build -q --network=none -t strata-bench/app:1 "$B/ctx" >/dev/null
+    docker build -q --network=none -t strata-bench/app:1 "$B/ctx" >/dev/null 2>>"$B/build.log"
     # docker import, a few at a time: quicker than docker create + commit + rm per image
     # (measured on this store: see benches/README.md)
     log "docker import of $N_TINY tiny images"
@@ -234,7 +234,7 @@ EOF
 
 # layer blobs (digest and media type) of strata-bench/app:1, read from containerd itself
 record_layers() {
-    python3 - "$B/containerd.sock" >"$CACHE/ctd.layers" <<'PY'
+    python3 - "$B/containerd.sock" "$CACHE/ctd.app-id" >"$CACHE/ctd.layers" <<'PY'
 import json, subprocess, sys
 sock = sys.argv[1]
 def ctr(*a):
@@ -245,6 +245,7 @@ for line in ctr("images", "ls").decode().splitlines()[1:]:
     if f and f[0] == "docker.io/strata-bench/app:1":
         target = f[2]
 assert target, "strata-bench/app:1 not in containerd's image list"
+print(target, file=open(sys.argv[2], "w"))   # the image ID, on this store
 doc = json.loads(ctr("content", "get", target))
 if "manifests" in doc:
     m = [d for d in doc["manifests"] if d.get("platform", {}).get("os") == "linux"
@@ -295,8 +296,20 @@ if [ -z "${STRATA_BIN:-}" ]; then
     (cd "$HERE" && cargo build -q --release --bin strata)
     STRATA_BIN=$HERE/target/release/strata
 fi
-VERIFY=("$STRATA_BIN" verify --root "$CTD_DATA" --format json strata-bench/app:1)
+# strata-bench/app:1 by name; by its ID where strata cannot resolve the name on this store
+APP=strata-bench/app:1 NAME_NOTE="resolved by name"
+if ! "$STRATA_BIN" -q verify --quick --root "$CTD_DATA" "$APP" >/dev/null 2>"$CACHE/err.name"; then
+    APP_ID=$(cat "$CACHE/ctd.app-id" 2>/dev/null ||
+        "$STRATA_BIN" -q images --root "$CTD_DATA" --format json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(next(i["id"] for i in (d if isinstance(d, list) else d["images"]) if "strata-bench/app:1" in i["repo_tags"]))')
+    NAME_NOTE="NOT resolved by name ($(head -1 "$CACHE/err.name")); verified by ID $APP_ID"
+    APP=$APP_ID
+fi
+VERIFY=("$STRATA_BIN" verify --root "$CTD_DATA" --format json "$APP")
 VERIFY_ALL=("$STRATA_BIN" verify --root "$CTD_DATA" --format json)
+VERIFY_GD=("$STRATA_BIN" verify --root "$GD_DATA" --format json strata-bench/app:1)
 
 # ------------------------------------------------------------ peers
 BLOBS=$CTD_ROOT/io.containerd.content.v1.content/blobs/sha256
@@ -355,6 +368,9 @@ measure strata1 "${VERIFY[@]}" --jobs 1
 measure peer bash -c "$(declare -f peer_sh); peer_sh sha256sum"
 measure ossl bash -c "$(declare -f peer_sh); peer_sh openssl dgst -sha256"
 measure all "${VERIFY_ALL[@]}"
+measure gd "${VERIFY_GD[@]}"
+BIG_BLOB=$(ls -S $(cut -d' ' -f1 <<<"$LAYERS_TEXT") | head -1)
+measure floor_ossl openssl dgst -sha256 "$BIG_BLOB"
 IMG_CTD=$(median_ms "$STRATA_BIN" images --root "$CTD_DATA")
 ROWS_CTD=$(($(wc -l <"$CACHE/out.median") - 1))
 IMG_GD=$(median_ms "$STRATA_BIN" images --root "$GD_DATA")
@@ -386,6 +402,10 @@ PY
 }
 read -r stream statuses < <(layer_stats "$CACHE/out.strata")
 read -r stream_all statuses_all < <(layer_stats "$CACHE/out.all")
+read -r stream_gd statuses_gd < <(layer_stats "$CACHE/out.gd")
+# a run that failed, or found anything but verified layers, gets no ratio
+ok() { [ "$(cat "$CACHE/rc.$1")" = 0 ] && [[ $2 =~ ^\{\'verified\':[0-9]+\}$ ]]; }
+bad() { echo "FAILED: exit $(cat "$CACHE/rc.$1"), statuses $2: $(head -c 300 "$CACHE/err.$1" | grep -v '^strata: reading' | tr '\n' ' ')"; }
 
 best=peer; [ "$(echo "${WALL[ossl]} < ${WALL[peer]}" | bc -l)" = 1 ] && best=ossl
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
@@ -393,12 +413,27 @@ mibs() { printf '%.0f' "$(echo "$1 / 1048576 / $2" | bc -l)"; }
 row() { printf '%-40s %7.2fs wall %7.2fs cpu %6s MiB/s  %s\n' "$1" "${WALL[$2]}" "${CPU[$2]}" "$(mibs "$stream" "${WALL[$2]}")" "$3"; }
 echo "containerd store: $CTD_DATA + $CTD_ROOT (base: $(cat "$CACHE/minbase.kind" 2>/dev/null || echo '?'))"
 echo "strata-bench/app:1: $N_LAYERS layers, $BLOB_BYTES blob bytes, $stream tar bytes; strata statuses $statuses (exit $(cat "$CACHE/rc.strata"))"
+echo "strata-bench/app:1 on the containerd store: $NAME_NOTE"
 echo "load average: $LOAD_BEFORE before, $LOAD_AFTER after ($(nproc) cores)"
-row "strata verify app:1 (all cores)" strata "peak RSS $((RSS[strata] / 1024)) MiB (target < 64)"
-row "strata verify app:1 (--jobs 1)" strata1 "peak RSS $((RSS[strata1] / 1024)) MiB"
+if ok strata "$statuses"; then
+    row "strata verify app:1 (all cores)" strata "peak RSS $((RSS[strata] / 1024)) MiB (target < 64)"
+else
+    row "strata verify app:1 (all cores)" strata "$(bad strata "$statuses")"
+fi
+row "strata verify app:1 (--jobs 1)" strata1 "peak RSS $((RSS[strata1] / 1024)) MiB, exit $(cat "$CACHE/rc.strata1")"
 row "sha256sum + gzip -dc | sha256sum" peer "strata $(ratio "${WALL[peer]}" "${WALL[strata]}")x faster"
 row "openssl dgst + gzip -dc | openssl dgst" ossl "strata $(ratio "${WALL[ossl]}" "${WALL[strata]}")x faster"
-echo "strata vs the best peer ($best): $(ratio "${WALL[$best]}" "${WALL[strata]}")x faster (target >= 4)"
+row "openssl dgst of the largest blob alone" floor_ossl "strata takes $(ratio "${WALL[strata]}" "${WALL[floor_ossl]}")x of it"
+if ok gd "$statuses_gd"; then
+    row "strata verify app:1, graphdriver root" gd "the containerd store takes $(ratio "${WALL[strata]}" "${WALL[gd]}")x of it; $stream_gd tar bytes"
+else
+    row "strata verify app:1, graphdriver root" gd "$(bad gd "$statuses_gd")"
+fi
+if ok strata "$statuses"; then
+    echo "strata vs the best peer ($best): $(ratio "${WALL[$best]}" "${WALL[strata]}")x faster (target >= 4)"
+else
+    echo "strata vs the best peer ($best): no ratio, strata verify failed (see above)"
+fi
 printf '%-40s %7.2fs wall %7.2fs cpu  peak RSS %s MiB; %s tar bytes, statuses %s (exit %s)\n' \
     "strata verify, whole store" "${WALL[all]}" "${CPU[all]}" "$((RSS[all] / 1024))" "$stream_all" "$statuses_all" "$(cat "$CACHE/rc.all")"
 printf '%-40s %7.3fs (median of %d, %d rows)\n' "strata images, containerd store" "$(echo "$IMG_CTD / 1000" | bc -l)" "$RUNS" "$ROWS_CTD"
