@@ -444,7 +444,16 @@ impl Plan {
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
-            Job::Images => report::listing::write_images(out, g, format)?,
+            Job::Images => {
+                // After a migration both stores hold images: list both, labelled.
+                let other =
+                    g.also.and_then(|store| Graph::load(&self.data_root, &LoadOptions { store: Some(store), ..self.load.clone() }).ok());
+                let graphs: Vec<&Graph> = std::iter::once(g)
+                    .chain(other.as_ref().map(|o| &o.0))
+                    .filter(|x| std::ptr::eq(*x, g) || !x.images.is_empty())
+                    .collect();
+                report::listing::write_images_of_stores(out, &graphs, format)?
+            }
             Job::Layers => report::listing::write_layers(out, g, format)?,
             Job::Containers => {
                 let sizes = strata::analysis::df::all_container_sizes(g, root);

@@ -171,6 +171,9 @@ pub struct Graph {
     pub store: StoreKind,
     /// The containerd image store, when that is the one read.
     pub containerd: Option<ContainerdPart>,
+    /// The other image store, when this host holds one beside the store read (a
+    /// migration left both): `images` lists it too, `--store` picks one.
+    pub also: Option<StoreKind>,
     /// Which graphdriver stores `image/` holds and which one was chosen.
     pub layout: StoreLayout,
     /// The graphdriver store read, e.g. `overlay2`; empty when none was found.
@@ -284,9 +287,10 @@ impl Graph {
     pub fn load_from(root: &SafeDir, opts: &LoadOptions) -> Graph {
         let mut findings = Vec::new();
         let layout = detect_layout(root, opts.driver.as_deref(), &mut findings);
-        if let Some(g) = Self::try_containerd(root, opts, &layout, &mut findings) {
-            return g;
-        }
+        let also = match Self::try_containerd(root, opts, &layout, &mut findings) {
+            Ok(g) => return g,
+            Err(other) => other.filter(|_| opts.store.is_none()),
+        };
         let driver_name = layout.chosen.clone().unwrap_or_default();
         let driver = DriverKind::from_name(&driver_name);
         let ctx = StoreCtx::new(root, &driver_name, opts.limits);
@@ -308,6 +312,7 @@ impl Graph {
             data_root: root.path().to_path_buf(),
             store: StoreKind::Graphdriver,
             containerd: None,
+            also,
             layout,
             driver_name,
             driver,
@@ -328,10 +333,16 @@ impl Graph {
     /// Reads the containerd image store instead of the graphdriver one when that
     /// is what the engine uses: `--store containerd`, or no graphdriver store with
     /// a containerd root found. Returns `None` to read the graphdriver store.
-    fn try_containerd(root: &SafeDir, opts: &LoadOptions, layout: &StoreLayout, findings: &mut Vec<Finding>) -> Option<Graph> {
+    /// `Err` carries the containerd store when one was found but not chosen.
+    fn try_containerd(
+        root: &SafeDir,
+        opts: &LoadOptions,
+        layout: &StoreLayout,
+        findings: &mut Vec<Finding>,
+    ) -> Result<Graph, Option<StoreKind>> {
         use crate::store::containerd::locate::{locate, Hints, LocatedBy, Location};
         if opts.store == Some(StoreKind::Graphdriver) {
-            return None;
+            return Err(None);
         }
         let hints = Hints {
             explicit: opts.containerd_root.as_deref(),
@@ -355,10 +366,11 @@ impl Graph {
             if let Some(l) = location.as_ref().filter(worth_naming) {
                 findings.push(Finding::info(
                     Code::UnsupportedStore,
-                    format!("a containerd root is also present at {}; read it with --store containerd", l.path.display()),
+                    format!("a containerd root is also present at {}; read it alone with --store containerd", l.path.display()),
                 ));
+                return Err(Some(StoreKind::Containerd));
             }
-            return None;
+            return Err(None);
         }
         // The layout's "no image store" warning is answered: this is the store.
         findings.retain(|f| f.code != Code::StoreMissing);
@@ -367,7 +379,7 @@ impl Graph {
                 Code::StoreMissing,
                 "no containerd root found: give it with --containerd-root DIR (or --host-root for a mounted host)",
             ));
-            return None;
+            return Err(None);
         };
         let ctd_root = match SafeDir::open_root(&location.path) {
             Ok(d) => d,
@@ -376,7 +388,7 @@ impl Graph {
                     Code::StoreUnreadable,
                     format!("cannot read the containerd root {}: {e}", location.path.display()),
                 ));
-                return None;
+                return Err(None);
             }
         };
         let read = |ns: &str, findings: &mut Vec<Finding>| crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings);
@@ -411,6 +423,8 @@ impl Graph {
             data_root: root.path().to_path_buf(),
             store: StoreKind::Containerd,
             containerd: None,
+            // Chosen by the feature flag over a graphdriver store that holds layers.
+            also: (opts.store.is_none() && prior_graphdriver(layout)).then_some(StoreKind::Graphdriver),
             layout: layout.clone(),
             driver_name: store.snapshotter.clone(),
             driver,
@@ -428,7 +442,7 @@ impl Graph {
         g.connect();
         let df_counts_content = root.exists(Path::new("buildkit/history_c8d.db"));
         g.containerd = Some(ContainerdPart { location, root: ctd_root, store, image_content, df_counts_content });
-        Some(g)
+        Ok(g)
     }
 
     /// The directory layer and container snapshot paths are relative to: the

@@ -49,6 +49,8 @@ pub struct ImageView {
     pub last_tag_time: Option<String>,
     /// Built on this host rather than pulled (imagedb `builtLocally`).
     pub built_locally: bool,
+    /// The image store it is in.
+    pub store: crate::graph::StoreKind,
     /// Containerd image store only: target, manifest, config, platform, names, sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containerd: Option<crate::graph::containerd::CtdImageInfo>,
@@ -77,6 +79,7 @@ impl ImageView {
             dangling: img.is_dangling(),
             last_tag_time: img.record.last_updated.clone(),
             built_locally: img.record.built_locally,
+            store: if img.containerd.is_some() { crate::graph::StoreKind::Containerd } else { crate::graph::StoreKind::Graphdriver },
             containerd: img.containerd.clone(),
         }
     }
@@ -218,8 +221,28 @@ fn short_time(t: &Option<String>) -> String {
     t.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default()
 }
 
-/// `strata images`: one row per name (or one `<none>` row), newest image first; or every image as
-/// JSON.
+/// Images of every store given, each labelled with its store: one JSON array, or
+/// one table per store under a line naming it.
+pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Format) -> io::Result<()> {
+    if format == Format::Json {
+        let v: Vec<ImageView> = graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new).collect();
+        return write_json(out, &v);
+    }
+    for (i, g) in graphs.iter().enumerate() {
+        if graphs.len() > 1 {
+            let what = match &g.containerd {
+                Some(c) => format!("containerd image store at {}", c.location.path.display()),
+                None => format!("graphdriver image store image/{}", g.driver_name),
+            };
+            writeln!(out, "{}{}:", if i > 0 { "\n" } else { "" }, terminal_safe(&what))?;
+        }
+        write_images(out, g, format)?;
+    }
+    Ok(())
+}
+
+/// The images of one store: one row per name (or one `<none>` row), newest image first; or
+/// every image as JSON.
 pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {

@@ -361,3 +361,66 @@ fn files_list_every_member_of_each_layer_blob() {
         }
     }
 }
+
+/// After a migration a host holds both stores: the graphdriver store stays the
+/// engine's (its layers are there), `images` lists both, each image labelled with
+/// its store, and `--store` reads one.
+#[test]
+fn both_stores_after_a_migration_are_listed_and_labelled() {
+    require_root!();
+    let t = copy_tree(&data_root("basic"));
+    std::fs::remove_dir_all(t.path().join("containerd/daemon")).unwrap();
+    let moved = copy_tree(&data_root("containerd-store").join("containerd/daemon"));
+    std::fs::rename(moved.keep(), t.path().join("containerd/daemon")).unwrap();
+    let count = |v: &Value, store: &str| v.as_array().unwrap().iter().filter(|i| i["store"] == store).count();
+    let gd = read_json(&answers("basic").join("api-images.json")).as_array().unwrap().len();
+    let ctd = read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
+    let both = json(&["images"], t.path());
+    validate("images", &both);
+    assert_eq!((count(&both, "graphdriver"), count(&both, "containerd")), (gd, ctd));
+    let only = json(&["--store", "containerd", "images"], t.path());
+    assert_eq!((count(&only, "graphdriver"), count(&only, "containerd")), (0, ctd));
+    let only = json(&["--store", "graphdriver", "images"], t.path());
+    assert_eq!((count(&only, "graphdriver"), count(&only, "containerd")), (gd, 0));
+    let out = strata().arg("--root").arg(t.path()).arg("images").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("graphdriver image store image/overlay2:") && text.contains("containerd image store at"), "{text}");
+}
+
+/// A zstd layer blob (the OCI `tar+zstd` media type) verifies like a gzip one: the
+/// base layer of a real containerd store, recompressed with zstd, against its
+/// real snapshot directory.
+#[test]
+fn a_zstd_layer_blob_verifies_against_its_snapshot() {
+    require_root!();
+    use strata::verify::blob::Compression;
+    use strata::verify::{verify_layer, LayerBlob, LayerJob, VerifyOptions, VerifyStatus};
+    let root = host("containerd-sid");
+    let layers = json(&["layers"], &root);
+    let base = layers.as_array().unwrap().iter().find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000).unwrap();
+    let ctd = copy_tree(&root.parent().unwrap().join("containerd"));
+    let blobs = ctd.path().join("io.containerd.content.v1.content/blobs/sha256");
+    let gz = std::fs::read(blobs.join(base["containerd"]["blob"]["digest"].as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar).unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let digest = strata::digest::Digest::of(&zst);
+    std::fs::write(blobs.join(digest.hex()), &zst).unwrap();
+    let safe = strata::fsread::SafeDir::open_root(ctd.path()).unwrap();
+    let job = LayerJob {
+        chain_id: strata::digest::ChainId::parse(base["chain_id"].as_str().unwrap()).unwrap(),
+        diff_id: strata::digest::DiffId::parse(base["diff_id"].as_str().unwrap()).unwrap(),
+        tar_split: PathBuf::new(),
+        content_dir: PathBuf::from(format!("io.containerd.snapshotter.v1.overlayfs/snapshots/{}/fs", base["cache_id"].as_str().unwrap())),
+        driver: strata::store::graphdriver::DriverKind::Overlay2,
+        lower_tar_splits: None,
+        blob: Some(LayerBlob {
+            digest,
+            path: PathBuf::from(format!("io.containerd.content.v1.content/blobs/sha256/{}", digest.hex())),
+            compression: Compression::Zstd,
+        }),
+    };
+    let r = verify_layer(&safe, &job, &VerifyOptions::default(), None);
+    assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
+    assert_eq!(r.computed_diff_id, Some(job.diff_id));
+}
