@@ -2,12 +2,13 @@
 
 use crate::digest::{ChainId, Digest, ImageId};
 use crate::graph::Graph;
+use crate::id::ContainerId;
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Image(ImageId),
-    Container(String),
+    Container(ContainerId),
     Layer(ChainId),
 }
 
@@ -52,7 +53,7 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
     // 2. A full container ID or a container name.
     if kinds.containers {
         if g.containers.contains_key(s) {
-            return Ok(Target::Container(s.to_owned()));
+            return Ok(Target::Container(ContainerId::new(s)));
         }
         let name = s.trim_start_matches('/');
         if let Some(c) = g.containers.values().find(|c| c.record.name.as_deref() == Some(name)) {
@@ -86,7 +87,7 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
                 g.containers
                     .keys()
                     .filter(|c| c.starts_with(&hex))
-                    .map(|c| (format!("container {}", &c[..c.len().min(12)]), Target::Container(c.clone()))),
+                    .map(|c| (format!("container {}", c.short()), Target::Container(c.clone()))),
             );
         }
         if kinds.layers {

@@ -14,6 +14,7 @@ use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
 use crate::fsread::{FileKind, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph, ImageNode};
+use crate::id::ContainerId;
 use crate::store::read_error_finding;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -37,7 +38,7 @@ pub struct DfImage {
 /// One container as `/system/df` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DfContainer {
-    pub id: String,
+    pub id: ContainerId,
     pub name: Option<String>,
     pub image: Option<ImageId>,
     pub state: String,
@@ -144,7 +145,7 @@ pub fn find_orphans(g: &Graph) -> Orphans {
         }
     }
     let layers = g.layers.keys().filter(|c| !needed.contains(c)).copied().collect();
-    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(*n)).cloned().collect();
+    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(n.as_str())).cloned().collect();
 
     let mut referenced: BTreeSet<&str> = BTreeSet::new();
     for l in g.layers.values() {
@@ -217,7 +218,7 @@ pub fn container_sizes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Containe
 }
 
 /// [`container_sizes`] for every container, keyed by container ID.
-pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<String, ContainerSizes> {
+pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<ContainerId, ContainerSizes> {
     g.containers.iter().map(|(id, c)| (id.clone(), container_sizes(g, root, c))).collect()
 }
 

@@ -10,6 +10,7 @@ use crate::digest::{chain_ids, ChainId, ImageId};
 use crate::finding::Code;
 use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
+use crate::id::ContainerId;
 use crate::reference::Reference;
 use crate::store::containers::{read_containers, ContainerRecord};
 use crate::store::distribution::{read_distribution, Distribution, V2Metadata};
@@ -75,7 +76,7 @@ pub struct ImageNode {
     /// ChainID of every prefix of the config's diff_ids.
     pub chain_ids: Vec<ChainId>,
     pub children: Vec<ImageId>,
-    pub containers: Vec<String>,
+    pub containers: Vec<ContainerId>,
     /// Σ layer sizes over the chain; `None` when a layer is missing or unreadable.
     pub size: Option<i64>,
     /// Bytes of its layers other images use too, as `/system/df` counts them.
@@ -116,7 +117,7 @@ pub struct LayerNode {
     /// Images whose chain includes this layer.
     pub images: Vec<ImageId>,
     /// Containers whose RW layer sits on this layer.
-    pub containers: Vec<String>,
+    pub containers: Vec<ContainerId>,
     /// The layer's graphdriver directory, relative to the data-root.
     pub driver_dir: Option<PathBuf>,
     /// Where its files are, relative to the data-root.
@@ -157,7 +158,7 @@ pub struct Graph {
     pub driver: Option<DriverKind>,
     pub images: BTreeMap<ImageId, ImageNode>,
     pub layers: BTreeMap<ChainId, LayerNode>,
-    pub containers: BTreeMap<String, ContainerNode>,
+    pub containers: BTreeMap<ContainerId, ContainerNode>,
     pub layerdb: LayerDbExtras,
     pub references: Vec<RefRecord>,
     pub distribution: Distribution,
@@ -412,7 +413,7 @@ impl Graph {
                 p.children.push(child);
             }
         }
-        let ctrs: Vec<(String, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
+        let ctrs: Vec<(ContainerId, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
         for (id, image) in ctrs {
             let Some(img) = image.and_then(|i| self.images.get_mut(&i)) else { continue };
             img.containers.push(id.clone());
@@ -427,7 +428,13 @@ impl Graph {
         self.compute_shared_sizes(false);
     }
 
-    fn link(&mut self, images: BTreeMap<ImageId, ImageRecord>, db: LayerDb, containers: BTreeMap<String, ContainerRecord>, root: &SafeDir) {
+    fn link(
+        &mut self,
+        images: BTreeMap<ImageId, ImageRecord>,
+        db: LayerDb,
+        containers: BTreeMap<ContainerId, ContainerRecord>,
+        root: &SafeDir,
+    ) {
         let LayerDb { layers, mounts, removing, tmp_leftovers } = db;
         self.layerdb = LayerDbExtras { mounts, removing, tmp_leftovers };
 
@@ -514,7 +521,7 @@ impl Graph {
         self.compute_shared_sizes(self.engine == EngineGeneration::Modern);
 
         for (id, record) in containers {
-            let mount = self.layerdb.mounts.get(&id).cloned();
+            let mount = self.layerdb.mounts.get(id.as_str()).cloned();
             let (rw_dir, init_dir) = match (self.driver, &mount) {
                 (Some(k), Some(m)) => (m.mount_id.as_deref().map(|i| k.content_dir(i)), m.init_id.as_deref().map(|i| k.content_dir(i))),
                 _ => (None, None),

@@ -28,7 +28,7 @@ pub enum InspectView {
         history: Vec<HistoryEntry>,
         layers: Vec<LayerView>,
         children: Vec<String>,
-        container_ids: Vec<String>,
+        container_ids: Vec<crate::id::ContainerId>,
         graph_driver: Option<GraphDriverView>,
     },
     Container {
@@ -99,7 +99,7 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
             }
         }
         Target::Container(id) => {
-            let c = g.containers.get(id)?;
+            let c = g.containers.get(id.as_str())?;
             let mount_id = c.mount.as_ref().and_then(|m| m.mount_id.as_deref());
             InspectView::Container { container: ContainerView::new(c), graph_driver: driver_view(g, mount_id) }
         }

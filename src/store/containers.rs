@@ -7,6 +7,7 @@
 use super::{read_error_finding, StoreCtx};
 use crate::digest::ImageId;
 use crate::finding::{Code, Finding};
+use crate::id::ContainerId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct ContainerRecord {
     /// Directory name; checked against the `ID` inside the file.
-    pub id: String,
+    pub id: ContainerId,
     /// Without the leading `/`.
     pub name: Option<String>,
     /// The resolved image ID.
@@ -125,7 +126,7 @@ pub struct RawContainerConfig {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<String, ContainerRecord> {
+pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<ContainerId, ContainerRecord> {
     let mut out = BTreeMap::new();
     let base = Path::new("containers");
     for entry in ctx.list_dir_or_finding(base, findings).unwrap_or_default() {
@@ -169,9 +170,9 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
             None => (None, BTreeMap::new()),
         };
         out.insert(
-            id.to_owned(),
+            ContainerId::new(id),
             ContainerRecord {
-                id: id.to_owned(),
+                id: ContainerId::new(id),
                 name: raw.name.map(|n| n.trim_start_matches('/').to_owned()),
                 image,
                 image_ref,

@@ -7,6 +7,7 @@
 use super::{read_error_finding, StoreCtx};
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding};
+use crate::id::{CacheId, MountId};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -20,7 +21,7 @@ pub struct LayerRecord {
     /// Bytes the graphdriver reported when the layer was applied (Docker's layer size).
     pub size: Option<i64>,
     /// Name of the layer's graphdriver directory.
-    pub cache_id: Option<String>,
+    pub cache_id: Option<CacheId>,
     pub has_tar_split: bool,
     /// The layer directory, relative to the data-root.
     pub dir: PathBuf,
@@ -37,8 +38,8 @@ impl LayerRecord {
 pub struct MountRecord {
     /// Usually the container ID.
     pub name: String,
-    pub mount_id: Option<String>,
-    pub init_id: Option<String>,
+    pub mount_id: Option<MountId>,
+    pub init_id: Option<MountId>,
     /// ChainID of the image's top layer.
     pub parent: Option<ChainId>,
     pub dir: PathBuf,
@@ -58,7 +59,7 @@ pub struct LayerDb {
 #[derive(Debug, Clone)]
 pub struct RemovingLayer {
     pub dir: PathBuf,
-    pub cache_id: Option<String>,
+    pub cache_id: Option<CacheId>,
 }
 
 /// mount-id and init-id values moby accepts: 64 hex, optionally `-init`.
@@ -88,10 +89,10 @@ pub fn parse_size(text: &str) -> Result<i64, String> {
 }
 
 /// `cache-id`: the name of the layer's graphdriver directory, trimmed.
-pub fn parse_cache_id(text: &str) -> Result<String, String> {
+pub fn parse_cache_id(text: &str) -> Result<CacheId, String> {
     let t = text.trim();
     if is_safe_dir_name(t) {
-        Ok(t.to_owned())
+        Ok(CacheId::new(t))
     } else {
         Err(format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()))
     }
@@ -103,10 +104,10 @@ pub fn parse_parent(text: &str) -> Result<ChainId, String> {
 }
 
 /// `mount-id` / `init-id`: 64 hex, optionally `-init`, trimmed.
-pub fn parse_mount_id(text: &str) -> Result<String, String> {
+pub fn parse_mount_id(text: &str) -> Result<MountId, String> {
     let t = text.trim();
     if is_valid_mount_id(t) {
-        Ok(t.to_owned())
+        Ok(MountId::new(t))
     } else {
         Err(format!("{:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
     }
@@ -121,7 +122,7 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
         let dir = sha_dir.join(name);
         if name.ends_with("-removing") {
             let cache_id =
-                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| s.trim().to_owned()).filter(|s| is_safe_dir_name(s));
+                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| CacheId::new(s.trim())).filter(|s| is_safe_dir_name(s));
             db.removing.push(RemovingLayer { dir, cache_id });
             continue;
         }
@@ -204,7 +205,7 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
 }
 
 fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Finding>) -> MountRecord {
-    let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<String> {
+    let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<MountId> {
         let s = ctx.read_small_text(&dir.join(file), findings)?;
         match parse_mount_id(&s) {
             Ok(id) => Some(id),
