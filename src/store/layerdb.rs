@@ -4,7 +4,7 @@
 //! (and with it every descendant); strata keeps such a layer in view with what it
 //! could read, so the report can say exactly what is broken.
 
-use super::{read_error_finding, StoreCtx};
+use super::{quoted, read_error_finding, ParseError, StoreCtx};
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding};
 use crate::id::{CacheId, MountId};
@@ -78,38 +78,38 @@ pub fn is_safe_dir_name(s: &str) -> bool {
 // readers check UTF-8 first). Errors are the message of a `metadata-corrupt` finding.
 
 /// `diff`: a DiffID, surrounding whitespace ignored (as moby trims it).
-pub fn parse_diff(text: &str) -> Result<DiffId, String> {
-    DiffId::parse(text.trim()).map_err(|e| e.to_string())
+pub fn parse_diff(text: &str) -> Result<DiffId, ParseError> {
+    Ok(DiffId::parse(text.trim())?)
 }
 
 /// `size`: a decimal int64. Docker parses it untrimmed: a trailing newline makes the
 /// layer unloadable for the daemon, so say so rather than quietly accept it.
-pub fn parse_size(text: &str) -> Result<i64, String> {
-    text.parse::<i64>().map_err(|_| format!("{:?} is not a decimal integer", text.chars().take(40).collect::<String>()))
+pub fn parse_size(text: &str) -> Result<i64, ParseError> {
+    text.parse::<i64>().map_err(|_| ParseError::NotAnInteger(quoted(text, 40)))
 }
 
 /// `cache-id`: the name of the layer's graphdriver directory, trimmed.
-pub fn parse_cache_id(text: &str) -> Result<CacheId, String> {
+pub fn parse_cache_id(text: &str) -> Result<CacheId, ParseError> {
     let t = text.trim();
     if is_safe_dir_name(t) {
         Ok(CacheId::new(t))
     } else {
-        Err(format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()))
+        Err(ParseError::BadDirName(quoted(t, 80)))
     }
 }
 
 /// `parent` (of a layer or a mount): a ChainID, trimmed.
-pub fn parse_parent(text: &str) -> Result<ChainId, String> {
-    ChainId::parse(text.trim()).map_err(|e| e.to_string())
+pub fn parse_parent(text: &str) -> Result<ChainId, ParseError> {
+    Ok(ChainId::parse(text.trim())?)
 }
 
 /// `mount-id` / `init-id`: 64 hex, optionally `-init`, trimmed.
-pub fn parse_mount_id(text: &str) -> Result<MountId, String> {
+pub fn parse_mount_id(text: &str) -> Result<MountId, ParseError> {
     let t = text.trim();
     if is_valid_mount_id(t) {
         Ok(MountId::new(t))
     } else {
-        Err(format!("{:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
+        Err(ParseError::BadMountId(quoted(t, 80)))
     }
 }
 
@@ -175,28 +175,28 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
     let diff_id = diff_text.and_then(|s| match parse_diff(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            corrupt(findings, "diff", e);
+            corrupt(findings, "diff", e.to_string());
             None
         }
     });
     let size = size_text.and_then(|s| match parse_size(&s) {
         Ok(n) => Some(n),
         Err(e) => {
-            corrupt(findings, "size", e);
+            corrupt(findings, "size", e.to_string());
             None
         }
     });
     let cache_id = cache_text.and_then(|s| match parse_cache_id(&s) {
         Ok(c) => Some(c),
         Err(e) => {
-            corrupt(findings, "cache-id", e);
+            corrupt(findings, "cache-id", e.to_string());
             None
         }
     });
     let parent = parent_text.and_then(|s| match parse_parent(&s) {
         Ok(p) => Some(p),
         Err(e) => {
-            corrupt(findings, "parent", e);
+            corrupt(findings, "parent", e.to_string());
             None
         }
     });
