@@ -488,7 +488,7 @@ impl Plan {
                 }
             }
             Job::Diff(id) => {
-                let (changes, findings) = strata::analysis::diff::container_changes(g, root, &g.containers[&id])?;
+                let (changes, findings) = strata::analysis::diff::container_changes(g, root, &g.containers[id.as_str()])?;
                 self.note_read_problems(&findings);
                 report::diff::write_diff(out, &changes, format)?;
             }
@@ -580,7 +580,7 @@ enum Job<'a> {
     Inspect(Target),
     Files(Vec<LayerId>),
     Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
-    Diff(String),
+    Diff(strata::id::ContainerId),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     Audit(&'a AuditArgs),

@@ -151,13 +151,18 @@ pub struct Finding {
     /// Path inside the layer, without a leading `./` or `/` (see [`display_bytes`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// What the finding is about when that is not a path inside a layer: a container
+    /// ID, a reference, a snapshot key, a lease, a driver directory or an overlay2
+    /// `l/<link>` name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// File under the data-root, relative to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
 
 impl Finding {
-    /// Sorts findings worst first, then by code, image, layer, path, so reports are
+    /// Sorts findings worst first, then by code, image, layer, path, subject, so reports are
     /// stable from run to run.
     pub fn sort_worst_first(findings: &mut [Finding]) {
         findings.sort_by(|a, b| {
@@ -167,6 +172,7 @@ impl Finding {
                 .then_with(|| a.image.cmp(&b.image))
                 .then_with(|| a.layer.cmp(&b.layer))
                 .then_with(|| a.path.cmp(&b.path))
+                .then_with(|| a.subject.cmp(&b.subject))
                 .then_with(|| a.file.cmp(&b.file))
                 .then_with(|| a.message.cmp(&b.message))
         });
@@ -174,7 +180,7 @@ impl Finding {
 
     /// A finding with no place attached yet; add one with the `with_*` methods.
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
-        Self { code, severity, message: message.into(), image: None, layer: None, path: None, file: None }
+        Self { code, severity, message: message.into(), image: None, layer: None, path: None, subject: None, file: None }
     }
 
     /// An [`Severity::Error`] finding.
@@ -212,9 +218,10 @@ impl Finding {
     }
 
     /// Names what the finding is about when that is not a path inside a layer:
-    /// a container ID, a snapshot key, a lease. Kept in `path`, escaped like one.
-    pub fn with_subject_text(self, subject: &str) -> Self {
-        self.with_path(subject.as_bytes())
+    /// a container ID, a reference, a snapshot key, a lease, an `l/<link>` name.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
     }
 
     /// File relative to the data-root.

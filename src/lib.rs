@@ -11,6 +11,7 @@ pub mod digest;
 pub mod finding;
 pub mod fsread;
 pub mod graph;
+pub mod id;
 pub mod reference;
 pub mod report;
 pub mod resolve;

@@ -2,6 +2,7 @@
 
 use crate::digest::{ChainId, Digest, ImageId};
 use crate::graph::Graph;
+use crate::id::ContainerId;
 use crate::reference::Reference;
 
 /// The object a user's input names.
@@ -10,7 +11,7 @@ pub enum Target {
     /// An image, by ID.
     Image(ImageId),
     /// A container, by its full ID (the name of its directory under `containers/`, or its containerd ID).
-    Container(String),
+    Container(ContainerId),
     /// A layer, by ChainID.
     Layer(ChainId),
 }
@@ -67,7 +68,7 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
     // 2. A full container ID or a container name.
     if kinds.containers {
         if g.containers.contains_key(s) {
-            return Ok(Target::Container(s.to_owned()));
+            return Ok(Target::Container(ContainerId::new(s)));
         }
         let name = s.trim_start_matches('/');
         if let Some(c) = g.containers.values().find(|c| c.record.name.as_deref() == Some(name)) {
@@ -101,7 +102,7 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
                 g.containers
                     .keys()
                     .filter(|c| c.starts_with(&hex))
-                    .map(|c| (format!("container {}", &c[..c.len().min(12)]), Target::Container(c.clone()))),
+                    .map(|c| (format!("container {}", c.short()), Target::Container(c.clone()))),
             );
         }
         if kinds.layers {

@@ -14,6 +14,7 @@ use crate::digest::{ChainId, ImageId};
 use crate::finding::Finding;
 use crate::fsread::{FileKind, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph, ImageNode};
+use crate::id::ContainerId;
 use crate::store::read_error_finding;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -44,7 +45,7 @@ pub struct DfImage {
 #[derive(Debug, Clone, Serialize)]
 pub struct DfContainer {
     /// The container ID.
-    pub id: String,
+    pub id: ContainerId,
     /// Its name, without the leading `/`.
     pub name: Option<String>,
     /// The image it was created from, if resolved.
@@ -167,7 +168,7 @@ pub fn find_orphans(g: &Graph) -> Orphans {
         }
     }
     let layers = g.layers.keys().filter(|c| !needed.contains(c)).copied().collect();
-    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(*n)).cloned().collect();
+    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(n.as_str())).cloned().collect();
 
     let mut referenced: BTreeSet<&str> = BTreeSet::new();
     for l in g.layers.values() {
@@ -240,7 +241,7 @@ pub fn container_sizes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Containe
 }
 
 /// [`container_sizes`] for every container, keyed by container ID.
-pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<String, ContainerSizes> {
+pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<ContainerId, ContainerSizes> {
     g.containers.iter().map(|(id, c)| (id.clone(), container_sizes(g, root, c))).collect()
 }
 

@@ -30,6 +30,7 @@ use crate::analysis::usage::{capability, stat_different};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{FileKind, Meta, ReadError, SafeDir};
 use crate::graph::{ContainerNode, Graph};
+use crate::id::ContainerId;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -128,7 +129,7 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
                 None => findings.push(
                     Finding::error(
                         Code::LayerContentMissing,
-                        format!("container {}: layer {} has no content directory; the diff ignores it", short(&c.record.id), chain.short()),
+                        format!("container {}: layer {} has no content directory; the diff ignores it", c.record.id.short(), chain.short()),
                     )
                     .with_layer(*chain),
                 ),
@@ -142,17 +143,13 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
             Err(e) => findings.push(
                 Finding::error(
                     Code::LayerContentMissing,
-                    format!("container {}: cannot open its {what}: {e}; the diff ignores it", short(&c.record.id)),
+                    format!("container {}: cannot open its {what}: {e}; the diff ignores it", c.record.id.short()),
                 )
                 .with_file(&rel),
             ),
         }
     }
     out
-}
-
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }
 
 /// A directory of the merged lower view: the layers (indices into the stack, top
@@ -165,7 +162,7 @@ struct Walker<'a> {
     upper: &'a SafeDir,
     lowers: &'a [SafeDir],
     findings: &'a mut Vec<Finding>,
-    id: &'a str,
+    id: &'a ContainerId,
     depth_reported: bool,
 }
 
@@ -234,7 +231,7 @@ impl Walker<'_> {
 
     fn note(&mut self, e: ReadError) {
         self.findings
-            .push(Finding::warning(Code::StoreUnreadable, format!("container {}: {e}; the diff may be incomplete", short(self.id))));
+            .push(Finding::warning(Code::StoreUnreadable, format!("container {}: {e}; the diff may be incomplete", self.id.short())));
     }
 
     /// Everything under an added directory is added too; whiteouts there hide nothing.
@@ -264,7 +261,7 @@ impl Walker<'_> {
                 self.depth_reported = true;
                 self.findings.push(Finding::warning(
                     Code::LimitExceeded,
-                    format!("container {}: RW layer is nested deeper than {MAX_DEPTH} directories; the diff stops there", short(self.id)),
+                    format!("container {}: RW layer is nested deeper than {MAX_DEPTH} directories; the diff stops there", self.id.short()),
                 ));
             }
             return false;
@@ -344,16 +341,16 @@ fn change(rel: &Path, kind: ChangeKind) -> Change {
 /// The changes of container `c` against its image, sorted by path with each
 /// directory before what it contains, plus findings about what could not be read.
 pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
-    let id = c.record.id.as_str();
+    let id = &c.record.id;
     let root = g.content_root(root);
-    let rw = c.rw_dir.as_ref().ok_or_else(|| DiffError::NoRwLayer(short(id).to_owned()))?;
-    let upper = root.open_dir(rw).map_err(|e| DiffError::Upper(short(id).to_owned(), e))?;
+    let rw = c.rw_dir.as_ref().ok_or_else(|| DiffError::NoRwLayer(id.short().to_owned()))?;
+    let upper = root.open_dir(rw).map_err(|e| DiffError::Upper(id.short().to_owned(), e))?;
     let mut findings = Vec::new();
     let full = g.driver.is_some_and(|d| !d.stores_diffs());
     if g.driver.is_some_and(|d| d.stores_diffs() && !d.overlay_whiteouts()) {
         findings.push(Finding::warning(
             Code::UnsupportedStore,
-            format!("container {}: {} keeps `.wh.` whiteout files, which strata diff does not interpret yet; deletions show as added `.wh.` names", short(id), g.driver_name),
+            format!("container {}: {} keeps `.wh.` whiteout files, which strata diff does not interpret yet; deletions show as added `.wh.` names", id.short(), g.driver_name),
         ));
     }
     let lowers = lower_stack(g, root, c, full, &mut findings);

@@ -22,7 +22,7 @@ pub struct LayerFile {
     /// `file`, `hardlink`, `symlink`, `char`, `block`, `dir`, `fifo`, `meta` (PAX
     /// global header and the like), or `unknown` when the header is unreadable.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: FileType,
     /// Size in bytes, as the tar header records it.
     pub size: u64,
     /// Permission, set-id and sticky bits.
@@ -39,16 +39,42 @@ pub struct LayerFile {
     pub whiteout: bool,
 }
 
-fn kind_name(k: MemberKind) -> &'static str {
-    match k {
-        MemberKind::File => "file",
-        MemberKind::HardLink => "hardlink",
-        MemberKind::Symlink => "symlink",
-        MemberKind::CharDevice => "char",
-        MemberKind::BlockDevice => "block",
-        MemberKind::Dir => "dir",
-        MemberKind::Fifo => "fifo",
-        MemberKind::Meta => "meta",
+/// The type of a layer entry, as its tar header gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A hard link to an earlier member.
+    HardLink,
+    /// A symbolic link.
+    Symlink,
+    /// A character device (an overlay whiteout is one, 0/0).
+    Char,
+    /// A block device.
+    Block,
+    /// A directory.
+    Dir,
+    /// A named pipe.
+    Fifo,
+    /// A PAX global header and the like.
+    Meta,
+    /// The header is unreadable.
+    Unknown,
+}
+
+impl From<MemberKind> for FileType {
+    fn from(k: MemberKind) -> Self {
+        match k {
+            MemberKind::File => FileType::File,
+            MemberKind::HardLink => FileType::HardLink,
+            MemberKind::Symlink => FileType::Symlink,
+            MemberKind::CharDevice => FileType::Char,
+            MemberKind::BlockDevice => FileType::Block,
+            MemberKind::Dir => FileType::Dir,
+            MemberKind::Fifo => FileType::Fifo,
+            MemberKind::Meta => FileType::Meta,
+        }
     }
 }
 
@@ -71,7 +97,7 @@ fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
     let kind = h.kind();
     LayerFile {
         path: shown_path(name),
-        kind: kind_name(kind),
+        kind: kind.into(),
         size,
         mode: h.mode,
         uid: h.uid,
@@ -140,7 +166,7 @@ pub fn for_each_file(
                         );
                         LayerFile {
                             path: shown_path(&m.name),
-                            kind: "unknown",
+                            kind: FileType::Unknown,
                             size: m.size,
                             mode: 0,
                             uid: 0,

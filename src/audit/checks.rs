@@ -8,7 +8,7 @@
 //! (a dangling image) is info.
 
 use crate::analysis::df::find_orphans;
-use crate::finding::{Code, Finding};
+use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::SafeDir;
 use crate::graph::Graph;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,8 @@ fn image_root(g: &Graph) -> PathBuf {
 }
 
 /// The last component of a relative path, as the finding's `path`.
-fn name_of(p: &Path) -> Vec<u8> {
-    p.file_name().map(|n| n.as_encoded_bytes().to_vec()).unwrap_or_default()
+fn name_of(p: &Path) -> String {
+    display_bytes(p.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default())
 }
 
 /// reference-broken: every tag and digest reference in repositories.json must name
@@ -50,7 +50,7 @@ pub fn references(g: &Graph, out: &mut Vec<Finding>) {
             .with_image(id),
             Some(_) => continue,
         };
-        out.push(f.with_path(r.raw.as_bytes()).with_file(&file));
+        out.push(f.with_subject(r.raw.as_str()).with_file(&file));
     }
 }
 
@@ -75,11 +75,11 @@ pub fn layer_content(g: &Graph, out: &mut Vec<Finding>) {
 pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
     let Some(kind) = g.driver else { return };
     for m in g.layerdb.mounts.values() {
-        let is_container = g.containers.contains_key(&m.name);
+        let is_container = g.containers.contains_key(m.name.as_str());
         match &m.mount_id {
             None => out.push(
                 Finding::error(Code::MountBroken, format!("RW layer {}: no valid mount-id", m.name))
-                    .with_path(m.name.as_bytes())
+                    .with_subject(m.name.as_str())
                     .with_file(m.dir.join("mount-id")),
             ),
             Some(id) => {
@@ -90,7 +90,7 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                             Code::MountBroken,
                             format!("RW layer {}: mount-id names {}, which does not exist", m.name, dir.display()),
                         )
-                        .with_path(m.name.as_bytes())
+                        .with_subject(m.name.as_str())
                         .with_file(m.dir.join("mount-id")),
                     );
                 }
@@ -104,7 +104,7 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                         Code::MountBroken,
                         format!("RW layer {}: init-id names {}, which does not exist", m.name, dir.display()),
                     )
-                    .with_path(m.name.as_bytes())
+                    .with_subject(m.name.as_str())
                     .with_file(m.dir.join("init-id")),
                 );
             }
@@ -115,7 +115,7 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                 out.push(
                     Finding::error(code, format!("RW layer {}: sits on layer {}, which is not in layerdb", m.name, p.short()))
                         .with_layer(p)
-                        .with_path(m.name.as_bytes())
+                        .with_subject(m.name.as_str())
                         .with_file(m.dir.join("parent")),
                 );
             }
@@ -131,8 +131,8 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
         let image = match c.record.image {
             None => {
                 out.push(
-                    Finding::error(Code::ContainerImageMissing, format!("container {}: config.v2.json names no image", short(id)))
-                        .with_path(id.as_bytes())
+                    Finding::error(Code::ContainerImageMissing, format!("container {}: config.v2.json names no image", id.short()))
+                        .with_subject(id.as_str())
                         .with_file(&config),
                 );
                 None
@@ -143,10 +143,10 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
                     out.push(
                         Finding::error(
                             Code::ContainerImageMissing,
-                            format!("container {}: its image {} is not in imagedb", short(id), i.short()),
+                            format!("container {}: its image {} is not in imagedb", id.short(), i.short()),
                         )
                         .with_image(i)
-                        .with_path(id.as_bytes())
+                        .with_subject(id.as_str())
                         .with_file(&config),
                     );
                     None
@@ -157,9 +157,9 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
             None => out.push(
                 Finding::error(
                     Code::ContainerLayerMissing,
-                    format!("container {}: no RW layer (layerdb/mounts/{id} is missing)", short(id)),
+                    format!("container {}: no RW layer (layerdb/mounts/{id} is missing)", id.short()),
                 )
-                .with_path(id.as_bytes())
+                .with_subject(id.as_str())
                 .with_file(image_root(g).join("layerdb/mounts").join(id)),
             ),
             Some(m) => {
@@ -172,7 +172,7 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
                                 Code::ContainerLayerMissing,
                                 format!(
                                     "container {}: its RW layer sits on {}, but image {}'s top layer is {}",
-                                    short(id),
+                                    id.short(),
                                     p.short(),
                                     img.id().short(),
                                     img.top_layer().map(|t| t.short()).unwrap_or_else(|| "none".into())
@@ -180,7 +180,7 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
                             )
                             .with_image(img.id())
                             .with_layer(p)
-                            .with_path(id.as_bytes())
+                            .with_subject(id.as_str())
                             .with_file(m.dir.join("parent")),
                         );
                     }
@@ -188,10 +188,6 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
             }
         }
     }
-}
-
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }
 
 /// layer-orphaned and graphdriver-dir-orphaned: space nothing uses and no prune frees.
@@ -215,7 +211,7 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
                 Code::LayerOrphaned,
                 format!("RW layer {name} belongs to no container; docker container prune will not remove it"),
             )
-            .with_path(name.as_bytes())
+            .with_subject(name.as_str())
             .with_file(&m.dir),
         );
     }
@@ -227,7 +223,7 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
                     Code::GraphdriverDirOrphaned,
                     format!("{} is named by no layer cache-id, mount-id or init-id", d.path.display()),
                 )
-                .with_path(name.as_bytes())
+                .with_subject(name.as_str())
                 .with_file(&d.path),
             );
         }
@@ -251,7 +247,7 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
                             link.target.as_deref().unwrap_or("?")
                         ),
                     )
-                    .with_path(format!("l/{}", link.name).as_bytes())
+                    .with_subject(format!("l/{}", link.name))
                     .with_file(l_dir.join(&link.name)),
                 );
             }
@@ -267,7 +263,7 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
                 Code::LayerdbTmpLeftover,
                 format!("{} is a layer transaction a crash left behind; Docker never cleans it up", t.display()),
             )
-            .with_path(&name_of(t))
+            .with_subject(name_of(t))
             .with_file(t),
         );
     }
@@ -278,7 +274,7 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
         };
         out.push(
             Finding::warning(Code::LayerRemovingLeftover, format!("{} is a layer delete a crash interrupted{driver}", r.dir.display()))
-                .with_path(&name_of(&r.dir))
+                .with_subject(name_of(&r.dir))
                 .with_file(&r.dir),
         );
     }

@@ -7,10 +7,6 @@ use crate::graph::{ContainerdPart, Graph};
 use crate::store::containerd::blob_path;
 use std::path::Path;
 
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
-}
-
 /// Every check; nothing here reads layer content.
 pub fn run_all(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     content_references(ctd, out);
@@ -69,7 +65,7 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
             if !store.snapshots.contains_key(p) {
                 out.push(
                     Finding::error(Code::ParentMissing, format!("snapshot {}: its parent {p} is not in meta.db", s.key))
-                        .with_subject_text(&s.key),
+                        .with_subject(s.key.as_str()),
                 );
             }
         }
@@ -79,7 +75,7 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                     Code::MountBroken,
                     format!("snapshot {} is in meta.db but the {} snapshotter has no record of {}", s.key, store.snapshotter, s.name),
                 )
-                .with_subject_text(&s.key),
+                .with_subject(s.key.as_str()),
             ),
             (Some(_), Some(dir)) if !s.dir_present => {
                 out.push(Finding::error(Code::LayerContentMissing, format!("snapshot {}: its directory is missing", s.key)).with_file(dir))
@@ -105,21 +101,21 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
         let id = &c.record.id;
         let Some(m) = &c.mount else {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot is not in meta.db", short(id)))
-                    .with_subject_text(id),
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot is not in meta.db", id.short()))
+                    .with_subject(id.as_str()),
             );
             continue;
         };
         if c.rw_dir.is_none() || !ctd.store.snapshots.get(&m.name).is_some_and(|s| s.dir_present) {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot directory is missing", short(id)))
-                    .with_subject_text(id),
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot directory is missing", id.short()))
+                    .with_subject(id.as_str()),
             );
         }
         if c.init_dir.is_some() && !ctd.store.snapshots.values().any(|s| s.dir.as_ref() == c.init_dir.as_ref() && s.dir_present) {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its init snapshot directory is missing", short(id)))
-                    .with_subject_text(id),
+                Finding::error(Code::ContainerLayerMissing, format!("container {}: its init snapshot directory is missing", id.short()))
+                    .with_subject(id.as_str()),
             );
         }
         // The snapshot must sit on the image's top layer; otherwise the
@@ -131,14 +127,14 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                         Code::ContainerLayerMissing,
                         format!(
                             "container {}: its snapshots sit on {}, but image {}'s top layer is {}",
-                            short(id),
+                            id.short(),
                             m.parent.map(|p| p.short()).unwrap_or_else(|| "nothing".into()),
                             img.id().short(),
                             img.top_layer().map(|t| t.short()).unwrap_or_else(|| "none".into())
                         ),
                     )
                     .with_image(img.id())
-                    .with_subject_text(id),
+                    .with_subject(id.as_str()),
                 );
             }
         }
@@ -161,7 +157,7 @@ fn leftovers(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     }
     for l in &ctd.store.leases {
         if l.snapshots.is_empty() && l.content.is_empty() && l.ingests.is_empty() {
-            out.push(Finding::info(Code::LayerdbTmpLeftover, format!("lease {} holds nothing", l.id)).with_subject_text(&l.id));
+            out.push(Finding::info(Code::LayerdbTmpLeftover, format!("lease {} holds nothing", l.id)).with_subject(l.id.as_str()));
         }
     }
 }

@@ -191,7 +191,7 @@ fn check_repo_digests(
             let mut bad = false;
             let rel = blob_path(v2, &digest);
             let mismatch = |msg: String| {
-                Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_path(rd.as_bytes()).with_file(&rel)
+                Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_subject(rd.as_str()).with_file(&rel)
             };
             if !repo.revisions.contains(&digest) && !repo.tags.values().any(|d| *d == digest) {
                 out.push(mismatch(format!("{rd}: registry repository {} holds no manifest {}", repo.name, digest.short())));
@@ -241,7 +241,7 @@ fn check_repo_digests(
                                         format!("{rd}: layer {i} is blob {} in the registry, which local v2metadata does not list for DiffID {}", blob.short(), diff.short()),
                                     )
                                     .with_image(img.id())
-                                    .with_path(rd.as_bytes())
+                                    .with_subject(rd.as_str())
                                     .with_file(&rel),
                                 );
                             }

@@ -12,6 +12,7 @@ use super::{ContainerNode, Graph, ImageNode, LayerNode};
 use crate::digest::{chain_ids, ChainId, DiffId, Digest, ImageId};
 use crate::finding::{Code, Finding};
 use crate::fsread::{Limits, SafeDir};
+use crate::id::{CacheId, ContainerId, MountId};
 use crate::reference::Reference;
 use crate::store::containerd::{blob_path, ContainerdStore, CtdImage, SnapshotKind};
 use crate::store::containers::ContainerRecord;
@@ -211,7 +212,7 @@ pub(super) fn link(
     g: &mut Graph,
     root: &SafeDir,
     store: &ContainerdStore,
-    containers: BTreeMap<String, ContainerRecord>,
+    containers: BTreeMap<ContainerId, ContainerRecord>,
     limits: Limits,
 ) -> BTreeMap<Digest, i64> {
     let mut reachable: BTreeMap<Digest, i64> = BTreeMap::new();
@@ -453,7 +454,7 @@ pub(super) fn link(
                     diff_id,
                     parent,
                     size: snap.backend.as_ref().and_then(|b| b.size),
-                    cache_id: id.map(|i| i.to_string()),
+                    cache_id: id.map(|i| CacheId::new(i.to_string())),
                     has_tar_split: false,
                     dir: snap.dir.clone().unwrap_or_default(),
                 },
@@ -502,11 +503,11 @@ pub(super) fn link(
     for img in &store.images {
         by_name.insert(img.name.as_str(), ImageId(img.target.digest));
     }
-    let mut all: Vec<(ContainerRecord, String)> = containers.into_values().map(|r| (r.clone(), r.id)).collect();
+    let mut all: Vec<(ContainerRecord, String)> = containers.into_values().map(|r| (r.clone(), r.id.to_string())).collect();
     if all.is_empty() {
         for c in &store.containers {
             let record = ContainerRecord {
-                id: c.id.clone(),
+                id: ContainerId::new(c.id.clone()),
                 name: None,
                 image: c.image.as_deref().and_then(|n| by_name.get(n).copied()),
                 image_ref: c.image.clone(),
@@ -530,8 +531,8 @@ pub(super) fn link(
         // mount and init ids, and the parent is the image's top layer.
         let mount = rw.map(|s| MountRecord {
             name: key.clone(),
-            mount_id: s.backend.as_ref().map(|b| b.id.to_string()),
-            init_id: init.and_then(|i| i.backend.as_ref()).map(|b| b.id.to_string()),
+            mount_id: s.backend.as_ref().map(|b| MountId::new(b.id.to_string())),
+            init_id: init.and_then(|i| i.backend.as_ref()).map(|b| MountId::new(b.id.to_string())),
             parent: top,
             dir: s.dir.clone().unwrap_or_default(),
         });

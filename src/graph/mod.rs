@@ -10,6 +10,7 @@ use crate::digest::{chain_ids, ChainId, ImageId};
 use crate::finding::Code;
 use crate::finding::Finding;
 use crate::fsread::{Limits, ReadError, SafeDir};
+use crate::id::ContainerId;
 use crate::reference::Reference;
 use crate::store::containers::{read_containers, ContainerRecord};
 use crate::store::distribution::{read_distribution, Distribution, V2Metadata};
@@ -82,7 +83,7 @@ pub struct ImageNode {
     /// Images whose parent is this one (the classic builder's parent chain).
     pub children: Vec<ImageId>,
     /// IDs of the containers created from this image.
-    pub containers: Vec<String>,
+    pub containers: Vec<ContainerId>,
     /// Σ layer sizes over the chain; `None` when a layer is missing or unreadable.
     pub size: Option<i64>,
     /// Bytes of its layers other images use too, as `/system/df` counts them.
@@ -129,7 +130,7 @@ pub struct LayerNode {
     /// Images whose chain includes this layer.
     pub images: Vec<ImageId>,
     /// Containers whose RW layer sits on this layer.
-    pub containers: Vec<String>,
+    pub containers: Vec<ContainerId>,
     /// The layer's graphdriver directory, relative to the data-root.
     pub driver_dir: Option<PathBuf>,
     /// Where its files are, relative to the data-root.
@@ -185,7 +186,7 @@ pub struct Graph {
     /// Every layer, by ChainID.
     pub layers: BTreeMap<ChainId, LayerNode>,
     /// Every container, by ID.
-    pub containers: BTreeMap<String, ContainerNode>,
+    pub containers: BTreeMap<ContainerId, ContainerNode>,
     /// RW layers and leftovers in layerdb that are not image layers.
     pub layerdb: LayerDbExtras,
     /// Every entry of `repositories.json`, resolved or not.
@@ -471,7 +472,7 @@ impl Graph {
                 p.children.push(child);
             }
         }
-        let ctrs: Vec<(String, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
+        let ctrs: Vec<(ContainerId, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
         for (id, image) in ctrs {
             let Some(img) = image.and_then(|i| self.images.get_mut(&i)) else { continue };
             img.containers.push(id.clone());
@@ -486,7 +487,13 @@ impl Graph {
         self.compute_shared_sizes(false);
     }
 
-    fn link(&mut self, images: BTreeMap<ImageId, ImageRecord>, db: LayerDb, containers: BTreeMap<String, ContainerRecord>, root: &SafeDir) {
+    fn link(
+        &mut self,
+        images: BTreeMap<ImageId, ImageRecord>,
+        db: LayerDb,
+        containers: BTreeMap<ContainerId, ContainerRecord>,
+        root: &SafeDir,
+    ) {
         let LayerDb { layers, mounts, removing, tmp_leftovers } = db;
         self.layerdb = LayerDbExtras { mounts, removing, tmp_leftovers };
 
@@ -573,7 +580,7 @@ impl Graph {
         self.compute_shared_sizes(self.engine == EngineGeneration::Modern);
 
         for (id, record) in containers {
-            let mount = self.layerdb.mounts.get(&id).cloned();
+            let mount = self.layerdb.mounts.get(id.as_str()).cloned();
             let (rw_dir, init_dir) = match (self.driver, &mount) {
                 (Some(k), Some(m)) => (m.mount_id.as_deref().map(|i| k.content_dir(i)), m.init_id.as_deref().map(|i| k.content_dir(i))),
                 _ => (None, None),

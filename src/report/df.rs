@@ -66,7 +66,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
     let mut t = new_table(&["CONTAINER ID", "IMAGE", "STATUS", "SIZE", "ROOTFS SIZE", "NAMES"]);
     for c in &du.containers {
         t.add_row(vec![
-            c.id.chars().take(12).collect(),
+            c.id.short().to_owned(),
             c.image.map(|i| i.short()).unwrap_or_else(|| "?".into()),
             c.state.clone(),
             opt_size(c.rw_size),

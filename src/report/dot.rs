@@ -41,13 +41,13 @@ fn size(v: Option<i64>) -> String {
 
 fn container(out: &mut dyn Write, c: &ContainerLeaf, from: &str) -> io::Result<()> {
     let node = format!("c_{}", esc(&c.id));
-    let short: String = c.id.chars().take(12).collect();
+    let short = c.id.short();
     let name = c.name.as_deref().unwrap_or("<unnamed>");
     writeln!(
         out,
         "  \"{node}\" [shape=hexagon, style=filled, fillcolor=\"#d0e8ff\", label=\"{}\\n{}\\n{}\"];",
         esc(name),
-        esc(&short),
+        esc(short),
         esc(&c.state)
     )?;
     writeln!(out, "  \"{from}\" -> \"{node}\";")

@@ -5,21 +5,21 @@
 //! so memory stays flat however large the layer. Nothing here reads the disk.
 
 use super::Format;
-use crate::analysis::files::{LayerFile, LayerId};
+use crate::analysis::files::{FileType, LayerFile, LayerId};
 use crate::finding::terminal_safe;
 use std::io::{self, Write};
 
 /// `drwxr-xr-x` from a tar type and permission bits.
 fn mode_string(f: &LayerFile) -> String {
     let t = match f.kind {
-        "dir" => 'd',
-        "symlink" => 'l',
-        "hardlink" => 'h',
-        "char" => 'c',
-        "block" => 'b',
-        "fifo" => 'p',
-        "file" => '-',
-        _ => '?',
+        FileType::Dir => 'd',
+        FileType::Symlink => 'l',
+        FileType::HardLink => 'h',
+        FileType::Char => 'c',
+        FileType::Block => 'b',
+        FileType::Fifo => 'p',
+        FileType::File => '-',
+        FileType::Meta | FileType::Unknown => '?',
     };
     let m = f.mode;
     let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
@@ -53,7 +53,7 @@ fn table_line(f: &LayerFile) -> String {
     let mut line =
         format!("{}  {:>5}/{:<5}  {:>10}  {}  {}", mode_string(f), f.uid, f.gid, f.size, time_string(f.mtime), terminal_safe(&f.path));
     if let Some(t) = &f.link_target {
-        line.push_str(if f.kind == "hardlink" { " link to " } else { " -> " });
+        line.push_str(if f.kind == FileType::HardLink { " link to " } else { " -> " });
         line.push_str(&terminal_safe(t));
     }
     if f.whiteout {
@@ -141,15 +141,15 @@ impl<'a> FilesWriter<'a> {
 mod tests {
     use super::*;
 
-    fn f(kind: &'static str, mode: u32) -> LayerFile {
+    fn f(kind: FileType, mode: u32) -> LayerFile {
         LayerFile { path: "x".into(), kind, size: 0, mode, uid: 0, gid: 0, mtime: 0, link_target: None, whiteout: false }
     }
 
     #[test]
     fn modes_read_like_ls() {
-        assert_eq!(mode_string(&f("dir", 0o755)), "drwxr-xr-x");
-        assert_eq!(mode_string(&f("file", 0o4755)), "-rwsr-xr-x");
-        assert_eq!(mode_string(&f("dir", 0o1777)), "drwxrwxrwt");
-        assert_eq!(mode_string(&f("file", 0o2644)), "-rw-r-Sr--");
+        assert_eq!(mode_string(&f(FileType::Dir, 0o755)), "drwxr-xr-x");
+        assert_eq!(mode_string(&f(FileType::File, 0o4755)), "-rwsr-xr-x");
+        assert_eq!(mode_string(&f(FileType::Dir, 0o1777)), "drwxrwxrwt");
+        assert_eq!(mode_string(&f(FileType::File, 0o2644)), "-rw-r-Sr--");
     }
 }

@@ -12,13 +12,15 @@ pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Re
     }
     let mut t = new_table(&["SEVERITY", "CODE", "WHERE", "MESSAGE"]);
     for f in findings {
-        let place = match (&f.layer, &f.image, &f.path, &f.file) {
-            (Some(l), _, Some(p), _) => format!("layer {} /{}", l.short(), p),
-            (Some(l), _, None, _) => format!("layer {}", l.short()),
-            (None, Some(i), _, _) => format!("image {}", i.short()),
-            (None, None, Some(p), _) => p.clone(),
-            (None, None, None, Some(file)) => file.clone(),
-            _ => String::new(),
+        let place = match (&f.layer, &f.image, &f.path, &f.subject, &f.file) {
+            (Some(l), _, Some(p), _, _) => format!("layer {} /{}", l.short(), p),
+            (Some(l), _, None, Some(s), _) => format!("layer {} {}", l.short(), s),
+            (Some(l), _, None, None, _) => format!("layer {}", l.short()),
+            (None, Some(i), _, _, _) => format!("image {}", i.short()),
+            (None, None, Some(p), _, _) => p.clone(),
+            (None, None, None, Some(s), _) => s.clone(),
+            (None, None, None, None, Some(file)) => file.clone(),
+            (None, None, None, None, None) => String::new(),
         };
         t.add_row(vec![f.severity.to_string(), f.code.to_string(), terminal_safe(&place), terminal_safe(&f.message)]);
     }

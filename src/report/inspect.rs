@@ -36,7 +36,7 @@ pub enum InspectView {
         /// IDs of images built on it.
         children: Vec<String>,
         /// IDs of containers created from it.
-        container_ids: Vec<String>,
+        container_ids: Vec<crate::id::ContainerId>,
         /// `GraphDriver` of its top layer, as `docker image inspect` shows it.
         graph_driver: Option<GraphDriverView>,
     },
@@ -114,7 +114,7 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
             }
         }
         Target::Container(id) => {
-            let c = g.containers.get(id)?;
+            let c = g.containers.get(id.as_str())?;
             let mount_id = c.mount.as_ref().and_then(|m| m.mount_id.as_deref());
             InspectView::Container { container: ContainerView::new(c), graph_driver: driver_view(g, mount_id) }
         }

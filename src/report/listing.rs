@@ -5,6 +5,7 @@ use crate::analysis::df::ContainerSizes;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode, LayerNode};
+use crate::id::{CacheId, ContainerId, MountId};
 use crate::reference::Reference;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -108,7 +109,7 @@ pub struct LayerView {
     /// Docker's layer size (layerdb `size`), null when unreadable.
     pub size: Option<i64>,
     /// The graphdriver directory name (layerdb `cache-id`).
-    pub cache_id: Option<String>,
+    pub cache_id: Option<CacheId>,
     /// Graphdriver directory, relative to the data-root.
     pub driver_dir: Option<String>,
     /// Whether the graphdriver directory exists.
@@ -120,7 +121,7 @@ pub struct LayerView {
     /// Images whose chain includes it.
     pub images: Vec<ImageId>,
     /// Containers whose RW layer sits on it.
-    pub containers: Vec<String>,
+    pub containers: Vec<ContainerId>,
     /// Registry blobs it was pulled or pushed as (`distribution/v2metadata-by-diffid`).
     pub blob_digests: Vec<BlobView>,
     /// Containerd image store only: snapshot key and id, layer blob and its media type.
@@ -157,7 +158,7 @@ impl LayerView {
 #[derive(Debug, Serialize)]
 pub struct ContainerView {
     /// The container ID.
-    pub id: String,
+    pub id: ContainerId,
     /// Its name, without the leading `/`.
     pub name: Option<String>,
     /// Resolved image ID.
@@ -173,9 +174,9 @@ pub struct ContainerView {
     /// The storage driver it was created on.
     pub driver: Option<String>,
     /// The RW layer's graphdriver directory name (layerdb `mount-id`).
-    pub mount_id: Option<String>,
+    pub mount_id: Option<MountId>,
     /// The init layer's graphdriver directory name (layerdb `init-id`).
-    pub init_id: Option<String>,
+    pub init_id: Option<MountId>,
     /// ChainID of the image layer the RW layer sits on.
     pub parent_layer: Option<ChainId>,
     /// RW layer directory, relative to the data-root.
@@ -304,7 +305,7 @@ pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
             l.record.diff_id.map(|d| d.short()).unwrap_or_else(|| "?".into()),
             l.record.parent.map(|p| p.short()).unwrap_or_else(|| "-".into()),
             l.record.size.map(human_size).unwrap_or_else(|| "?".into()),
-            l.record.cache_id.as_deref().map(|c| c.chars().take(12).collect()).unwrap_or_else(|| "?".into()),
+            l.record.cache_id.as_ref().map(|c| c.short().to_owned()).unwrap_or_else(|| "?".into()),
             l.images.len().to_string(),
             l.containers.len().to_string(),
             l.blobs.len().to_string(),
@@ -315,7 +316,7 @@ pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
 
 /// Writes the containers, newest first, with the sizes measured beforehand
 /// ([`crate::analysis::df::all_container_sizes`]), keyed by container ID.
-pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<String, ContainerSizes>, format: Format) -> io::Result<()> {
+pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<ContainerId, ContainerSizes>, format: Format) -> io::Result<()> {
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let mut list: Vec<&ContainerNode> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
@@ -327,12 +328,12 @@ pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<String,
     for c in list {
         let v = ContainerView::new(c).with_sizes(size_of(c));
         t.add_row(vec![
-            v.id.chars().take(12).collect(),
+            v.id.short().to_owned(),
             terminal_safe(v.image_ref.as_deref().unwrap_or("?")),
             terminal_safe(v.name.as_deref().unwrap_or("")),
             if v.state == "exited" { format!("exited ({})", v.exit_code) } else { v.state.clone() },
             short_time(&v.created),
-            v.mount_id.as_deref().map(|m| m.chars().take(12).collect()).unwrap_or_else(|| "-".into()),
+            v.mount_id.as_ref().map(|m| m.short().to_owned()).unwrap_or_else(|| "-".into()),
             // As `docker ps -s` shows it.
             format!("{} (virtual {})", opt_size(v.rw_size), opt_size(v.rootfs_size)),
         ]);

@@ -11,6 +11,7 @@ use crate::analysis::history::layer_steps;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode};
+use crate::id::ContainerId;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -113,7 +114,7 @@ pub struct ImageLeaf {
 #[derive(Debug, Serialize)]
 pub struct ContainerLeaf {
     /// The container ID.
-    pub id: String,
+    pub id: ContainerId,
     /// Its name, without the leading `/`.
     pub name: Option<String>,
     /// Docker's one-word state.
@@ -146,7 +147,7 @@ struct Builder<'g> {
     allowed: Option<BTreeSet<ChainId>>,
     visited: BTreeSet<ChainId>,
     placed_images: BTreeSet<ImageId>,
-    placed_containers: BTreeSet<String>,
+    placed_containers: BTreeSet<ContainerId>,
 }
 
 impl<'g> Builder<'g> {
@@ -469,9 +470,9 @@ fn image_names(img: &ImageLeaf) -> String {
 
 fn container_line(pen: &Pen, c: &ContainerLeaf) -> Line {
     let name = c.name.as_deref().map(terminal_safe).unwrap_or_else(|| "<unnamed>".to_owned());
-    let short: String = c.id.chars().take(12).collect();
+    let short = c.id.short();
     Line {
-        text: format!("{} {}  {}  {}", pen.glyph(Kind::Container), pen.paint(&name, "36"), terminal_safe(&short), c.state),
+        text: format!("{} {}  {}  {}", pen.glyph(Kind::Container), pen.paint(&name, "36"), terminal_safe(short), c.state),
         children: Vec::new(),
     }
 }

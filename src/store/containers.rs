@@ -7,6 +7,7 @@
 use super::{read_error_finding, StoreCtx};
 use crate::digest::ImageId;
 use crate::finding::{Code, Finding};
+use crate::id::ContainerId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct ContainerRecord {
     /// Directory name; checked against the `ID` inside the file.
-    pub id: String,
+    pub id: ContainerId,
     /// Without the leading `/`.
     pub name: Option<String>,
     /// The resolved image ID.
@@ -159,7 +160,7 @@ pub struct RawContainerConfig {
 
 /// Reads every `containers/<id>/config.v2.json`, by container ID; an unreadable or unparsable one
 /// is a finding and is skipped.
-pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<String, ContainerRecord> {
+pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<ContainerId, ContainerRecord> {
     let mut out = BTreeMap::new();
     let base = Path::new("containers");
     for entry in ctx.list_dir_or_finding(base, findings).unwrap_or_default() {
@@ -203,9 +204,9 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
             None => (None, BTreeMap::new()),
         };
         out.insert(
-            id.to_owned(),
+            ContainerId::new(id),
             ContainerRecord {
-                id: id.to_owned(),
+                id: ContainerId::new(id),
                 name: raw.name.map(|n| n.trim_start_matches('/').to_owned()),
                 image,
                 image_ref,

@@ -3,7 +3,7 @@
 //! Layers are named by cache-id and RW layers by mount-id; which subdirectory holds
 //! a layer's files depends on the driver, and only this module knows those layouts.
 
-use super::StoreCtx;
+use super::{quoted, ParseError, StoreCtx};
 use crate::finding::{Code, Finding};
 use crate::fsread::FileKind;
 use std::collections::BTreeMap;
@@ -134,22 +134,22 @@ pub fn is_valid_link_name(s: &str) -> bool {
 }
 
 /// Parses an overlay2 `link` file: one short name, surrounding whitespace ignored.
-pub fn parse_link(text: &str) -> Result<String, String> {
+pub fn parse_link(text: &str) -> Result<String, ParseError> {
     let t = text.trim();
     if is_valid_link_name(t) {
         Ok(t.to_owned())
     } else {
-        Err(format!("{:?} is not a valid short link name", t.chars().take(80).collect::<String>()))
+        Err(ParseError::BadLinkName(quoted(t, 80)))
     }
 }
 
 /// Parses an overlay2 `lower` file: `l/<name>` entries separated by `:`, nearest first.
-pub fn parse_lower(text: &str) -> Result<Vec<String>, String> {
+pub fn parse_lower(text: &str) -> Result<Vec<String>, ParseError> {
     let mut out = Vec::new();
     for entry in text.trim().split(':').filter(|p| !p.is_empty()) {
         match entry.strip_prefix("l/") {
             Some(name) if is_valid_link_name(name) => out.push(entry.to_owned()),
-            _ => return Err(format!("{:?} is not an l/<short link> entry", entry.chars().take(80).collect::<String>())),
+            _ => return Err(ParseError::BadLowerEntry(quoted(entry, 80))),
         }
     }
     Ok(out)
@@ -167,7 +167,7 @@ pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Fin
         }
         let path = listing.join(name);
         let (link, lower) = if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) && entry.kind == FileKind::Dir {
-            let mut checked = |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, String>| {
+            let mut checked = |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, ParseError>| {
                 let rel = path.join(file);
                 let text = ctx.read_small_text(&rel, findings)?;
                 match parse(&text) {

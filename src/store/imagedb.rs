@@ -3,7 +3,7 @@
 //! The config bytes are kept exactly as found, because the image ID is the digest of
 //! those bytes and nothing else; the parsed view is a convenience beside them.
 
-use super::{read_error_finding, StoreCtx};
+use super::{read_error_finding, ParseError, StoreCtx};
 use crate::digest::{DiffId, ImageId};
 use crate::finding::{Code, Finding};
 use serde::{Deserialize, Serialize};
@@ -135,14 +135,14 @@ struct RawRootFs {
 }
 
 /// Parses config bytes. Errors name what is wrong, for a `metadata-corrupt` finding.
-pub fn parse_config(raw: &[u8]) -> Result<ImageConfig, String> {
-    let rc: RawConfig = serde_json::from_slice(raw).map_err(|e| format!("not a valid image config: {e}"))?;
+pub fn parse_config(raw: &[u8]) -> Result<ImageConfig, ParseError> {
+    let rc: RawConfig = serde_json::from_slice(raw).map_err(ParseError::Config)?;
     let diff_ids = match rc.rootfs {
         None => None,
         Some(r) => {
             let mut ids = Vec::new();
             for (i, s) in r.diff_ids.unwrap_or_default().iter().enumerate() {
-                ids.push(DiffId::parse(s).map_err(|e| format!("rootfs.diff_ids[{i}]: {e}"))?);
+                ids.push(DiffId::parse(s).map_err(|source| ParseError::DiffId { index: i, source })?);
             }
             Some(ids)
         }
@@ -236,6 +236,7 @@ mod tests {
     #[test]
     fn rejects_bad_diff_ids_with_their_index() {
         let e = parse_config(br#"{"rootfs":{"diff_ids":["sha256:zz"]}}"#).unwrap_err();
-        assert!(e.contains("diff_ids[0]"), "{e}");
+        assert!(matches!(e, ParseError::DiffId { index: 0, .. }), "{e}");
+        assert!(e.to_string().contains("diff_ids[0]"), "{e}");
     }
 }

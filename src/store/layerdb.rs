@@ -4,9 +4,10 @@
 //! (and with it every descendant); strata keeps such a layer in view with what it
 //! could read, so the report can say exactly what is broken.
 
-use super::{read_error_finding, StoreCtx};
+use super::{quoted, read_error_finding, ParseError, StoreCtx};
 use crate::digest::{ChainId, DiffId};
 use crate::finding::{Code, Finding};
+use crate::id::{CacheId, MountId};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub struct LayerRecord {
     /// Bytes the graphdriver reported when the layer was applied (Docker's layer size).
     pub size: Option<i64>,
     /// Name of the layer's graphdriver directory.
-    pub cache_id: Option<String>,
+    pub cache_id: Option<CacheId>,
     /// Whether `tar-split.json.gz` exists (without it the layer tar cannot be rebuilt).
     pub has_tar_split: bool,
     /// The layer directory, relative to the data-root.
@@ -42,9 +43,9 @@ pub struct MountRecord {
     /// Usually the container ID.
     pub name: String,
     /// `mount-id`: the RW layer's graphdriver directory name.
-    pub mount_id: Option<String>,
+    pub mount_id: Option<MountId>,
     /// `init-id`: the `-init` layer's graphdriver directory name.
-    pub init_id: Option<String>,
+    pub init_id: Option<MountId>,
     /// ChainID of the image's top layer.
     pub parent: Option<ChainId>,
     /// The mount directory, relative to the data-root.
@@ -70,7 +71,7 @@ pub struct RemovingLayer {
     /// The directory, relative to the data-root.
     pub dir: PathBuf,
     /// Its `cache-id`, naming the graphdriver directory it still holds on to, if readable.
-    pub cache_id: Option<String>,
+    pub cache_id: Option<CacheId>,
 }
 
 /// mount-id and init-id values moby accepts: 64 hex, optionally `-init`.
@@ -89,38 +90,38 @@ pub fn is_safe_dir_name(s: &str) -> bool {
 // readers check UTF-8 first). Errors are the message of a `metadata-corrupt` finding.
 
 /// `diff`: a DiffID, surrounding whitespace ignored (as moby trims it).
-pub fn parse_diff(text: &str) -> Result<DiffId, String> {
-    DiffId::parse(text.trim()).map_err(|e| e.to_string())
+pub fn parse_diff(text: &str) -> Result<DiffId, ParseError> {
+    Ok(DiffId::parse(text.trim())?)
 }
 
 /// `size`: a decimal int64. Docker parses it untrimmed: a trailing newline makes the
 /// layer unloadable for the daemon, so say so rather than quietly accept it.
-pub fn parse_size(text: &str) -> Result<i64, String> {
-    text.parse::<i64>().map_err(|_| format!("{:?} is not a decimal integer", text.chars().take(40).collect::<String>()))
+pub fn parse_size(text: &str) -> Result<i64, ParseError> {
+    text.parse::<i64>().map_err(|_| ParseError::NotAnInteger(quoted(text, 40)))
 }
 
 /// `cache-id`: the name of the layer's graphdriver directory, trimmed.
-pub fn parse_cache_id(text: &str) -> Result<String, String> {
+pub fn parse_cache_id(text: &str) -> Result<CacheId, ParseError> {
     let t = text.trim();
     if is_safe_dir_name(t) {
-        Ok(t.to_owned())
+        Ok(CacheId::new(t))
     } else {
-        Err(format!("{:?} is not a usable directory name", t.chars().take(80).collect::<String>()))
+        Err(ParseError::BadDirName(quoted(t, 80)))
     }
 }
 
 /// `parent` (of a layer or a mount): a ChainID, trimmed.
-pub fn parse_parent(text: &str) -> Result<ChainId, String> {
-    ChainId::parse(text.trim()).map_err(|e| e.to_string())
+pub fn parse_parent(text: &str) -> Result<ChainId, ParseError> {
+    Ok(ChainId::parse(text.trim())?)
 }
 
 /// `mount-id` / `init-id`: 64 hex, optionally `-init`, trimmed.
-pub fn parse_mount_id(text: &str) -> Result<String, String> {
+pub fn parse_mount_id(text: &str) -> Result<MountId, ParseError> {
     let t = text.trim();
     if is_valid_mount_id(t) {
-        Ok(t.to_owned())
+        Ok(MountId::new(t))
     } else {
-        Err(format!("{:?} is not a valid layer id", t.chars().take(80).collect::<String>()))
+        Err(ParseError::BadMountId(quoted(t, 80)))
     }
 }
 
@@ -135,7 +136,7 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
         let dir = sha_dir.join(name);
         if name.ends_with("-removing") {
             let cache_id =
-                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| s.trim().to_owned()).filter(|s| is_safe_dir_name(s));
+                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| CacheId::new(s.trim())).filter(|s| is_safe_dir_name(s));
             db.removing.push(RemovingLayer { dir, cache_id });
             continue;
         }
@@ -188,28 +189,28 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
     let diff_id = diff_text.and_then(|s| match parse_diff(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            corrupt(findings, "diff", e);
+            corrupt(findings, "diff", e.to_string());
             None
         }
     });
     let size = size_text.and_then(|s| match parse_size(&s) {
         Ok(n) => Some(n),
         Err(e) => {
-            corrupt(findings, "size", e);
+            corrupt(findings, "size", e.to_string());
             None
         }
     });
     let cache_id = cache_text.and_then(|s| match parse_cache_id(&s) {
         Ok(c) => Some(c),
         Err(e) => {
-            corrupt(findings, "cache-id", e);
+            corrupt(findings, "cache-id", e.to_string());
             None
         }
     });
     let parent = parent_text.and_then(|s| match parse_parent(&s) {
         Ok(p) => Some(p),
         Err(e) => {
-            corrupt(findings, "parent", e);
+            corrupt(findings, "parent", e.to_string());
             None
         }
     });
@@ -218,7 +219,7 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
 }
 
 fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Finding>) -> MountRecord {
-    let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<String> {
+    let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<MountId> {
         let s = ctx.read_small_text(&dir.join(file), findings)?;
         match parse_mount_id(&s) {
             Ok(id) => Some(id),

@@ -17,6 +17,47 @@ use crate::finding::{Code, Finding};
 use crate::fsread::{DirEntry, Limits, ReadError, ReadErrorKind, SafeDir};
 use std::path::{Path, PathBuf};
 
+/// Why the bytes of one small store file are not what the store writes there. The
+/// text is the message of a `metadata-corrupt` finding; quoted values are cut short.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// A digest (`diff`, `parent`) that does not parse.
+    #[error(transparent)]
+    Digest(#[from] crate::digest::DigestError),
+    /// `size` is not a decimal int64.
+    #[error("{0:?} is not a decimal integer")]
+    NotAnInteger(String),
+    /// `cache-id` names no usable directory.
+    #[error("{0:?} is not a usable directory name")]
+    BadDirName(String),
+    /// `mount-id` / `init-id` is not 64 hex with an optional `-init`.
+    #[error("{0:?} is not a valid layer id")]
+    BadMountId(String),
+    /// An overlay2 `link` file that holds no short link name.
+    #[error("{0:?} is not a valid short link name")]
+    BadLinkName(String),
+    /// An overlay2 `lower` entry that is not `l/<short link>`.
+    #[error("{0:?} is not an l/<short link> entry")]
+    BadLowerEntry(String),
+    /// An image config that is not JSON of the expected shape.
+    #[error("not a valid image config: {0}")]
+    Config(#[source] serde_json::Error),
+    /// An image config's `rootfs.diff_ids` entry that is not a digest.
+    #[error("rootfs.diff_ids[{index}]: {source}")]
+    DiffId {
+        /// Position in `rootfs.diff_ids`.
+        index: usize,
+        /// Why it is not a digest.
+        #[source]
+        source: crate::digest::DigestError,
+    },
+}
+
+/// The first `n` characters of `s`, for quoting a bad value in a [`ParseError`].
+fn quoted(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
 /// What every reader needs: the open data-root, which image store to read, limits.
 pub struct StoreCtx<'a> {
     /// The open data-root.

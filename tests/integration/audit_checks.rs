@@ -100,7 +100,7 @@ fn deleted_image_breaks_its_reference() {
     let (code, r) = audit(t.path(), &[]);
     assert_eq!(code, 1);
     let f = one(&r, "reference-broken");
-    assert_finding(f, "error", "path", "strata/rebuilt:1");
+    assert_finding(f, "error", "subject", "strata/rebuilt:1");
     assert_eq!(f["image"], REBUILT);
     assert_eq!(f["file"], "image/overlay2/repositories.json");
 }
@@ -115,7 +115,7 @@ fn planted_driver_dir_is_orphaned_and_counted() {
     let (code, r) = audit(t.path(), &[]);
     assert_eq!(code, 0, "orphans are warnings");
     let f = one(&r, "graphdriver-dir-orphaned");
-    assert_finding(f, "warning", "path", FAKE_HEX);
+    assert_finding(f, "warning", "subject", FAKE_HEX);
     assert_eq!(f["file"], format!("overlay2/{FAKE_HEX}"));
     let orphans = r["disk_usage"]["orphaned"].as_array().unwrap();
     assert_eq!(orphans.len(), 1);
@@ -136,7 +136,7 @@ fn layerdb_tmp_leftover() {
     fs::write(dir.join("diff"), "sha256:".to_owned() + FAKE_HEX).unwrap();
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "layerdb-tmp-leftover");
-    assert_finding(f, "warning", "path", "write-set-x");
+    assert_finding(f, "warning", "subject", "write-set-x");
     assert_eq!(f["file"], "image/overlay2/layerdb/tmp/write-set-x");
     assert!(r["disk_usage"]["orphaned"].as_array().unwrap().iter().any(|o| o["kind"] == "tmp" && o["size"] == 71));
 }
@@ -154,7 +154,7 @@ fn removing_leftover_owns_its_driver_dir() {
     fs::write(t.path().join("overlay2").join(&cache).join("diff/f"), vec![1u8; 500]).unwrap();
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "layer-removing-leftover");
-    assert_finding(f, "warning", "path", &name);
+    assert_finding(f, "warning", "subject", &name);
     assert!(with_code(&r, "graphdriver-dir-orphaned").is_empty(), "the driver dir belongs to the -removing layer");
     let o: Vec<&Value> = r["disk_usage"]["orphaned"].as_array().unwrap().iter().filter(|o| o["kind"] == "removing").collect();
     assert_eq!(o.len(), 1);
@@ -172,11 +172,11 @@ fn broken_mount_id() {
     let (code, r) = audit(t.path(), &[]);
     assert_eq!(code, 1);
     let f = one(&r, "mount-broken");
-    assert_finding(f, "error", "path", NEVER_STARTED);
+    assert_finding(f, "error", "subject", NEVER_STARTED);
     assert_eq!(f["file"], format!("image/overlay2/layerdb/mounts/{NEVER_STARTED}/mount-id"));
     // The RW directory it used to name is now named by nothing.
     let orphan = one(&r, "graphdriver-dir-orphaned");
-    assert_finding(orphan, "warning", "path", old.trim());
+    assert_finding(orphan, "warning", "subject", old.trim());
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn container_pointing_at_a_missing_image() {
     fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "container-image-missing");
-    assert_finding(f, "error", "path", FROM_SHORT_ID);
+    assert_finding(f, "error", "subject", FROM_SHORT_ID);
     assert_eq!(f["image"], format!("sha256:{FAKE_HEX}"));
 }
 
@@ -200,7 +200,7 @@ fn container_without_its_rw_layer() {
     fs::remove_dir_all(t.path().join(IMG).join("layerdb/mounts").join(FROM_SHORT_ID)).unwrap();
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "container-layer-missing");
-    assert_finding(f, "error", "path", FROM_SHORT_ID);
+    assert_finding(f, "error", "subject", FROM_SHORT_ID);
     // Its RW and init directories are now named by nothing.
     assert_eq!(with_code(&r, "graphdriver-dir-orphaned").len(), 2);
 }

@@ -228,7 +228,7 @@ fn manifest_whose_config_is_another_image() {
     let f = one(&r, "registry-manifest-mismatch");
     assert_eq!(f["severity"], "error");
     assert_eq!(f["image"], "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853");
-    assert_eq!(f["path"], format!("127.0.0.1:5000/strata/app@sha256:{hex}"));
+    assert_eq!(f["subject"], format!("127.0.0.1:5000/strata/app@sha256:{hex}"));
 }
 
 #[test]
