@@ -12,6 +12,7 @@ use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
 use crate::graph::{ContainerNode, Graph, ImageNode};
 use crate::id::ContainerId;
+use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -415,9 +416,9 @@ impl Pen {
             (true, Kind::More) => "...",
         }
     }
-    fn paint(&self, s: &str, code: &str) -> String {
+    fn paint(&self, s: &str, style: Style) -> String {
         if self.style.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{}{s}{}", style.render(), style.render_reset())
         } else {
             s.to_owned()
         }
@@ -472,13 +473,20 @@ fn container_line(pen: &Pen, c: &ContainerLeaf) -> Line {
     let name = c.name.as_deref().map(terminal_safe).unwrap_or_else(|| "<unnamed>".to_owned());
     let short = c.id.short();
     Line {
-        text: format!("{} {}  {}  {}", pen.glyph(Kind::Container), pen.paint(&name, "36"), terminal_safe(short), c.state),
+        text: format!(
+            "{} {}  {}  {}",
+            pen.glyph(Kind::Container),
+            pen.paint(&name, AnsiColor::Cyan.on_default()),
+            terminal_safe(short),
+            c.state
+        ),
         children: Vec::new(),
     }
 }
 
 fn image_line(pen: &Pen, img: &ImageLeaf) -> Line {
-    let mut text = format!("{} {}  {}", pen.glyph(Kind::Image), pen.paint(&image_names(img), "1;32"), img.id.short());
+    let mut text =
+        format!("{} {}  {}", pen.glyph(Kind::Image), pen.paint(&image_names(img), AnsiColor::Green.on_default().bold()), img.id.short());
     if img.intermediate {
         text.push_str("  (intermediate)");
     } else if img.dangling {
@@ -500,7 +508,8 @@ fn count_below(l: &LayerBranch) -> (usize, usize) {
 }
 
 fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
-    let mut text = format!("{} {}  {}", pen.glyph(Kind::Layer), pen.paint(&l.chain_id.short(), "33"), opt_size(l.size));
+    let mut text =
+        format!("{} {}  {}", pen.glyph(Kind::Layer), pen.paint(&l.chain_id.short(), AnsiColor::Yellow.on_default()), opt_size(l.size));
     if let Some(s) = &l.created_by {
         text.push_str("  ");
         text.push_str(&step_text(pen, s));
@@ -543,7 +552,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn draw(out: &mut dyn Write, pen: &Pen, line: &Line, prefix: &str, connector: &str) -> io::Result<()> {
-    writeln!(out, "{}{}{}", pen.paint(prefix, "2"), pen.paint(connector, "2"), line.text)?;
+    writeln!(out, "{}{}{}", pen.paint(prefix, Style::new().dimmed()), pen.paint(connector, Style::new().dimmed()), line.text)?;
     // Iterative over siblings, recursive over depth (bounded by MAX_DEPTH).
     let n = line.children.len();
     for (i, c) in line.children.iter().enumerate() {
