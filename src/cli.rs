@@ -86,9 +86,11 @@ enum Command {
     Layers(Output),
     /// List containers with their images and RW layers
     Containers(Output),
-    /// Show everything known about one image, container or layer (JSON)
+    /// List volumes: driver, anonymous or named, containers using them, size as Docker counts it
+    Volumes(Output),
+    /// Show everything known about one image, container, layer or volume (JSON)
     Inspect {
-        /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
+        /// Image (id, short id, name:tag, name@digest), container (id, short id, name), layer (chain id) or volume (name)
         reference: String,
         #[command(flatten)]
         out: Output,
@@ -276,7 +278,7 @@ impl Plan {
             _ => cli.store,
         };
         let sub = match &cli.command {
-            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) => o.format,
+            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) | Command::Volumes(o) => o.format,
             Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
                 out.format
             }
@@ -368,8 +370,10 @@ impl Plan {
             Command::Layers(_) => Job::Layers,
             Command::Containers(_) => Job::Containers,
             Command::Df(_) => Job::Df,
+            Command::Volumes(_) => Job::Volumes,
             Command::Inspect { reference, .. } => match resolve(g, reference, Kinds::ALL) {
                 Ok(t) => Job::Inspect(t),
+                Err(_) if self.volume_named(g, reference).is_some() => Job::InspectVolume(reference),
                 Err(e) => {
                     eprintln!("strata: {e}");
                     return None;
@@ -455,6 +459,17 @@ impl Plan {
                     report::write_json(out, &view)?;
                 }
             }
+            Job::Volumes => {
+                let mut findings = Vec::new();
+                let volumes = strata::store::volumes::read_volumes(root, &self.limits, &mut findings);
+                self.note_read_problems(&findings);
+                report::volumes::write_volumes(out, &volumes, format)?;
+            }
+            Job::InspectVolume(name) => {
+                if let Some(v) = self.volume_named(g, name) {
+                    report::volumes::write_volume_inspect(out, &v)?;
+                }
+            }
             Job::Df => {
                 let (usage, problems) = strata::analysis::df::disk_usage(g, root);
                 self.note_read_problems(&problems);
@@ -490,6 +505,12 @@ impl Plan {
             }
         }
         Ok(exit::OK)
+    }
+
+    /// The volume of that exact name, if the data-root has one.
+    fn volume_named(&self, g: &Graph, name: &str) -> Option<strata::store::volumes::Volume> {
+        let root = SafeDir::open_root(&g.data_root).ok()?;
+        strata::store::volumes::read_volumes(&root, &self.limits, &mut Vec::new()).into_iter().find(|v| v.name == name)
     }
 
     /// Tells the user on stderr that reading met problems, without burying the output.
@@ -568,7 +589,9 @@ enum Job<'a> {
     Layers,
     Containers,
     Df,
+    Volumes,
     Inspect(Target),
+    InspectVolume(&'a str),
     Files(Vec<LayerId>),
     Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
     Diff(String),

@@ -162,6 +162,8 @@ pub struct Graph {
     pub references: Vec<RefRecord>,
     pub distribution: Distribution,
     pub driver_home: Option<DriverHome>,
+    /// BuildKit's build cache (`<data-root>/buildkit/`), when there is one.
+    pub buildkit: Option<crate::store::buildkit::BuildkitStore>,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
     /// Problems met while reading; checks add their own findings elsewhere.
@@ -268,6 +270,7 @@ impl Graph {
             Default::default()
         };
         let containers = read_containers(&ctx, &mut findings);
+        let buildkit = crate::store::buildkit::read_buildkit(root, driver.map(|k| k.name()), &opts.limits, &mut findings);
 
         let mut g = Graph {
             data_root: root.path().to_path_buf(),
@@ -283,10 +286,15 @@ impl Graph {
             references,
             distribution,
             driver_home,
+            buildkit,
             engine: if root.exists(Path::new("engine-id")) { EngineGeneration::Modern } else { EngineGeneration::Legacy },
             findings,
         };
         g.link(images, db, containers, root);
+        let layers = &g.layers;
+        if let Some(bk) = g.buildkit.as_mut() {
+            bk.mark_shared(|c| ChainId::parse(c).is_ok_and(|c| layers.contains_key(&c)));
+        }
         g
     }
 
@@ -376,6 +384,7 @@ impl Graph {
             references: Vec::new(),
             distribution: Distribution::default(),
             driver_home: None,
+            buildkit: None,
             engine: EngineGeneration::Modern,
             findings: std::mem::take(findings),
         };

@@ -7,7 +7,7 @@ use crate::finding::terminal_safe;
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// The `--format json` shape: `{layers_size, images, containers, orphaned, summary}`.
+/// The `--format json` shape: `{layers_size, images, containers, volumes, build_cache, logs, orphaned, summary}`.
 #[derive(Serialize)]
 struct DfJson<'a> {
     schema_version: &'static str,
@@ -75,6 +75,47 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
     }
     write_table(out, &t)?;
 
+    if !du.volumes.is_empty() {
+        writeln!(out, "\nLocal Volumes space usage:\n")?;
+        let mut t = new_table(&["VOLUME NAME", "LINKS", "SIZE"]);
+        for v in &du.volumes {
+            t.add_row(vec![terminal_safe(&v.name), v.ref_count.to_string(), opt_size(v.size)]);
+        }
+        write_table(out, &t)?;
+    }
+
+    if !du.build_cache.is_empty() {
+        writeln!(out, "\nBuild cache usage: {}\n", human_size(du.summary.build_cache.size))?;
+        let mut t = new_table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]);
+        for r in &du.build_cache {
+            t.add_row(vec![
+                terminal_safe(&r.id),
+                terminal_safe(&r.record_type),
+                opt_size(r.size),
+                terminal_safe(r.created_at.as_deref().unwrap_or("")),
+                terminal_safe(r.last_used_at.as_deref().unwrap_or("")),
+                r.usage_count.to_string(),
+                r.shared.to_string(),
+            ]);
+        }
+        write_table(out, &t)?;
+    }
+
+    if !du.logs.is_empty() {
+        writeln!(out, "\nContainer logs (not counted by docker system df):\n")?;
+        let mut t = new_table(&["CONTAINER ID", "DRIVER", "FILES", "SIZE", "ALLOCATED"]);
+        for l in &du.logs {
+            t.add_row(vec![
+                l.container.chars().take(12).collect(),
+                l.driver.clone(),
+                l.files.len().to_string(),
+                human_size(i64::try_from(l.size).unwrap_or(i64::MAX)),
+                human_size(i64::try_from(l.allocated).unwrap_or(i64::MAX)),
+            ]);
+        }
+        write_table(out, &t)?;
+    }
+
     if !du.orphaned.is_empty() {
         writeln!(out, "\nOrphaned (never freed by docker system prune):\n")?;
         let mut t = new_table(&["KIND", "PATH", "SIZE"]);
@@ -87,11 +128,18 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
     Ok(())
 }
 
-/// The four-line summary of `docker system df`, with an `Orphaned` row.
+/// The four rows of `docker system df`, with `Logs` and `Orphaned` rows.
 pub fn write_summary(out: &mut dyn Write, du: &DiskUsage) -> io::Result<()> {
     let s = &du.summary;
     let mut t = new_table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
-    for (name, row) in [("Images", &s.images), ("Containers", &s.containers), ("Orphaned", &s.orphaned)] {
+    for (name, row) in [
+        ("Images", &s.images),
+        ("Containers", &s.containers),
+        ("Local Volumes", &s.volumes),
+        ("Build Cache", &s.build_cache),
+        ("Logs", &s.logs),
+        ("Orphaned", &s.orphaned),
+    ] {
         t.add_row(vec![
             name.to_owned(),
             row.total_count.to_string(),

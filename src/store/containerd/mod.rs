@@ -95,7 +95,7 @@ pub fn looks_like_root(dir: &SafeDir) -> bool {
 
 /// Reads a bbolt file; `None` (with one finding) when it is missing, unreadable or
 /// not a sound database.
-fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
+pub(crate) fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
     let bytes = match root.read_file(Path::new(rel), max_bolt_bytes(limits)) {
         Ok(b) => b,
         Err(e) if e.is_not_found() && !required => return None,
