@@ -104,8 +104,8 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
-    Df(Output),
+    /// Disk usage as `docker system df -v` counts it, plus logs and orphans no prune frees
+    Df(DfArgs),
     /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
     Audit(AuditArgs),
     /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
@@ -185,6 +185,16 @@ struct VerifyArgs {
     /// Layers verified at once [default: one per core]
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     jobs: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct DfArgs {
+    /// Walk the whole data-root once: set each row against the bytes on disk and name by path what no row explains
+    #[arg(long)]
+    reconcile: bool,
+
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -278,7 +288,8 @@ impl Plan {
             _ => cli.store,
         };
         let sub = match &cli.command {
-            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) | Command::Volumes(o) => o.format,
+            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Volumes(o) => o.format,
+            Command::Df(a) => a.out.format,
             Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
                 out.format
             }
@@ -369,7 +380,7 @@ impl Plan {
             Command::Images(_) => Job::Images,
             Command::Layers(_) => Job::Layers,
             Command::Containers(_) => Job::Containers,
-            Command::Df(_) => Job::Df,
+            Command::Df(a) => Job::Df { reconcile: a.reconcile },
             Command::Volumes(_) => Job::Volumes,
             Command::Inspect { reference, .. } => match resolve(g, reference, Kinds::ALL) {
                 Ok(t) => Job::Inspect(t),
@@ -470,10 +481,11 @@ impl Plan {
                     report::volumes::write_volume_inspect(out, &v)?;
                 }
             }
-            Job::Df => {
-                let (usage, problems) = strata::analysis::df::disk_usage(g, root);
+            Job::Df { reconcile } => {
+                let (usage, mut problems) = strata::analysis::df::disk_usage(g, root);
+                let rec = reconcile.then(|| strata::analysis::reconcile::reconcile(g, root, &usage, &mut problems));
                 self.note_read_problems(&problems);
-                report::df::write_df(out, &usage, format)?;
+                report::df::write_df(out, &usage, rec.as_ref(), format)?;
             }
             Job::Files(layers) => {
                 let mut findings = Vec::new();
@@ -588,7 +600,7 @@ enum Job<'a> {
     Images,
     Layers,
     Containers,
-    Df,
+    Df { reconcile: bool },
     Volumes,
     Inspect(Target),
     InspectVolume(&'a str),

@@ -3,6 +3,7 @@
 
 use super::{human_size, new_table, opt_size, write_json, write_table, Format};
 use crate::analysis::df::DiskUsage;
+use crate::analysis::reconcile::Reconcile;
 use crate::finding::terminal_safe;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -13,6 +14,9 @@ struct DfJson<'a> {
     schema_version: &'static str,
     #[serde(flatten)]
     usage: &'a DiskUsage,
+    /// With `--reconcile` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reconcile: Option<&'a Reconcile>,
 }
 
 /// `1.983MB (99%)`, as the docker CLI shows reclaimable space.
@@ -24,9 +28,9 @@ fn with_percent(part: i64, whole: i64) -> String {
     format!("{} ({}%)", human_size(part), i128::from(part) * 100 / i128::from(whole))
 }
 
-pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Result<()> {
+pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcile>, format: Format) -> io::Result<()> {
     if format == Format::Json {
-        return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du });
+        return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du, reconcile });
     }
     write_summary(out, du)?;
 
@@ -125,7 +129,46 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
         }
         write_table(out, &t)?;
     }
+    if let Some(r) = reconcile {
+        write_reconcile(out, r)?;
+    }
     Ok(())
+}
+
+fn u(n: u64) -> String {
+    human_size(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// The `--reconcile` account: rows against the disk, then every unexplained path, then the total.
+fn write_reconcile(out: &mut dyn Write, r: &Reconcile) -> io::Result<()> {
+    writeln!(out, "\nReconciled with the disk (each inode once, as du counts):\n")?;
+    let mut t = new_table(&["ROW / PATH", "DF SIZE", "APPARENT", "ALLOCATED", "ENTRIES"]);
+    for row in &r.rows {
+        t.add_row(vec![
+            row.row.label().to_owned(),
+            human_size(row.df_size),
+            u(row.on_disk.apparent),
+            u(row.on_disk.allocated),
+            row.on_disk.entries.to_string(),
+        ]);
+    }
+    for x in &r.unexplained {
+        t.add_row(vec![
+            terminal_safe(&x.path),
+            "-".to_owned(),
+            u(x.on_disk.apparent),
+            u(x.on_disk.allocated),
+            x.on_disk.entries.to_string(),
+        ]);
+    }
+    t.add_row(vec![
+        "TOTAL".to_owned(),
+        "".to_owned(),
+        format!("{} ({} B)", u(r.total.apparent), r.total.apparent),
+        format!("{} ({} B)", u(r.total.allocated), r.total.allocated),
+        r.total.entries.to_string(),
+    ]);
+    write_table(out, &t)
 }
 
 /// The four rows of `docker system df`, with `Logs` and `Orphaned` rows.

@@ -196,3 +196,45 @@ fn df_table_has_every_row() {
         assert!(out.contains(row), "missing {row:?} in:\n{out}");
     }
 }
+
+/// `du -s -B1 [--apparent-size] DIR` in bytes.
+fn du(dir: &std::path::Path, apparent: bool) -> u64 {
+    let mut c = std::process::Command::new("du");
+    c.args(["-s", "-B1"]);
+    if apparent {
+        c.arg("--apparent-size");
+    }
+    let out = c.arg(dir).output().expect("run du");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn reconcile_adds_up_to_du() {
+    require_root!();
+    require_tool!("du", "--version", "coreutils");
+    let root = data_root(FIXTURE);
+    let v = support::run_json(&root, &["df", "--reconcile"]);
+    validate("df", &v);
+    let r = &v["reconcile"];
+    assert_eq!(r["total"]["apparent"], du(&root, true), "apparent total vs du --apparent-size");
+    assert_eq!(r["total"]["allocated"], du(&root, false), "allocated total vs du");
+    let sum = |key: &str| -> u64 {
+        r["rows"].as_array().unwrap().iter().map(|x| x["on_disk"][key].as_u64().unwrap()).sum::<u64>()
+            + r["unexplained"].as_array().unwrap().iter().map(|x| x["on_disk"][key].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(sum("apparent"), r["total"]["apparent"].as_u64().unwrap(), "rows + unexplained = total");
+    assert_eq!(sum("allocated"), r["total"]["allocated"].as_u64().unwrap());
+    // Each row holds at least what df counts for it.
+    for row in r["rows"].as_array().unwrap() {
+        assert!(row["on_disk"]["apparent"].as_i64().unwrap() >= row["df_size"].as_i64().unwrap(), "{row}");
+    }
+    // What is left is metadata and engine state, each named: the databases among it.
+    let paths: Vec<&str> = r["unexplained"].as_array().unwrap().iter().map(|x| x["path"].as_str().unwrap()).collect();
+    for p in ["volumes/metadata.db", "buildkit/metadata_v2.db", "image/overlay2/imagedb", "overlay2/l"] {
+        assert!(paths.contains(&p), "{p} not among {paths:?}");
+    }
+    assert!(!paths.iter().any(|p| p.starts_with("volumes/strata-named") || p.starts_with("containers/")), "{paths:?}");
+    let (code, out, _) = support::run(&root, &["df", "--reconcile"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("TOTAL") && out.contains(&format!("({} B)", du(&root, true))), "{out}");
+}
