@@ -384,13 +384,16 @@ impl Graph {
             references: Vec::new(),
             distribution: Distribution::default(),
             driver_home: None,
-            buildkit: None,
+            buildkit: crate::store::buildkit::read_buildkit(root, None, &opts.limits, findings),
             engine: EngineGeneration::Modern,
             findings: std::mem::take(findings),
         };
         let image_content = containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
         g.connect();
         let df_counts_content = root.exists(Path::new("buildkit/history_c8d.db"));
+        if let Some(bk) = g.buildkit.as_mut() {
+            bk.mark_shared(|c| store.snapshots.contains_key(c));
+        }
         g.containerd = Some(ContainerdPart { location, root: ctd_root, store, image_content, df_counts_content });
         Some(g)
     }

@@ -174,6 +174,24 @@ fn read_snapshots(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>) 
     out
 }
 
+/// `buildkit/metadata_v2.db`, or with the containerd store `buildkit/containerd-<snapshotter>/metadata_v2.db`.
+fn metadata_path(root: &SafeDir) -> String {
+    let plain = format!("{BUILDKIT_DIR}/metadata_v2.db");
+    if root.exists(Path::new(&plain)) {
+        return plain;
+    }
+    let mut dirs: Vec<String> = root
+        .read_dir(Path::new(BUILDKIT_DIR))
+        .map(|v| v.into_iter().filter(|e| e.kind == FileKind::Dir).filter_map(|e| e.name.into_string().ok()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.into_iter()
+        .filter(|d| d.starts_with("containerd-") && is_plain_name(d))
+        .map(|d| format!("{BUILDKIT_DIR}/{d}/metadata_v2.db"))
+        .find(|p| root.exists(Path::new(p)))
+        .unwrap_or(plain)
+}
+
 /// Reads `<data-root>/buildkit/`. `driver` is the graphdriver home (`overlay2`) in which
 /// BuildKit's snapshots are directories; `None` when there is no graphdriver store.
 /// An absent `buildkit/` gives `None`.
@@ -182,7 +200,11 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
         return None;
     }
     let snapshots = read_snapshots(root, limits, findings);
-    let rel = format!("{BUILDKIT_DIR}/metadata_v2.db");
+    // With the graphdriver store BuildKit's snapshots are in `snapshots.db`; with the
+    // containerd store they are containerd's (leased), and the metadata is under
+    // `containerd-<snapshotter>/`.
+    let graphdriver_snapshots = root.exists(Path::new(&format!("{BUILDKIT_DIR}/snapshots.db")));
+    let rel = metadata_path(root);
     let mut raw: Vec<RawRecord> = Vec::new();
     if let Some(db) = open_bolt(root, &rel, limits, false, findings) {
         match db.root().bucket(b"_main") {
@@ -259,7 +281,7 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
                 dirs.push(format!("{d}/{c}"));
             }
         }
-        if snap.is_none() && chain_id.is_none() {
+        if graphdriver_snapshots && snap.is_none() && chain_id.is_none() {
             findings.push(
                 Finding::warning(
                     Code::BuildCacheBroken,
