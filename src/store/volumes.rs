@@ -122,7 +122,14 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
     let rel = format!("{VOLUMES_DIR}/metadata.db");
     let mut raw: BTreeMap<String, RawVolume> = BTreeMap::new();
     if let Some(db) = open_bolt(root, &rel, limits, false, findings) {
-        if let Ok(Some(b)) = db.root().bucket(b"volumes") {
+        let bucket = match db.root().bucket(b"volumes") {
+            Ok(b) => b,
+            Err(e) => {
+                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                None
+            }
+        };
+        if let Some(b) = bucket {
             for item in b.iter() {
                 match item {
                     Ok((k, Value::Data(v))) => {

@@ -260,3 +260,32 @@ fn reconcile_adds_up_to_du() {
     assert_eq!(code, 0);
     assert!(out.contains("TOTAL") && out.contains(&format!("({} B)", du(&root, true))), "{out}");
 }
+
+#[test]
+fn damaged_buildkit_and_volume_databases_are_findings() {
+    require_root!();
+    let copy = support::copy_tree(&data_root(FIXTURE));
+    let root = copy.path();
+    // A torn metadata_v2.db, a snapshots.db of garbage, a volumes db cut short.
+    let cut = |rel: &str, len: usize| {
+        let p = root.join(rel);
+        let mut b = std::fs::read(&p).unwrap();
+        b.truncate(len);
+        std::fs::write(&p, b).unwrap();
+    };
+    cut("buildkit/metadata_v2.db", 100);
+    cut("volumes/metadata.db", 4096 + 17);
+    std::fs::write(root.join("buildkit/snapshots.db"), vec![0xa5u8; 20000]).unwrap();
+    let (code, out, err) = support::run(root, &["df", "--reconcile", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    validate("df", &v);
+    // Volumes are still found by their directories.
+    assert_eq!(v["volumes"].as_array().unwrap().len(), 2, "{v:#}");
+    let (_, report) = support::audit::audit(root, &["--metadata-only"]);
+    let corrupt: Vec<String> =
+        support::audit::with_code(&report, "metadata-corrupt").iter().filter_map(|f| f["file"].as_str().map(str::to_owned)).collect();
+    for f in ["buildkit/metadata_v2.db", "volumes/metadata.db", "buildkit/snapshots.db"] {
+        assert!(corrupt.iter().any(|c| c == f), "{f} not reported: {corrupt:?}");
+    }
+}
