@@ -86,9 +86,11 @@ enum Command {
     Layers(Output),
     /// List containers with their images and RW layers
     Containers(Output),
-    /// Show everything known about one image, container or layer (JSON)
+    /// List volumes: driver, anonymous or named, containers using them, size as Docker counts it
+    Volumes(Output),
+    /// Show everything known about one image, container, layer or volume (JSON)
     Inspect {
-        /// Image (id, short id, name:tag, name@digest), container (id, short id, name) or layer (chain id)
+        /// Image (id, short id, name:tag, name@digest), container (id, short id, name), layer (chain id) or volume (name)
         reference: String,
         #[command(flatten)]
         out: Output,
@@ -102,8 +104,8 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Disk usage as `docker system df -v` counts it, plus orphans no prune frees
-    Df(Output),
+    /// Disk usage as `docker system df -v` counts it, plus logs and orphans no prune frees
+    Df(DfArgs),
     /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
     Audit(AuditArgs),
     /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
@@ -183,6 +185,16 @@ struct VerifyArgs {
     /// Layers verified at once [default: one per core]
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     jobs: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct DfArgs {
+    /// Walk the whole data-root once: set each row against the bytes on disk and name by path what no row explains
+    #[arg(long)]
+    reconcile: bool,
+
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -276,7 +288,8 @@ impl Plan {
             _ => cli.store,
         };
         let sub = match &cli.command {
-            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) => o.format,
+            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Volumes(o) => o.format,
+            Command::Df(a) => a.out.format,
             Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
                 out.format
             }
@@ -367,9 +380,11 @@ impl Plan {
             Command::Images(_) => Job::Images,
             Command::Layers(_) => Job::Layers,
             Command::Containers(_) => Job::Containers,
-            Command::Df(_) => Job::Df,
+            Command::Df(a) => Job::Df { reconcile: a.reconcile },
+            Command::Volumes(_) => Job::Volumes,
             Command::Inspect { reference, .. } => match resolve(g, reference, Kinds::ALL) {
                 Ok(t) => Job::Inspect(t),
+                Err(_) if self.volume_named(g, reference).is_some() => Job::InspectVolume(reference),
                 Err(e) => {
                     eprintln!("strata: {e}");
                     return None;
@@ -464,10 +479,22 @@ impl Plan {
                     report::write_json(out, &view)?;
                 }
             }
-            Job::Df => {
-                let (usage, problems) = strata::analysis::df::disk_usage(g, root);
+            Job::Volumes => {
+                let mut findings = Vec::new();
+                let volumes = strata::store::volumes::read_volumes(root, &self.limits, &mut findings);
+                self.note_read_problems(&findings);
+                report::volumes::write_volumes(out, &volumes, format)?;
+            }
+            Job::InspectVolume(name) => {
+                if let Some(v) = self.volume_named(g, name) {
+                    report::volumes::write_volume_inspect(out, &v)?;
+                }
+            }
+            Job::Df { reconcile } => {
+                let (usage, mut problems) = strata::analysis::df::disk_usage(g, root);
+                let rec = reconcile.then(|| strata::analysis::reconcile::reconcile(g, root, &usage, &mut problems));
                 self.note_read_problems(&problems);
-                report::df::write_df(out, &usage, format)?;
+                report::df::write_df(out, &usage, rec.as_ref(), format)?;
             }
             Job::Files(layers) => {
                 let mut findings = Vec::new();
@@ -499,6 +526,12 @@ impl Plan {
             }
         }
         Ok(exit::OK)
+    }
+
+    /// The volume of that exact name, if the data-root has one.
+    fn volume_named(&self, g: &Graph, name: &str) -> Option<strata::store::volumes::Volume> {
+        let root = SafeDir::open_root(&g.data_root).ok()?;
+        strata::store::volumes::read_volumes(&root, &self.limits, &mut Vec::new()).into_iter().find(|v| v.name == name)
     }
 
     /// Tells the user on stderr that reading met problems, without burying the output.
@@ -576,8 +609,10 @@ enum Job<'a> {
     Images,
     Layers,
     Containers,
-    Df,
+    Df { reconcile: bool },
+    Volumes,
     Inspect(Target),
+    InspectVolume(&'a str),
     Files(Vec<LayerId>),
     Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
     Diff(strata::id::ContainerId),

@@ -115,6 +115,9 @@ pub enum Code {
     ContentBlobCorrupt,
     /// A content blob does not hash to the digest it is named by.
     ContentBlobMismatch,
+    // BuildKit's build cache.
+    /// A BuildKit record names a snapshot that is not there, or a snapshot's directory is missing.
+    BuildCacheBroken,
     // Things strata sees but does not analyse yet.
     /// A store strata sees but does not analyse (another graphdriver store, a store it cannot read yet).
     UnsupportedStore,

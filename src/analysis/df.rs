@@ -114,6 +114,12 @@ pub struct DfSummary {
     pub images: DfTotals,
     /// The `Containers` row.
     pub containers: DfTotals,
+    /// Local volumes: active ones are mounted by a container.
+    pub volumes: DfTotals,
+    /// BuildKit records: size and reclaimable leave out shared ones, as the docker CLI does.
+    pub build_cache: DfTotals,
+    /// Container log files (Docker's df has no such row): those of stopped containers are reclaimable.
+    pub logs: DfTotals,
     /// Orphans: all of it is reclaimable, none of it by Docker.
     pub orphaned: DfTotals,
 }
@@ -127,6 +133,12 @@ pub struct DiskUsage {
     pub images: Vec<DfImage>,
     /// Every container, with its measured sizes.
     pub containers: Vec<DfContainer>,
+    /// Volumes of the `local` driver, as `/system/df` `Volumes` lists them.
+    pub volumes: Vec<crate::store::volumes::Volume>,
+    /// BuildKit's records, as `/system/df` `BuildCache` lists them.
+    pub build_cache: Vec<crate::store::buildkit::CacheRecord>,
+    /// Each container's log files.
+    pub logs: Vec<crate::store::logs::ContainerLogs>,
     /// Everything holding space that no Docker command frees.
     pub orphaned: Vec<Orphan>,
     /// The `docker system df` rows.
@@ -182,6 +194,10 @@ pub fn find_orphans(g: &Graph) -> Orphans {
     }
     for r in &g.layerdb.removing {
         referenced.extend(r.cache_id.as_deref());
+    }
+    // BuildKit's snapshots are build cache, never orphans.
+    if let Some(bk) = &g.buildkit {
+        referenced.extend(bk.owned_dirs.iter().map(String::as_str));
     }
     let driver_dirs =
         g.driver_home.as_ref().map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect()).unwrap_or_default();
@@ -316,6 +332,15 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
     }
 
     let orphaned = measure_orphans(g, root, &find_orphans(g), &mut findings);
+    let volumes: Vec<_> = crate::store::volumes::read_volumes(root, &crate::fsread::Limits::default(), &mut findings)
+        .into_iter()
+        .filter(|v| v.driver == "local")
+        .collect();
+    let build_cache = g.buildkit.as_ref().map(|b| b.records.clone()).unwrap_or_default();
+    let logs = crate::store::logs::read_logs(root);
+    let active_ids: BTreeSet<&str> = containers.iter().filter(|c| c.active).map(|c| c.id.as_str()).collect();
+    let sum = |it: &mut dyn Iterator<Item = i64>| it.fold(0i64, i64::saturating_add);
+    let log_size = |l: &crate::store::logs::ContainerLogs| i64::try_from(l.size).unwrap_or(i64::MAX);
 
     // Reclaimable images, as the docker CLI (and engines up to v28) compute it: all
     // layers minus what images in use hold on their own.
@@ -334,6 +359,24 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             size: containers.iter().filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
             reclaimable: containers.iter().filter(|c| !c.active).filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
         },
+        volumes: DfTotals {
+            total_count: volumes.len(),
+            active: volumes.iter().filter(|v| v.ref_count > 0).count(),
+            size: sum(&mut volumes.iter().filter_map(|v| v.size)),
+            reclaimable: sum(&mut volumes.iter().filter(|v| v.ref_count == 0).filter_map(|v| v.size)),
+        },
+        build_cache: DfTotals {
+            total_count: build_cache.len(),
+            active: build_cache.iter().filter(|r| r.in_use).count(),
+            size: sum(&mut build_cache.iter().filter(|r| !r.shared).filter_map(|r| r.size)),
+            reclaimable: sum(&mut build_cache.iter().filter(|r| !r.shared && !r.in_use).filter_map(|r| r.size)),
+        },
+        logs: DfTotals {
+            total_count: logs.len(),
+            active: logs.iter().filter(|l| active_ids.contains(l.container.as_str())).count(),
+            size: sum(&mut logs.iter().map(log_size)),
+            reclaimable: sum(&mut logs.iter().filter(|l| !active_ids.contains(l.container.as_str())).map(log_size)),
+        },
         orphaned: DfTotals {
             total_count: orphaned.len(),
             active: 0,
@@ -341,7 +384,7 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             reclaimable: orphaned.iter().filter_map(|o| o.size).fold(0, i64::saturating_add),
         },
     };
-    (DiskUsage { layers_size, images, containers, orphaned, summary }, findings)
+    (DiskUsage { layers_size, images, containers, volumes, build_cache, logs, orphaned, summary }, findings)
 }
 
 fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Finding>) -> Vec<Orphan> {

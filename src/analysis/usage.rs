@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Visits every entry below the top of `top`, depth first, with its lstat; nothing is
 /// followed. Entries that cannot be read are pushed to `problems` and skipped.
-fn walk(top: &SafeDir, problems: &mut Vec<ReadError>, mut visit: impl FnMut(&Path, &Meta)) {
+pub(crate) fn walk(top: &SafeDir, problems: &mut Vec<ReadError>, mut visit: impl FnMut(&Path, &Meta)) {
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
         let entries = match top.read_dir(&dir) {

@@ -195,6 +195,8 @@ pub struct Graph {
     pub distribution: Distribution,
     /// What the graphdriver's own directory holds (`overlay2/`, `vfs/dir/`...).
     pub driver_home: Option<DriverHome>,
+    /// BuildKit's build cache (`<data-root>/buildkit/`), when there is one.
+    pub buildkit: Option<crate::store::buildkit::BuildkitStore>,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
     /// Problems met while reading; checks add their own findings elsewhere.
@@ -308,6 +310,7 @@ impl Graph {
             Default::default()
         };
         let containers = read_containers(&ctx, &mut findings);
+        let buildkit = crate::store::buildkit::read_buildkit(root, driver.map(|k| k.name()), &opts.limits, &mut findings);
 
         let mut g = Graph {
             data_root: root.path().to_path_buf(),
@@ -324,10 +327,15 @@ impl Graph {
             references,
             distribution,
             driver_home,
+            buildkit,
             engine: if root.exists(Path::new("engine-id")) { EngineGeneration::Modern } else { EngineGeneration::Legacy },
             findings,
         };
         g.link(images, db, containers, root);
+        let layers = &g.layers;
+        if let Some(bk) = g.buildkit.as_mut() {
+            bk.mark_shared(|c| ChainId::parse(c).is_ok_and(|c| layers.contains_key(&c)));
+        }
         g
     }
 
@@ -436,12 +444,16 @@ impl Graph {
             references: Vec::new(),
             distribution: Distribution::default(),
             driver_home: None,
+            buildkit: crate::store::buildkit::read_buildkit(root, None, &opts.limits, findings),
             engine: EngineGeneration::Modern,
             findings: std::mem::take(findings),
         };
         let image_content = containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
         g.connect();
         let df_counts_content = root.exists(Path::new("buildkit/history_c8d.db"));
+        if let Some(bk) = g.buildkit.as_mut() {
+            bk.mark_shared(|c| store.snapshots.contains_key(c));
+        }
         g.containerd = Some(ContainerdPart { location, root: ctd_root, store, image_content, df_counts_content });
         Ok(g)
     }

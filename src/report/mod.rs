@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod listing;
 pub mod tree;
 pub mod verify;
+pub mod volumes;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;

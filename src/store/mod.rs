@@ -3,6 +3,7 @@
 //! Each reader returns typed records and pushes a [`Finding`] for every file it could
 //! not use; none of them stops because one file is bad.
 
+pub mod buildkit;
 pub mod containerd;
 pub mod containers;
 pub mod distribution;
@@ -10,8 +11,10 @@ pub mod graphdriver;
 pub mod imagedb;
 pub mod layerdb;
 pub mod layout;
+pub mod logs;
 pub mod registry;
 pub mod repositories;
+pub mod volumes;
 
 use crate::finding::{Code, Finding};
 use crate::fsread::{DirEntry, Limits, ReadError, ReadErrorKind, SafeDir};

@@ -8,6 +8,7 @@
 mod support;
 
 mod audit_checks;
+mod buildkit_df;
 mod containerd_graph;
 mod containerd_k8s;
 mod containerd_store;

@@ -104,7 +104,7 @@ pub fn looks_like_root(dir: &SafeDir) -> bool {
 
 /// Reads a bbolt file; `None` (with one finding) when it is missing, unreadable or
 /// not a sound database.
-fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
+pub(crate) fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
     // A live containerd rewrites the file in place while it is read, with no lock
     // taken here. Transaction N+1 writes only pages N does not reach; once it has
     // committed, N+2 may reuse N's pages. So a copy during which nothing committed

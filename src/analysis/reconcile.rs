@@ -1,0 +1,203 @@
+//! `strata df --reconcile`: one walk of the whole data-root, every entry set against
+//! the `df` row that explains it, and what no row explains named by path, so the total
+//! equals what `du` gives (apparent and allocated, each inode once, directories
+//! included, not crossing into other filesystems).
+//!
+//! Ownership, by the deepest owning path above an entry:
+//! - Images: each image layer's layerdb dir and driver dir;
+//! - Containers: `containers/<id>` (but its logs), its RW and init layers (layerdb
+//!   mount dir and driver dirs);
+//! - Local Volumes: `volumes/<name>`;
+//! - Build Cache: BuildKit's snapshot dirs in the driver home;
+//! - Logs: each log file;
+//! - Orphaned: each orphan's paths.
+//!
+//! The rest (the image and volume databases, `buildkit/`'s databases, overlay2's `l/`
+//! links, `network/`, `containerd/`, unknown dirs) is listed by path.
+
+use crate::analysis::df::{find_orphans, DiskUsage};
+use crate::analysis::usage::walk;
+use crate::finding::Finding;
+use crate::fsread::{FileKind, SafeDir};
+use crate::graph::Graph;
+use crate::store::read_error_finding;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The `df` row a path belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Row {
+    Images,
+    Containers,
+    Volumes,
+    BuildCache,
+    Logs,
+    Orphaned,
+}
+
+impl Row {
+    pub fn label(self) -> &'static str {
+        match self {
+            Row::Images => "Images",
+            Row::Containers => "Containers",
+            Row::Volumes => "Local Volumes",
+            Row::BuildCache => "Build Cache",
+            Row::Logs => "Logs",
+            Row::Orphaned => "Orphaned",
+        }
+    }
+}
+
+/// Bytes on disk.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Bytes {
+    /// `st_size` (`du --apparent-size`).
+    pub apparent: u64,
+    /// `st_blocks * 512` (`du`).
+    pub allocated: u64,
+    pub entries: u64,
+}
+
+impl Bytes {
+    fn add(&mut self, size: u64, blocks: u64) {
+        self.apparent = self.apparent.saturating_add(size);
+        self.allocated = self.allocated.saturating_add(blocks.saturating_mul(512));
+        self.entries += 1;
+    }
+}
+
+/// One row: the size `df` gives it and the bytes on disk under its paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowAccount {
+    pub row: Row,
+    /// The row's size as `df` counts it (Docker's rule where Docker has the row).
+    pub df_size: i64,
+    pub on_disk: Bytes,
+}
+
+/// A path no row explains, with what is under it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unexplained {
+    /// Relative to the data-root.
+    pub path: String,
+    pub on_disk: Bytes,
+}
+
+/// The reconciliation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconcile {
+    pub rows: Vec<RowAccount>,
+    pub unexplained: Vec<Unexplained>,
+    /// Every entry of the data-root, the top directory included: what `du` gives.
+    pub total: Bytes,
+}
+
+fn owners(g: &Graph, du: &DiskUsage) -> BTreeMap<PathBuf, Row> {
+    let mut m: BTreeMap<PathBuf, Row> = BTreeMap::new();
+    for l in g.layers.values() {
+        m.insert(l.record.dir.clone(), Row::Images);
+        if let Some(d) = &l.driver_dir {
+            m.insert(d.clone(), Row::Images);
+        }
+    }
+    for c in g.containers.keys() {
+        m.insert(Path::new("containers").join(c), Row::Containers);
+    }
+    for mt in g.layerdb.mounts.values() {
+        m.insert(mt.dir.clone(), Row::Containers);
+        if let Some(k) = g.driver {
+            for id in mt.mount_id.iter().chain(mt.init_id.iter()) {
+                m.insert(k.layer_dir(id), Row::Containers);
+            }
+        }
+    }
+    for v in &du.volumes {
+        m.insert(Path::new("volumes").join(&v.name), Row::Volumes);
+    }
+    if let (Some(bk), Some(k)) = (&g.buildkit, g.driver) {
+        for d in &bk.owned_dirs {
+            m.insert(k.layer_dir(d), Row::BuildCache);
+        }
+    }
+    for l in &du.logs {
+        for f in &l.files {
+            m.insert(PathBuf::from(&f.path), Row::Logs);
+        }
+    }
+    for o in &du.orphaned {
+        m.insert(PathBuf::from(&o.path), Row::Orphaned);
+        if let Some(d) = &o.driver_dir {
+            m.insert(PathBuf::from(d), Row::Orphaned);
+        }
+    }
+    // Orphaned driver dirs the df did not measure still belong to the row.
+    if let Some(home) = &g.driver_home {
+        for name in find_orphans(g).driver_dirs {
+            if let Some(d) = home.dirs.get(&name) {
+                m.insert(d.path.clone(), Row::Orphaned);
+            }
+        }
+    }
+    m
+}
+
+/// Where an unexplained entry is listed: its first two components (three under `image/`).
+fn group_of(rel: &Path) -> PathBuf {
+    let comps: Vec<_> = rel.components().collect();
+    let n = if comps.first().is_some_and(|c| c.as_os_str() == "image") { 3 } else { 2 };
+    comps.iter().take(n).collect()
+}
+
+/// Walks the data-root once and sets every entry against its row.
+pub fn reconcile(g: &Graph, root: &SafeDir, du: &DiskUsage, findings: &mut Vec<Finding>) -> Reconcile {
+    let owners = owners(g, du);
+    let mut rows: BTreeMap<Row, Bytes> = BTreeMap::new();
+    let mut unexplained: BTreeMap<PathBuf, Bytes> = BTreeMap::new();
+    let mut total = Bytes::default();
+    let top = root.lstat(Path::new(""));
+    let root_dev = top.as_ref().map(|m| m.dev).ok();
+    if let Ok(m) = &top {
+        total.add(m.size, m.blocks);
+        unexplained.entry(PathBuf::from(".")).or_default().add(m.size, m.blocks);
+    }
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut problems = Vec::new();
+    walk(root, &mut problems, |p, m| {
+        // Not into other filesystems (`du -x`): a live host's mounted merged dirs.
+        if root_dev.is_some_and(|d| d != m.dev) {
+            return;
+        }
+        if m.nlink > 1 && m.kind != FileKind::Dir && !seen.insert((m.dev, m.ino)) {
+            return;
+        }
+        total.add(m.size, m.blocks);
+        let owner = p.ancestors().find_map(|a| owners.get(a));
+        match owner {
+            Some(r) => rows.entry(*r).or_default().add(m.size, m.blocks),
+            None => unexplained.entry(group_of(p)).or_default().add(m.size, m.blocks),
+        }
+    });
+    for e in &problems {
+        let rel = e.path.strip_prefix(root.path()).unwrap_or(&e.path).to_path_buf();
+        findings.push(read_error_finding(e, &rel, root.path()));
+    }
+    let s = &du.summary;
+    let rows = [
+        (Row::Images, s.images.size),
+        (Row::Containers, s.containers.size),
+        (Row::Volumes, s.volumes.size),
+        (Row::BuildCache, s.build_cache.size),
+        (Row::Logs, s.logs.size),
+        (Row::Orphaned, s.orphaned.size),
+    ]
+    .into_iter()
+    .map(|(row, df_size)| RowAccount { row, df_size, on_disk: rows.get(&row).copied().unwrap_or_default() })
+    .collect();
+    let unexplained = unexplained
+        .into_iter()
+        .map(|(p, b)| Unexplained { path: crate::finding::display_bytes(p.as_os_str().as_encoded_bytes()), on_disk: b })
+        .collect();
+    Reconcile { rows, unexplained, total }
+}

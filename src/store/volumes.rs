@@ -1,0 +1,207 @@
+//! Local volumes: `<data-root>/volumes/metadata.db` (bbolt, moby `volume/service/db.go`:
+//! bucket `volumes`, key the volume name, value JSON `{"Name","Driver","Labels","Options"}`)
+//! and, for the `local` driver, the data in `volumes/<name>/_data`.
+//!
+//! Sizes are counted as the engine's `/system/df` counts them (moby `directory.Size`):
+//! the apparent size of every non-directory under `_data`, each inode once. Volumes of
+//! other drivers have no size (`-1` in the engine's answer, null here). `RefCount` is the
+//! number of containers whose `MountPoints` (config.v2.json) name the volume.
+
+use crate::analysis::usage::dir_size;
+use crate::finding::{Code, Finding};
+use crate::fsread::{FileKind, Limits, SafeDir};
+use crate::store::containerd::bbolt::Value;
+use crate::store::containerd::open_bolt;
+use crate::store::read_error_finding;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const VOLUMES_DIR: &str = "volumes";
+/// The label Docker 23+ puts on volumes made for an anonymous mount.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+/// One volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    /// Made for an anonymous mount (`-v /path`): the anonymous label, or (engines
+    /// before 23, which set no label) a 64-hex name with no labels.
+    pub anonymous: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// `volumes/<name>/_data`, relative to the data-root (local driver).
+    pub mountpoint: Option<String>,
+    /// Bytes by the engine's rule; null for other drivers or when unreadable.
+    pub size: Option<i64>,
+    /// Containers that mount it (Docker's `RefCount`).
+    pub ref_count: usize,
+    /// Their IDs.
+    pub containers: Vec<String>,
+}
+
+impl Volume {
+    /// Not mounted by any container: `docker volume prune` frees it (anonymous ones by
+    /// default, named ones with `--all`).
+    pub fn reclaimable(&self) -> bool {
+        self.ref_count == 0
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RawVolume {
+    #[serde(rename = "Name", default)]
+    name: Option<String>,
+    #[serde(rename = "Driver", default)]
+    driver: Option<String>,
+    #[serde(rename = "Labels", default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Options", default)]
+    options: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct RawMountPoint {
+    #[serde(rename = "Name", default)]
+    name: Option<String>,
+    #[serde(rename = "Type", default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawConfigMounts {
+    #[serde(rename = "MountPoints", default)]
+    mount_points: Option<BTreeMap<String, RawMountPoint>>,
+}
+
+/// Volume name → IDs of the containers whose config.v2.json mounts it.
+pub fn volume_users(root: &SafeDir, limits: &Limits) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Ok(entries) = root.read_dir(Path::new("containers")) else { return out };
+    for e in entries {
+        if e.kind != FileKind::Dir {
+            continue;
+        }
+        let Some(id) = e.name.to_str() else { continue };
+        let rel = Path::new("containers").join(id).join("config.v2.json");
+        let Ok(bytes) = root.read_file(&rel, limits.max_metadata_bytes) else { continue };
+        let Ok(cfg) = serde_json::from_slice::<RawConfigMounts>(&bytes) else { continue };
+        let mut names: Vec<String> = cfg
+            .mount_points
+            .unwrap_or_default()
+            .into_values()
+            .filter(|m| m.kind.as_deref().is_none_or(|k| k == "volume"))
+            .filter_map(|m| m.name.filter(|n| !n.is_empty()))
+            .collect();
+        names.sort();
+        names.dedup();
+        for n in names {
+            out.entry(n).or_default().push(id.to_owned());
+        }
+    }
+    out
+}
+
+fn looks_anonymous(name: &str, labels: &BTreeMap<String, String>) -> bool {
+    labels.contains_key(ANONYMOUS_LABEL)
+        || (labels.is_empty() && name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// A volume name strata joins to a path: what moby accepts (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+fn is_valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 255
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// Reads every volume, sorted by name. No `volumes/` gives an empty list.
+pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>) -> Vec<Volume> {
+    let rel = format!("{VOLUMES_DIR}/metadata.db");
+    let mut raw: BTreeMap<String, RawVolume> = BTreeMap::new();
+    if let Some(db) = open_bolt(root, &rel, limits, false, findings) {
+        let bucket = match db.root().bucket(b"volumes") {
+            Ok(b) => b,
+            Err(e) => {
+                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                None
+            }
+        };
+        if let Some(b) = bucket {
+            for item in b.iter() {
+                match item {
+                    Ok((k, Value::Data(v))) => {
+                        let Ok(name) = std::str::from_utf8(k) else { continue };
+                        match serde_json::from_slice::<RawVolume>(v) {
+                            Ok(r) => {
+                                raw.insert(name.to_owned(), r);
+                            }
+                            Err(e) => {
+                                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: volume {name}: {e}")).with_file(&rel));
+                                raw.insert(name.to_owned(), RawVolume::default());
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    // A local volume without a metadata entry is still a volume to the engine (its
+    // local driver lists the directories): a `<name>/_data` dir.
+    if let Ok(entries) = root.read_dir(Path::new(VOLUMES_DIR)) {
+        for e in entries {
+            let Some(name) = e.name.to_str() else { continue };
+            if e.kind == FileKind::Dir && is_valid_name(name) && root.exists(&Path::new(VOLUMES_DIR).join(name).join("_data")) {
+                raw.entry(name.to_owned()).or_insert_with(|| RawVolume { driver: Some("local".into()), ..Default::default() });
+            }
+        }
+    }
+    let users = volume_users(root, limits);
+    let mut out = Vec::new();
+    for (name, r) in raw {
+        let driver = r.driver.filter(|d| !d.is_empty()).unwrap_or_else(|| "local".to_owned());
+        let labels = r.labels.unwrap_or_default();
+        let (mountpoint, size) = if driver == "local" && is_valid_name(&name) {
+            let data: PathBuf = Path::new(VOLUMES_DIR).join(&name).join("_data");
+            let size = match dir_size(root, &data) {
+                Ok((n, problems)) => {
+                    for p in &problems {
+                        let rel_p = p.path.strip_prefix(root.path()).unwrap_or(&p.path).to_path_buf();
+                        findings.push(read_error_finding(p, &rel_p, root.path()));
+                    }
+                    Some(i64::try_from(n).unwrap_or(i64::MAX))
+                }
+                Err(e) => {
+                    if !e.is_not_found() {
+                        findings.push(read_error_finding(&e, &data, root.path()));
+                    }
+                    None
+                }
+            };
+            (Some(data.to_string_lossy().into_owned()), size)
+        } else {
+            (None, None)
+        };
+        let containers = users.get(&name).cloned().unwrap_or_default();
+        let _ = r.name;
+        out.push(Volume {
+            anonymous: looks_anonymous(&name, &labels),
+            name,
+            driver,
+            labels,
+            options: r.options.unwrap_or_default(),
+            mountpoint,
+            size,
+            ref_count: containers.len(),
+            containers,
+        });
+    }
+    out
+}
