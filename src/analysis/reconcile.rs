@@ -29,15 +29,22 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Row {
+    /// Image layers (and, on the containerd store, image content).
     Images,
+    /// Containers' RW layers.
     Containers,
+    /// Local volumes' data.
     Volumes,
+    /// BuildKit's build cache.
     BuildCache,
+    /// Containers' log files.
     Logs,
+    /// Space nothing uses and no prune frees.
     Orphaned,
 }
 
 impl Row {
+    /// The row's name as `docker system df` prints it.
     pub fn label(self) -> &'static str {
         match self {
             Row::Images => "Images",
@@ -57,6 +64,7 @@ pub struct Bytes {
     pub apparent: u64,
     /// `st_blocks * 512` (`du`).
     pub allocated: u64,
+    /// Directory entries counted.
     pub entries: u64,
 }
 
@@ -71,9 +79,11 @@ impl Bytes {
 /// One row: the size `df` gives it and the bytes on disk under its paths.
 #[derive(Debug, Clone, Serialize)]
 pub struct RowAccount {
+    /// Which row.
     pub row: Row,
     /// The row's size as `df` counts it (Docker's rule where Docker has the row).
     pub df_size: i64,
+    /// What its paths hold on disk.
     pub on_disk: Bytes,
 }
 
@@ -82,13 +92,16 @@ pub struct RowAccount {
 pub struct Unexplained {
     /// Relative to the data-root.
     pub path: String,
+    /// What is under it.
     pub on_disk: Bytes,
 }
 
 /// The reconciliation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reconcile {
+    /// Every row against the bytes under its paths.
     pub rows: Vec<RowAccount>,
+    /// Paths no row explains (metadata, leftovers, unknown directories).
     pub unexplained: Vec<Unexplained>,
     /// Every entry of the data-root, the top directory included: what `du` gives.
     pub total: Bytes,

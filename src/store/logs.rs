@@ -15,18 +15,24 @@ use std::path::Path;
 pub struct LogFile {
     /// Relative to the data-root.
     pub path: String,
+    /// Apparent size in bytes.
     pub size: u64,
+    /// Allocated bytes (`st_blocks * 512`).
     pub allocated: u64,
 }
 
 /// One container's log files.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerLogs {
+    /// The container ID.
     pub container: String,
     /// `json-file` or `local`, from the file names found.
     pub driver: String,
+    /// Every log file, rotations included.
     pub files: Vec<LogFile>,
+    /// Their apparent size in bytes.
     pub size: u64,
+    /// Their allocated bytes.
     pub allocated: u64,
 }
 
