@@ -80,8 +80,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List images, like `docker image ls -a --digests --no-trunc`, with sizes and container counts
-    Images(Output),
+    /// List images, like `docker image ls -a`, with sizes and container counts
+    Images(ImagesArgs),
     /// List layers (layerdb) with their parents, sizes, driver directories and registry blobs
     Layers(Output),
     /// List containers with their images and RW layers
@@ -152,6 +152,20 @@ struct Output {
     /// Output format: table or json [default: table]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
+
+    /// Show every table cell whole, lines as long as they need (the layout piped output gets without COLUMNS)
+    #[arg(long)]
+    no_trunc: bool,
+}
+
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ImagesArgs {
+    /// Show registry digests (always shown with --no-trunc or piped without COLUMNS)
+    #[arg(long)]
+    digests: bool,
+
+    #[command(flatten)]
+    out: Output,
 }
 
 const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
@@ -251,6 +265,8 @@ struct Plan {
     format: Format,
     /// Format for `tree`.
     tree_format: TreeFormat,
+    /// How tables meet the terminal (`COLUMNS`, `--no-trunc`, `--digests`).
+    layout: report::Layout,
     command: Command,
 }
 
@@ -275,15 +291,19 @@ impl Plan {
             RootSource::ContainerdOnly => Some(strata::graph::StoreKind::Containerd),
             _ => cli.store,
         };
-        let sub = match &cli.command {
-            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Df(o) => o.format,
+        let output = match &cli.command {
+            Command::Images(a) => Some(a.out),
+            Command::Layers(o) | Command::Containers(o) | Command::Df(o) => Some(*o),
             Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
-                out.format
+                Some(*out)
             }
-            Command::Verify(a) => a.out.format,
-            Command::Audit(a) => a.out.format,
+            Command::Verify(a) => Some(a.out),
+            Command::Audit(a) => Some(a.out),
             Command::Tree { .. } => None,
         };
+        let sub = output.and_then(|o| o.format);
+        let digests = matches!(&cli.command, Command::Images(a) if a.digests);
+        let layout = report::Layout::detect(output.is_some_and(|o| o.no_trunc), digests);
         let is_tree = matches!(cli.command, Command::Tree { .. });
         let format = match (sub, cli.format) {
             (Some(f), _) => f,
@@ -315,6 +335,7 @@ impl Plan {
             quiet: cli.quiet,
             format,
             tree_format,
+            layout,
             command: cli.command,
         })
     }
@@ -440,15 +461,15 @@ impl Plan {
     }
 
     fn dispatch(&self, job: Job<'_>, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
-        let format = self.format;
+        let (format, layout) = (self.format, self.layout);
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
-            Job::Images => report::listing::write_images(out, g, format)?,
-            Job::Layers => report::listing::write_layers(out, g, format)?,
+            Job::Images => report::listing::write_images(out, g, format, layout)?,
+            Job::Layers => report::listing::write_layers(out, g, format, layout)?,
             Job::Containers => {
                 let sizes = strata::analysis::df::all_container_sizes(g, root);
-                report::listing::write_containers(out, g, &sizes, format)?
+                report::listing::write_containers(out, g, &sizes, format, layout)?
             }
             Job::Inspect(target) => {
                 if let Some(view) = report::inspect::inspect(g, &target) {
@@ -458,7 +479,7 @@ impl Plan {
             Job::Df => {
                 let (usage, problems) = strata::analysis::df::disk_usage(g, root);
                 self.note_read_problems(&problems);
-                report::df::write_df(out, &usage, format)?;
+                report::df::write_df(out, &usage, format, layout)?;
             }
             Job::Files(layers) => {
                 let mut findings = Vec::new();
@@ -486,7 +507,7 @@ impl Plan {
             Job::History(id) => {
                 let (steps, findings) = strata::analysis::history::image_history(g, &g.images[&id]);
                 self.note_read_problems(&findings);
-                report::history::write_history(out, &steps, format)?;
+                report::history::write_history(out, &steps, format, layout)?;
             }
         }
         Ok(exit::OK)
@@ -530,7 +551,7 @@ impl Plan {
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let view = report::audit::AuditReport::new(g, &result, now);
-        report::audit::write_audit(out, &view, self.format)?;
+        report::audit::write_audit(out, &view, self.format, self.layout)?;
         Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
     }
 
@@ -556,7 +577,7 @@ impl Plan {
         let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
         let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
-        report::verify::write_verify(out, g, &result, self.format)?;
+        report::verify::write_verify(out, g, &result, self.format, self.layout)?;
         let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
         Ok(if failed { exit::FINDINGS } else { exit::OK })
     }

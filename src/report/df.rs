@@ -1,7 +1,7 @@
 //! `strata df`: the disk-usage account as `docker system df -v` would print it, plus
 //! the orphans Docker does not see.
 
-use super::{human_size, new_table, opt_size, write_json, write_table, Format};
+use super::{human_size, new_table, opt_size, write_json, write_table, Format, Layout};
 use crate::analysis::df::DiskUsage;
 use crate::finding::terminal_safe;
 use serde::Serialize;
@@ -24,11 +24,11 @@ fn with_percent(part: i64, whole: i64) -> String {
     format!("{} ({}%)", human_size(part), i128::from(part) * 100 / i128::from(whole))
 }
 
-pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Result<()> {
+pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du });
     }
-    write_summary(out, du)?;
+    write_summary(out, du, layout)?;
 
     writeln!(out, "\nImages space usage:\n")?;
     let mut t = new_table(&["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]);
@@ -59,7 +59,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
             ]);
         }
     }
-    write_table(out, &t)?;
+    write_table(out, t, layout)?;
 
     writeln!(out, "\nContainers space usage:\n")?;
     let mut t = new_table(&["CONTAINER ID", "IMAGE", "STATUS", "SIZE", "ROOTFS SIZE", "NAMES"]);
@@ -73,7 +73,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
             terminal_safe(c.name.as_deref().unwrap_or("")),
         ]);
     }
-    write_table(out, &t)?;
+    write_table(out, t, layout)?;
 
     if !du.orphaned.is_empty() {
         writeln!(out, "\nOrphaned (never freed by docker system prune):\n")?;
@@ -82,13 +82,13 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, format: Format) -> io::Resu
             let kind = serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             t.add_row(vec![kind, terminal_safe(&o.path), opt_size(o.size)]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
     Ok(())
 }
 
 /// The four-line summary of `docker system df`, with an `Orphaned` row.
-pub fn write_summary(out: &mut dyn Write, du: &DiskUsage) -> io::Result<()> {
+pub fn write_summary(out: &mut dyn Write, du: &DiskUsage, layout: Layout) -> io::Result<()> {
     let s = &du.summary;
     let mut t = new_table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
     for (name, row) in [("Images", &s.images), ("Containers", &s.containers), ("Orphaned", &s.orphaned)] {
@@ -100,5 +100,5 @@ pub fn write_summary(out: &mut dyn Write, du: &DiskUsage) -> io::Result<()> {
             with_percent(row.reclaimable, row.size),
         ]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }

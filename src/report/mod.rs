@@ -13,11 +13,13 @@ pub mod files;
 pub mod findings;
 pub mod history;
 pub mod inspect;
+pub mod layout;
 pub mod listing;
 pub mod tree;
 pub mod verify;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement, Row, Table};
+pub use layout::Layout;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -51,7 +53,9 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::
 /// A table in the house style: no borders, like `docker` prints them.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(header.iter().copied());
+    let mut head = Row::from(header.iter().copied());
+    head.max_height(1);
+    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(head);
     // Two spaces between columns and none at the edge, as docker's tabwriter does.
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
@@ -59,8 +63,10 @@ pub fn new_table(header: &[&str]) -> Table {
     t
 }
 
-/// Prints a table with trailing spaces trimmed from each line.
-pub fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
+/// Prints a table in `layout` (fitted to a width, or full; see [`layout`]) with
+/// trailing spaces trimmed from each line.
+pub fn write_table(out: &mut dyn Write, mut t: Table, layout: Layout) -> io::Result<()> {
+    layout.apply(&mut t);
     for line in t.to_string().lines() {
         writeln!(out, "{}", line.trim_end())?;
     }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A fixture laid out as its host had it; returns the data-root to pass.
-fn host(name: &str) -> PathBuf {
+pub(crate) fn host(name: &str) -> PathBuf {
     let data = data_root(name);
     if name != "containerd-sid" {
         return data;
