@@ -149,7 +149,7 @@ enum Command {
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct Output {
-    /// Output format: table or json [default: table]
+    /// Output format: table or json, and for audit and verify ndjson [default: table]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
 
@@ -169,6 +169,7 @@ struct ImagesArgs {
 }
 
 const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
+const NDJSON_REFUSED: &str = "--format ndjson is only available for `strata audit` and `strata verify`; use table or json here";
 
 fn parse_format(s: &str) -> Result<Format, String> {
     use clap::ValueEnum;
@@ -315,6 +316,10 @@ impl Plan {
                 return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, DOT_REFUSED));
             }
         };
+        if format == Format::Ndjson && !matches!(cli.command, Command::Audit(_) | Command::Verify(_)) {
+            use clap::CommandFactory;
+            return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, NDJSON_REFUSED));
+        }
         let tree_format = match &cli.command {
             Command::Tree { format: Some(f), .. } => *f,
             _ => cli.format.unwrap_or_default(),
@@ -550,9 +555,27 @@ impl Plan {
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if self.format == Format::Ndjson {
+            let scan = self.scan("audit", g, root, now);
+            let totals = report::ndjson::Totals::new(&result.findings, g.images.len(), g.layers.len(), Some(g.containers.len()));
+            report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
+            return Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK });
+        }
         let view = report::audit::AuditReport::new(g, &result, now);
         report::audit::write_audit(out, &view, self.format, self.layout)?;
         Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
+    }
+
+    /// What every NDJSON line says of this scan: the host (see
+    /// [`strata::analysis::host::host_id`]), the data-root, the time.
+    fn scan(&self, command: &'static str, g: &Graph, root: &SafeDir, scan_time: String) -> report::ndjson::Scan {
+        report::ndjson::Scan {
+            command,
+            host: strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local),
+            data_root: g.data_root.display().to_string(),
+            scan_time,
+            strata_version: env!("CARGO_PKG_VERSION"),
+        }
     }
 
     /// A progress bar on stderr for hashing runs, only for a person at a terminal, only
@@ -577,7 +600,14 @@ impl Plan {
         let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
         let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
-        report::verify::write_verify(out, g, &result, self.format, self.layout)?;
+        if self.format == Format::Ndjson {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let scan = self.scan("verify", g, root, now);
+            let totals = report::ndjson::Totals::new(&result.findings, result.images.len(), result.layers.len(), None);
+            report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
+        } else {
+            report::verify::write_verify(out, g, &result, self.format, self.layout)?;
+        }
         let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
         Ok(if failed { exit::FINDINGS } else { exit::OK })
     }

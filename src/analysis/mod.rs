@@ -10,4 +10,5 @@ pub mod df;
 pub mod diff;
 pub mod files;
 pub mod history;
+pub mod host;
 pub mod usage;

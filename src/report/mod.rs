@@ -15,6 +15,7 @@ pub mod history;
 pub mod inspect;
 pub mod layout;
 pub mod listing;
+pub mod ndjson;
 pub mod tree;
 pub mod verify;
 
@@ -32,6 +33,8 @@ pub enum Format {
     #[default]
     Table,
     Json,
+    /// One JSON object per line: each finding, then a summary; `audit` and `verify` only.
+    Ndjson,
 }
 
 /// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
