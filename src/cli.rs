@@ -149,7 +149,7 @@ enum Command {
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct Output {
-    /// Output format: table or json, and for audit and verify ndjson [default: table]
+    /// Output format: table or json; ndjson for audit and verify; html for audit [default: table]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
 
@@ -169,6 +169,7 @@ struct ImagesArgs {
 }
 
 const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
+const HTML_REFUSED: &str = "--format html is only available for `strata audit`; use table or json here";
 const NDJSON_REFUSED: &str = "--format ndjson is only available for `strata audit` and `strata verify`; use table or json here";
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -220,6 +221,10 @@ struct AuditArgs {
 
     #[command(flatten)]
     out: Output,
+
+    /// Write the report to FILE instead of stdout (for --format html: the page)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub fn main() -> i32 {
@@ -319,6 +324,10 @@ impl Plan {
         if format == Format::Ndjson && !matches!(cli.command, Command::Audit(_) | Command::Verify(_)) {
             use clap::CommandFactory;
             return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, NDJSON_REFUSED));
+        }
+        if format == Format::Html && !matches!(cli.command, Command::Audit(_)) {
+            use clap::CommandFactory;
+            return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, HTML_REFUSED));
         }
         let tree_format = match &cli.command {
             Command::Tree { format: Some(f), .. } => *f,
@@ -555,6 +564,16 @@ impl Plan {
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut file = match &args.output {
+            Some(p) => {
+                Some(io::BufWriter::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?))
+            }
+            None => None,
+        };
+        let out: &mut dyn Write = match &mut file {
+            Some(f) => f,
+            None => out,
+        };
         if self.format == Format::Ndjson {
             let scan = self.scan("audit", g, root, now);
             let totals = report::ndjson::Totals::new(&result.findings, g.images.len(), g.layers.len(), Some(g.containers.len()));
@@ -562,7 +581,21 @@ impl Plan {
             return Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK });
         }
         let view = report::audit::AuditReport::new(g, &result, now);
-        report::audit::write_audit(out, &view, self.format, self.layout)?;
+        if self.format == Format::Html {
+            let forest = report::tree::build(g, &report::tree::TreeFilter::default());
+            let histories = g.images.values().map(|i| (i.id(), strata::analysis::history::image_history(g, i).0)).collect();
+            let store = match &g.containerd {
+                Some(ctd) => format!("containerd image store (snapshotter {}, namespace {})", ctd.store.snapshotter, ctd.store.namespace),
+                None if g.driver_name.is_empty() => "no graphdriver store".to_owned(),
+                None => format!("graphdriver {}", g.driver_name),
+            };
+            let host = strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local);
+            let page = report::html::PageInput { report: &view, forest: &forest, host: &host, store, histories: &histories };
+            report::html::write_html(out, &page)?;
+        } else {
+            report::audit::write_audit(out, &view, self.format, self.layout)?;
+        }
+        out.flush()?;
         Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
     }
 

@@ -12,6 +12,7 @@ pub mod dot;
 pub mod files;
 pub mod findings;
 pub mod history;
+pub mod html;
 pub mod inspect;
 pub mod layout;
 pub mod listing;
@@ -35,6 +36,8 @@ pub enum Format {
     Json,
     /// One JSON object per line: each finding, then a summary; `audit` and `verify` only.
     Ndjson,
+    /// A self-contained HTML page; `audit` only.
+    Html,
 }
 
 /// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
