@@ -319,6 +319,7 @@ fn forest_section(forest: &Forest, marks: &Marks) -> Markup {
                                 g class="node container" {
                                     polygon points={ (x + 7) "," (y + 1) " " (x + 14) "," (y + 8) " " (x + 7) "," (y + 15) " " (x) "," (y + 8) } fill="#f3e5f5" stroke="#546e7a" {}
                                     text x=(x + 20) y=(y + 13) { (cut(c.name.as_deref().unwrap_or(""), 60)) "  " tspan.mono { (c.id.chars().take(12).collect::<String>()) } "  " (c.state) }
+                                    title { (c.name.as_deref().unwrap_or("")) " " (c.id) }
                                 }
                             }
                             Row::More(n) => {

@@ -28,6 +28,7 @@ mod hostile_structures;
 mod prop_digest;
 mod prop_tarsplit;
 mod registry_crosslinks;
+mod report_html;
 mod report_ndjson;
 mod report_tables;
 mod tree_snapshots;
