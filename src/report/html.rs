@@ -39,6 +39,8 @@ const MAX_FOREST_ROWS: usize = 5000;
 /// A run of this many plain layers (one child, no image, no finding) or more is drawn
 /// as one row.
 const COLLAPSE_RUN: usize = 3;
+/// Images drawn on one layer, besides those with findings or containers.
+const MAX_IMAGES_PER_LAYER: usize = 12;
 
 pub fn write_html(out: &mut dyn Write, input: &PageInput<'_>) -> io::Result<()> {
     let page = page(input);
@@ -181,10 +183,29 @@ fn findings_section(findings: &[Finding]) -> Markup {
 
 /// One row of the forest picture.
 enum Row<'a> {
-    Layer { depth: usize, b: &'a LayerBranch, shared_by: usize },
-    Run { depth: usize, count: usize, bytes: i64 },
-    Image { depth: usize, i: &'a ImageLeaf },
-    Container { depth: usize, c: &'a ContainerLeaf },
+    Layer {
+        depth: usize,
+        b: &'a LayerBranch,
+        shared_by: usize,
+    },
+    Run {
+        depth: usize,
+        count: usize,
+        bytes: i64,
+    },
+    Image {
+        depth: usize,
+        i: &'a ImageLeaf,
+    },
+    /// Images on one layer beyond [`MAX_IMAGES_PER_LAYER`], counted.
+    Images {
+        depth: usize,
+        count: usize,
+    },
+    Container {
+        depth: usize,
+        c: &'a ContainerLeaf,
+    },
     More(usize),
 }
 
@@ -212,11 +233,26 @@ fn flatten<'a>(b: &'a LayerBranch, depth: usize, marks: &Marks, rows: &mut Vec<R
             return;
         }
     }
+    // Many images on one layer are grouped: those with findings or containers, and the
+    // first few others, drawn; the rest counted in one row.
+    let mut grouped = 0;
+    let mut plain_shown = 0;
     for i in &b.images {
+        let notable = marks.images.contains_key(&i.id) || !i.containers.is_empty();
+        if !notable {
+            if plain_shown >= MAX_IMAGES_PER_LAYER && b.images.len() > MAX_IMAGES_PER_LAYER + 1 {
+                grouped += 1;
+                continue;
+            }
+            plain_shown += 1;
+        }
         rows.push(Row::Image { depth: depth + 1, i });
         for c in &i.containers {
             rows.push(Row::Container { depth: depth + 2, c });
         }
+    }
+    if grouped > 0 {
+        rows.push(Row::Images { depth: depth + 1, count: grouped });
     }
     for c in &b.containers {
         rows.push(Row::Container { depth: depth + 1, c });
@@ -311,6 +347,15 @@ fn forest_section(forest: &Forest, marks: &Marks) -> Markup {
                                     a href={ "#img-" (i.id.hex()) } {
                                         ellipse cx=(x + 7) cy=(y + 8) rx="9" ry="6" fill=(if sev.is_some() { "#ffebee" } else { "#e3f2fd" }) stroke=(sev_colour(sev)) stroke-width=(if sev.is_some() { "2" } else { "1" }) {}
                                         text x=(x + 20) y=(y + 13) { tspan.img { (cut(&image_label(i), 80)) } "  " tspan.mono { (i.id.short()) } "  " (i.size.map_or_else(|| "size ?".to_owned(), human_size)) }
+                                    }
+                                }
+                            }
+                            Row::Images { depth, count } => {
+                                @let x = depth * INDENT + 4;
+                                g class="node images" {
+                                    a href="#images" {
+                                        ellipse cx=(x + 7) cy=(y + 8) rx="9" ry="6" fill="#e3f2fd" stroke="#546e7a" stroke-dasharray="3,2" {}
+                                        text x=(x + 20) y=(y + 13) { "… " (count) " more images on this layer (listed under Images)" }
                                     }
                                 }
                             }

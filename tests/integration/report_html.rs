@@ -134,3 +134,41 @@ fn planted_markup_renders_as_text_and_runs_nothing() {
     assert!(dom.contains(&as_dom_text(SCRIPT)), "the planted tag is not shown as text");
     assert!(dom.contains(&as_dom_text("onerror=\"document.title='PWNED'\"")), "the planted repository is not shown as text");
 }
+
+/// A copy of `basic` with 1,000 more images on its layers, each tagged.
+fn scale_root() -> tempfile::TempDir {
+    use sha2::{Digest as _, Sha256};
+    let copy = copy_tree(&data_root("basic"));
+    let content = copy.path().join("image/overlay2/imagedb/content/sha256");
+    let configs: Vec<Value> = std::fs::read_dir(&content).unwrap().map(|e| read_json(&e.unwrap().path())).collect();
+    let repos_path = copy.path().join("image/overlay2/repositories.json");
+    let mut repos: Value = read_json(&repos_path);
+    for n in 0..1000 {
+        let mut c = configs[n % configs.len()].clone();
+        c["config"]["Labels"] = serde_json::json!({ "scale": n.to_string() });
+        let bytes = serde_json::to_vec(&c).unwrap();
+        let hex = hex::encode(Sha256::digest(&bytes));
+        std::fs::write(content.join(&hex), &bytes).unwrap();
+        let repo = format!("scale/app-{:03}", n % 40);
+        repos["Repositories"][&repo][format!("{repo}:{n}")] = Value::from(format!("sha256:{hex}"));
+    }
+    std::fs::write(&repos_path, serde_json::to_vec(&repos).unwrap()).unwrap();
+    copy
+}
+
+#[test]
+fn the_forest_stays_legible_at_1000_images() {
+    require_root!();
+    require_tool!("chromium", "--version", HINT);
+    let root = scale_root();
+    let page = pages_dir().join("scale.html");
+    write_page(root.path(), &page);
+    let (dom, console) = render(&page);
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert!(dom.matches("id=\"img-").count() >= 1000, "every image has its details");
+    // Images beyond a dozen on one layer are grouped: the picture stays a few screens.
+    let svg = dom.split("id=\"forest-svg\"").nth(1).unwrap();
+    let rows = svg.split("</svg>").next().unwrap().matches("class=\"node ").count();
+    assert!(rows < 250, "{rows} rows in the forest");
+    assert!(svg.contains("more images on this layer"));
+}
