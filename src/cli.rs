@@ -80,8 +80,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List images, like `docker image ls -a --digests --no-trunc`, with sizes and container counts
-    Images(Output),
+    /// List images, like `docker image ls -a`, with sizes and container counts
+    Images(ImagesArgs),
     /// List layers (layerdb) with their parents, sizes, driver directories and registry blobs
     Layers(Output),
     /// List containers with their images and RW layers
@@ -151,12 +151,28 @@ enum Command {
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct Output {
-    /// Output format: table or json [default: table]
+    /// Output format: table or json; ndjson for audit and verify; html for audit [default: table]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
+
+    /// Show every table cell whole, lines as long as they need (the layout piped output gets without COLUMNS)
+    #[arg(long)]
+    no_trunc: bool,
+}
+
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ImagesArgs {
+    /// Show registry digests (always shown with --no-trunc or piped without COLUMNS)
+    #[arg(long)]
+    digests: bool,
+
+    #[command(flatten)]
+    out: Output,
 }
 
 const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
+const HTML_REFUSED: &str = "--format html is only available for `strata audit`; use table or json here";
+const NDJSON_REFUSED: &str = "--format ndjson is only available for `strata audit` and `strata verify`; use table or json here";
 
 fn parse_format(s: &str) -> Result<Format, String> {
     use clap::ValueEnum;
@@ -217,6 +233,10 @@ struct AuditArgs {
 
     #[command(flatten)]
     out: Output,
+
+    /// Write the report to FILE instead of stdout (for --format html: the page)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub fn main() -> i32 {
@@ -263,6 +283,8 @@ struct Plan {
     format: Format,
     /// Format for `tree`.
     tree_format: TreeFormat,
+    /// How tables meet the terminal (`COLUMNS`, `--no-trunc`, `--digests`).
+    layout: report::Layout,
     command: Command,
 }
 
@@ -287,16 +309,20 @@ impl Plan {
             RootSource::ContainerdOnly => Some(strata::graph::StoreKind::Containerd),
             _ => cli.store,
         };
-        let sub = match &cli.command {
-            Command::Images(o) | Command::Layers(o) | Command::Containers(o) | Command::Volumes(o) => o.format,
-            Command::Df(a) => a.out.format,
+        let output = match &cli.command {
+            Command::Images(a) => Some(a.out),
+            Command::Layers(o) | Command::Containers(o) | Command::Volumes(o) => Some(*o),
+            Command::Df(a) => Some(a.out),
             Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
-                out.format
+                Some(*out)
             }
-            Command::Verify(a) => a.out.format,
-            Command::Audit(a) => a.out.format,
+            Command::Verify(a) => Some(a.out),
+            Command::Audit(a) => Some(a.out),
             Command::Tree { .. } => None,
         };
+        let sub = output.and_then(|o| o.format);
+        let digests = matches!(&cli.command, Command::Images(a) if a.digests);
+        let layout = report::Layout::detect(output.is_some_and(|o| o.no_trunc), digests);
         let is_tree = matches!(cli.command, Command::Tree { .. });
         let format = match (sub, cli.format) {
             (Some(f), _) => f,
@@ -308,6 +334,14 @@ impl Plan {
                 return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, DOT_REFUSED));
             }
         };
+        if format == Format::Ndjson && !matches!(cli.command, Command::Audit(_) | Command::Verify(_)) {
+            use clap::CommandFactory;
+            return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, NDJSON_REFUSED));
+        }
+        if format == Format::Html && !matches!(cli.command, Command::Audit(_)) {
+            use clap::CommandFactory;
+            return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, HTML_REFUSED));
+        }
         let tree_format = match &cli.command {
             Command::Tree { format: Some(f), .. } => *f,
             _ => cli.format.unwrap_or_default(),
@@ -328,6 +362,7 @@ impl Plan {
             quiet: cli.quiet,
             format,
             tree_format,
+            layout,
             command: cli.command,
         })
     }
@@ -455,7 +490,7 @@ impl Plan {
     }
 
     fn dispatch(&self, job: Job<'_>, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
-        let format = self.format;
+        let (format, layout) = (self.format, self.layout);
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
@@ -467,12 +502,12 @@ impl Plan {
                     .chain(other.as_ref().map(|o| &o.0))
                     .filter(|x| std::ptr::eq(*x, g) || !x.images.is_empty())
                     .collect();
-                report::listing::write_images_of_stores(out, &graphs, format)?
+                report::listing::write_images_of_stores(out, &graphs, format, layout)?
             }
-            Job::Layers => report::listing::write_layers(out, g, format)?,
+            Job::Layers => report::listing::write_layers(out, g, format, layout)?,
             Job::Containers => {
                 let sizes = strata::analysis::df::all_container_sizes(g, root);
-                report::listing::write_containers(out, g, &sizes, format)?
+                report::listing::write_containers(out, g, &sizes, format, layout)?
             }
             Job::Inspect(target) => {
                 if let Some(view) = report::inspect::inspect(g, &target) {
@@ -483,7 +518,7 @@ impl Plan {
                 let mut findings = Vec::new();
                 let volumes = strata::store::volumes::read_volumes(root, &self.limits, &mut findings);
                 self.note_read_problems(&findings);
-                report::volumes::write_volumes(out, &volumes, format)?;
+                report::volumes::write_volumes(out, &volumes, format, layout)?;
             }
             Job::InspectVolume(name) => {
                 if let Some(v) = self.volume_named(g, name) {
@@ -494,7 +529,7 @@ impl Plan {
                 let (usage, mut problems) = strata::analysis::df::disk_usage(g, root);
                 let rec = reconcile.then(|| strata::analysis::reconcile::reconcile(g, root, &usage, &mut problems));
                 self.note_read_problems(&problems);
-                report::df::write_df(out, &usage, rec.as_ref(), format)?;
+                report::df::write_df(out, &usage, rec.as_ref(), format, layout)?;
             }
             Job::Files(layers) => {
                 let mut findings = Vec::new();
@@ -522,7 +557,7 @@ impl Plan {
             Job::History(id) => {
                 let (steps, findings) = strata::analysis::history::image_history(g, &g.images[&id]);
                 self.note_read_problems(&findings);
-                report::history::write_history(out, &steps, format)?;
+                report::history::write_history(out, &steps, format, layout)?;
             }
         }
         Ok(exit::OK)
@@ -571,9 +606,51 @@ impl Plan {
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut file = match &args.output {
+            Some(p) => {
+                Some(io::BufWriter::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?))
+            }
+            None => None,
+        };
+        let out: &mut dyn Write = match &mut file {
+            Some(f) => f,
+            None => out,
+        };
+        if self.format == Format::Ndjson {
+            let scan = self.scan("audit", g, root, now);
+            let totals = report::ndjson::Totals::new(&result.findings, g.images.len(), g.layers.len(), Some(g.containers.len()));
+            report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
+            return Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK });
+        }
         let view = report::audit::AuditReport::new(g, &result, now);
-        report::audit::write_audit(out, &view, self.format)?;
+        if self.format == Format::Html {
+            let forest = report::tree::build(g, &report::tree::TreeFilter::default());
+            let histories = g.images.values().map(|i| (i.id(), strata::analysis::history::image_history(g, i).0)).collect();
+            let store = match &g.containerd {
+                Some(ctd) => format!("containerd image store (snapshotter {}, namespace {})", ctd.store.snapshotter, ctd.store.namespace),
+                None if g.driver_name.is_empty() => "no graphdriver store".to_owned(),
+                None => format!("graphdriver {}", g.driver_name),
+            };
+            let host = strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local);
+            let page = report::html::PageInput { report: &view, forest: &forest, host: &host, store, histories: &histories };
+            report::html::write_html(out, &page)?;
+        } else {
+            report::audit::write_audit(out, &view, self.format, self.layout)?;
+        }
+        out.flush()?;
         Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK })
+    }
+
+    /// What every NDJSON line says of this scan: the host (see
+    /// [`strata::analysis::host::host_id`]), the data-root, the time.
+    fn scan(&self, command: &'static str, g: &Graph, root: &SafeDir, scan_time: String) -> report::ndjson::Scan {
+        report::ndjson::Scan {
+            command,
+            host: strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local),
+            data_root: g.data_root.display().to_string(),
+            scan_time,
+            strata_version: env!("CARGO_PKG_VERSION"),
+        }
     }
 
     /// A progress bar on stderr for hashing runs, only for a person at a terminal, only
@@ -598,7 +675,14 @@ impl Plan {
         let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
         let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
-        report::verify::write_verify(out, g, &result, self.format)?;
+        if self.format == Format::Ndjson {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let scan = self.scan("verify", g, root, now);
+            let totals = report::ndjson::Totals::new(&result.findings, result.images.len(), result.layers.len(), None);
+            report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
+        } else {
+            report::verify::write_verify(out, g, &result, self.format, self.layout)?;
+        }
         let failed = result.findings.iter().any(|f| f.severity == Severity::Error);
         Ok(if failed { exit::FINDINGS } else { exit::OK })
     }

@@ -10,5 +10,6 @@ pub mod df;
 pub mod diff;
 pub mod files;
 pub mod history;
+pub mod host;
 pub mod reconcile;
 pub mod usage;

@@ -3,7 +3,7 @@
 
 use super::df::write_summary;
 use super::listing::{ContainerView, ImageView, LayerView};
-use super::{write_json, Format, SCHEMA_VERSION};
+use super::{write_json, Format, Layout, SCHEMA_VERSION};
 use crate::analysis::df::DiskUsage;
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
@@ -138,7 +138,7 @@ impl<'a> AuditReport<'a> {
 }
 
 /// `strata audit`: the report as JSON, or a summary and the findings worst first as a table.
-pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format) -> io::Result<()> {
+pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, report);
     }
@@ -193,8 +193,8 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
 
     if !report.findings.is_empty() {
         writeln!(out)?;
-        super::findings::write_findings_table(out, report.findings)?;
+        super::findings::write_findings_table(out, report.findings, layout)?;
     }
     writeln!(out, "\nDisk usage:\n")?;
-    write_summary(out, report.disk_usage)
+    write_summary(out, report.disk_usage, layout)
 }

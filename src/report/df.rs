@@ -1,7 +1,7 @@
 //! `strata df`: the disk-usage account as `docker system df -v` would print it, plus
 //! the orphans Docker does not see.
 
-use super::{human_size, new_table, opt_size, write_json, write_table, Format};
+use super::{human_size, new_table, opt_size, write_json, write_table, Format, Layout};
 use crate::analysis::df::DiskUsage;
 use crate::analysis::reconcile::Reconcile;
 use crate::finding::terminal_safe;
@@ -29,11 +29,11 @@ fn with_percent(part: i64, whole: i64) -> String {
 }
 
 /// `strata df`: the `docker system df` table plus what prune never frees; or [`DiskUsage`] as JSON.
-pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcile>, format: Format) -> io::Result<()> {
+pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcile>, format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du, reconcile });
     }
-    write_summary(out, du)?;
+    write_summary(out, du, layout)?;
 
     writeln!(out, "\nImages space usage:\n")?;
     let mut t = new_table(&["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]);
@@ -64,7 +64,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
             ]);
         }
     }
-    write_table(out, &t)?;
+    write_table(out, t, layout)?;
 
     writeln!(out, "\nContainers space usage:\n")?;
     let mut t = new_table(&["CONTAINER ID", "IMAGE", "STATUS", "SIZE", "ROOTFS SIZE", "NAMES"]);
@@ -78,7 +78,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
             terminal_safe(c.name.as_deref().unwrap_or("")),
         ]);
     }
-    write_table(out, &t)?;
+    write_table(out, t, layout)?;
 
     if !du.volumes.is_empty() {
         writeln!(out, "\nLocal Volumes space usage:\n")?;
@@ -86,7 +86,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
         for v in &du.volumes {
             t.add_row(vec![terminal_safe(&v.name), v.ref_count.to_string(), opt_size(v.size)]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
 
     if !du.build_cache.is_empty() {
@@ -103,7 +103,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
                 r.shared.to_string(),
             ]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
 
     if !du.logs.is_empty() {
@@ -118,7 +118,7 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
                 human_size(i64::try_from(l.allocated).unwrap_or(i64::MAX)),
             ]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
 
     if !du.orphaned.is_empty() {
@@ -128,10 +128,10 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
             let kind = serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             t.add_row(vec![kind, terminal_safe(&o.path), opt_size(o.size)]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
     if let Some(r) = reconcile {
-        write_reconcile(out, r)?;
+        write_reconcile(out, r, layout)?;
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ fn u(n: u64) -> String {
 }
 
 /// The `--reconcile` account: rows against the disk, then every unexplained path, then the total.
-fn write_reconcile(out: &mut dyn Write, r: &Reconcile) -> io::Result<()> {
+fn write_reconcile(out: &mut dyn Write, r: &Reconcile, layout: Layout) -> io::Result<()> {
     writeln!(out, "\nReconciled with the disk (each inode once, as du counts):\n")?;
     let mut t = new_table(&["ROW / PATH", "DF SIZE", "APPARENT", "ALLOCATED", "ENTRIES"]);
     for row in &r.rows {
@@ -169,11 +169,11 @@ fn write_reconcile(out: &mut dyn Write, r: &Reconcile) -> io::Result<()> {
         format!("{} ({} B)", u(r.total.allocated), r.total.allocated),
         r.total.entries.to_string(),
     ]);
-    write_table(out, &t)
+    write_table(out, t, layout)
 }
 
 /// The four rows of `docker system df`, with `Logs` and `Orphaned` rows.
-pub fn write_summary(out: &mut dyn Write, du: &DiskUsage) -> io::Result<()> {
+pub fn write_summary(out: &mut dyn Write, du: &DiskUsage, layout: Layout) -> io::Result<()> {
     let s = &du.summary;
     let mut t = new_table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
     for (name, row) in [
@@ -192,5 +192,5 @@ pub fn write_summary(out: &mut dyn Write, du: &DiskUsage) -> io::Result<()> {
             with_percent(row.reclaimable, row.size),
         ]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }

@@ -1,12 +1,12 @@
 //! Findings as a table, worst first (as [`Finding::sort_worst_first`] orders them);
 //! shared by every command that reports findings.
 
-use super::{new_table, write_table};
+use super::{new_table, write_table, Layout};
 use crate::finding::{terminal_safe, Finding, SeverityCounts};
 use std::io::{self, Write};
 
 /// Writes `findings` (already sorted) as a table; nothing when there are none.
-pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding], layout: Layout) -> io::Result<()> {
     if findings.is_empty() {
         return Ok(());
     }
@@ -24,7 +24,7 @@ pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Re
         };
         t.add_row(vec![f.severity.to_string(), f.code.to_string(), terminal_safe(&place), terminal_safe(&f.message)]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }
 
 /// One line: `2 errors, 1 warning, 3 info`.

@@ -1,6 +1,6 @@
 //! `strata images`, `strata layers`, `strata containers`: the graph as lists.
 
-use super::{human_size, new_table, opt_size, write_json, write_table, Format};
+use super::{human_size, new_table, opt_size, write_json, write_table, Format, Layout};
 use crate::analysis::df::ContainerSizes;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
@@ -219,12 +219,12 @@ impl ContainerView {
 }
 
 fn short_time(t: &Option<String>) -> String {
-    t.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default()
+    t.as_deref().map(super::layout::short_time).unwrap_or_default()
 }
 
 /// Images of every store given, each labelled with its store: one JSON array, or
 /// one table per store under a line naming it.
-pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Format) -> io::Result<()> {
+pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         let v: Vec<ImageView> = graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new).collect();
         return write_json(out, &v);
@@ -237,27 +237,35 @@ pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Fo
             };
             writeln!(out, "{}{}:", if i > 0 { "\n" } else { "" }, terminal_safe(&what))?;
         }
-        write_images(out, g, format)?;
+        write_images(out, g, format, layout)?;
     }
     Ok(())
 }
 
 /// The images of one store: one row per name (or one `<none>` row), newest image first; or
-/// every image as JSON.
-pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+/// every image as JSON. The DIGEST column only when the layout
+/// [shows digests](Layout::shows_digests), as `docker images --digests`.
+pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layout) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
         let v: Vec<ImageView> = images.iter().map(|i| ImageView::new(i)).collect();
         return write_json(out, &v);
     }
-    let mut t = new_table(&["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]);
+    let digests = layout.shows_digests();
+    let header: &[&str] = if digests {
+        &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]
+    } else {
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]
+    };
+    let mut t = new_table(header);
     for img in images {
         let created = short_time(&img.record.config.as_ref().and_then(|c| c.created.clone()));
         let mut row = |repo: &str, tag: &str, digest: &str| {
-            t.add_row(vec![
-                terminal_safe(repo),
-                terminal_safe(tag),
-                digest.to_owned(),
+            let mut cells = vec![terminal_safe(repo), terminal_safe(tag)];
+            if digests {
+                cells.push(digest.to_owned());
+            }
+            cells.extend([
                 img.id().short(),
                 created.clone(),
                 opt_size(img.size),
@@ -265,6 +273,7 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
                 opt_size(img.unique_size()),
                 img.containers.len().to_string(),
             ]);
+            t.add_row(cells);
         };
         // One row per tag, as `docker image ls --digests` does, with the digest of the
         // same repository beside it; digest-only repositories get a `<none>` tag row.
@@ -289,11 +298,11 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
             row("<none>", "<none>", "<none>");
         }
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }
 
 /// `strata layers`: every layer by ChainID.
-pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Result<()> {
+pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         let v: Vec<LayerView> = g.layers.values().map(LayerView::new).collect();
         return write_json(out, &v);
@@ -311,12 +320,18 @@ pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format) -> io::Resul
             l.blobs.len().to_string(),
         ]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }
 
 /// Writes the containers, newest first, with the sizes measured beforehand
 /// ([`crate::analysis::df::all_container_sizes`]), keyed by container ID.
-pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<ContainerId, ContainerSizes>, format: Format) -> io::Result<()> {
+pub fn write_containers(
+    out: &mut dyn Write,
+    g: &Graph,
+    sizes: &BTreeMap<ContainerId, ContainerSizes>,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let mut list: Vec<&ContainerNode> = g.containers.values().collect();
     list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
@@ -338,5 +353,5 @@ pub fn write_containers(out: &mut dyn Write, g: &Graph, sizes: &BTreeMap<Contain
             format!("{} (virtual {})", opt_size(v.rw_size), opt_size(v.rootfs_size)),
         ]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }

@@ -12,13 +12,17 @@ pub mod dot;
 pub mod files;
 pub mod findings;
 pub mod history;
+pub mod html;
 pub mod inspect;
+pub mod layout;
 pub mod listing;
+pub mod ndjson;
 pub mod tree;
 pub mod verify;
 pub mod volumes;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement, Row, Table};
+pub use layout::Layout;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -33,6 +37,10 @@ pub enum Format {
     Table,
     /// Pretty JSON for machines (schemas in `schema/`).
     Json,
+    /// One JSON object per line: each finding, then a summary; `audit` and `verify` only.
+    Ndjson,
+    /// A self-contained HTML page; `audit` only.
+    Html,
 }
 
 /// Output format of `strata tree`: [`Format`]'s, plus Graphviz.
@@ -56,7 +64,9 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::
 /// A table in the house style: no borders, like `docker` prints them.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(header.iter().copied());
+    let mut head = Row::from(header.iter().copied());
+    head.max_height(1);
+    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(head);
     // Two spaces between columns and none at the edge, as docker's tabwriter does.
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
@@ -64,8 +74,10 @@ pub fn new_table(header: &[&str]) -> Table {
     t
 }
 
-/// Prints a table with trailing spaces trimmed from each line.
-pub fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
+/// Prints a table in `layout` (fitted to a width, or full; see [`layout`]) with
+/// trailing spaces trimmed from each line.
+pub fn write_table(out: &mut dyn Write, mut t: Table, layout: Layout) -> io::Result<()> {
+    layout.apply(&mut t);
     for line in t.to_string().lines() {
         writeln!(out, "{}", line.trim_end())?;
     }

@@ -1,7 +1,7 @@
 //! `strata verify` output: per-layer and per-image verdicts, then findings.
 
 use super::findings::{summary_line, write_findings_table};
-use super::{human_size, new_table, write_json, write_table, Format, SCHEMA_VERSION};
+use super::{human_size, new_table, write_json, write_table, Format, Layout, SCHEMA_VERSION};
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::{Finding, SeverityCounts};
 use crate::graph::Graph;
@@ -45,7 +45,7 @@ fn status_word(s: VerifyStatus) -> &'static str {
 
 /// `strata verify`: one line per layer with its status, then the findings worst first; or all of it
 /// as JSON.
-pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Format) -> io::Result<()> {
+pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Format, layout: Layout) -> io::Result<()> {
     let summary = SeverityCounts::of(&r.findings);
     if format == Format::Json {
         let v = VerifyJson {
@@ -78,7 +78,7 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
             users.to_string(),
         ]);
     }
-    write_table(out, &t)?;
+    write_table(out, t, layout)?;
     if !r.images.is_empty() {
         writeln!(out)?;
         let mut t = new_table(&["IMAGE", "STATUS", "TAGS"]);
@@ -90,11 +90,11 @@ pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Fo
                 crate::finding::terminal_safe(if tags.is_empty() { "<none>" } else { &tags }),
             ]);
         }
-        write_table(out, &t)?;
+        write_table(out, t, layout)?;
     }
     if !r.findings.is_empty() {
         writeln!(out)?;
-        write_findings_table(out, &r.findings)?;
+        write_findings_table(out, &r.findings, layout)?;
     }
     let count = |s: VerifyStatus| r.layers.iter().filter(|l| l.status == s).count();
     writeln!(

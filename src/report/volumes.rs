@@ -1,6 +1,6 @@
 //! `strata volumes` and `strata inspect VOLUME`.
 
-use super::{new_table, opt_size, write_json, write_table, Format};
+use super::{new_table, opt_size, write_json, write_table, Format, Layout};
 use crate::finding::terminal_safe;
 use crate::store::volumes::Volume;
 use serde::Serialize;
@@ -13,7 +13,7 @@ struct VolumesJson<'a> {
 }
 
 /// The volume list: table (`DRIVER VOLUME NAME ...`) or `{schema_version, volumes}`.
-pub fn write_volumes(out: &mut dyn Write, volumes: &[Volume], format: Format) -> io::Result<()> {
+pub fn write_volumes(out: &mut dyn Write, volumes: &[Volume], format: Format, layout: Layout) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, &VolumesJson { schema_version: super::SCHEMA_VERSION, volumes });
     }
@@ -28,7 +28,7 @@ pub fn write_volumes(out: &mut dyn Write, volumes: &[Volume], format: Format) ->
             v.reclaimable().to_string(),
         ]);
     }
-    write_table(out, &t)
+    write_table(out, t, layout)
 }
 
 #[derive(Serialize)]

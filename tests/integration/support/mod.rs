@@ -168,7 +168,8 @@ pub fn copy_tree(src: &Path) -> tempfile::TempDir {
 /// The strata binary, with no environment that could point it elsewhere.
 pub fn strata() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
-    c.env_remove("STRATA_ROOT").env("NO_COLOR", "1");
+    // No COLUMNS: tables come in the full layout, as piped output always has.
+    c.env_remove("STRATA_ROOT").env_remove("COLUMNS").env("NO_COLOR", "1");
     c
 }
 
