@@ -200,6 +200,12 @@ enum Row<'a> {
         depth: usize,
         i: &'a ImageLeaf,
     },
+    /// Base layers that each hold one plain image and nothing else, beyond
+    /// [`MAX_IMAGES_PER_LAYER`], counted (a host of imported images).
+    Bases {
+        count: usize,
+        bytes: i64,
+    },
     /// Images on one layer beyond [`MAX_IMAGES_PER_LAYER`], counted.
     Images {
         depth: usize,
@@ -277,10 +283,32 @@ fn cut(s: &str, n: usize) -> String {
     super::layout::ellipsis(s, n)
 }
 
+/// A base layer with no layer above it and one plain image on it: fan-out at the
+/// roots (a thousand `docker import`s) that says nothing one row at a time.
+fn is_lone_base(b: &LayerBranch, marks: &Marks) -> bool {
+    b.children.is_empty()
+        && b.containers.is_empty()
+        && b.images.len() == 1
+        && b.images[0].containers.is_empty()
+        && !marks.layers.contains_key(&b.chain_id)
+        && !marks.images.contains_key(&b.images[0].id)
+}
+
 fn forest_section(forest: &Forest, marks: &Marks) -> Markup {
     let mut rows = Vec::new();
+    let (mut lone, mut lone_bytes) = (0usize, 0i64);
     for root in &forest.roots {
+        if is_lone_base(root, marks) {
+            lone += 1;
+            if lone > MAX_IMAGES_PER_LAYER {
+                lone_bytes = lone_bytes.saturating_add(root.size.unwrap_or(0));
+                continue;
+            }
+        }
         flatten(root, 0, marks, &mut rows);
+    }
+    if lone > MAX_IMAGES_PER_LAYER {
+        rows.push(Row::Bases { count: lone - MAX_IMAGES_PER_LAYER, bytes: lone_bytes });
     }
     for i in &forest.unplaced_images {
         rows.push(Row::Image { depth: 0, i });
@@ -350,6 +378,14 @@ fn forest_section(forest: &Forest, marks: &Marks) -> Markup {
                                     a href={ "#img-" (i.id.hex()) } {
                                         ellipse cx=(x + 7) cy=(y + 8) rx="9" ry="6" fill=(if sev.is_some() { "#ffebee" } else { "#e3f2fd" }) stroke=(sev_colour(sev)) stroke-width=(if sev.is_some() { "2" } else { "1" }) {}
                                         text x=(x + 20) y=(y + 13) { tspan.img { (cut(&image_label(i), 80)) } "  " tspan.mono { (i.id.short()) } "  " (i.size.map_or_else(|| "size ?".to_owned(), human_size)) }
+                                    }
+                                }
+                            }
+                            Row::Bases { count, bytes } => {
+                                g class="node run" {
+                                    a href="#images" {
+                                        rect x="4" y=(y + 2) width="14" height="12" fill="#eceff1" stroke="#546e7a" stroke-dasharray="3,2" {}
+                                        text x="24" y=(y + 13) { "… " (count) " more base layers, each with one image and nothing else, " (human_size(*bytes)) " (listed under Images)" }
                                     }
                                 }
                             }
