@@ -14,6 +14,7 @@ pub mod findings;
 pub mod history;
 pub mod inspect;
 pub mod listing;
+pub mod schema;
 pub mod tree;
 pub mod verify;
 pub mod volumes;

@@ -29,6 +29,7 @@ mod hostile_structures;
 mod prop_digest;
 mod prop_tarsplit;
 mod registry_crosslinks;
+mod schemas;
 mod tree_snapshots;
 mod verify_cli;
 mod verify_fixtures;
