@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 /// How bad a finding is. Ordered so that `max()` gives the worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing, nothing wrong (a legacy manifest, a dangling image).
@@ -32,7 +32,7 @@ impl fmt::Display for Severity {
 }
 
 /// Stable finding codes. The kebab-case spelling is part of the JSON schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
     // Identity checks.
@@ -137,7 +137,7 @@ impl fmt::Display for Code {
 }
 
 /// One thing found wrong (or worth knowing) about the data-root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// What was found: stable, matched on by scripts.
     pub code: Code,
@@ -287,7 +287,7 @@ pub fn terminal_safe(s: &str) -> String {
 }
 
 /// Counts findings by severity.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SeverityCounts {
     /// Number of [`Severity::Error`] findings.
     pub error: usize,

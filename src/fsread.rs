@@ -126,7 +126,7 @@ impl fmt::Display for ReadError {
 impl std::error::Error for ReadError {}
 
 /// File types as lstat sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// A regular file.

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// One image as `/system/df` lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct DfImage {
     /// The image ID.
     pub id: ImageId,
@@ -42,7 +42,7 @@ pub struct DfImage {
 }
 
 /// One container as `/system/df` lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct DfContainer {
     /// The container ID.
     pub id: ContainerId,
@@ -61,7 +61,7 @@ pub struct DfContainer {
 }
 
 /// What kind of leftover an orphan is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrphanKind {
     /// A layerdb layer no image, container or needed child uses.
@@ -77,7 +77,7 @@ pub enum OrphanKind {
 }
 
 /// Something on disk that holds space no Docker command will free.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct Orphan {
     /// Which kind of leftover.
     pub kind: OrphanKind,
@@ -95,7 +95,7 @@ pub struct Orphan {
 }
 
 /// Counts for one row of `docker system df`.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, Default, Serialize)]
 pub struct DfTotals {
     /// `TOTAL`: how many there are.
     pub total_count: usize,
@@ -108,7 +108,7 @@ pub struct DfTotals {
 }
 
 /// The rows of `docker system df`, plus a row for orphans.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct DfSummary {
     /// The `Images` row.
     pub images: DfTotals,
@@ -125,7 +125,7 @@ pub struct DfSummary {
 }
 
 /// The whole disk-usage account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct DiskUsage {
     /// `LayersSize`: Σ size of every layer some image's chain uses, each once.
     pub layers_size: i64,

@@ -15,7 +15,7 @@ use crate::verify::{Event, LayerStream};
 use serde::Serialize;
 
 /// One tar member of a layer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LayerFile {
     /// Path inside the layer, without `./` or `/` prefixes; non-UTF-8 bytes as `\xNN`.
     pub path: String,
@@ -40,7 +40,7 @@ pub struct LayerFile {
 }
 
 /// The type of a layer entry, as its tar header gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {
     /// A regular file.
@@ -109,7 +109,7 @@ fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
 }
 
 /// The layer a listing is of.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LayerId {
     /// The layer's ChainID.
     pub chain_id: ChainId,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// One step of `strata history`, newest first like `docker history`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct HistoryStep {
     /// The local image this step ended in, when the parent chain reaches it;
     /// `None` is Docker's `<missing>`.

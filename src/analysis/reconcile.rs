@@ -26,25 +26,25 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The `df` row a path belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Row {
-    /// Image layers (and, on the containerd store, image content).
+    /// Layer data of images (layerdb, graphdriver, image configs).
     Images,
-    /// Containers' RW layers.
+    /// Container RW layers and container directories.
     Containers,
-    /// Local volumes' data.
+    /// Local volumes.
     Volumes,
     /// BuildKit's build cache.
     BuildCache,
-    /// Containers' log files.
+    /// Container log files.
     Logs,
-    /// Space nothing uses and no prune frees.
+    /// What strata found that no image, container, volume or cache owns.
     Orphaned,
 }
 
 impl Row {
-    /// The row's name as `docker system df` prints it.
+    /// The row's name as the `df` table prints it.
     pub fn label(self) -> &'static str {
         match self {
             Row::Images => "Images",
@@ -58,13 +58,13 @@ impl Row {
 }
 
 /// Bytes on disk.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Bytes {
     /// `st_size` (`du --apparent-size`).
     pub apparent: u64,
     /// `st_blocks * 512` (`du`).
     pub allocated: u64,
-    /// Directory entries counted.
+    /// Directory entries counted (files, directories, links).
     pub entries: u64,
 }
 
@@ -77,31 +77,31 @@ impl Bytes {
 }
 
 /// One row: the size `df` gives it and the bytes on disk under its paths.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct RowAccount {
-    /// Which row.
+    /// The row.
     pub row: Row,
     /// The row's size as `df` counts it (Docker's rule where Docker has the row).
     pub df_size: i64,
-    /// What its paths hold on disk.
+    /// Bytes on disk under the row's paths.
     pub on_disk: Bytes,
 }
 
 /// A path no row explains, with what is under it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct Unexplained {
     /// Relative to the data-root.
     pub path: String,
-    /// What is under it.
+    /// Bytes on disk under it.
     pub on_disk: Bytes,
 }
 
 /// The reconciliation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct Reconcile {
-    /// Every row against the bytes under its paths.
+    /// Each row, in `df` order.
     pub rows: Vec<RowAccount>,
-    /// Paths no row explains (metadata, leftovers, unknown directories).
+    /// Paths no row explains.
     pub unexplained: Vec<Unexplained>,
     /// Every entry of the data-root, the top directory included: what `du` gives.
     pub total: Bytes,

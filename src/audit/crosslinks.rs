@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What a v2metadata entry's HMAC says about how it was recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HmacStatus {
     /// Empty: recorded by a pull (or an old engine); tied to no credentials.
@@ -59,7 +59,7 @@ pub fn hmac_status(e: &V2Metadata) -> HmacStatus {
 }
 
 /// A registry blob a layer is known by, as the audit reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct BlobLink {
     /// The compressed blob's digest.
     pub digest: Digest,
@@ -72,7 +72,7 @@ pub struct BlobLink {
 }
 
 /// The registry blobs one layer is known by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LayerLinks {
     /// The layer's ChainID.
     pub chain_id: ChainId,
@@ -83,7 +83,7 @@ pub struct LayerLinks {
 }
 
 /// The manifest digests one image is known by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ImageLinks {
     /// The image ID.
     pub id: ImageId,
@@ -92,7 +92,7 @@ pub struct ImageLinks {
 }
 
 /// How local images and layers map to registry manifests and blobs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct CrossLinks {
     /// Images with at least one repo digest.
     pub images: Vec<ImageLinks>,

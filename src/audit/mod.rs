@@ -36,7 +36,7 @@ pub struct AuditOptions<'a> {
 }
 
 /// What the content checks did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ContentChecks {
     /// Content checks were asked for (not `--metadata-only`).
     pub requested: bool,

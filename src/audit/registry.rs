@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The outcome of checking one repo digest against the registry storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DigestCheckStatus {
     /// Manifest present and hashing right, config is the image, layers known locally.
@@ -30,7 +30,7 @@ pub enum DigestCheckStatus {
 }
 
 /// The check of one local repo digest against the registry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct RepoDigestCheck {
     /// The local image the digest belongs to.
     pub image: ImageId,
@@ -45,7 +45,7 @@ pub struct RepoDigestCheck {
 }
 
 /// What the offline registry cross-check read and found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct RegistryReport {
     /// The directory given, as given.
     pub root: String,

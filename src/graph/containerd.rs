@@ -33,7 +33,7 @@ pub const DANGLING_PREFIX: &str = "moby-dangling@";
 const ATTESTATION_ANNOTATION: &str = "vnd.docker.reference.type";
 
 /// What the containerd store adds to an image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct CtdImageInfo {
     /// Every name in meta.db pointing at this target, as stored (normalised).
     pub names: Vec<String>,
@@ -62,7 +62,7 @@ pub struct CtdImageInfo {
 }
 
 /// One manifest an index lists.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ManifestRef {
     /// The manifest's digest.
     pub digest: Digest,
@@ -77,7 +77,7 @@ pub struct ManifestRef {
 }
 
 /// The content blob a layer was unpacked from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LayerBlobRef {
     /// The compressed blob's digest (the manifest's layer descriptor).
     pub digest: Digest,
@@ -92,7 +92,7 @@ pub struct LayerBlobRef {
 }
 
 /// What the containerd store adds to a layer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct CtdLayerInfo {
     /// Snapshot key in meta.db (the ChainID for a layer).
     pub snapshot_key: String,

@@ -43,7 +43,7 @@ pub struct LoadOptions {
 }
 
 /// Which image store a graph was built from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum StoreKind {
     /// `image/<driver>/` with imagedb, layerdb and a graphdriver directory.
@@ -207,7 +207,7 @@ pub struct Graph {
 /// counts a layer's users among the images it lists (tagged, digested or dangling
 /// heads, not intermediate build images), 23 and later among every image in the store.
 /// 23 also started writing `<root>/engine-id`, which is how strata tells them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EngineGeneration {
     /// Docker 20.10 and earlier: no `engine-id` file.

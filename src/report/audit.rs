@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// Which program wrote the report.
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 pub struct ToolInfo {
     /// Always `strata`.
     pub name: &'static str,
@@ -24,7 +24,7 @@ pub struct ToolInfo {
 }
 
 /// Counts at the top of an audit report.
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 pub struct Summary {
     /// Findings of severity error.
     pub error: usize,
@@ -43,7 +43,7 @@ pub struct Summary {
 }
 
 /// Where the containerd image store was read, for the record.
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 pub struct ContainerdInfo {
     /// The containerd root directory.
     pub root: String,
@@ -58,7 +58,7 @@ pub struct ContainerdInfo {
 }
 
 /// The `strata audit --format json` object.
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 pub struct AuditReport<'a> {
     /// Version of this JSON format ([`super::SCHEMA_VERSION`]).
     pub schema_version: &'static str,

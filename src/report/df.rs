@@ -9,8 +9,8 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 /// The `--format json` shape: `{layers_size, images, containers, volumes, build_cache, logs, orphaned, summary}`.
-#[derive(Serialize)]
-struct DfJson<'a> {
+#[derive(schemars::JsonSchema, Serialize)]
+pub(crate) struct DfJson<'a> {
     schema_version: &'static str,
     #[serde(flatten)]
     usage: &'a DiskUsage,

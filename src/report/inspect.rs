@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `GraphDriver` as `docker inspect` shows it, computed from the files on disk.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct GraphDriverView {
     /// The driver (or snapshotter) name.
     pub name: String,
@@ -19,7 +19,7 @@ pub struct GraphDriverView {
 }
 
 /// What `strata inspect --format json` prints, tagged by `kind`.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum InspectView {
     /// An image with its config, history and layers.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// One image, as `strata images --format json` prints it.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct ImageView {
     /// The image ID.
     pub id: ImageId,
@@ -87,7 +87,7 @@ impl ImageView {
 }
 
 /// A registry blob a layer is known by.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct BlobView {
     /// The compressed blob's digest.
     pub digest: crate::digest::Digest,
@@ -98,7 +98,7 @@ pub struct BlobView {
 }
 
 /// One layer, as `strata layers --format json` prints it.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct LayerView {
     /// The layer's ChainID (its layerdb directory name).
     pub chain_id: ChainId,
@@ -155,7 +155,7 @@ impl LayerView {
 }
 
 /// One container, as `strata containers --format json` prints it.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct ContainerView {
     /// The container ID.
     pub id: ContainerId,

@@ -50,7 +50,7 @@ pub struct TreeFilter {
 
 /// The layer forest as `strata tree --format json` prints it: base layers are roots, images hang on
 /// their top layer, containers on their image.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct Forest {
     /// Version of this JSON format ([`super::SCHEMA_VERSION`]).
     pub schema_version: &'static str,
@@ -68,7 +68,7 @@ pub struct Forest {
 }
 
 /// One layer of the forest and everything on top of it.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct LayerBranch {
     /// The layer's ChainID.
     pub chain_id: ChainId,
@@ -93,7 +93,7 @@ pub struct LayerBranch {
 }
 
 /// An image hanging on its top layer.
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct ImageLeaf {
     /// The image ID.
     pub id: ImageId,
@@ -112,7 +112,7 @@ pub struct ImageLeaf {
 }
 
 /// A container hanging on its image (or on its RW layer's parent when the image is unknown).
-#[derive(Debug, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Serialize)]
 pub struct ContainerLeaf {
     /// The container ID.
     pub id: ContainerId,
@@ -123,7 +123,7 @@ pub struct ContainerLeaf {
 }
 
 /// What the forest shown holds.
-#[derive(Debug, Serialize, Default)]
+#[derive(schemars::JsonSchema, Debug, Serialize, Default)]
 pub struct Totals {
     /// Images shown.
     pub images: usize,

@@ -10,7 +10,7 @@ use crate::verify::VerifyStatus;
 use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 struct LayerLine {
     chain_id: ChainId,
     diff_id: DiffId,
@@ -19,13 +19,13 @@ struct LayerLine {
     bytes: u64,
 }
 
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 struct ImageLine {
     id: ImageId,
     status: VerifyStatus,
 }
 
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 struct VerifyJson<'a> {
     schema_version: &'static str,
     summary: SeverityCounts,

@@ -6,8 +6,8 @@ use crate::store::volumes::Volume;
 use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Serialize)]
-struct VolumesJson<'a> {
+#[derive(schemars::JsonSchema, Serialize)]
+pub(crate) struct VolumesJson<'a> {
     schema_version: &'static str,
     volumes: &'a [Volume],
 }
@@ -31,7 +31,7 @@ pub fn write_volumes(out: &mut dyn Write, volumes: &[Volume], format: Format, la
     write_table(out, t, layout)
 }
 
-#[derive(Serialize)]
+#[derive(schemars::JsonSchema, Serialize)]
 struct VolumeInspect<'a> {
     kind: &'static str,
     #[serde(flatten)]

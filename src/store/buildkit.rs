@@ -28,30 +28,30 @@ use std::path::{Path, PathBuf};
 pub const BUILDKIT_DIR: &str = "buildkit";
 
 /// One build-cache record, as `/system/df` `BuildCache` lists it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CacheRecord {
-    /// BuildKit's record ID.
+    /// The record ID.
     pub id: String,
     /// First parent record (`cache.parent`), if any.
     pub parent: Option<String>,
     /// `regular`, `source.local`, `exec.cachemount`, `frontend`, ...
     #[serde(rename = "type")]
     pub record_type: String,
-    /// What made it (`local source for context`, `mount / from exec ...`).
+    /// What built it (`cache.description`).
     pub description: String,
     /// Held by a running build: never, on a data-root read offline.
     pub in_use: bool,
     /// Its layers are also an image's (or it is the parent of such a record).
     pub shared: bool,
-    /// A mutable record (a cache mount), not a committed layer.
+    /// A mutable (uncommitted) record.
     pub mutable: bool,
     /// Bytes as BuildKit recorded them; null when no size is recorded.
     pub size: Option<i64>,
     /// RFC 3339 with nanoseconds, as the engine prints it.
     pub created_at: Option<String>,
-    /// When a build last used it, likewise.
+    /// When a build last used it (RFC 3339), if recorded.
     pub last_used_at: Option<String>,
-    /// How many builds used it.
+    /// How many times builds used it.
     pub usage_count: i64,
     /// The snapshot key (`cache.snapshot`, else the record ID).
     pub snapshot: String,
@@ -65,13 +65,13 @@ pub struct CacheRecord {
 /// One snapshot of `snapshots.db`.
 #[derive(Debug, Clone, Default)]
 pub struct BkSnapshot {
-    /// The layer chain ID, when the snapshot is an image layer.
+    /// Layer chain ID, when the snapshot is an image layer.
     pub chain_id: Option<String>,
-    /// The key it was committed as.
+    /// The committed snapshot's key, if committed.
     pub committed: Option<String>,
     /// The parent snapshot's key.
     pub parent: Option<String>,
-    /// Bytes recorded for it.
+    /// Recorded size in bytes, if any.
     pub size: Option<i64>,
 }
 
@@ -80,7 +80,7 @@ pub struct BkSnapshot {
 pub struct BuildkitStore {
     /// Records the engine lists, sorted by ID.
     pub records: Vec<CacheRecord>,
-    /// `snapshots.db`, by key.
+    /// The snapshots of `snapshots.db`, by key.
     pub snapshots: BTreeMap<String, BkSnapshot>,
     /// Names of graphdriver directories BuildKit owns (snapshot keys and committed targets).
     pub owned_dirs: BTreeSet<String>,

@@ -40,7 +40,7 @@ pub struct ContainerRecord {
 }
 
 /// `State` of a `config.v2.json`: what Docker's one-word status is computed from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ContainerState {
     /// The container's process is running.
     #[serde(rename = "Running", default)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One `v2metadata-by-diffid` entry: a compressed blob of this layer seen in a repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V2Metadata {
     /// The compressed blob's digest, as the registry knows it.
     #[serde(rename = "Digest")]

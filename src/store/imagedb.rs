@@ -32,7 +32,7 @@ pub struct ImageRecord {
 
 /// The parts of an image config strata uses. Unknown keys are ignored here but kept
 /// in [`ImageRecord::raw`].
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize)]
 pub struct ImageConfig {
     /// `created`, as written (RFC 3339).
     pub created: Option<String>,
@@ -57,7 +57,7 @@ pub struct ImageConfig {
 }
 
 /// `config` (and the legacy `container_config`) of an image: how a container starts.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
     /// `Cmd`.
     #[serde(rename = "Cmd", default)]
@@ -83,7 +83,7 @@ pub struct RunConfig {
 }
 
 /// One `history` step.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HistoryEntry {
     /// When the step ran.
     #[serde(default)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Where the data-root came from, for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RootSource {
     /// `--root` or `STRATA_ROOT`.
@@ -72,7 +72,7 @@ pub fn daemon_json_data_root(path: &Path) -> Option<PathBuf> {
 }
 
 /// What image stores a data-root holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct StoreLayout {
     /// `image/<name>` directories.
     pub image_stores: Vec<String>,

@@ -11,28 +11,28 @@ use serde::Serialize;
 use std::path::Path;
 
 /// One log file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LogFile {
     /// Relative to the data-root.
     pub path: String,
-    /// Apparent size in bytes.
+    /// Apparent size in bytes (`st_size`).
     pub size: u64,
-    /// Allocated bytes (`st_blocks * 512`).
+    /// Bytes allocated on disk (`st_blocks * 512`).
     pub allocated: u64,
 }
 
 /// One container's log files.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ContainerLogs {
-    /// The container ID.
+    /// The container's ID.
     pub container: String,
     /// `json-file` or `local`, from the file names found.
     pub driver: String,
-    /// Every log file, rotations included.
+    /// The log file and its rotations.
     pub files: Vec<LogFile>,
-    /// Their apparent size in bytes.
+    /// Apparent size of all its files, in bytes.
     pub size: u64,
-    /// Their allocated bytes.
+    /// Bytes allocated on disk for all its files.
     pub allocated: u64,
 }
 

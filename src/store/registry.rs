@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 const MAX_REPO_DEPTH: usize = 16;
 
 /// What kind of document a manifest blob is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManifestKind {
     /// Docker schema2 or OCI image manifest: one config, a list of layers.
@@ -41,7 +41,7 @@ pub enum ManifestKind {
 }
 
 /// What a manifest blob in registry storage says: its kind and the blobs it names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ManifestInfo {
     /// The blob's digest.
     pub digest: Digest,
@@ -61,7 +61,7 @@ pub struct ManifestInfo {
 }
 
 /// One repository of the registry storage, with its links.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct RegistryRepo {
     /// Path under `repositories/`, e.g. `strata/app`.
     pub name: String,
@@ -74,7 +74,7 @@ pub struct RegistryRepo {
 }
 
 /// What hashing every blob of the storage found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize)]
 pub struct BlobStats {
     /// Blobs found.
     pub count: usize,

@@ -17,24 +17,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The volumes directory under the data-root.
+/// The volumes directory, relative to the data-root.
 pub const VOLUMES_DIR: &str = "volumes";
 /// The label Docker 23+ puts on volumes made for an anonymous mount.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// One volume.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct Volume {
-    /// The volume's name (64 hex for an anonymous one).
+    /// The volume's name.
     pub name: String,
-    /// Its driver (`local` unless a plugin's).
+    /// Its driver (`local` for volumes strata can measure).
     pub driver: String,
     /// Made for an anonymous mount (`-v /path`): the anonymous label, or (engines
     /// before 23, which set no label) a 64-hex name with no labels.
     pub anonymous: bool,
-    /// Labels given at creation.
+    /// Its labels.
     pub labels: BTreeMap<String, String>,
-    /// Driver options (`type`, `device`, `o` for the local driver).
+    /// Its driver options.
     pub options: BTreeMap<String, String>,
     /// `volumes/<name>/_data`, relative to the data-root (local driver).
     pub mountpoint: Option<String>,

@@ -32,7 +32,7 @@ const MAX_EXTENDED: u64 = 16 << 20;
 const CHUNK: usize = 1 << 20;
 
 /// How a layer blob is compressed, from its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// An uncompressed tar.

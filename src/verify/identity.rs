@@ -10,7 +10,7 @@ use crate::graph::Graph;
 use serde::Serialize;
 
 /// Result of checking one image's ID and chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ImageIdentity {
     /// The image ID (its imagedb file name).
     pub id: ImageId,

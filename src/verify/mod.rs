@@ -98,7 +98,7 @@ pub struct VerifyOptions {
 
 /// The outcome for one layer, or for an image (its own ID and every layer beneath
 /// it, the worst of them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyStatus {
     /// The reassembled stream hashes to the recorded DiffID and no file content
@@ -114,7 +114,7 @@ pub enum VerifyStatus {
 }
 
 /// What verifying one layer found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct LayerResult {
     /// The layer's ChainID.
     pub chain_id: ChainId,

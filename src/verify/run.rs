@@ -27,7 +27,7 @@ impl Selection {
 }
 
 /// What verifying one image found: its own ID and the worst of its layers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ImageVerdict {
     /// The image ID.
     pub id: ImageId,
@@ -38,7 +38,7 @@ pub struct ImageVerdict {
 }
 
 /// Everything `strata verify` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct VerifyReport {
     /// One result per layer verified.
     pub layers: Vec<LayerResult>,

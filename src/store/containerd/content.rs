@@ -19,7 +19,7 @@ pub fn blob_path(d: &Digest) -> PathBuf {
 
 /// An upload in progress: an ingest directory, a meta.db `content/ingests` record, or
 /// both (matched by the backend reference).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ingest {
     /// Directory name under `ingest/`; empty when only meta.db records the ingest.
     pub dir: String,

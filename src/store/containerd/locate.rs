@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub const META_DB: &str = "io.containerd.metadata.v1.bolt/meta.db";
 
 /// How the containerd root was found, for the user to see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LocatedBy {
     /// `--containerd-root` / `STRATA_CONTAINERD_ROOT`.
@@ -49,7 +49,7 @@ impl LocatedBy {
 }
 
 /// A containerd root and how it was found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct Location {
     /// The containerd root directory (the one holding `io.containerd.metadata.v1.bolt/`).
     pub path: PathBuf,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub const META_DB: &str = "io.containerd.metadata.v1.bolt/meta.db";
 
 /// One namespace of meta.db with how much it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamespaceSummary {
     /// The namespace (`moby` for Docker, `k8s.io` for the CRI plugin).
     pub name: String,
@@ -31,7 +31,7 @@ pub struct NamespaceSummary {
 }
 
 /// An OCI descriptor as containerd stores an image target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Descriptor {
     /// The digest of the blob it points at.
     pub digest: Digest,
@@ -42,7 +42,7 @@ pub struct Descriptor {
 }
 
 /// One image record: a name pointing at a target (an index or a manifest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdImage {
     /// Normalised reference (`docker.io/library/alpine:latest`, `moby-dangling@sha256:...`).
     pub name: String,
@@ -57,7 +57,7 @@ pub struct CtdImage {
 }
 
 /// One content record, plus whether its blob file is on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdBlob {
     /// The blob's digest (its key under `content/blob`).
     pub digest: Digest,
@@ -77,7 +77,7 @@ pub struct CtdBlob {
 
 /// A container record of containerd's own (dockerd writes one only when it starts a
 /// container; `config.v2.json` stays authoritative for Docker's containers).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdContainer {
     /// The container ID (the bucket key).
     pub id: String,
@@ -98,7 +98,7 @@ pub struct CtdContainer {
 }
 
 /// A lease and the resources it keeps from garbage collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdLease {
     /// The lease ID (the bucket key).
     pub id: String,

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Everything read from one containerd root for one namespace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize)]
 pub struct ContainerdStore {
     /// The namespace analysed (e.g. "moby", "k8s.io").
     pub namespace: String,
@@ -64,7 +64,7 @@ pub struct ContainerdStore {
 }
 
 /// A snapshot of the namespace joined with the snapshotter's record and directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtdSnapshot {
     /// meta.db key.
     pub key: String,

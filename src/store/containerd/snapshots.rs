@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What a snapshot is, as the snapshotter records it (containerd `snapshots.Kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SnapshotKind {
     /// A read-only view of a parent (kind 1).
@@ -38,7 +38,7 @@ impl SnapshotKind {
 }
 
 /// One record of the snapshotter's metadata.db.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackendSnapshot {
     /// Backend key, `<ns>/<seq>/<key>` for snapshots made through meta.db.
     pub key: String,
