@@ -18,6 +18,7 @@ use std::io::{self, Write};
 #[derive(schemars::JsonSchema, Serialize)]
 pub struct ToolInfo {
     /// Always `strata`.
+    #[schemars(extend("const" = "strata"))]
     pub name: &'static str,
     /// The crate version.
     pub version: &'static str,
@@ -61,6 +62,7 @@ pub struct ContainerdInfo {
 #[derive(schemars::JsonSchema, Serialize)]
 pub struct AuditReport<'a> {
     /// Version of this JSON format ([`super::SCHEMA_VERSION`]).
+    #[schemars(extend("const" = "1"))]
     pub schema_version: &'static str,
     /// Which program wrote it.
     pub tool: ToolInfo,
@@ -76,6 +78,7 @@ pub struct AuditReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containerd: Option<ContainerdInfo>,
     /// RFC 3339, UTC.
+    #[schemars(extend("pattern" = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub generated_at: String,
     /// Whether layer content was verified, and for how many layers.
     pub content_checks: &'a ContentChecks,

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 /// The `--format json` shape: `{layers_size, images, containers, volumes, build_cache, logs, orphaned, summary}`.
 #[derive(schemars::JsonSchema, Serialize)]
 pub(crate) struct DfJson<'a> {
+    #[schemars(extend("const" = "1"))]
     schema_version: &'static str,
     #[serde(flatten)]
     usage: &'a DiskUsage,
