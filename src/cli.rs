@@ -170,8 +170,10 @@ struct ImagesArgs {
     out: Output,
 }
 
-const DOT_REFUSED: &str = "--format dot is only available for `strata tree`; use table or json here";
-const HTML_REFUSED: &str = "--format html is only available for `strata audit`; use table or json here";
+const DOT_REFUSED: &str =
+    "--format dot is only available for `strata tree`; use table or json here";
+const HTML_REFUSED: &str =
+    "--format html is only available for `strata audit`; use table or json here";
 const NDJSON_REFUSED: &str = "--format ndjson is only available for `strata audit` and `strata verify`; use table or json here";
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -269,7 +271,9 @@ fn clap_exit(e: &clap::Error) -> i32 {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The arguments resolved once: where to read, how, with what limits, in which
@@ -313,9 +317,10 @@ impl Plan {
             Command::Images(a) => Some(a.out),
             Command::Layers(o) | Command::Containers(o) | Command::Volumes(o) => Some(*o),
             Command::Df(a) => Some(a.out),
-            Command::Inspect { out, .. } | Command::Files { out, .. } | Command::Diff { out, .. } | Command::History { out, .. } => {
-                Some(*out)
-            }
+            Command::Inspect { out, .. }
+            | Command::Files { out, .. }
+            | Command::Diff { out, .. }
+            | Command::History { out, .. } => Some(*out),
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
             Command::Tree { .. } => None,
@@ -334,7 +339,9 @@ impl Plan {
                 return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, DOT_REFUSED));
             }
         };
-        if format == Format::Ndjson && !matches!(cli.command, Command::Audit(_) | Command::Verify(_)) {
+        if format == Format::Ndjson
+            && !matches!(cli.command, Command::Audit(_) | Command::Verify(_))
+        {
             use clap::CommandFactory;
             return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, NDJSON_REFUSED));
         }
@@ -373,8 +380,12 @@ impl Plan {
                 if let (Some(ctd), false) = (&loaded.0.containerd, self.quiet) {
                     // Which root was read is never left to guess: evidence and the
                     // analyst's own host must not be mixed up.
-                    let namespaces: Vec<String> =
-                        ctd.store.namespaces.iter().map(|n| format!("{} ({} images)", n.name, n.images)).collect();
+                    let namespaces: Vec<String> = ctd
+                        .store
+                        .namespaces
+                        .iter()
+                        .map(|n| format!("{} ({} images)", n.name, n.images))
+                        .collect();
                     eprintln!(
                         "strata: reading the containerd image store at {} (namespace {}, snapshotter {}; {}); namespaces: {}",
                         ctd.location.path.display(),
@@ -387,7 +398,8 @@ impl Plan {
                 Ok(loaded)
             }
             Err(LoadError::Root(e)) => {
-                let hint = if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
+                let hint =
+                    if e.is_not_found() { " (give the data-root with --root DIR)" } else { "" };
                 Err(anyhow::anyhow!("cannot read data-root: {e}{hint}"))
             }
         }
@@ -419,25 +431,43 @@ impl Plan {
             Command::Volumes(_) => Job::Volumes,
             Command::Inspect { reference, .. } => match resolve(g, reference, Kinds::ALL) {
                 Ok(t) => Job::Inspect(t),
-                Err(_) if self.volume_named(g, reference).is_some() => Job::InspectVolume(reference),
+                Err(_) if self.volume_named(g, reference).is_some() => {
+                    Job::InspectVolume(reference)
+                }
                 Err(e) => {
                     eprintln!("strata: {e}");
                     return None;
                 }
             },
-            Command::Files { reference, .. } => Job::Files(match resolve_or_report(g, reference, Kinds::IMAGES_AND_LAYERS)? {
-                Target::Layer(l) => vec![LayerId { chain_id: l, diff_id: g.layers.get(&l).and_then(|n| n.record.diff_id) }],
-                Target::Image(i) => {
-                    let img = &g.images[&i];
-                    let diffs = img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
-                    img.chain_ids.iter().zip(diffs).map(|(c, d)| LayerId { chain_id: *c, diff_id: Some(d) }).collect()
-                }
-                _ => return None,
-            }),
+            Command::Files { reference, .. } => {
+                Job::Files(match resolve_or_report(g, reference, Kinds::IMAGES_AND_LAYERS)? {
+                    Target::Layer(l) => vec![LayerId {
+                        chain_id: l,
+                        diff_id: g.layers.get(&l).and_then(|n| n.record.diff_id),
+                    }],
+                    Target::Image(i) => {
+                        let img = &g.images[&i];
+                        let diffs = img
+                            .record
+                            .config
+                            .as_ref()
+                            .and_then(|c| c.diff_ids.clone())
+                            .unwrap_or_default();
+                        img.chain_ids
+                            .iter()
+                            .zip(diffs)
+                            .map(|(c, d)| LayerId { chain_id: *c, diff_id: Some(d) })
+                            .collect()
+                    }
+                    _ => return None,
+                })
+            }
             Command::Tree { ascii, depth, image, whatrequires, all, no_trunc, .. } => {
                 let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
                 if let Some(r) = image {
-                    let Some(Target::Image(id)) = resolve_or_report(g, r, Kinds::IMAGES) else { return None };
+                    let Some(Target::Image(id)) = resolve_or_report(g, r, Kinds::IMAGES) else {
+                        return None;
+                    };
                     filter.image = Some(id);
                 }
                 if let Some(r) = whatrequires {
@@ -445,21 +475,35 @@ impl Plan {
                         Target::Layer(l) => filter.requires_layer = Some(l),
                         Target::Image(i) => {
                             filter.requires_image = Some(i);
-                            filter.requires_layer = g.images.get(&i).and_then(|img| img.top_layer()).filter(|t| g.layers.contains_key(t));
+                            filter.requires_layer = g
+                                .images
+                                .get(&i)
+                                .and_then(|img| img.top_layer())
+                                .filter(|t| g.layers.contains_key(t));
                         }
                         _ => return None,
                     }
                 }
-                let style =
-                    report::tree::TreeStyle { ascii: *ascii, color: use_color(), no_trunc: *no_trunc, depth: depth.map(|d| d as usize) };
+                let style = report::tree::TreeStyle {
+                    ascii: *ascii,
+                    color: use_color(),
+                    no_trunc: *no_trunc,
+                    depth: depth.map(|d| d as usize),
+                };
                 Job::Tree { filter, style }
             }
             Command::Diff { container, .. } => {
-                let Some(Target::Container(id)) = resolve_or_report(g, container, Kinds::CONTAINERS) else { return None };
+                let Some(Target::Container(id)) =
+                    resolve_or_report(g, container, Kinds::CONTAINERS)
+                else {
+                    return None;
+                };
                 g.containers.contains_key(&id).then_some(Job::Diff(id))?
             }
             Command::History { image, .. } => {
-                let Some(Target::Image(id)) = resolve_or_report(g, image, Kinds::IMAGES) else { return None };
+                let Some(Target::Image(id)) = resolve_or_report(g, image, Kinds::IMAGES) else {
+                    return None;
+                };
                 g.images.contains_key(&id).then_some(Job::History(id))?
             }
             Command::Verify(args) => {
@@ -489,15 +533,26 @@ impl Plan {
         })
     }
 
-    fn dispatch(&self, job: Job<'_>, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    fn dispatch(
+        &self,
+        job: Job<'_>,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         let (format, layout) = (self.format, self.layout);
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
-                let other =
-                    g.also.and_then(|store| Graph::load(&self.data_root, &LoadOptions { store: Some(store), ..self.load.clone() }).ok());
+                let other = g.also.and_then(|store| {
+                    Graph::load(
+                        &self.data_root,
+                        &LoadOptions { store: Some(store), ..self.load.clone() },
+                    )
+                    .ok()
+                });
                 let graphs: Vec<&Graph> = std::iter::once(g)
                     .chain(other.as_ref().map(|o| &o.0))
                     .filter(|x| std::ptr::eq(*x, g) || !x.images.is_empty())
@@ -516,7 +571,8 @@ impl Plan {
             }
             Job::Volumes => {
                 let mut findings = Vec::new();
-                let volumes = strata::store::volumes::read_volumes(root, &self.limits, &mut findings);
+                let volumes =
+                    strata::store::volumes::read_volumes(root, &self.limits, &mut findings);
                 self.note_read_problems(&findings);
                 report::volumes::write_volumes(out, &volumes, format, layout)?;
             }
@@ -527,7 +583,9 @@ impl Plan {
             }
             Job::Df { reconcile } => {
                 let (usage, mut problems) = strata::analysis::df::disk_usage(g, root);
-                let rec = reconcile.then(|| strata::analysis::reconcile::reconcile(g, root, &usage, &mut problems));
+                let rec = reconcile.then(|| {
+                    strata::analysis::reconcile::reconcile(g, root, &usage, &mut problems)
+                });
                 self.note_read_problems(&problems);
                 report::df::write_df(out, &usage, rec.as_ref(), format, layout)?;
             }
@@ -536,7 +594,14 @@ impl Plan {
                 let mut w = report::files::FilesWriter::new(out, format)?;
                 for layer in &layers {
                     w.begin_layer(layer)?;
-                    strata::analysis::files::for_each_file(g, root, &layer.chain_id, self.limits, &mut findings, &mut |f| w.file(&f))?;
+                    strata::analysis::files::for_each_file(
+                        g,
+                        root,
+                        &layer.chain_id,
+                        self.limits,
+                        &mut findings,
+                        &mut |f| w.file(&f),
+                    )?;
                 }
                 w.finish()?;
                 self.note_read_problems(&findings);
@@ -550,7 +615,8 @@ impl Plan {
                 }
             }
             Job::Diff(id) => {
-                let (changes, findings) = strata::analysis::diff::container_changes(g, root, &g.containers[id.as_str()])?;
+                let (changes, findings) =
+                    strata::analysis::diff::container_changes(g, root, &g.containers[id.as_str()])?;
                 self.note_read_problems(&findings);
                 report::diff::write_diff(out, &changes, format)?;
             }
@@ -566,7 +632,9 @@ impl Plan {
     /// The volume of that exact name, if the data-root has one.
     fn volume_named(&self, g: &Graph, name: &str) -> Option<strata::store::volumes::Volume> {
         let root = SafeDir::open_root(&g.data_root).ok()?;
-        strata::store::volumes::read_volumes(&root, &self.limits, &mut Vec::new()).into_iter().find(|v| v.name == name)
+        strata::store::volumes::read_volumes(&root, &self.limits, &mut Vec::new())
+            .into_iter()
+            .find(|v| v.name == name)
     }
 
     /// Tells the user on stderr that reading met problems, without burying the output.
@@ -575,12 +643,16 @@ impl Plan {
             return;
         }
         let worst = findings.iter().map(|f| f.severity).max();
-        let shown: Vec<&Finding> = findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
+        let shown: Vec<&Finding> =
+            findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
         for f in shown.iter().take(5) {
             eprintln!("strata: {}: {}", f.severity, strata::finding::terminal_safe(&f.message));
         }
         if shown.len() > 5 {
-            eprintln!("strata: ... and {} more; run `strata audit` for the full list", shown.len() - 5);
+            eprintln!(
+                "strata: ... and {} more; run `strata audit` for the full list",
+                shown.len() - 5
+            );
         }
         if worst == Some(Severity::Info) || shown.is_empty() {
             for f in findings.iter().filter(|f| f.severity == Severity::Info) {
@@ -589,7 +661,13 @@ impl Plan {
         }
     }
 
-    fn audit(&self, args: &AuditArgs, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    fn audit(
+        &self,
+        args: &AuditArgs,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         let registry = match &args.registry_root {
             Some(p) => match SafeDir::open_root(p) {
                 Ok(d) => Some(d),
@@ -602,14 +680,20 @@ impl Plan {
         };
         let bar = self.progress_bar(g, !args.metadata_only);
         let tick = |n: u64| bar.inc(n);
-        let opts = AuditOptions { metadata_only: args.metadata_only, jobs: args.jobs, limits: self.limits, progress: Some(&tick) };
+        let opts = AuditOptions {
+            metadata_only: args.metadata_only,
+            jobs: args.jobs,
+            limits: self.limits,
+            progress: Some(&tick),
+        };
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut file = match &args.output {
-            Some(p) => {
-                Some(io::BufWriter::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?))
-            }
+            Some(p) => Some(io::BufWriter::new(
+                std::fs::File::create(p)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
+            )),
             None => None,
         };
         let out: &mut dyn Write = match &mut file {
@@ -618,21 +702,47 @@ impl Plan {
         };
         if self.format == Format::Ndjson {
             let scan = self.scan("audit", g, root, now);
-            let totals = report::ndjson::Totals::new(&result.findings, g.images.len(), g.layers.len(), Some(g.containers.len()));
+            let totals = report::ndjson::Totals::new(
+                &result.findings,
+                g.images.len(),
+                g.layers.len(),
+                Some(g.containers.len()),
+            );
             report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
-            return Ok(if args.fail_on.tripped(&result.findings) { exit::FINDINGS } else { exit::OK });
+            return Ok(if args.fail_on.tripped(&result.findings) {
+                exit::FINDINGS
+            } else {
+                exit::OK
+            });
         }
         let view = report::audit::AuditReport::new(g, &result, now);
         if self.format == Format::Html {
             let forest = report::tree::build(g, &report::tree::TreeFilter::default());
-            let histories = g.images.values().map(|i| (i.id(), strata::analysis::history::image_history(g, i).0)).collect();
+            let histories = g
+                .images
+                .values()
+                .map(|i| (i.id(), strata::analysis::history::image_history(g, i).0))
+                .collect();
             let store = match &g.containerd {
-                Some(ctd) => format!("containerd image store (snapshotter {}, namespace {})", ctd.store.snapshotter, ctd.store.namespace),
+                Some(ctd) => format!(
+                    "containerd image store (snapshotter {}, namespace {})",
+                    ctd.store.snapshotter, ctd.store.namespace
+                ),
                 None if g.driver_name.is_empty() => "no graphdriver store".to_owned(),
                 None => format!("graphdriver {}", g.driver_name),
             };
-            let host = strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local);
-            let page = report::html::PageInput { report: &view, forest: &forest, host: &host, store, histories: &histories };
+            let host = strata::analysis::host::host_id(
+                root,
+                self.load.host_root.as_deref(),
+                self.load.data_root_is_local,
+            );
+            let page = report::html::PageInput {
+                report: &view,
+                forest: &forest,
+                host: &host,
+                store,
+                histories: &histories,
+            };
             report::html::write_html(out, &page)?;
         } else {
             report::audit::write_audit(out, &view, self.format, self.layout)?;
@@ -643,10 +753,20 @@ impl Plan {
 
     /// What every NDJSON line says of this scan: the host (see
     /// [`strata::analysis::host::host_id`]), the data-root, the time.
-    fn scan(&self, command: &'static str, g: &Graph, root: &SafeDir, scan_time: String) -> report::ndjson::Scan {
+    fn scan(
+        &self,
+        command: &'static str,
+        g: &Graph,
+        root: &SafeDir,
+        scan_time: String,
+    ) -> report::ndjson::Scan {
         report::ndjson::Scan {
             command,
-            host: strata::analysis::host::host_id(root, self.load.host_root.as_deref(), self.load.data_root_is_local),
+            host: strata::analysis::host::host_id(
+                root,
+                self.load.host_root.as_deref(),
+                self.load.data_root_is_local,
+            ),
             data_root: g.data_root.display().to_string(),
             scan_time,
             strata_version: env!("CARGO_PKG_VERSION"),
@@ -657,19 +777,33 @@ impl Plan {
     /// when there is enough to hash for it to matter, and never with --quiet.
     fn progress_bar(&self, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
         use std::io::IsTerminal;
-        let total: u64 = g.layers.values().filter_map(|l| l.record.size).map(|s| s.max(0) as u64).fold(0, u64::saturating_add);
+        let total: u64 = g
+            .layers
+            .values()
+            .filter_map(|l| l.record.size)
+            .map(|s| s.max(0) as u64)
+            .fold(0, u64::saturating_add);
         if self.quiet || !hashing || !io::stderr().is_terminal() || total < 256 << 20 {
             return indicatif::ProgressBar::hidden();
         }
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} hashing layers {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} hashing layers {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     }
 
-    fn verify(&self, args: &VerifyArgs, sel: &Selection, g: &Graph, root: &SafeDir, out: &mut dyn Write) -> anyhow::Result<i32> {
+    fn verify(
+        &self,
+        args: &VerifyArgs,
+        sel: &Selection,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         let bar = self.progress_bar(g, !args.quick);
         let tick = |n: u64| bar.inc(n);
         let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
@@ -678,7 +812,12 @@ impl Plan {
         if self.format == Format::Ndjson {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let scan = self.scan("verify", g, root, now);
-            let totals = report::ndjson::Totals::new(&result.findings, result.images.len(), result.layers.len(), None);
+            let totals = report::ndjson::Totals::new(
+                &result.findings,
+                result.images.len(),
+                result.layers.len(),
+                None,
+            );
             report::ndjson::write_ndjson(out, &scan, &result.findings, &totals)?;
         } else {
             report::verify::write_verify(out, g, &result, self.format, self.layout)?;

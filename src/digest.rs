@@ -42,7 +42,8 @@ impl Digest {
     /// Parses the bare 64-hex form used as file and directory names.
     /// Uppercase is refused, as moby refuses it: such a name was not written by Docker.
     pub fn from_hex(hex_str: &str) -> Result<Self, DigestError> {
-        let valid = hex_str.len() == 64 && hex_str.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = hex_str.len() == 64
+            && hex_str.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             let shown: String = hex_str.chars().take(80).collect();
             return Err(DigestError::BadHex(shown));
@@ -56,7 +57,9 @@ impl Digest {
     pub fn parse(s: &str) -> Result<Self, DigestError> {
         match s.split_once(':') {
             Some(("sha256", hex_part)) => Self::from_hex(hex_part),
-            Some((alg, _)) => Err(DigestError::UnsupportedAlgorithm(alg.chars().take(32).collect())),
+            Some((alg, _)) => {
+                Err(DigestError::UnsupportedAlgorithm(alg.chars().take(32).collect()))
+            }
             None => Err(DigestError::MissingAlgorithm),
         }
     }
@@ -183,7 +186,8 @@ digest_newtype!(
 );
 
 /// The DiffID of an empty tar archive (1024 zero bytes).
-pub const EMPTY_LAYER_DIFF_ID: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+pub const EMPTY_LAYER_DIFF_ID: &str =
+    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
 /// ChainID of a layer on top of `parent`: `sha256(parent + " " + diff)` over the full
 /// digest strings, or the DiffID itself for a base layer.

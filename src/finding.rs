@@ -10,7 +10,9 @@ use std::fmt;
 use std::path::Path;
 
 /// How bad a finding is. Ordered so that `max()` gives the worst.
-#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing, nothing wrong (a legacy manifest, a dangling image).
@@ -32,7 +34,9 @@ impl fmt::Display for Severity {
 }
 
 /// Stable finding codes. The kebab-case spelling is part of the JSON schema.
-#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
     // Identity checks.
@@ -126,7 +130,10 @@ pub enum Code {
 impl Code {
     /// The kebab-case name used in JSON and tables.
     pub fn as_str(&self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 }
 
@@ -183,7 +190,16 @@ impl Finding {
 
     /// A finding with no place attached yet; add one with the `with_*` methods.
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
-        Self { code, severity, message: message.into(), image: None, layer: None, path: None, subject: None, file: None }
+        Self {
+            code,
+            severity,
+            message: message.into(),
+            image: None,
+            layer: None,
+            path: None,
+            subject: None,
+            file: None,
+        }
     }
 
     /// An [`Severity::Error`] finding.

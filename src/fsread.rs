@@ -32,7 +32,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_metadata_bytes: 64 << 20, max_tar_split_bytes: 4 << 30, max_tar_split_entries: 50_000_000 }
+        Self {
+            max_metadata_bytes: 64 << 20,
+            max_tar_split_bytes: 4 << 30,
+            max_tar_split_entries: 50_000_000,
+        }
     }
 }
 
@@ -255,18 +259,25 @@ pub fn is_contained(rel: &Path) -> bool {
 }
 
 fn beneath(flags: OFlag) -> OpenHow {
-    OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+    OpenHow::new().flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 impl SafeDir {
     /// Opens the top of a tree. The top itself may be reached through symlinks (a
     /// data-root at `/var/lib/docker -> /srv/docker` is common); nothing below it is.
     pub fn open_root(path: &Path) -> Result<Self, ReadError> {
-        let abs = std::fs::canonicalize(path).map_err(|e| ReadError::from_io(path.to_path_buf(), e))?;
-        let fd = nix::fcntl::open(&abs, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| ReadError::from_errno(abs.clone(), e))?;
+        let abs =
+            std::fs::canonicalize(path).map_err(|e| ReadError::from_io(path.to_path_buf(), e))?;
+        let fd = nix::fcntl::open(
+            &abs,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ReadError::from_errno(abs.clone(), e))?;
         Ok(Self { fd, path: abs })
     }
 
@@ -300,14 +311,17 @@ impl SafeDir {
 
     /// Opens a subdirectory, refusing symlinks anywhere on the way.
     pub fn open_dir(&self, rel: &Path) -> Result<SafeDir, ReadError> {
-        let fd = self.open_how(rel, beneath(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW))?;
+        let fd =
+            self.open_how(rel, beneath(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW))?;
         Ok(SafeDir { fd, path: self.display_path(rel) })
     }
 
     /// lstat of `rel` (the final component is not followed).
     pub fn lstat(&self, rel: &Path) -> Result<Meta, ReadError> {
         if rel.as_os_str().is_empty() {
-            return fstat(self.fd.as_fd()).map(|st| Meta::from_stat(&st)).map_err(|e| ReadError::from_errno(self.path.clone(), e));
+            return fstat(self.fd.as_fd())
+                .map(|st| Meta::from_stat(&st))
+                .map_err(|e| ReadError::from_errno(self.path.clone(), e));
         }
         let (parent, name) = self.split(rel)?;
         let st = fstatat(parent.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -338,7 +352,10 @@ impl SafeDir {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Symlink));
         }
         if before.kind != FileKind::File {
-            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::NotRegular(before.kind)));
+            return Err(ReadError::new(
+                self.display_path(rel),
+                ReadErrorKind::NotRegular(before.kind),
+            ));
         }
         let base = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
         // O_NOATIME keeps a forensic read from touching access times; only the owner
@@ -352,7 +369,10 @@ impl SafeDir {
         let after = Meta::from_stat(&st);
         if after.kind != FileKind::File || after.ino != before.ino || after.dev != before.dev {
             // Swapped between lstat and open: treat as what it now is, never read it.
-            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::NotRegular(after.kind)));
+            return Err(ReadError::new(
+                self.display_path(rel),
+                ReadErrorKind::NotRegular(after.kind),
+            ));
         }
         Ok((File::from(fd), after))
     }
@@ -365,7 +385,9 @@ impl SafeDir {
         }
         let mut buf = Vec::with_capacity(meta.size as usize);
         // Read one byte past the limit so a file that grew since fstat is still caught.
-        file.take(limit + 1).read_to_end(&mut buf).map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
+        file.take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
         if buf.len() as u64 > limit {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
         }
@@ -376,7 +398,8 @@ impl SafeDir {
     pub fn read_dir(&self, rel: &Path) -> Result<Vec<DirEntry>, ReadError> {
         let d = self.open_dir(rel)?;
         let dup = d.fd.try_clone().map_err(|e| ReadError::from_io(d.path.clone(), e))?;
-        let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
+        let mut dir =
+            nix::dir::Dir::from_fd(dup).map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
         let mut out = Vec::new();
         for entry in dir.iter() {
             let entry = entry.map_err(|e| ReadError::from_errno(d.path.clone(), e))?;
@@ -424,7 +447,12 @@ impl SafeDir {
     /// or `user.overlay.opaque` under the userxattr mount option) set to `y`.
     pub fn is_overlay_opaque(&self, rel: &Path) -> bool {
         self.xattrs(rel)
-            .map(|xs| xs.iter().any(|(k, v)| (k == "trusted.overlay.opaque" || k == "user.overlay.opaque") && v.as_slice() == b"y"))
+            .map(|xs| {
+                xs.iter().any(|(k, v)| {
+                    (k == "trusted.overlay.opaque" || k == "user.overlay.opaque")
+                        && v.as_slice() == b"y"
+                })
+            })
             .unwrap_or(false)
     }
 
@@ -480,13 +508,26 @@ mod tests {
 
         let d = SafeDir::open_root(&root).unwrap();
         assert_eq!(d.read_file(Path::new("sub/ok"), 100).unwrap(), b"hello");
-        assert!(matches!(d.read_file(Path::new("sub/ok"), 4).unwrap_err().kind, ReadErrorKind::TooLarge { .. }));
-        assert!(matches!(d.read_file(Path::new("sub/link"), 100).unwrap_err().kind, ReadErrorKind::Symlink));
-        assert!(matches!(d.read_file(Path::new("../secret"), 100).unwrap_err().kind, ReadErrorKind::Escape));
+        assert!(matches!(
+            d.read_file(Path::new("sub/ok"), 4).unwrap_err().kind,
+            ReadErrorKind::TooLarge { .. }
+        ));
+        assert!(matches!(
+            d.read_file(Path::new("sub/link"), 100).unwrap_err().kind,
+            ReadErrorKind::Symlink
+        ));
+        assert!(matches!(
+            d.read_file(Path::new("../secret"), 100).unwrap_err().kind,
+            ReadErrorKind::Escape
+        ));
         assert!(d.read_file(Path::new("slash/etc/passwd"), 1 << 20).is_err());
-        assert!(matches!(d.read_file(Path::new("fifo"), 100).unwrap_err().kind, ReadErrorKind::NotRegular(FileKind::Fifo)));
+        assert!(matches!(
+            d.read_file(Path::new("fifo"), 100).unwrap_err().kind,
+            ReadErrorKind::NotRegular(FileKind::Fifo)
+        ));
         assert_eq!(d.read_link(Path::new("sub/link")).unwrap(), b"../../secret");
-        let names: Vec<_> = d.read_dir(Path::new("")).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<_> =
+            d.read_dir(Path::new("")).unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, vec!["fifo", "slash", "sub"]);
     }
 }

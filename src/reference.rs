@@ -119,10 +119,17 @@ impl fmt::Display for Reference {
 fn split_domain(name: &str) -> (String, String) {
     match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             let domain = if first == "index.docker.io" { DEFAULT_DOMAIN } else { first };
-            let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') { format!("{OFFICIAL_PREFIX}{rest}") } else { rest.to_owned() };
+            let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') {
+                format!("{OFFICIAL_PREFIX}{rest}")
+            } else {
+                rest.to_owned()
+            };
             (domain.to_owned(), path)
         }
         Some(_) => (DEFAULT_DOMAIN.to_owned(), name.to_owned()),
@@ -133,7 +140,11 @@ fn split_domain(name: &str) -> (String, String) {
 /// The familiar form of a normalised repository name.
 pub fn familiar(name: &str) -> String {
     match name.strip_prefix("docker.io/") {
-        Some(rest) => rest.strip_prefix(OFFICIAL_PREFIX).filter(|r| !r.contains('/')).unwrap_or(rest).to_owned(),
+        Some(rest) => rest
+            .strip_prefix(OFFICIAL_PREFIX)
+            .filter(|r| !r.contains('/'))
+            .unwrap_or(rest)
+            .to_owned(),
         None => name.to_owned(),
     }
 }

@@ -89,13 +89,18 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
         }
     }
     // 4. A unique prefix of an ID.
-    let is_hex_prefix = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex_prefix =
+        !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex_prefix {
         let hex = hex.to_ascii_lowercase();
         let mut found: Vec<(String, Target)> = Vec::new();
         if kinds.images {
-            found
-                .extend(g.images.keys().filter(|i| i.hex().starts_with(&hex)).map(|i| (format!("image {}", i.short()), Target::Image(*i))));
+            found.extend(
+                g.images
+                    .keys()
+                    .filter(|i| i.hex().starts_with(&hex))
+                    .map(|i| (format!("image {}", i.short()), Target::Image(*i))),
+            );
         }
         if kinds.containers {
             found.extend(
@@ -106,8 +111,12 @@ pub fn resolve(g: &Graph, input: &str, kinds: Kinds) -> Result<Target, ResolveEr
             );
         }
         if kinds.layers {
-            found
-                .extend(g.layers.keys().filter(|l| l.hex().starts_with(&hex)).map(|l| (format!("layer {}", l.short()), Target::Layer(*l))));
+            found.extend(
+                g.layers
+                    .keys()
+                    .filter(|l| l.hex().starts_with(&hex))
+                    .map(|l| (format!("layer {}", l.short()), Target::Layer(*l))),
+            );
         }
         match found.len() {
             0 => {}

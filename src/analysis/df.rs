@@ -165,7 +165,8 @@ pub fn is_listed(img: &ImageNode) -> bool {
 /// Finds what nothing needs.
 pub fn find_orphans(g: &Graph) -> Orphans {
     let mut needed: BTreeSet<ChainId> = BTreeSet::new();
-    let mut tops: Vec<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
+    let mut tops: Vec<ChainId> =
+        g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
     tops.extend(g.layerdb.mounts.values().filter_map(|m| m.parent));
     // Walk down from each top until a layer already known to be needed: its chain is
     // in already. Linear in the layers, however deep a (hostile) chain is; walking
@@ -180,7 +181,13 @@ pub fn find_orphans(g: &Graph) -> Orphans {
         }
     }
     let layers = g.layers.keys().filter(|c| !needed.contains(c)).copied().collect();
-    let mounts = g.layerdb.mounts.keys().filter(|n| !g.containers.contains_key(n.as_str())).cloned().collect();
+    let mounts = g
+        .layerdb
+        .mounts
+        .keys()
+        .filter(|n| !g.containers.contains_key(n.as_str()))
+        .cloned()
+        .collect();
 
     let mut referenced: BTreeSet<&str> = BTreeSet::new();
     for l in g.layers.values() {
@@ -199,8 +206,11 @@ pub fn find_orphans(g: &Graph) -> Orphans {
     if let Some(bk) = &g.buildkit {
         referenced.extend(bk.owned_dirs.iter().map(String::as_str));
     }
-    let driver_dirs =
-        g.driver_home.as_ref().map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect()).unwrap_or_default();
+    let driver_dirs = g
+        .driver_home
+        .as_ref()
+        .map(|h| h.dirs.keys().filter(|n| !referenced.contains(n.as_str())).cloned().collect())
+        .unwrap_or_default();
     Orphans { layers, mounts, driver_dirs }
 }
 
@@ -214,7 +224,11 @@ fn measure(root: &SafeDir, paths: &[&Path], findings: &mut Vec<Finding>) -> Opti
         let size = match root.lstat(p) {
             Ok(m) if m.kind == FileKind::Dir => match dir_size(root, p) {
                 Ok((n, problems)) => {
-                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+                    findings.extend(
+                        problems
+                            .iter()
+                            .map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())),
+                    );
                     n
                 }
                 Err(e) => {
@@ -257,7 +271,10 @@ pub fn container_sizes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Containe
 }
 
 /// [`container_sizes`] for every container, keyed by container ID.
-pub fn all_container_sizes(g: &Graph, root: &SafeDir) -> std::collections::BTreeMap<ContainerId, ContainerSizes> {
+pub fn all_container_sizes(
+    g: &Graph,
+    root: &SafeDir,
+) -> std::collections::BTreeMap<ContainerId, ContainerSizes> {
     g.containers.iter().map(|(id, c)| (id.clone(), container_sizes(g, root, c))).collect()
 }
 
@@ -277,10 +294,13 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
 
     // LayersSize: every layer of every image chain, once. Intermediate images add
     // nothing their children do not already reach.
-    let used: BTreeSet<ChainId> = g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
+    let used: BTreeSet<ChainId> =
+        g.images.values().flat_map(|i| i.chain_ids.iter().copied()).collect();
     let layers_size: i64 = match &g.containerd {
         Some(ctd) => containerd_layers_size(ctd, &mut findings),
-        None => used.iter().filter_map(|c| g.layers.get(c)?.record.size).fold(0, i64::saturating_add),
+        None => {
+            used.iter().filter_map(|c| g.layers.get(c)?.record.size).fold(0, i64::saturating_add)
+        }
     };
 
     let images: Vec<DfImage> = g
@@ -301,13 +321,19 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
 
     let mut containers = Vec::new();
     let mut list: Vec<_> = g.containers.values().collect();
-    list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
+    list.sort_by(|a, b| {
+        b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
+    });
     for c in list {
         let measured = measure_rw(g, root, c);
         let rw_size = match (measured, &c.rw_dir) {
             (Some(m), Some(dir)) => match m {
                 Ok((n, problems)) => {
-                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())));
+                    findings.extend(
+                        problems
+                            .iter()
+                            .map(|e| read_error_finding(e, &rel_to(root, &e.path), root.path())),
+                    );
                     Some(i64::try_from(n).unwrap_or(i64::MAX))
                 }
                 // A missing RW dir is the audit's mount-broken; here it is just unknown.
@@ -332,20 +358,26 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
     }
 
     let orphaned = measure_orphans(g, root, &find_orphans(g), &mut findings);
-    let volumes: Vec<_> = crate::store::volumes::read_volumes(root, &crate::fsread::Limits::default(), &mut findings)
-        .into_iter()
-        .filter(|v| v.driver == "local")
-        .collect();
+    let volumes: Vec<_> =
+        crate::store::volumes::read_volumes(root, &crate::fsread::Limits::default(), &mut findings)
+            .into_iter()
+            .filter(|v| v.driver == "local")
+            .collect();
     let build_cache = g.buildkit.as_ref().map(|b| b.records.clone()).unwrap_or_default();
     let logs = crate::store::logs::read_logs(root);
-    let active_ids: BTreeSet<&str> = containers.iter().filter(|c| c.active).map(|c| c.id.as_str()).collect();
+    let active_ids: BTreeSet<&str> =
+        containers.iter().filter(|c| c.active).map(|c| c.id.as_str()).collect();
     let sum = |it: &mut dyn Iterator<Item = i64>| it.fold(0i64, i64::saturating_add);
-    let log_size = |l: &crate::store::logs::ContainerLogs| i64::try_from(l.size).unwrap_or(i64::MAX);
+    let log_size =
+        |l: &crate::store::logs::ContainerLogs| i64::try_from(l.size).unwrap_or(i64::MAX);
 
     // Reclaimable images, as the docker CLI (and engines up to v28) compute it: all
     // layers minus what images in use hold on their own.
-    let in_use: i64 =
-        images.iter().filter(|i| i.containers > 0).filter_map(|i| i.size?.checked_sub(i.shared_size?)).fold(0, i64::saturating_add);
+    let in_use: i64 = images
+        .iter()
+        .filter(|i| i.containers > 0)
+        .filter_map(|i| i.size?.checked_sub(i.shared_size?))
+        .fold(0, i64::saturating_add);
     let summary = DfSummary {
         images: DfTotals {
             total_count: images.len(),
@@ -357,25 +389,38 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             total_count: containers.len(),
             active: containers.iter().filter(|c| c.active).count(),
             size: containers.iter().filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
-            reclaimable: containers.iter().filter(|c| !c.active).filter_map(|c| c.rw_size).fold(0, i64::saturating_add),
+            reclaimable: containers
+                .iter()
+                .filter(|c| !c.active)
+                .filter_map(|c| c.rw_size)
+                .fold(0, i64::saturating_add),
         },
         volumes: DfTotals {
             total_count: volumes.len(),
             active: volumes.iter().filter(|v| v.ref_count > 0).count(),
             size: sum(&mut volumes.iter().filter_map(|v| v.size)),
-            reclaimable: sum(&mut volumes.iter().filter(|v| v.ref_count == 0).filter_map(|v| v.size)),
+            reclaimable: sum(&mut volumes
+                .iter()
+                .filter(|v| v.ref_count == 0)
+                .filter_map(|v| v.size)),
         },
         build_cache: DfTotals {
             total_count: build_cache.len(),
             active: build_cache.iter().filter(|r| r.in_use).count(),
             size: sum(&mut build_cache.iter().filter(|r| !r.shared).filter_map(|r| r.size)),
-            reclaimable: sum(&mut build_cache.iter().filter(|r| !r.shared && !r.in_use).filter_map(|r| r.size)),
+            reclaimable: sum(&mut build_cache
+                .iter()
+                .filter(|r| !r.shared && !r.in_use)
+                .filter_map(|r| r.size)),
         },
         logs: DfTotals {
             total_count: logs.len(),
             active: logs.iter().filter(|l| active_ids.contains(l.container.as_str())).count(),
             size: sum(&mut logs.iter().map(log_size)),
-            reclaimable: sum(&mut logs.iter().filter(|l| !active_ids.contains(l.container.as_str())).map(log_size)),
+            reclaimable: sum(&mut logs
+                .iter()
+                .filter(|l| !active_ids.contains(l.container.as_str()))
+                .map(log_size)),
         },
         orphaned: DfTotals {
             total_count: orphaned.len(),
@@ -384,10 +429,27 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
             reclaimable: orphaned.iter().filter_map(|o| o.size).fold(0, i64::saturating_add),
         },
     };
-    (DiskUsage { layers_size, images, containers, volumes, build_cache, logs, orphaned, summary }, findings)
+    (
+        DiskUsage {
+            layers_size,
+            images,
+            containers,
+            volumes,
+            build_cache,
+            logs,
+            orphaned,
+            summary,
+        },
+        findings,
+    )
 }
 
-fn measure_orphans(g: &Graph, root: &SafeDir, o: &Orphans, findings: &mut Vec<Finding>) -> Vec<Orphan> {
+fn measure_orphans(
+    g: &Graph,
+    root: &SafeDir,
+    o: &Orphans,
+    findings: &mut Vec<Finding>,
+) -> Vec<Orphan> {
     let mut out = Vec::new();
     for c in &o.layers {
         let Some(l) = g.layers.get(c) else { continue };
@@ -468,18 +530,22 @@ fn containerd_layers_size(ctd: &crate::graph::ContainerdPart, findings: &mut Vec
         // containerd measures only active snapshots; views and committed ones
         // report what is stored (nothing, for a view).
         let size = match (b.kind, &s.dir) {
-            (SnapshotKind::Active, Some(dir)) => match crate::analysis::usage::allocated_size(&ctd.root, dir) {
-                Ok((n, problems)) => {
-                    findings.extend(problems.iter().map(|e| read_error_finding(e, &rel_to(&ctd.root, &e.path), ctd.root.path())));
-                    i64::try_from(n).unwrap_or(i64::MAX)
-                }
-                Err(e) => {
-                    if !e.is_not_found() {
-                        findings.push(read_error_finding(&e, dir, ctd.root.path()));
+            (SnapshotKind::Active, Some(dir)) => {
+                match crate::analysis::usage::allocated_size(&ctd.root, dir) {
+                    Ok((n, problems)) => {
+                        findings.extend(problems.iter().map(|e| {
+                            read_error_finding(e, &rel_to(&ctd.root, &e.path), ctd.root.path())
+                        }));
+                        i64::try_from(n).unwrap_or(i64::MAX)
                     }
-                    0
+                    Err(e) => {
+                        if !e.is_not_found() {
+                            findings.push(read_error_finding(&e, dir, ctd.root.path()));
+                        }
+                        0
+                    }
                 }
-            },
+            }
             _ => b.size.unwrap_or(0),
         };
         total = total.saturating_add(size);
@@ -497,7 +563,11 @@ pub fn below_rw_size(g: &Graph, c: &ContainerNode) -> Option<i64> {
     match &g.containerd {
         Some(ctd) => {
             let rw = ctd.store.snapshots.get(&c.mount.as_ref()?.name)?;
-            Some(rw.parent.as_deref().map_or(0, |p| crate::graph::containerd::chain_usage(&ctd.store, p)))
+            Some(
+                rw.parent
+                    .as_deref()
+                    .map_or(0, |p| crate::graph::containerd::chain_usage(&ctd.store, p)),
+            )
         }
         None => c.record.image.and_then(|i| g.images.get(&i)).and_then(|i| i.size),
     }
@@ -507,7 +577,11 @@ pub fn below_rw_size(g: &Graph, c: &ContainerNode) -> Option<i64> {
 /// RW directory holds just the changes walk it (`directory.Size`); the full-tree
 /// drivers compare it with the tree beneath (the init layer, else the image's top
 /// layer), as the engine's naive differ does. `None` when it has no RW directory.
-pub fn measure_rw(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Option<Result<(u64, Vec<ReadError>), ReadError>> {
+pub fn measure_rw(
+    g: &Graph,
+    root: &SafeDir,
+    c: &ContainerNode,
+) -> Option<Result<(u64, Vec<ReadError>), ReadError>> {
     let dir = c.rw_dir.as_ref()?;
     if let Some(ctd) = &g.containerd {
         // containerd measures an active snapshot in allocated blocks.

@@ -100,7 +100,9 @@ impl Serialize for Change {
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
     /// The container (by ID) has no RW layer strata can read.
-    #[error("container {0} has no RW layer on disk (no layerdb mount, or a driver strata cannot read)")]
+    #[error(
+        "container {0} has no RW layer on disk (no layerdb mount, or a driver strata cannot read)"
+    )]
     NoRwLayer(String),
     /// The container's (by ID) RW layer directory cannot be opened.
     #[error("container {0}: cannot open its RW layer: {1}")]
@@ -109,7 +111,13 @@ pub enum DiffError {
 
 /// The lower stack of a container, top first: its init layer, then its image's
 /// layers. Layers that cannot be opened are left out and reported.
-fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, findings: &mut Vec<Finding>) -> Vec<SafeDir> {
+fn lower_stack(
+    g: &Graph,
+    root: &SafeDir,
+    c: &ContainerNode,
+    full: bool,
+    findings: &mut Vec<Finding>,
+) -> Vec<SafeDir> {
     let mut rels: Vec<(PathBuf, String)> = Vec::new();
     if let Some(init) = &c.init_dir {
         rels.push((init.clone(), "init layer".to_owned()));
@@ -118,7 +126,9 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
     if full {
         // One full tree is the whole lower view: the init layer's, else the image's.
         if rels.is_empty() {
-            if let Some(dir) = top.and_then(|t| g.layers.get(&t)).and_then(|l| l.content_dir.clone()) {
+            if let Some(dir) =
+                top.and_then(|t| g.layers.get(&t)).and_then(|l| l.content_dir.clone())
+            {
                 rels.push((dir, "image's top layer".to_owned()));
             }
         }
@@ -129,7 +139,11 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
                 None => findings.push(
                     Finding::error(
                         Code::LayerContentMissing,
-                        format!("container {}: layer {} has no content directory; the diff ignores it", c.record.id.short(), chain.short()),
+                        format!(
+                            "container {}: layer {} has no content directory; the diff ignores it",
+                            c.record.id.short(),
+                            chain.short()
+                        ),
                     )
                     .with_layer(*chain),
                 ),
@@ -143,7 +157,10 @@ fn lower_stack(g: &Graph, root: &SafeDir, c: &ContainerNode, full: bool, finding
             Err(e) => findings.push(
                 Finding::error(
                     Code::LayerContentMissing,
-                    format!("container {}: cannot open its {what}: {e}; the diff ignores it", c.record.id.short()),
+                    format!(
+                        "container {}: cannot open its {what}: {e}; the diff ignores it",
+                        c.record.id.short()
+                    ),
                 )
                 .with_file(&rel),
             ),
@@ -173,7 +190,9 @@ impl Walker<'_> {
             match self.lowers[i].lstat(rel) {
                 Ok(m) if m.is_whiteout() && !self.full => return None,
                 Ok(m) => return Some((m, i)),
-                Err(e) if e.is_not_found() || matches!(e.kind, crate::fsread::ReadErrorKind::NotADirectory) => {}
+                Err(e)
+                    if e.is_not_found()
+                        || matches!(e.kind, crate::fsread::ReadErrorKind::NotADirectory) => {}
                 Err(e) => self.note(e),
             }
         }
@@ -218,7 +237,10 @@ impl Walker<'_> {
                 }
                 let whiteout = !self.full
                     && e.kind == FileKind::CharDevice
-                    && self.lowers[i].lstat(&rel.join(&e.name)).map(|m| m.is_whiteout()).unwrap_or(false);
+                    && self.lowers[i]
+                        .lstat(&rel.join(&e.name))
+                        .map(|m| m.is_whiteout())
+                        .unwrap_or(false);
                 if whiteout {
                     hidden.insert(e.name);
                 } else {
@@ -230,8 +252,10 @@ impl Walker<'_> {
     }
 
     fn note(&mut self, e: ReadError) {
-        self.findings
-            .push(Finding::warning(Code::StoreUnreadable, format!("container {}: {e}; the diff may be incomplete", self.id.short())));
+        self.findings.push(Finding::warning(
+            Code::StoreUnreadable,
+            format!("container {}: {e}; the diff may be incomplete", self.id.short()),
+        ));
     }
 
     /// Everything under an added directory is added too; whiteouts there hide nothing.
@@ -245,7 +269,10 @@ impl Walker<'_> {
         };
         for e in entries {
             let p = rel.join(&e.name);
-            if !self.full && e.kind == FileKind::CharDevice && self.upper.lstat(&p).map(|m| m.is_whiteout()).unwrap_or(false) {
+            if !self.full
+                && e.kind == FileKind::CharDevice
+                && self.upper.lstat(&p).map(|m| m.is_whiteout()).unwrap_or(false)
+            {
                 continue;
             }
             out.push(change(&p, ChangeKind::Add));
@@ -270,7 +297,14 @@ impl Walker<'_> {
     }
 
     /// Compares the upper directory `rel` with the merged lower directory `lower`.
-    fn walk_dir(&mut self, rel: &Path, lower: &Merged, opaque: bool, depth: usize, out: &mut Vec<Change>) {
+    fn walk_dir(
+        &mut self,
+        rel: &Path,
+        lower: &Merged,
+        opaque: bool,
+        depth: usize,
+        out: &mut Vec<Change>,
+    ) {
         if !self.depth_ok(depth) {
             return;
         }
@@ -304,13 +338,18 @@ impl Walker<'_> {
                 continue;
             };
             let changed = stat_different(&lm, &um)
-                || (matches!(um.kind, FileKind::File | FileKind::Dir) && capability(&self.lowers[top], &p) != capability(self.upper, &p));
+                || (matches!(um.kind, FileKind::File | FileKind::Dir)
+                    && capability(&self.lowers[top], &p) != capability(self.upper, &p));
             let at = out.len();
             if changed {
                 out.push(change(&p, ChangeKind::Modify));
             }
             if um.kind == FileKind::Dir {
-                let child_lower = if lm.kind == FileKind::Dir { self.merged_dir(lower, top, &p) } else { Vec::new() };
+                let child_lower = if lm.kind == FileKind::Dir {
+                    self.merged_dir(lower, top, &p)
+                } else {
+                    Vec::new()
+                };
                 let child_opaque = self.full || self.upper.is_overlay_opaque(&p);
                 let before = out.len();
                 self.walk_dir(&p, &child_lower, child_opaque, depth + 1, out);
@@ -340,7 +379,11 @@ fn change(rel: &Path, kind: ChangeKind) -> Change {
 
 /// The changes of container `c` against its image, sorted by path with each
 /// directory before what it contains, plus findings about what could not be read.
-pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
+pub fn container_changes(
+    g: &Graph,
+    root: &SafeDir,
+    c: &ContainerNode,
+) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
     let id = &c.record.id;
     let root = g.content_root(root);
     let rw = c.rw_dir.as_ref().ok_or_else(|| DiffError::NoRwLayer(id.short().to_owned()))?;
@@ -365,7 +408,14 @@ pub fn container_changes(g: &Graph, root: &SafeDir, c: &ContainerNode) -> Result
                 break;
             }
         }
-        let mut w = Walker { full, upper: &upper, lowers: &lowers, findings: &mut findings, id, depth_reported: false };
+        let mut w = Walker {
+            full,
+            upper: &upper,
+            lowers: &lowers,
+            findings: &mut findings,
+            id,
+            depth_reported: false,
+        };
         let opaque = full || upper.is_overlay_opaque(Path::new(""));
         w.walk_dir(Path::new(""), &top, opaque, 0, &mut out);
     }
@@ -382,7 +432,20 @@ mod tests {
     use super::*;
 
     fn meta(kind: FileKind, mode: u32, size: u64, mtime: i64, nsec: i64) -> Meta {
-        Meta { kind, mode, uid: 0, gid: 0, size, mtime, mtime_nsec: nsec, nlink: 1, ino: 1, dev: 1, rdev: 0, blocks: 0 }
+        Meta {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime,
+            mtime_nsec: nsec,
+            nlink: 1,
+            ino: 1,
+            dev: 1,
+            rdev: 0,
+            blocks: 0,
+        }
     }
 
     #[test]
@@ -391,7 +454,10 @@ mod tests {
         let d2 = meta(FileKind::Dir, 0o755, 8192, 2, 5);
         assert!(!stat_different(&d1, &d2));
         let f1 = meta(FileKind::File, 0o644, 3, 10, 500);
-        assert!(!stat_different(&f1, &meta(FileKind::File, 0o644, 3, 10, 0)), "tar drops nanoseconds");
+        assert!(
+            !stat_different(&f1, &meta(FileKind::File, 0o644, 3, 10, 0)),
+            "tar drops nanoseconds"
+        );
         assert!(stat_different(&f1, &meta(FileKind::File, 0o644, 3, 10, 501)));
         assert!(stat_different(&f1, &meta(FileKind::File, 0o600, 3, 10, 500)));
         assert!(stat_different(&f1, &meta(FileKind::Symlink, 0o644, 3, 10, 500)));

@@ -103,7 +103,8 @@ fn from_header(name: &[u8], size: u64, h: &TarHeader) -> LayerFile {
         uid: h.uid,
         gid: h.gid,
         mtime: h.mtime,
-        link_target: matches!(kind, MemberKind::Symlink | MemberKind::HardLink).then(|| display_bytes(&h.linkname)),
+        link_target: matches!(kind, MemberKind::Symlink | MemberKind::HardLink)
+            .then(|| display_bytes(&h.linkname)),
         whiteout: is_whiteout(name),
     }
 }
@@ -129,7 +130,13 @@ pub fn for_each_file(
     each: &mut dyn FnMut(LayerFile) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let Some(layer) = g.layers.get(chain) else {
-        findings.push(Finding::error(Code::LayerMissing, format!("layer {} is not in layerdb", chain.short())).with_layer(*chain));
+        findings.push(
+            Finding::error(
+                Code::LayerMissing,
+                format!("layer {} is not in layerdb", chain.short()),
+            )
+            .with_layer(*chain),
+        );
         return Ok(());
     };
     // The containerd store keeps the layer blob instead of a tar-split.
@@ -141,13 +148,14 @@ pub fn for_each_file(
         })
     });
     let root = g.content_root(root);
-    let mut stream = match LayerStream::open(root, &layer.record.tar_split_path(), blob.as_ref(), limits) {
-        Ok(s) => s,
-        Err(f) => {
-            findings.push(f.with_layer(*chain));
-            return Ok(());
-        }
-    };
+    let mut stream =
+        match LayerStream::open(root, &layer.record.tar_split_path(), blob.as_ref(), limits) {
+            Ok(s) => s,
+            Err(f) => {
+                findings.push(f.with_layer(*chain));
+                return Ok(());
+            }
+        };
     loop {
         match stream.next_event() {
             Ok(None) => break,
@@ -159,7 +167,11 @@ pub fn for_each_file(
                         findings.push(
                             Finding::warning(
                                 Code::TarSplitCorrupt,
-                                format!("layer {}: header of {:?} unreadable: {e}", chain.short(), display_bytes(&m.name)),
+                                format!(
+                                    "layer {}: header of {:?} unreadable: {e}",
+                                    chain.short(),
+                                    display_bytes(&m.name)
+                                ),
                             )
                             .with_layer(*chain)
                             .with_path(&m.name),
@@ -181,7 +193,8 @@ pub fn for_each_file(
             }
             Err(f) => {
                 let f = f.with_layer(*chain);
-                findings.push(Finding { message: format!("{}; listing stops here", f.message), ..f });
+                findings
+                    .push(Finding { message: format!("{}; listing stops here", f.message), ..f });
                 break;
             }
         }

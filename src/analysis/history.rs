@@ -64,8 +64,11 @@ pub fn image_history(g: &Graph, img: &ImageNode) -> (Vec<HistoryStep>, Vec<Findi
     let mut findings = Vec::new();
     let Some(cfg) = img.record.config.as_ref() else {
         findings.push(
-            Finding::error(Code::MetadataCorrupt, format!("image {}: config is unreadable, so it has no history", img.id().short()))
-                .with_image(img.id()),
+            Finding::error(
+                Code::MetadataCorrupt,
+                format!("image {}: config is unreadable, so it has no history", img.id().short()),
+            )
+            .with_image(img.id()),
         );
         return (Vec::new(), findings);
     };
@@ -130,9 +133,16 @@ pub fn image_history(g: &Graph, img: &ImageNode) -> (Vec<HistoryStep>, Vec<Findi
     for c in &img.chain_ids {
         if !g.layers.contains_key(c) {
             findings.push(
-                Finding::error(Code::LayerMissing, format!("image {} needs layer {} which is not in layerdb", img.id().short(), c.short()))
-                    .with_image(img.id())
-                    .with_layer(*c),
+                Finding::error(
+                    Code::LayerMissing,
+                    format!(
+                        "image {} needs layer {} which is not in layerdb",
+                        img.id().short(),
+                        c.short()
+                    ),
+                )
+                .with_image(img.id())
+                .with_layer(*c),
             );
         }
     }

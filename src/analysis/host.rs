@@ -24,10 +24,15 @@ const MAX_ID_BYTES: u64 = 4096;
 /// Reads the host's identity: `engine-id` from the data-root, the hostname from
 /// `host_root/etc/hostname`, or from this machine's `/etc/hostname` when `local`.
 pub fn host_id(root: &SafeDir, host_root: Option<&Path>, local: bool) -> HostId {
-    let engine_id = root.read_file(Path::new("engine-id"), MAX_ID_BYTES).ok().and_then(|b| one_line(&b));
+    let engine_id =
+        root.read_file(Path::new("engine-id"), MAX_ID_BYTES).ok().and_then(|b| one_line(&b));
     let hostname = match (host_root, local) {
-        (Some(h), _) => SafeDir::open_root(h).ok().and_then(|d| d.read_file(Path::new("etc/hostname"), MAX_ID_BYTES).ok()),
-        (None, true) => SafeDir::open_root(Path::new("/etc")).ok().and_then(|d| d.read_file(Path::new("hostname"), MAX_ID_BYTES).ok()),
+        (Some(h), _) => SafeDir::open_root(h)
+            .ok()
+            .and_then(|d| d.read_file(Path::new("etc/hostname"), MAX_ID_BYTES).ok()),
+        (None, true) => SafeDir::open_root(Path::new("/etc"))
+            .ok()
+            .and_then(|d| d.read_file(Path::new("hostname"), MAX_ID_BYTES).ok()),
         (None, false) => None,
     }
     .and_then(|b| one_line(&b));

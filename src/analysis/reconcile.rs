@@ -164,7 +164,12 @@ fn group_of(rel: &Path) -> PathBuf {
 }
 
 /// Walks the data-root once and sets every entry against its row.
-pub fn reconcile(g: &Graph, root: &SafeDir, du: &DiskUsage, findings: &mut Vec<Finding>) -> Reconcile {
+pub fn reconcile(
+    g: &Graph,
+    root: &SafeDir,
+    du: &DiskUsage,
+    findings: &mut Vec<Finding>,
+) -> Reconcile {
     let owners = owners(g, du);
     let mut rows: BTreeMap<Row, Bytes> = BTreeMap::new();
     let mut unexplained: BTreeMap<PathBuf, Bytes> = BTreeMap::new();
@@ -206,11 +211,18 @@ pub fn reconcile(g: &Graph, root: &SafeDir, du: &DiskUsage, findings: &mut Vec<F
         (Row::Orphaned, s.orphaned.size),
     ]
     .into_iter()
-    .map(|(row, df_size)| RowAccount { row, df_size, on_disk: rows.get(&row).copied().unwrap_or_default() })
+    .map(|(row, df_size)| RowAccount {
+        row,
+        df_size,
+        on_disk: rows.get(&row).copied().unwrap_or_default(),
+    })
     .collect();
     let unexplained = unexplained
         .into_iter()
-        .map(|(p, b)| Unexplained { path: crate::finding::display_bytes(p.as_os_str().as_encoded_bytes()), on_disk: b })
+        .map(|(p, b)| Unexplained {
+            path: crate::finding::display_bytes(p.as_os_str().as_encoded_bytes()),
+            on_disk: b,
+        })
         .collect();
     Reconcile { rows, unexplained, total }
 }

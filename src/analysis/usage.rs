@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 /// Visits every entry below the top of `top`, depth first, with its lstat; nothing is
 /// followed. Entries that cannot be read are pushed to `problems` and skipped.
-pub(crate) fn walk(top: &SafeDir, problems: &mut Vec<ReadError>, mut visit: impl FnMut(&Path, &Meta)) {
+pub(crate) fn walk(
+    top: &SafeDir,
+    problems: &mut Vec<ReadError>,
+    mut visit: impl FnMut(&Path, &Meta),
+) {
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
         let entries = match top.read_dir(&dir) {
@@ -73,7 +77,11 @@ pub fn allocated_size(root: &SafeDir, rel: &Path) -> Result<(u64, Vec<ReadError>
 /// any) or `security.capability` differ from the old tree's; its lstat size is
 /// added, each hard-linked inode once. Deletions count nothing. `old` of `None`
 /// means every file is new.
-pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u64, Vec<ReadError>), ReadError> {
+pub fn changes_size(
+    root: &SafeDir,
+    new: &Path,
+    old: Option<&Path>,
+) -> Result<(u64, Vec<ReadError>), ReadError> {
     let new_top = root.open_dir(new)?;
     let old_top = match old {
         Some(o) => Some(root.open_dir(o)?),
@@ -100,13 +108,19 @@ pub fn changes_size(root: &SafeDir, new: &Path, old: Option<&Path>) -> Result<(u
 /// The engine's `statDifferent`: type and permission bits, owner, device number, and
 /// for non-directories size and mtime (a zero nanosecond part matches any).
 pub(crate) fn stat_different(old: &Meta, new: &Meta) -> bool {
-    if old.kind != new.kind || old.mode != new.mode || old.uid != new.uid || old.gid != new.gid || old.rdev != new.rdev {
+    if old.kind != new.kind
+        || old.mode != new.mode
+        || old.uid != new.uid
+        || old.gid != new.gid
+        || old.rdev != new.rdev
+    {
         return true;
     }
     if new.kind == FileKind::Dir {
         return false;
     }
-    let same_time = old.mtime == new.mtime && (old.mtime_nsec == new.mtime_nsec || old.mtime_nsec == 0 || new.mtime_nsec == 0);
+    let same_time = old.mtime == new.mtime
+        && (old.mtime_nsec == new.mtime_nsec || old.mtime_nsec == 0 || new.mtime_nsec == 0);
     !same_time || old.size != new.size
 }
 
@@ -146,9 +160,15 @@ mod tests {
         }
         // Same content and times: unchanged.
         let m = std::fs::metadata(d.join("old/etc/same")).unwrap();
-        let times = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(m.mtime() as u64, 0));
+        let times = std::fs::FileTimes::new()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(m.mtime() as u64, 0));
         for tree in ["old", "new"] {
-            std::fs::File::options().write(true).open(d.join(tree).join("etc/same")).unwrap().set_times(times).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(d.join(tree).join("etc/same"))
+                .unwrap()
+                .set_times(times)
+                .unwrap();
         }
         std::fs::write(d.join("old/etc/changed"), b"a").unwrap();
         std::fs::write(d.join("new/etc/changed"), b"abc").unwrap();
@@ -156,7 +176,8 @@ mod tests {
         std::fs::hard_link(d.join("new/added"), d.join("new/added-link")).unwrap();
         std::fs::write(d.join("old/deleted"), b"gone").unwrap();
         let root = SafeDir::open_root(d).unwrap();
-        let (size, problems) = changes_size(&root, Path::new("new"), Some(Path::new("old"))).unwrap();
+        let (size, problems) =
+            changes_size(&root, Path::new("new"), Some(Path::new("old"))).unwrap();
         assert!(problems.is_empty());
         assert_eq!(size, 3 + 10);
         let (all, _) = changes_size(&root, Path::new("new"), None).unwrap();

@@ -41,11 +41,18 @@ pub fn references(g: &Graph, out: &mut Vec<Finding>) {
         let f = match r.image {
             None => Finding::error(
                 Code::ReferenceBroken,
-                format!("repositories.json: {:?} points to {:?}, which is not an image ID", r.raw, r.raw_target),
+                format!(
+                    "repositories.json: {:?} points to {:?}, which is not an image ID",
+                    r.raw, r.raw_target
+                ),
             ),
             Some(id) if !g.images.contains_key(&id) => Finding::error(
                 Code::ReferenceBroken,
-                format!("repositories.json: {:?} points to image {}, which is not in imagedb", r.raw, id.short()),
+                format!(
+                    "repositories.json: {:?} points to image {}, which is not in imagedb",
+                    r.raw,
+                    id.short()
+                ),
             )
             .with_image(id),
             Some(_) => continue,
@@ -61,7 +68,11 @@ pub fn layer_content(g: &Graph, out: &mut Vec<Finding>) {
             out.push(
                 Finding::error(
                     Code::LayerContentMissing,
-                    format!("layer {}: its driver directory {} is missing", l.chain_id().short(), dir.display()),
+                    format!(
+                        "layer {}: its driver directory {} is missing",
+                        l.chain_id().short(),
+                        dir.display()
+                    ),
                 )
                 .with_layer(l.chain_id())
                 .with_file(dir),
@@ -78,9 +89,12 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
         let is_container = g.containers.contains_key(m.name.as_str());
         match &m.mount_id {
             None => out.push(
-                Finding::error(Code::MountBroken, format!("RW layer {}: no valid mount-id", m.name))
-                    .with_subject(m.name.as_str())
-                    .with_file(m.dir.join("mount-id")),
+                Finding::error(
+                    Code::MountBroken,
+                    format!("RW layer {}: no valid mount-id", m.name),
+                )
+                .with_subject(m.name.as_str())
+                .with_file(m.dir.join("mount-id")),
             ),
             Some(id) => {
                 let dir = kind.layer_dir(id);
@@ -88,7 +102,11 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                     out.push(
                         Finding::error(
                             Code::MountBroken,
-                            format!("RW layer {}: mount-id names {}, which does not exist", m.name, dir.display()),
+                            format!(
+                                "RW layer {}: mount-id names {}, which does not exist",
+                                m.name,
+                                dir.display()
+                            ),
                         )
                         .with_subject(m.name.as_str())
                         .with_file(m.dir.join("mount-id")),
@@ -102,7 +120,11 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
                 out.push(
                     Finding::error(
                         Code::MountBroken,
-                        format!("RW layer {}: init-id names {}, which does not exist", m.name, dir.display()),
+                        format!(
+                            "RW layer {}: init-id names {}, which does not exist",
+                            m.name,
+                            dir.display()
+                        ),
                     )
                     .with_subject(m.name.as_str())
                     .with_file(m.dir.join("init-id")),
@@ -111,12 +133,20 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
         }
         if let Some(p) = m.parent {
             if !g.layers.contains_key(&p) {
-                let code = if is_container { Code::ContainerLayerMissing } else { Code::MountBroken };
+                let code =
+                    if is_container { Code::ContainerLayerMissing } else { Code::MountBroken };
                 out.push(
-                    Finding::error(code, format!("RW layer {}: sits on layer {}, which is not in layerdb", m.name, p.short()))
-                        .with_layer(p)
-                        .with_subject(m.name.as_str())
-                        .with_file(m.dir.join("parent")),
+                    Finding::error(
+                        code,
+                        format!(
+                            "RW layer {}: sits on layer {}, which is not in layerdb",
+                            m.name,
+                            p.short()
+                        ),
+                    )
+                    .with_layer(p)
+                    .with_subject(m.name.as_str())
+                    .with_file(m.dir.join("parent")),
                 );
             }
         }
@@ -131,9 +161,12 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
         let image = match c.record.image {
             None => {
                 out.push(
-                    Finding::error(Code::ContainerImageMissing, format!("container {}: config.v2.json names no image", id.short()))
-                        .with_subject(id.as_str())
-                        .with_file(&config),
+                    Finding::error(
+                        Code::ContainerImageMissing,
+                        format!("container {}: config.v2.json names no image", id.short()),
+                    )
+                    .with_subject(id.as_str())
+                    .with_file(&config),
                 );
                 None
             }
@@ -143,7 +176,11 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
                     out.push(
                         Finding::error(
                             Code::ContainerImageMissing,
-                            format!("container {}: its image {} is not in imagedb", id.short(), i.short()),
+                            format!(
+                                "container {}: its image {} is not in imagedb",
+                                id.short(),
+                                i.short()
+                            ),
                         )
                         .with_image(i)
                         .with_subject(id.as_str())
@@ -157,7 +194,10 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
             None => out.push(
                 Finding::error(
                     Code::ContainerLayerMissing,
-                    format!("container {}: no RW layer (layerdb/mounts/{id} is missing)", id.short()),
+                    format!(
+                        "container {}: no RW layer (layerdb/mounts/{id} is missing)",
+                        id.short()
+                    ),
                 )
                 .with_subject(id.as_str())
                 .with_file(image_root(g).join("layerdb/mounts").join(id)),
@@ -221,7 +261,10 @@ pub fn orphans(g: &Graph, out: &mut Vec<Finding>) {
             out.push(
                 Finding::warning(
                     Code::GraphdriverDirOrphaned,
-                    format!("{} is named by no layer cache-id, mount-id or init-id", d.path.display()),
+                    format!(
+                        "{} is named by no layer cache-id, mount-id or init-id",
+                        d.path.display()
+                    ),
                 )
                 .with_subject(name.as_str())
                 .with_file(&d.path),
@@ -261,7 +304,10 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
         out.push(
             Finding::warning(
                 Code::LayerdbTmpLeftover,
-                format!("{} is a layer transaction a crash left behind; Docker never cleans it up", t.display()),
+                format!(
+                    "{} is a layer transaction a crash left behind; Docker never cleans it up",
+                    t.display()
+                ),
             )
             .with_subject(name_of(t))
             .with_file(t),
@@ -273,9 +319,12 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
             _ => String::new(),
         };
         out.push(
-            Finding::warning(Code::LayerRemovingLeftover, format!("{} is a layer delete a crash interrupted{driver}", r.dir.display()))
-                .with_subject(name_of(&r.dir))
-                .with_file(&r.dir),
+            Finding::warning(
+                Code::LayerRemovingLeftover,
+                format!("{} is a layer delete a crash interrupted{driver}", r.dir.display()),
+            )
+            .with_subject(name_of(&r.dir))
+            .with_file(&r.dir),
         );
     }
 }
@@ -284,7 +333,11 @@ pub fn leftovers(g: &Graph, out: &mut Vec<Finding>) {
 pub fn dangling(g: &Graph, out: &mut Vec<Finding>) {
     for img in g.images.values().filter(|i| i.is_dangling()) {
         out.push(
-            Finding::info(Code::ImageDangling, format!("image {} is dangling (<none>:<none>)", img.id().short())).with_image(img.id()),
+            Finding::info(
+                Code::ImageDangling,
+                format!("image {} is dangling (<none>:<none>)", img.id().short()),
+            )
+            .with_image(img.id()),
         );
     }
 }

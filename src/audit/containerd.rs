@@ -23,8 +23,11 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
         let d = img.target.digest;
         if !store.blobs.get(&d).is_some_and(|b| b.present) && !ctd.root.exists(&blob_path(&d)) {
             out.push(
-                Finding::error(Code::ContentBlobMissing, format!("image {}: its target {d} is not in the content store", img.name))
-                    .with_file(blob_path(&d)),
+                Finding::error(
+                    Code::ContentBlobMissing,
+                    format!("image {}: its target {d} is not in the content store", img.name),
+                )
+                .with_file(blob_path(&d)),
             );
         }
     }
@@ -34,7 +37,10 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
             out.push(
                 Finding::warning(
                     Code::ContentBlobMissing,
-                    format!("content {} is recorded in meta.db but its blob file is missing", b.digest),
+                    format!(
+                        "content {} is recorded in meta.db but its blob file is missing",
+                        b.digest
+                    ),
                 )
                 .with_file(blob_path(&b.digest)),
             );
@@ -44,7 +50,9 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                 continue;
             }
             let Ok(child) = crate::digest::Digest::parse(v) else { continue };
-            if !store.blobs.get(&child).is_some_and(|c| c.present) && !ctd.root.exists(&blob_path(&child)) {
+            if !store.blobs.get(&child).is_some_and(|c| c.present)
+                && !ctd.root.exists(&blob_path(&child))
+            {
                 out.push(
                     Finding::warning(
                         Code::ContentBlobMissing,
@@ -59,13 +67,17 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
 
 fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     let store = &ctd.store;
-    let snap_root = std::path::PathBuf::from(format!("io.containerd.snapshotter.v1.{}", store.snapshotter));
+    let snap_root =
+        std::path::PathBuf::from(format!("io.containerd.snapshotter.v1.{}", store.snapshotter));
     for s in store.snapshots.values() {
         if let Some(p) = &s.parent {
             if !store.snapshots.contains_key(p) {
                 out.push(
-                    Finding::error(Code::ParentMissing, format!("snapshot {}: its parent {p} is not in meta.db", s.key))
-                        .with_subject(s.key.as_str()),
+                    Finding::error(
+                        Code::ParentMissing,
+                        format!("snapshot {}: its parent {p} is not in meta.db", s.key),
+                    )
+                    .with_subject(s.key.as_str()),
                 );
             }
         }
@@ -73,13 +85,20 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
             (None, _) => out.push(
                 Finding::error(
                     Code::MountBroken,
-                    format!("snapshot {} is in meta.db but the {} snapshotter has no record of {}", s.key, store.snapshotter, s.name),
+                    format!(
+                        "snapshot {} is in meta.db but the {} snapshotter has no record of {}",
+                        s.key, store.snapshotter, s.name
+                    ),
                 )
                 .with_subject(s.key.as_str()),
             ),
-            (Some(_), Some(dir)) if !s.dir_present => {
-                out.push(Finding::error(Code::LayerContentMissing, format!("snapshot {}: its directory is missing", s.key)).with_file(dir))
-            }
+            (Some(_), Some(dir)) if !s.dir_present => out.push(
+                Finding::error(
+                    Code::LayerContentMissing,
+                    format!("snapshot {}: its directory is missing", s.key),
+                )
+                .with_file(dir),
+            ),
             _ => {}
         }
     }
@@ -88,7 +107,9 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
             out.push(
                 Finding::warning(
                     Code::GraphdriverDirOrphaned,
-                    format!("snapshot directory {d} has no record in the snapshotter's metadata.db"),
+                    format!(
+                        "snapshot directory {d} has no record in the snapshotter's metadata.db"
+                    ),
                 )
                 .with_file(snap_root.join("snapshots").join(d)),
             );
@@ -101,21 +122,36 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
         let id = &c.record.id;
         let Some(m) = &c.mount else {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot is not in meta.db", id.short()))
-                    .with_subject(id.as_str()),
+                Finding::error(
+                    Code::ContainerLayerMissing,
+                    format!("container {}: its RW snapshot is not in meta.db", id.short()),
+                )
+                .with_subject(id.as_str()),
             );
             continue;
         };
         if c.rw_dir.is_none() || !ctd.store.snapshots.get(&m.name).is_some_and(|s| s.dir_present) {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its RW snapshot directory is missing", id.short()))
-                    .with_subject(id.as_str()),
+                Finding::error(
+                    Code::ContainerLayerMissing,
+                    format!("container {}: its RW snapshot directory is missing", id.short()),
+                )
+                .with_subject(id.as_str()),
             );
         }
-        if c.init_dir.is_some() && !ctd.store.snapshots.values().any(|s| s.dir.as_ref() == c.init_dir.as_ref() && s.dir_present) {
+        if c.init_dir.is_some()
+            && !ctd
+                .store
+                .snapshots
+                .values()
+                .any(|s| s.dir.as_ref() == c.init_dir.as_ref() && s.dir_present)
+        {
             out.push(
-                Finding::error(Code::ContainerLayerMissing, format!("container {}: its init snapshot directory is missing", id.short()))
-                    .with_subject(id.as_str()),
+                Finding::error(
+                    Code::ContainerLayerMissing,
+                    format!("container {}: its init snapshot directory is missing", id.short()),
+                )
+                .with_subject(id.as_str()),
             );
         }
         // The snapshot must sit on the image's top layer; otherwise the
@@ -157,7 +193,10 @@ fn leftovers(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     }
     for l in &ctd.store.leases {
         if l.snapshots.is_empty() && l.content.is_empty() && l.ingests.is_empty() {
-            out.push(Finding::info(Code::LayerdbTmpLeftover, format!("lease {} holds nothing", l.id)).with_subject(l.id.as_str()));
+            out.push(
+                Finding::info(Code::LayerdbTmpLeftover, format!("lease {} holds nothing", l.id))
+                    .with_subject(l.id.as_str()),
+            );
         }
     }
 }

@@ -51,7 +51,9 @@ pub fn compute_hmac(key: &str, digest: &Digest, repository: &str) -> String {
 pub fn hmac_status(e: &V2Metadata) -> HmacStatus {
     if e.hmac.is_empty() {
         HmacStatus::Empty
-    } else if compute_hmac(&anonymous_key(), &e.digest, &e.source_repository).eq_ignore_ascii_case(&e.hmac) {
+    } else if compute_hmac(&anonymous_key(), &e.digest, &e.source_repository)
+        .eq_ignore_ascii_case(&e.hmac)
+    {
         HmacStatus::Anonymous
     } else {
         HmacStatus::Credentials
@@ -104,7 +106,12 @@ pub struct CrossLinks {
 }
 
 fn dist_file(g: &Graph, ns: &str, d: &Digest) -> PathBuf {
-    Path::new("image").join(&g.driver_name).join("distribution").join(ns).join("sha256").join(d.hex())
+    Path::new("image")
+        .join(&g.driver_name)
+        .join("distribution")
+        .join(ns)
+        .join("sha256")
+        .join(d.hex())
 }
 
 /// Builds the cross-links and checks the distribution maps.
@@ -131,7 +138,8 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
                     digest: b.digest,
                     source_repository: b.source_repository.clone(),
                     hmac: hmac_status(b),
-                    maps_back: l.record.diff_id.is_some() && dist.diffid_by_digest.get(&b.digest) == l.record.diff_id.as_ref(),
+                    maps_back: l.record.diff_id.is_some()
+                        && dist.diffid_by_digest.get(&b.digest) == l.record.diff_id.as_ref(),
                 })
                 .collect(),
         })
@@ -156,12 +164,19 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
                     diff.short()
                 ),
             };
-            out.push(Finding::warning(Code::DistributionMapInconsistent, msg).with_file(dist_file(g, "v2metadata-by-diffid", &diff.0)));
+            out.push(
+                Finding::warning(Code::DistributionMapInconsistent, msg).with_file(dist_file(
+                    g,
+                    "v2metadata-by-diffid",
+                    &diff.0,
+                )),
+            );
         }
     }
     // diffid-by-digest -> v2metadata.
     for (d, diff) in &dist.diffid_by_digest {
-        let listed = dist.v2metadata_by_diffid.get(diff).is_some_and(|v| v.iter().any(|e| e.digest == *d));
+        let listed =
+            dist.v2metadata_by_diffid.get(diff).is_some_and(|v| v.iter().any(|e| e.digest == *d));
         if !listed {
             out.push(
                 Finding::warning(
@@ -181,8 +196,11 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
     let present: BTreeSet<DiffId> = g.layers.values().filter_map(|l| l.record.diff_id).collect();
     for diff in dist.v2metadata_by_diffid.keys().filter(|d| !present.contains(d)) {
         out.push(
-            Finding::info(Code::DistributionStale, format!("distribution metadata for DiffID {} names no layer present", diff.short()))
-                .with_file(dist_file(g, "v2metadata-by-diffid", &diff.0)),
+            Finding::info(
+                Code::DistributionStale,
+                format!("distribution metadata for DiffID {} names no layer present", diff.short()),
+            )
+            .with_file(dist_file(g, "v2metadata-by-diffid", &diff.0)),
         );
     }
     for (d, diff) in &dist.diffid_by_digest {
@@ -190,7 +208,11 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
             out.push(
                 Finding::info(
                     Code::DistributionStale,
-                    format!("diffid-by-digest maps blob {} to DiffID {}, which no layer present has", d.short(), diff.short()),
+                    format!(
+                        "diffid-by-digest maps blob {} to DiffID {}, which no layer present has",
+                        d.short(),
+                        diff.short()
+                    ),
                 )
                 .with_file(dist_file(g, "diffid-by-digest", d)),
             );
@@ -206,14 +228,20 @@ mod tests {
 
     #[test]
     fn anonymous_key_is_the_digest_string_of_an_empty_object() {
-        assert_eq!(anonymous_key(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_eq!(
+            anonymous_key(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 
     #[test]
     fn hmac_matches_a_push_recorded_by_docker() {
         // From the `basic` fixture: pushed anonymously to a local registry.
         let e = V2Metadata {
-            digest: Digest::parse("sha256:967b7df6ef59023c37b500d173a1f5ca5c7192da6cf1d07450cdbc1d7eab4087").unwrap(),
+            digest: Digest::parse(
+                "sha256:967b7df6ef59023c37b500d173a1f5ca5c7192da6cf1d07450cdbc1d7eab4087",
+            )
+            .unwrap(),
             source_repository: "127.0.0.1:5000/strata/app".into(),
             hmac: "df5a21263fc1a94274544865148530b7217ae5aad5744eb119523532b24a8f17".into(),
         };

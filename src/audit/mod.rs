@@ -84,7 +84,12 @@ impl FailOn {
 }
 
 /// Runs the whole audit. `registry` is an opened `--registry-root`.
-pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOptions<'_>) -> Audit {
+pub fn run(
+    g: &Graph,
+    root: &SafeDir,
+    registry: Option<&SafeDir>,
+    opts: &AuditOptions<'_>,
+) -> Audit {
     let mut findings = g.findings.clone();
     findings.extend(crate::verify::identity::check_identities(g).1);
     match &g.containerd {
@@ -108,23 +113,37 @@ pub fn run(g: &Graph, root: &SafeDir, registry: Option<&SafeDir>, opts: &AuditOp
 
 /// Layer content verification over every layer whose driver directory is there (a
 /// missing one is already a `layer-content-missing` finding from the checks).
-fn content_checks(g: &Graph, root: &SafeDir, opts: &AuditOptions, out: &mut Vec<Finding>) -> ContentChecks {
+fn content_checks(
+    g: &Graph,
+    root: &SafeDir,
+    opts: &AuditOptions,
+    out: &mut Vec<Finding>,
+) -> ContentChecks {
     if opts.metadata_only {
-        return ContentChecks { requested: false, layers_checked: 0, note: Some("--metadata-only: layer content not hashed".into()) };
+        return ContentChecks {
+            requested: false,
+            layers_checked: 0,
+            note: Some("--metadata-only: layer content not hashed".into()),
+        };
     }
-    let layers: BTreeSet<ChainId> = g.layers.values().filter(|l| l.driver_dir_present).map(|l| l.chain_id()).collect();
+    let layers: BTreeSet<ChainId> =
+        g.layers.values().filter(|l| l.driver_dir_present).map(|l| l.chain_id()).collect();
     let vopts = VerifyOptions { quick: false, jobs: opts.jobs, limits: opts.limits };
     let results = verify_content(root, g, &layers, &vopts, opts.progress);
     for r in &results {
         out.extend(r.findings.iter().cloned());
     }
     if let Some(ctd) = &g.containerd {
-        out.extend(crate::verify::content::check_blobs(ctd, &crate::verify::run::layer_blobs(g, &results)).1);
+        out.extend(
+            crate::verify::content::check_blobs(ctd, &crate::verify::run::layer_blobs(g, &results))
+                .1,
+        );
     }
     let skipped = g.layers.len() - layers.len();
     ContentChecks {
         requested: true,
         layers_checked: results.len(),
-        note: (skipped > 0).then(|| format!("{skipped} layers have no driver directory and were not hashed")),
+        note: (skipped > 0)
+            .then(|| format!("{skipped} layers have no driver directory and were not hashed")),
     }
 }

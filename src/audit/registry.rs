@@ -60,14 +60,22 @@ pub struct RegistryReport {
 }
 
 /// Reads the registry and cross-checks every local repo digest against it.
-pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<Finding>) -> RegistryReport {
+pub fn check_registry(
+    g: &Graph,
+    reg: &SafeDir,
+    limits: &Limits,
+    out: &mut Vec<Finding>,
+) -> RegistryReport {
     let v2 = v2_prefix(reg);
     let repositories = read_repos(reg, &v2, limits, out);
     let (present, mut blobs) = verify_blobs(reg, &v2, out);
 
     // Parse every manifest any repository names, and the children of indexes.
     let mut manifests: BTreeMap<Digest, ManifestInfo> = BTreeMap::new();
-    let mut queue: Vec<Digest> = repositories.iter().flat_map(|r| r.revisions.iter().chain(r.tags.values()).copied()).collect();
+    let mut queue: Vec<Digest> = repositories
+        .iter()
+        .flat_map(|r| r.revisions.iter().chain(r.tags.values()).copied())
+        .collect();
     while let Some(d) = queue.pop() {
         if manifests.contains_key(&d) || !present.contains(&d) {
             continue;
@@ -76,7 +84,10 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
         let info = match reg.read_file(&rel, limits.max_metadata_bytes) {
             Ok(bytes) => parse_manifest(d, &bytes),
             Err(e) => {
-                out.push(Finding::warning(Code::StoreUnreadable, format!("registry: {e}")).with_file(&rel));
+                out.push(
+                    Finding::warning(Code::StoreUnreadable, format!("registry: {e}"))
+                        .with_file(&rel),
+                );
                 continue;
             }
         };
@@ -116,7 +127,11 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
                 out.push(
                     Finding::error(
                         Code::RegistryBlobMissing,
-                        format!("registry manifest {} names blob {}, which the registry does not hold", m.digest.short(), d.short()),
+                        format!(
+                            "registry manifest {} names blob {}, which the registry does not hold",
+                            m.digest.short(),
+                            d.short()
+                        ),
                     )
                     .with_file(blob_path(&v2, d)),
                 );
@@ -141,13 +156,17 @@ pub fn check_registry(g: &Graph, reg: &SafeDir, limits: &Limits, out: &mut Vec<F
         out.push(
             Finding::info(
                 Code::RegistryBlobUnreferenced,
-                format!("registry blob {} is referenced by no manifest (garbage-collect candidate)", d.short()),
+                format!(
+                    "registry blob {} is referenced by no manifest (garbage-collect candidate)",
+                    d.short()
+                ),
             )
             .with_file(blob_path(&v2, d)),
         );
     }
 
-    let repo_digests = check_repo_digests(g, &repositories, &manifests, &present, &blobs.mismatched, &v2, out);
+    let repo_digests =
+        check_repo_digests(g, &repositories, &manifests, &present, &blobs.mismatched, &v2, out);
     RegistryReport {
         root: reg.path().display().to_string(),
         repositories,
@@ -166,10 +185,12 @@ fn check_repo_digests(
     v2: &Path,
     out: &mut Vec<Finding>,
 ) -> Vec<RepoDigestCheck> {
-    let by_name: BTreeMap<&str, &RegistryRepo> = repos.iter().map(|r| (r.name.as_str(), r)).collect();
+    let by_name: BTreeMap<&str, &RegistryRepo> =
+        repos.iter().map(|r| (r.name.as_str(), r)).collect();
     let mut checks = Vec::new();
     for img in g.images.values() {
-        let diff_ids: Vec<DiffId> = img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
+        let diff_ids: Vec<DiffId> =
+            img.record.config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
         for rd in &img.repo_digests {
             let Ok(r) = Reference::parse(rd) else { continue };
             let Some(digest) = r.digest else { continue };
@@ -191,21 +212,33 @@ fn check_repo_digests(
             let mut bad = false;
             let rel = blob_path(v2, &digest);
             let mismatch = |msg: String| {
-                Finding::error(Code::RegistryManifestMismatch, msg).with_image(img.id()).with_subject(rd.as_str()).with_file(&rel)
+                Finding::error(Code::RegistryManifestMismatch, msg)
+                    .with_image(img.id())
+                    .with_subject(rd.as_str())
+                    .with_file(&rel)
             };
             if !repo.revisions.contains(&digest) && !repo.tags.values().any(|d| *d == digest) {
-                out.push(mismatch(format!("{rd}: registry repository {} holds no manifest {}", repo.name, digest.short())));
+                out.push(mismatch(format!(
+                    "{rd}: registry repository {} holds no manifest {}",
+                    repo.name,
+                    digest.short()
+                )));
             } else if !present.contains(&digest) {
                 // Already reported as registry-blob-missing.
             } else if mismatched.contains(&digest) {
-                out.push(mismatch(format!("{rd}: the registry's manifest bytes do not hash to {}", digest.short())));
+                out.push(mismatch(format!(
+                    "{rd}: the registry's manifest bytes do not hash to {}",
+                    digest.short()
+                )));
             } else if let Some(m) = manifests.get(&digest) {
                 // An index: the platform manifest whose config is this image.
                 let target = match m.kind {
                     ManifestKind::Manifest => Some(m),
-                    ManifestKind::Index => {
-                        m.manifests.iter().filter_map(|c| manifests.get(c)).find(|c| c.config == Some(*img.id().digest()))
-                    }
+                    ManifestKind::Index => m
+                        .manifests
+                        .iter()
+                        .filter_map(|c| manifests.get(c))
+                        .find(|c| c.config == Some(*img.id().digest())),
                     _ => None,
                 };
                 match (m.kind, target) {
@@ -215,16 +248,23 @@ fn check_repo_digests(
                         digest.short(),
                         img.id().short()
                     ))),
-                    (_, Some(t)) if t.config != Some(*img.id().digest()) => out.push(mismatch(format!(
-                        "{rd}: the registry manifest's config is {}, not the local image {}",
-                        t.config.map(|c| c.short()).unwrap_or_else(|| "missing".into()),
-                        img.id().short()
-                    ))),
+                    (_, Some(t)) if t.config != Some(*img.id().digest()) => {
+                        out.push(mismatch(format!(
+                            "{rd}: the registry manifest's config is {}, not the local image {}",
+                            t.config.map(|c| c.short()).unwrap_or_else(|| "missing".into()),
+                            img.id().short()
+                        )))
+                    }
                     (_, Some(t)) => {
                         // Damaged or missing blobs were reported on their own; they
                         // still make this digest unverifiable.
                         let unsound = |d: &Digest| !present.contains(d) || mismatched.contains(d);
-                        bad |= t.config.iter().chain(&t.layers).chain(std::iter::once(&t.digest)).any(unsound);
+                        bad |= t
+                            .config
+                            .iter()
+                            .chain(&t.layers)
+                            .chain(std::iter::once(&t.digest))
+                            .any(unsound);
                         if t.layers.len() != diff_ids.len() {
                             out.push(mismatch(format!(
                                 "{rd}: the registry manifest has {} layers, the local image {}",
@@ -233,7 +273,11 @@ fn check_repo_digests(
                             )));
                         }
                         for (i, (blob, diff)) in t.layers.iter().zip(&diff_ids).enumerate() {
-                            let known = g.distribution.v2metadata_by_diffid.get(diff).is_some_and(|v| v.iter().any(|e| e.digest == *blob));
+                            let known = g
+                                .distribution
+                                .v2metadata_by_diffid
+                                .get(diff)
+                                .is_some_and(|v| v.iter().any(|e| e.digest == *blob));
                             if !known {
                                 out.push(
                                     Finding::warning(
@@ -250,7 +294,8 @@ fn check_repo_digests(
                 }
             }
             let ok = out.len() == before && present.contains(&digest) && !bad;
-            check.status = if ok { DigestCheckStatus::Verified } else { DigestCheckStatus::Mismatch };
+            check.status =
+                if ok { DigestCheckStatus::Verified } else { DigestCheckStatus::Mismatch };
             checks.push(check);
         }
     }

@@ -169,11 +169,23 @@ impl Content<'_> {
         match self.root.read_file(&rel, self.limits.max_metadata_bytes) {
             Ok(b) => Some(b),
             Err(e) if e.is_not_found() => {
-                findings.push(Finding::error(Code::ContentBlobMissing, format!("{what} {d} is not in the content store")).with_file(&rel));
+                findings.push(
+                    Finding::error(
+                        Code::ContentBlobMissing,
+                        format!("{what} {d} is not in the content store"),
+                    )
+                    .with_file(&rel),
+                );
                 None
             }
             Err(e) => {
-                findings.push(Finding::error(Code::ContentBlobCorrupt, format!("{what} {d} cannot be read: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(
+                        Code::ContentBlobCorrupt,
+                        format!("{what} {d} cannot be read: {e}"),
+                    )
+                    .with_file(&rel),
+                );
                 None
             }
         }
@@ -184,8 +196,13 @@ impl Content<'_> {
         match serde_json::from_slice::<RawManifest>(&bytes) {
             Ok(m) => Some(m),
             Err(e) => {
-                findings
-                    .push(Finding::error(Code::ContentBlobCorrupt, format!("{what} {d} is not valid JSON: {e}")).with_file(blob_path(d)));
+                findings.push(
+                    Finding::error(
+                        Code::ContentBlobCorrupt,
+                        format!("{what} {d} is not valid JSON: {e}"),
+                    )
+                    .with_file(blob_path(d)),
+                );
                 None
             }
         }
@@ -193,7 +210,8 @@ impl Content<'_> {
 }
 
 fn is_index(media_type: &str) -> bool {
-    media_type == "application/vnd.oci.image.index.v1+json" || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+    media_type == "application/vnd.oci.image.index.v1+json"
+        || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
 /// One platform manifest, read: its config and layers.
@@ -226,7 +244,8 @@ pub(super) fn link(
     }
 
     let (host_os, host_arch) = host_platform();
-    let mut layer_info: BTreeMap<ChainId, (DiffId, Option<ChainId>, Option<LayerBlobRef>)> = BTreeMap::new();
+    let mut layer_info: BTreeMap<ChainId, (DiffId, Option<ChainId>, Option<LayerBlobRef>)> =
+        BTreeMap::new();
 
     for (target, names) in &by_target {
         let first = names[0];
@@ -235,12 +254,13 @@ pub(super) fn link(
         let mut content_size: i64 = 0;
         let mut counted: BTreeSet<Digest> = BTreeSet::new();
         let mut sizes: BTreeMap<Digest, i64> = BTreeMap::new();
-        let mut add_content = |d: &Digest, size: i64, present: bool, counted: &mut BTreeSet<Digest>| {
-            if present && counted.insert(*d) {
-                content_size = content_size.saturating_add(size.max(0));
-                sizes.insert(*d, size.max(0));
-            }
-        };
+        let mut add_content =
+            |d: &Digest, size: i64, present: bool, counted: &mut BTreeSet<Digest>| {
+                if present && counted.insert(*d) {
+                    content_size = content_size.saturating_add(size.max(0));
+                    sizes.insert(*d, size.max(0));
+                }
+            };
         // The platform manifests to consider.
         let mut candidates: Vec<(Digest, Option<String>, bool)> = Vec::new();
         if is_index(&media_type) {
@@ -252,8 +272,10 @@ pub(super) fn link(
             if let Some(index) = content.json(target, "image index", &mut findings) {
                 for m in index.manifests.unwrap_or_default() {
                     let Ok(d) = Digest::parse(&m.digest) else {
-                        findings
-                            .push(Finding::error(Code::MetadataCorrupt, format!("image index {target} lists a bad digest {:?}", m.digest)));
+                        findings.push(Finding::error(
+                            Code::MetadataCorrupt,
+                            format!("image index {target} lists a bad digest {:?}", m.digest),
+                        ));
                         continue;
                     };
                     let attestation = m.annotations.contains_key(ATTESTATION_ANNOTATION);
@@ -284,11 +306,16 @@ pub(super) fn link(
             if mdigest == *target {
                 add_content(target, first.target.size, content.present(target), &mut counted);
             }
-            let Some(cfg) = m.config.as_ref().and_then(|c| Digest::parse(&c.digest).ok().map(|d| (d, c.size))) else {
+            let Some(cfg) =
+                m.config.as_ref().and_then(|c| Digest::parse(&c.digest).ok().map(|d| (d, c.size)))
+            else {
                 if !attestation {
                     findings.push(
-                        Finding::error(Code::MetadataCorrupt, format!("image manifest {mdigest} names no config"))
-                            .with_file(blob_path(&mdigest)),
+                        Finding::error(
+                            Code::MetadataCorrupt,
+                            format!("image manifest {mdigest} names no config"),
+                        )
+                        .with_file(blob_path(&mdigest)),
                     );
                 }
                 continue;
@@ -308,33 +335,59 @@ pub(super) fn link(
                     Err(_) => available = false,
                 }
             }
-            if attestation || m.layers.iter().all(|l| Compression::of_media_type(&l.media_type).is_none()) && !m.layers.is_empty() {
+            if attestation
+                || m.layers.iter().all(|l| Compression::of_media_type(&l.media_type).is_none())
+                    && !m.layers.is_empty()
+            {
                 continue;
             }
-            let Some(config_raw) = content.read(&cfg.0, "image config", &mut findings) else { continue };
+            let Some(config_raw) = content.read(&cfg.0, "image config", &mut findings) else {
+                continue;
+            };
             let parsed = parse_config(&config_raw).ok();
             let diffs = parsed.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
             let chains = chain_ids(&diffs);
             if let (Some(top), true) = (chains.last(), available) {
                 unpacked = unpacked.saturating_add(chain_usage(store, &top.to_string()));
             }
-            let plat =
-                platform.clone().or_else(|| parsed.as_ref().and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?))));
+            let plat = platform.clone().or_else(|| {
+                parsed
+                    .as_ref()
+                    .and_then(|c| Some(format!("{}/{}", c.os.clone()?, c.architecture.clone()?)))
+            });
             // moby prefers the host's platform; any platform beats none.
             let rank = match plat.as_deref() {
-                Some(p) if p == format!("{host_os}/{host_arch}") || p.starts_with(&format!("{host_os}/{host_arch}/")) => 0,
+                Some(p)
+                    if p == format!("{host_os}/{host_arch}")
+                        || p.starts_with(&format!("{host_os}/{host_arch}/")) =>
+                {
+                    0
+                }
                 Some(_) => 1,
                 None => 2,
             };
             if best.as_ref().is_none_or(|(r, _)| rank < *r) {
-                best = Some((rank, Resolved { manifest: mdigest, config: cfg.0, config_raw, layers: m.layers, platform: plat }));
+                best = Some((
+                    rank,
+                    Resolved {
+                        manifest: mdigest,
+                        config: cfg.0,
+                        config_raw,
+                        layers: m.layers,
+                        platform: plat,
+                    },
+                ));
             }
         }
 
         let id = ImageId(*target);
         let mut sorted_names: Vec<String> = names.iter().map(|i| i.name.clone()).collect();
         sorted_names.sort();
-        let parent = names.iter().find_map(|i| i.labels.get(LABEL_PARENT)).and_then(|p| Digest::parse(p).ok()).map(ImageId);
+        let parent = names
+            .iter()
+            .find_map(|i| i.labels.get(LABEL_PARENT))
+            .and_then(|p| Digest::parse(p).ok())
+            .map(ImageId);
 
         let (record, chain, manifest, config, platform) = match best {
             Some((_, r)) => {
@@ -389,12 +442,20 @@ pub(super) fn link(
         let (repo_tags, repo_digests) = names_of(&sorted_names, target);
         // Every name resolves to the image, as in the engine: `name:tag`, and
         // `name@<target>` for each named repository.
-        for n in sorted_names.iter().filter(|n| !n.starts_with(DANGLING_PREFIX) && Digest::parse(n).is_err()) {
+        for n in sorted_names
+            .iter()
+            .filter(|n| !n.starts_with(DANGLING_PREFIX) && Digest::parse(n).is_err())
+        {
             let Ok(r) = Reference::parse(n) else { continue };
             let digested = format!("{}@{target}", r.familiar_name());
             for raw in [n.clone(), digested] {
                 let parsed = Reference::parse(&raw).ok().map(Reference::with_default_tag);
-                g.references.push(RefRecord { raw: raw.clone(), parsed, image: Some(id), raw_target: target.to_string() });
+                g.references.push(RefRecord {
+                    raw: raw.clone(),
+                    parsed,
+                    image: Some(id),
+                    raw_target: target.to_string(),
+                });
             }
         }
         let info = CtdImageInfo {
@@ -490,7 +551,11 @@ pub(super) fn link(
                 content_dir: None,
                 driver_dir_present: false,
                 blobs: Vec::new(),
-                containerd: Some(CtdLayerInfo { snapshot_key: chain.to_string(), snapshot_id: None, blob }),
+                containerd: Some(CtdLayerInfo {
+                    snapshot_key: chain.to_string(),
+                    snapshot_id: None,
+                    blob,
+                }),
             },
         );
     }
@@ -503,7 +568,8 @@ pub(super) fn link(
     for img in &store.images {
         by_name.insert(img.name.as_str(), ImageId(img.target.digest));
     }
-    let mut all: Vec<(ContainerRecord, String)> = containers.into_values().map(|r| (r.clone(), r.id.to_string())).collect();
+    let mut all: Vec<(ContainerRecord, String)> =
+        containers.into_values().map(|r| (r.clone(), r.id.to_string())).collect();
     if all.is_empty() {
         for c in &store.containers {
             let record = ContainerRecord {
@@ -545,7 +611,10 @@ pub(super) fn link(
 
 /// What lies beneath a container's RW snapshot: Docker's init snapshot (any
 /// snapshot not named by a ChainID), and the first layer snapshot, the image's top.
-fn beneath<'a>(store: &'a ContainerdStore, parent: Option<&str>) -> (Option<&'a crate::store::containerd::CtdSnapshot>, Option<ChainId>) {
+fn beneath<'a>(
+    store: &'a ContainerdStore,
+    parent: Option<&str>,
+) -> (Option<&'a crate::store::containerd::CtdSnapshot>, Option<ChainId>) {
     let Some(p) = parent else { return (None, None) };
     if let Ok(c) = ChainId::parse(p) {
         return (None, Some(c));
@@ -580,7 +649,11 @@ fn distribution_sources(store: &ContainerdStore, d: &Digest) -> Vec<V2Metadata> 
     for (k, v) in &b.labels {
         let Some(host) = k.strip_prefix("containerd.io/distribution.source.") else { continue };
         for repo in v.split(',').filter(|r| !r.is_empty()) {
-            out.push(V2Metadata { digest: *d, source_repository: format!("{host}/{repo}"), hmac: String::new() });
+            out.push(V2Metadata {
+                digest: *d,
+                source_repository: format!("{host}/{repo}"),
+                hmac: String::new(),
+            });
         }
     }
     out

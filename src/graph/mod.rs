@@ -43,7 +43,9 @@ pub struct LoadOptions {
 }
 
 /// Which image store a graph was built from.
-#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum StoreKind {
     /// `image/<driver>/` with imagedb, layerdb and a graphdriver directory.
@@ -310,7 +312,12 @@ impl Graph {
             Default::default()
         };
         let containers = read_containers(&ctx, &mut findings);
-        let buildkit = crate::store::buildkit::read_buildkit(root, driver.map(|k| k.name()), &opts.limits, &mut findings);
+        let buildkit = crate::store::buildkit::read_buildkit(
+            root,
+            driver.map(|k| k.name()),
+            &opts.limits,
+            &mut findings,
+        );
 
         let mut g = Graph {
             data_root: root.path().to_path_buf(),
@@ -328,7 +335,11 @@ impl Graph {
             distribution,
             driver_home,
             buildkit,
-            engine: if root.exists(Path::new("engine-id")) { EngineGeneration::Modern } else { EngineGeneration::Legacy },
+            engine: if root.exists(Path::new("engine-id")) {
+                EngineGeneration::Modern
+            } else {
+                EngineGeneration::Legacy
+            },
             findings,
         };
         g.link(images, db, containers, root);
@@ -366,12 +377,16 @@ impl Graph {
             // when set; otherwise containerd, unless a graphdriver was asked for or
             // a prior graphdriver's directory holds layers.
             (None, Some(on)) => on && location.is_some(),
-            (None, None) => location.is_some() && opts.driver.is_none() && !prior_graphdriver(layout),
+            (None, None) => {
+                location.is_some() && opts.driver.is_none() && !prior_graphdriver(layout)
+            }
         };
         if !wanted {
             // Every dockerd keeps a small containerd root; only one holding
             // unpacked images (or one outside the data-root) is worth naming.
-            let worth_naming = |l: &&Location| layout.containerd.is_some() || l.located_by != LocatedBy::InsideDataRoot;
+            let worth_naming = |l: &&Location| {
+                layout.containerd.is_some() || l.located_by != LocatedBy::InsideDataRoot
+            };
             if let Some(l) = location.as_ref().filter(worth_naming) {
                 findings.push(Finding::info(
                     Code::UnsupportedStore,
@@ -400,12 +415,18 @@ impl Graph {
                 return Err(None);
             }
         };
-        let read = |ns: &str, findings: &mut Vec<Finding>| crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings);
+        let read = |ns: &str, findings: &mut Vec<Finding>| {
+            crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings)
+        };
         let mut store = read(opts.namespace.as_deref().unwrap_or("moby"), findings);
         if opts.namespace.is_none() && store.images.is_empty() {
             // No `--namespace` and nothing in Docker's: a containerd-only host (a
             // Kubernetes node keeps its images in k8s.io). Read the fullest one.
-            let fullest = store.namespaces.iter().filter(|n| n.images > 0).max_by_key(|n| (n.images, std::cmp::Reverse(n.name.clone())));
+            let fullest = store
+                .namespaces
+                .iter()
+                .filter(|n| n.images > 0)
+                .max_by_key(|n| (n.images, std::cmp::Reverse(n.name.clone())));
             if let Some(ns) = fullest.map(|n| n.name.clone()) {
                 let mut again = Vec::new();
                 store = read(&ns, &mut again);
@@ -433,7 +454,8 @@ impl Graph {
             store: StoreKind::Containerd,
             containerd: None,
             // Chosen by the feature flag over a graphdriver store that holds layers.
-            also: (opts.store.is_none() && prior_graphdriver(layout)).then_some(StoreKind::Graphdriver),
+            also: (opts.store.is_none() && prior_graphdriver(layout))
+                .then_some(StoreKind::Graphdriver),
             layout: layout.clone(),
             driver_name: store.snapshotter.clone(),
             driver,
@@ -454,7 +476,13 @@ impl Graph {
         if let Some(bk) = g.buildkit.as_mut() {
             bk.mark_shared(|c| store.snapshots.contains_key(c));
         }
-        g.containerd = Some(ContainerdPart { location, root: ctd_root, store, image_content, df_counts_content });
+        g.containerd = Some(ContainerdPart {
+            location,
+            root: ctd_root,
+            store,
+            image_content,
+            df_counts_content,
+        });
         Ok(g)
     }
 
@@ -466,25 +494,35 @@ impl Graph {
 
     /// Back links for a graph whose nodes were built by a store's own linker.
     fn connect(&mut self) {
-        let parents: Vec<(ChainId, ChainId)> = self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
+        let parents: Vec<(ChainId, ChainId)> = self
+            .layers
+            .values()
+            .filter_map(|l| l.record.parent.map(|p| (p, l.chain_id())))
+            .collect();
         for (parent, child) in parents {
             if let Some(p) = self.layers.get_mut(&parent) {
                 p.children.push(child);
             }
         }
-        let uses: Vec<(ChainId, ImageId)> = self.images.values().flat_map(|i| i.chain_ids.iter().map(move |c| (*c, i.id()))).collect();
+        let uses: Vec<(ChainId, ImageId)> = self
+            .images
+            .values()
+            .flat_map(|i| i.chain_ids.iter().map(move |c| (*c, i.id())))
+            .collect();
         for (c, i) in uses {
             if let Some(l) = self.layers.get_mut(&c) {
                 l.images.push(i);
             }
         }
-        let image_parents: Vec<(ImageId, ImageId)> = self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
+        let image_parents: Vec<(ImageId, ImageId)> =
+            self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
         for (parent, child) in image_parents {
             if let Some(p) = self.images.get_mut(&parent) {
                 p.children.push(child);
             }
         }
-        let ctrs: Vec<(ContainerId, Option<ImageId>)> = self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
+        let ctrs: Vec<(ContainerId, Option<ImageId>)> =
+            self.containers.iter().map(|(id, c)| (id.clone(), c.record.image)).collect();
         for (id, image) in ctrs {
             let Some(img) = image.and_then(|i| self.images.get_mut(&i)) else { continue };
             img.containers.push(id.clone());
@@ -519,7 +557,10 @@ impl Graph {
                 _ => None,
             };
             let driver_dir_present = driver_dir.as_deref().is_some_and(|d| root.exists(d));
-            let blobs = record.diff_id.and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned()).unwrap_or_default();
+            let blobs = record
+                .diff_id
+                .and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned())
+                .unwrap_or_default();
             self.layers.insert(
                 id,
                 LayerNode {
@@ -535,7 +576,11 @@ impl Graph {
                 },
             );
         }
-        let parents: Vec<(ChainId, ChainId)> = self.layers.values().filter_map(|l| l.record.parent.map(|p| (p, l.chain_id()))).collect();
+        let parents: Vec<(ChainId, ChainId)> = self
+            .layers
+            .values()
+            .filter_map(|l| l.record.parent.map(|p| (p, l.chain_id())))
+            .collect();
         for (parent, child) in parents {
             if let Some(p) = self.layers.get_mut(&parent) {
                 p.children.push(child);
@@ -554,15 +599,29 @@ impl Graph {
         }
 
         for (id, record) in images {
-            let chain = record.config.as_ref().and_then(|c| c.diff_ids.as_ref()).map(|d| chain_ids(d)).unwrap_or_default();
+            let chain = record
+                .config
+                .as_ref()
+                .and_then(|c| c.diff_ids.as_ref())
+                .map(|d| chain_ids(d))
+                .unwrap_or_default();
             let refs = refs_by_image.get(&id);
             let repo_tags = refs
-                .map(|v| v.iter().filter(|r| r.tag.is_some() && r.digest.is_none()).map(|r| r.familiar()).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter(|r| r.tag.is_some() && r.digest.is_none())
+                        .map(|r| r.familiar())
+                        .collect()
+                })
                 .unwrap_or_default();
-            let repo_digests = refs.map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect()).unwrap_or_default();
+            let repo_digests = refs
+                .map(|v| v.iter().filter(|r| r.digest.is_some()).map(|r| r.familiar()).collect())
+                .unwrap_or_default();
             // Sizes come from files anyone may have written: a sum that overflows is
             // unknown, never a panic or a wrapped negative.
-            let size = chain.iter().try_fold(0i64, |acc, c| acc.checked_add(self.layers.get(c)?.record.size?));
+            let size = chain
+                .iter()
+                .try_fold(0i64, |acc, c| acc.checked_add(self.layers.get(c)?.record.size?));
             for c in &chain {
                 if let Some(l) = self.layers.get_mut(c) {
                     l.images.push(id);
@@ -583,7 +642,8 @@ impl Graph {
                 },
             );
         }
-        let image_parents: Vec<(ImageId, ImageId)> = self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
+        let image_parents: Vec<(ImageId, ImageId)> =
+            self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
         for (parent, child) in image_parents {
             if let Some(p) = self.images.get_mut(&parent) {
                 p.children.push(child);
@@ -594,13 +654,18 @@ impl Graph {
         for (id, record) in containers {
             let mount = self.layerdb.mounts.get(id.as_str()).cloned();
             let (rw_dir, init_dir) = match (self.driver, &mount) {
-                (Some(k), Some(m)) => (m.mount_id.as_deref().map(|i| k.content_dir(i)), m.init_id.as_deref().map(|i| k.content_dir(i))),
+                (Some(k), Some(m)) => (
+                    m.mount_id.as_deref().map(|i| k.content_dir(i)),
+                    m.init_id.as_deref().map(|i| k.content_dir(i)),
+                ),
                 _ => (None, None),
             };
             if let Some(img) = record.image.and_then(|i| self.images.get_mut(&i)) {
                 img.containers.push(id.clone());
             }
-            if let Some(l) = mount.as_ref().and_then(|m| m.parent).and_then(|p| self.layers.get_mut(&p)) {
+            if let Some(l) =
+                mount.as_ref().and_then(|m| m.parent).and_then(|p| self.layers.get_mut(&p))
+            {
                 l.containers.push(id.clone());
             }
             self.containers.insert(id, ContainerNode { record, mount, rw_dir, init_dir });

@@ -104,7 +104,9 @@ impl<'a> AuditReport<'a> {
     pub fn new(g: &Graph, audit: &'a Audit, generated_at: String) -> Self {
         let counts = SeverityCounts::of(&audit.findings);
         let mut containers: Vec<_> = g.containers.values().collect();
-        containers.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
+        containers.sort_by(|a, b| {
+            b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
+        });
         Self {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo { name: "strata", version: env!("CARGO_PKG_VERSION") },
@@ -141,7 +143,12 @@ impl<'a> AuditReport<'a> {
 }
 
 /// `strata audit`: the report as JSON, or a summary and the findings worst first as a table.
-pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_audit(
+    out: &mut dyn Write,
+    report: &AuditReport<'_>,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, report);
     }
@@ -181,7 +188,11 @@ pub fn write_audit(out: &mut dyn Write, report: &AuditReport<'_>, format: Format
         (None, false) => {}
     }
     if let Some(reg) = &report.cross_links.registry {
-        let verified = reg.repo_digests.iter().filter(|r| r.status == crate::audit::registry::DigestCheckStatus::Verified).count();
+        let verified = reg
+            .repo_digests
+            .iter()
+            .filter(|r| r.status == crate::audit::registry::DigestCheckStatus::Verified)
+            .count();
         writeln!(
             out,
             "registry {}: {} repositories, {} blobs ({} verified), {}/{} local repo digests verified",

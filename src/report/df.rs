@@ -30,14 +30,31 @@ fn with_percent(part: i64, whole: i64) -> String {
 }
 
 /// `strata df`: the `docker system df` table plus what prune never frees; or [`DiskUsage`] as JSON.
-pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcile>, format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_df(
+    out: &mut dyn Write,
+    du: &DiskUsage,
+    reconcile: Option<&Reconcile>,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
-        return write_json(out, &DfJson { schema_version: super::SCHEMA_VERSION, usage: du, reconcile });
+        return write_json(
+            out,
+            &DfJson { schema_version: super::SCHEMA_VERSION, usage: du, reconcile },
+        );
     }
     write_summary(out, du, layout)?;
 
     writeln!(out, "\nImages space usage:\n")?;
-    let mut t = new_table(&["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]);
+    let mut t = new_table(&[
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID",
+        "SIZE",
+        "SHARED SIZE",
+        "UNIQUE SIZE",
+        "CONTAINERS",
+    ]);
     for img in &du.images {
         let mut names: Vec<(String, String)> = img
             .repo_tags
@@ -48,7 +65,12 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
             })
             .collect();
         if names.is_empty() {
-            names = img.repo_digests.iter().map(|d| (d.split('@').next().unwrap_or(d).to_owned(), "<none>".to_owned())).take(1).collect();
+            names = img
+                .repo_digests
+                .iter()
+                .map(|d| (d.split('@').next().unwrap_or(d).to_owned(), "<none>".to_owned()))
+                .take(1)
+                .collect();
         }
         if names.is_empty() {
             names.push(("<none>".into(), "<none>".into()));
@@ -92,7 +114,15 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
 
     if !du.build_cache.is_empty() {
         writeln!(out, "\nBuild cache usage: {}\n", human_size(du.summary.build_cache.size))?;
-        let mut t = new_table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]);
+        let mut t = new_table(&[
+            "CACHE ID",
+            "CACHE TYPE",
+            "SIZE",
+            "CREATED",
+            "LAST USED",
+            "USAGE",
+            "SHARED",
+        ]);
         for r in &du.build_cache {
             t.add_row(vec![
                 terminal_safe(&r.id),
@@ -126,7 +156,10 @@ pub fn write_df(out: &mut dyn Write, du: &DiskUsage, reconcile: Option<&Reconcil
         writeln!(out, "\nOrphaned (never freed by docker system prune):\n")?;
         let mut t = new_table(&["KIND", "PATH", "SIZE"]);
         for o in &du.orphaned {
-            let kind = serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let kind = serde_json::to_value(o.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             t.add_row(vec![kind, terminal_safe(&o.path), opt_size(o.size)]);
         }
         write_table(out, t, layout)?;

@@ -81,8 +81,15 @@ fn image(out: &mut dyn Write, img: &ImageLeaf, from: Option<&str>) -> io::Result
 
 fn layer(out: &mut dyn Write, l: &LayerBranch, from: Option<&str>) -> io::Result<()> {
     let node = format!("l_{}", l.chain_id.hex());
-    let step = l.created_by.as_deref().map(|s| esc(&cut(&short_command(s), 40))).unwrap_or_default();
-    writeln!(out, "  \"{node}\" [shape=box, label=\"{}\\n{}\\n{}\"];", l.chain_id.short(), size(l.size), step)?;
+    let step =
+        l.created_by.as_deref().map(|s| esc(&cut(&short_command(s), 40))).unwrap_or_default();
+    writeln!(
+        out,
+        "  \"{node}\" [shape=box, label=\"{}\\n{}\\n{}\"];",
+        l.chain_id.short(),
+        size(l.size),
+        step
+    )?;
     if let Some(f) = from {
         writeln!(out, "  \"{f}\" -> \"{node}\";")?;
     }
@@ -121,7 +128,12 @@ pub fn write_dot(out: &mut dyn Write, f: &Forest) -> io::Result<()> {
     for c in &f.unplaced_containers {
         let node = format!("c_{}", esc(&c.id));
         let name = c.name.as_deref().unwrap_or("<unnamed>");
-        writeln!(out, "  \"{node}\" [shape=hexagon, label=\"{}\\n{}\"];", esc(name), esc(&c.state))?;
+        writeln!(
+            out,
+            "  \"{node}\" [shape=hexagon, label=\"{}\\n{}\"];",
+            esc(name),
+            esc(&c.state)
+        )?;
     }
     writeln!(out, "}}")
 }

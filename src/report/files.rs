@@ -46,12 +46,20 @@ fn mode_string(f: &LayerFile) -> String {
 }
 
 fn time_string(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 fn table_line(f: &LayerFile) -> String {
-    let mut line =
-        format!("{}  {:>5}/{:<5}  {:>10}  {}  {}", mode_string(f), f.uid, f.gid, f.size, time_string(f.mtime), terminal_safe(&f.path));
+    let mut line = format!(
+        "{}  {:>5}/{:<5}  {:>10}  {}  {}",
+        mode_string(f),
+        f.uid,
+        f.gid,
+        f.size,
+        time_string(f.mtime),
+        terminal_safe(&f.path)
+    );
     if let Some(t) = &f.link_target {
         line.push_str(if f.kind == FileType::HardLink { " link to " } else { " -> " });
         line.push_str(&terminal_safe(t));
@@ -142,7 +150,17 @@ mod tests {
     use super::*;
 
     fn f(kind: FileType, mode: u32) -> LayerFile {
-        LayerFile { path: "x".into(), kind, size: 0, mode, uid: 0, gid: 0, mtime: 0, link_target: None, whiteout: false }
+        LayerFile {
+            path: "x".into(),
+            kind,
+            size: 0,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+            whiteout: false,
+        }
     }
 
     #[test]

@@ -6,7 +6,11 @@ use crate::finding::{terminal_safe, Finding, SeverityCounts};
 use std::io::{self, Write};
 
 /// Writes `findings` (already sorted) as a table; nothing when there are none.
-pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding], layout: Layout) -> io::Result<()> {
+pub fn write_findings_table(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    layout: Layout,
+) -> io::Result<()> {
     if findings.is_empty() {
         return Ok(());
     }
@@ -22,7 +26,12 @@ pub fn write_findings_table(out: &mut dyn Write, findings: &[Finding], layout: L
             (None, None, None, None, Some(file)) => file.clone(),
             (None, None, None, None, None) => String::new(),
         };
-        t.add_row(vec![f.severity.to_string(), f.code.to_string(), terminal_safe(&place), terminal_safe(&f.message)]);
+        t.add_row(vec![
+            f.severity.to_string(),
+            f.code.to_string(),
+            terminal_safe(&place),
+            terminal_safe(&f.message),
+        ]);
     }
     write_table(out, t, layout)
 }

@@ -12,11 +12,17 @@ use std::io::{self, Write};
 /// the layer each step made; the JSON array carries every field of [`HistoryStep`].
 /// Fitted to a width (see [`Layout`]), CREATED BY is cut to 45 characters and
 /// CREATED to the second, as `docker history` shows them.
-pub fn write_history(out: &mut dyn Write, steps: &[HistoryStep], format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_history(
+    out: &mut dyn Write,
+    steps: &[HistoryStep],
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, steps);
     }
-    let mut t = new_table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT", "CHAIN ID", "DIFF ID"]);
+    let mut t =
+        new_table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT", "CHAIN ID", "DIFF ID"]);
     for s in steps {
         t.add_row(vec![
             s.id.map_or_else(|| "<missing>".to_owned(), |i| i.short()),
@@ -59,6 +65,9 @@ mod tests {
     fn shortens_classic_builder_commands() {
         assert_eq!(short_command("/bin/sh -c #(nop)  CMD [\"x\"]"), "CMD [\"x\"]");
         assert_eq!(short_command("/bin/sh -c echo hi"), "RUN echo hi");
-        assert_eq!(short_command("RUN /bin/sh -c echo hi # buildkit"), "RUN /bin/sh -c echo hi # buildkit");
+        assert_eq!(
+            short_command("RUN /bin/sh -c echo hi # buildkit"),
+            "RUN /bin/sh -c echo hi # buildkit"
+        );
     }
 }

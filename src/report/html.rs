@@ -103,7 +103,12 @@ fn page(input: &PageInput<'_>) -> Markup {
         EngineGeneration::Legacy => "Docker 20.10 or older",
         EngineGeneration::Modern => "Docker 23 or newer",
     };
-    let host = input.host.hostname.clone().or_else(|| input.host.engine_id.clone()).unwrap_or_else(|| "unknown host".to_owned());
+    let host = input
+        .host
+        .hostname
+        .clone()
+        .or_else(|| input.host.engine_id.clone())
+        .unwrap_or_else(|| "unknown host".to_owned());
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -223,7 +228,10 @@ fn images_under(b: &LayerBranch) -> usize {
 }
 
 fn is_plain(b: &LayerBranch, marks: &Marks) -> bool {
-    b.children.len() == 1 && b.images.is_empty() && b.containers.is_empty() && !marks.layers.contains_key(&b.chain_id)
+    b.children.len() == 1
+        && b.images.is_empty()
+        && b.containers.is_empty()
+        && !marks.layers.contains_key(&b.chain_id)
 }
 
 fn flatten<'a>(b: &'a LayerBranch, depth: usize, marks: &Marks, rows: &mut Vec<Row<'a>>) {
@@ -237,7 +245,11 @@ fn flatten<'a>(b: &'a LayerBranch, depth: usize, marks: &Marks, rows: &mut Vec<R
             cur = &cur.children[0];
         }
         if run.len() >= COLLAPSE_RUN {
-            rows.push(Row::Run { depth: depth + 1, count: run.len(), bytes: run.iter().filter_map(|l| l.size).sum() });
+            rows.push(Row::Run {
+                depth: depth + 1,
+                count: run.len(),
+                bytes: run.iter().filter_map(|l| l.size).sum(),
+            });
             flatten(cur, depth + 2, marks, rows);
             return;
         }
@@ -421,7 +433,13 @@ fn forest_section(forest: &Forest, marks: &Marks) -> Markup {
 fn bar(y: usize, label: &str, size: i64, reclaimable: i64, max: i64) -> Markup {
     const X: i64 = 160;
     const W: i64 = 600;
-    let scale = |v: i64| if max <= 0 { 0 } else { (i128::from(v.max(0)) * i128::from(W) / i128::from(max)) as i64 };
+    let scale = |v: i64| {
+        if max <= 0 {
+            0
+        } else {
+            (i128::from(v.max(0)) * i128::from(W) / i128::from(max)) as i64
+        }
+    };
     let used = (size - reclaimable).max(0);
     html! {
         g class="bar" {

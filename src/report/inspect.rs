@@ -75,7 +75,8 @@ fn overlay_data(g: &Graph, kind: DriverKind, id: &str) -> Option<GraphDriverView
             .map(|l| {
                 let short = l.strip_prefix("l/").unwrap_or(l);
                 // `l/<short>` links to `../<id>/diff`; resolve it on paper, never on disk.
-                let target = dh.links.iter().find(|s| s.name == short).and_then(|s| s.target.clone());
+                let target =
+                    dh.links.iter().find(|s| s.name == short).and_then(|s| s.target.clone());
                 match target.as_deref().and_then(|t| t.strip_prefix("../")) {
                     Some(rest) => home.join(rest).display().to_string(),
                     None => home.join("l").join(short).display().to_string(),
@@ -94,7 +95,8 @@ fn driver_view(g: &Graph, id: Option<&str>) -> Option<GraphDriverView> {
     }
     let kind = g.driver?;
     let id = id?;
-    overlay_data(g, kind, id).or_else(|| Some(GraphDriverView { name: kind.name().into(), data: None }))
+    overlay_data(g, kind, id)
+        .or_else(|| Some(GraphDriverView { name: kind.name().into(), data: None }))
 }
 
 /// The inspect view of `target`; `None` when the graph does not hold it.
@@ -102,12 +104,20 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
     Some(match target {
         Target::Image(id) => {
             let img = g.images.get(id)?;
-            let top_cache = img.top_layer().and_then(|c| g.layers.get(&c)).and_then(|l| l.record.cache_id.as_deref());
+            let top_cache = img
+                .top_layer()
+                .and_then(|c| g.layers.get(&c))
+                .and_then(|l| l.record.cache_id.as_deref());
             InspectView::Image {
                 image: Box::new(ImageView::new(img)),
                 config: serde_json::from_slice(&img.record.raw).unwrap_or(serde_json::Value::Null),
                 history: img.record.config.as_ref().map(|c| c.history.clone()).unwrap_or_default(),
-                layers: img.chain_ids.iter().filter_map(|c| g.layers.get(c)).map(LayerView::new).collect(),
+                layers: img
+                    .chain_ids
+                    .iter()
+                    .filter_map(|c| g.layers.get(c))
+                    .map(LayerView::new)
+                    .collect(),
                 children: img.children.iter().map(|c| c.to_string()).collect(),
                 container_ids: img.containers.clone(),
                 graph_driver: driver_view(g, top_cache),
@@ -116,7 +126,10 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
         Target::Container(id) => {
             let c = g.containers.get(id.as_str())?;
             let mount_id = c.mount.as_ref().and_then(|m| m.mount_id.as_deref());
-            InspectView::Container { container: ContainerView::new(c), graph_driver: driver_view(g, mount_id) }
+            InspectView::Container {
+                container: ContainerView::new(c),
+                graph_driver: driver_view(g, mount_id),
+            }
         }
         Target::Layer(id) => InspectView::Layer { layer: LayerView::new(g.layers.get(id)?) },
     })

@@ -44,7 +44,11 @@ impl Layout {
         if no_trunc {
             return Self { width: None, digests };
         }
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<u16>().ok()).filter(|w| *w > 0).or_else(terminal_width);
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|w| *w > 0)
+            .or_else(terminal_width);
         match width {
             Some(w) => Self { width: Some(w), digests },
             None => Self::FULL,
@@ -76,7 +80,9 @@ impl Layout {
     /// last column (trailing spaces are trimmed anyway).
     pub fn apply(&self, t: &mut Table) {
         let Some(width) = self.width else { return };
-        t.set_content_arrangement(ContentArrangement::Dynamic).set_width(width).set_truncation_indicator("…");
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width)
+            .set_truncation_indicator("…");
         if let Some(last) = t.column_iter_mut().last() {
             last.set_padding((0, 0));
         }

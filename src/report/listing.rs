@@ -80,7 +80,11 @@ impl ImageView {
             dangling: img.is_dangling(),
             last_tag_time: img.record.last_updated.clone(),
             built_locally: img.record.built_locally,
-            store: if img.containerd.is_some() { crate::graph::StoreKind::Containerd } else { crate::graph::StoreKind::Graphdriver },
+            store: if img.containerd.is_some() {
+                crate::graph::StoreKind::Containerd
+            } else {
+                crate::graph::StoreKind::Graphdriver
+            },
             containerd: img.containerd.clone(),
         }
     }
@@ -147,7 +151,11 @@ impl LayerView {
             blob_digests: l
                 .blobs
                 .iter()
-                .map(|b| BlobView { digest: b.digest, source_repository: b.source_repository.clone(), pushed: !b.hmac.is_empty() })
+                .map(|b| BlobView {
+                    digest: b.digest,
+                    source_repository: b.source_repository.clone(),
+                    pushed: !b.hmac.is_empty(),
+                })
                 .collect(),
             containerd: l.containerd.clone(),
         }
@@ -224,9 +232,15 @@ fn short_time(t: &Option<String>) -> String {
 
 /// Images of every store given, each labelled with its store: one JSON array, or
 /// one table per store under a line naming it.
-pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_images_of_stores(
+    out: &mut dyn Write,
+    graphs: &[&Graph],
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
-        let v: Vec<ImageView> = graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new).collect();
+        let v: Vec<ImageView> =
+            graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new).collect();
         return write_json(out, &v);
     }
     for (i, g) in graphs.iter().enumerate() {
@@ -245,7 +259,12 @@ pub fn write_images_of_stores(out: &mut dyn Write, graphs: &[&Graph], format: Fo
 /// The images of one store: one row per name (or one `<none>` row), newest image first; or
 /// every image as JSON. The DIGEST column only when the layout
 /// [shows digests](Layout::shows_digests), as `docker images --digests`.
-pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_images(
+    out: &mut dyn Write,
+    g: &Graph,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
         let v: Vec<ImageView> = images.iter().map(|i| ImageView::new(i)).collect();
@@ -253,7 +272,17 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layo
     }
     let digests = layout.shows_digests();
     let header: &[&str] = if digests {
-        &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]
+        &[
+            "REPOSITORY",
+            "TAG",
+            "DIGEST",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED",
+            "UNIQUE",
+            "CONTAINERS",
+        ]
     } else {
         &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CONTAINERS"]
     };
@@ -277,9 +306,14 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layo
         };
         // One row per tag, as `docker image ls --digests` does, with the digest of the
         // same repository beside it; digest-only repositories get a `<none>` tag row.
-        let parsed_digests: Vec<Reference> = img.repo_digests.iter().filter_map(|d| Reference::parse(d).ok()).collect();
+        let parsed_digests: Vec<Reference> =
+            img.repo_digests.iter().filter_map(|d| Reference::parse(d).ok()).collect();
         let digest_for = |name: &str| {
-            parsed_digests.iter().find(|d| d.name == name).and_then(|d| d.digest).map_or("<none>".to_owned(), |d| d.to_string())
+            parsed_digests
+                .iter()
+                .find(|d| d.name == name)
+                .and_then(|d| d.digest)
+                .map_or("<none>".to_owned(), |d| d.to_string())
         };
         let mut named = Vec::new();
         for tag in &img.repo_tags {
@@ -290,7 +324,11 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layo
         }
         for d in &parsed_digests {
             if !named.contains(&d.name) {
-                row(&d.familiar_name(), "<none>", &d.digest.map(|x| x.to_string()).unwrap_or_default());
+                row(
+                    &d.familiar_name(),
+                    "<none>",
+                    &d.digest.map(|x| x.to_string()).unwrap_or_default(),
+                );
                 named.push(d.name.clone());
             }
         }
@@ -302,12 +340,26 @@ pub fn write_images(out: &mut dyn Write, g: &Graph, format: Format, layout: Layo
 }
 
 /// `strata layers`: every layer by ChainID.
-pub fn write_layers(out: &mut dyn Write, g: &Graph, format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_layers(
+    out: &mut dyn Write,
+    g: &Graph,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
         let v: Vec<LayerView> = g.layers.values().map(LayerView::new).collect();
         return write_json(out, &v);
     }
-    let mut t = new_table(&["CHAIN ID", "DIFF ID", "PARENT", "SIZE", "CACHE ID", "IMAGES", "CONTAINERS", "BLOBS"]);
+    let mut t = new_table(&[
+        "CHAIN ID",
+        "DIFF ID",
+        "PARENT",
+        "SIZE",
+        "CACHE ID",
+        "IMAGES",
+        "CONTAINERS",
+        "BLOBS",
+    ]);
     for l in g.layers.values() {
         t.add_row(vec![
             l.chain_id().short(),
@@ -334,12 +386,16 @@ pub fn write_containers(
 ) -> io::Result<()> {
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let mut list: Vec<&ContainerNode> = g.containers.values().collect();
-    list.sort_by(|a, b| b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id)));
+    list.sort_by(|a, b| {
+        b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
+    });
     if format == Format::Json {
-        let v: Vec<ContainerView> = list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
+        let v: Vec<ContainerView> =
+            list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
         return write_json(out, &v);
     }
-    let mut t = new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);
+    let mut t =
+        new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);
     for c in list {
         let v = ContainerView::new(c).with_sizes(size_of(c));
         t.add_row(vec![

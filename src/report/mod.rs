@@ -67,7 +67,10 @@ pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     let mut head = Row::from(header.iter().copied());
     head.max_height(1);
-    t.load_style(presets::NOTHING).force_no_tty().set_content_arrangement(ContentArrangement::Disabled).set_header(head);
+    t.load_style(presets::NOTHING)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(head);
     // Two spaces between columns and none at the edge, as docker's tabwriter does.
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));

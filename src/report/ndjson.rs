@@ -48,7 +48,12 @@ pub struct Totals {
 
 impl Totals {
     /// Counts `findings` by severity beside the object counts.
-    pub fn new(findings: &[Finding], images: usize, layers: usize, containers: Option<usize>) -> Self {
+    pub fn new(
+        findings: &[Finding],
+        images: usize,
+        layers: usize,
+        containers: Option<usize>,
+    ) -> Self {
         let c = SeverityCounts::of(findings);
         Self {
             findings: findings.len(),
@@ -76,9 +81,17 @@ struct Line<'a, T: Serialize> {
 
 /// Writes one line per finding (the finding's fields at the top level beside the
 /// scan's) and the summary line last; each line is flushed as it is written.
-pub fn write_ndjson(out: &mut dyn Write, scan: &Scan, findings: &[Finding], totals: &Totals) -> io::Result<()> {
+pub fn write_ndjson(
+    out: &mut dyn Write,
+    scan: &Scan,
+    findings: &[Finding],
+    totals: &Totals,
+) -> io::Result<()> {
     for f in findings {
-        write_line(out, &Line { schema_version: SCHEMA_VERSION, record: "finding", scan, body: f })?;
+        write_line(
+            out,
+            &Line { schema_version: SCHEMA_VERSION, record: "finding", scan, body: f },
+        )?;
     }
     write_line(out, &Line { schema_version: SCHEMA_VERSION, record: "summary", scan, body: totals })
 }
@@ -107,7 +120,8 @@ mod tests {
         let mut out = Vec::new();
         write_ndjson(&mut out, &scan, &findings, &Totals::new(&findings, 1, 2, Some(3))).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["record"], "finding");
         assert_eq!(lines[0]["message"], "a\nb");

@@ -28,7 +28,10 @@ impl Transform for NoExtraProperties {
 
 /// The schema of `T` as serialized, titled and described, with its `$id`.
 fn root<T: ?Sized + JsonSchema>(name: &str, title: &str, description: &str) -> serde_json::Value {
-    let generator = SchemaSettings::draft2020_12().for_serialize().with_transform(NoExtraProperties).into_generator();
+    let generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .with_transform(NoExtraProperties)
+        .into_generator();
     let schema = generator.into_root_schema_for::<T>();
     let mut out = serde_json::Map::new();
     out.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());

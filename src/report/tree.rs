@@ -137,7 +137,11 @@ pub struct Totals {
 }
 
 fn container_leaf(c: &ContainerNode) -> ContainerLeaf {
-    ContainerLeaf { id: c.record.id.clone(), name: c.record.name.clone(), state: c.record.state.status().to_owned() }
+    ContainerLeaf {
+        id: c.record.id.clone(),
+        name: c.record.name.clone(),
+        state: c.record.state.status().to_owned(),
+    }
 }
 
 struct Builder<'g> {
@@ -197,8 +201,13 @@ impl<'g> Builder<'g> {
                 hidden += 1;
             }
         }
-        images
-            .sort_by(|a, b| (a.repo_tags.is_empty(), a.repo_tags.first(), a.id).cmp(&(b.repo_tags.is_empty(), b.repo_tags.first(), b.id)));
+        images.sort_by(|a, b| {
+            (a.repo_tags.is_empty(), a.repo_tags.first(), a.id).cmp(&(
+                b.repo_tags.is_empty(),
+                b.repo_tags.first(),
+                b.id,
+            ))
+        });
         let mut containers = Vec::new();
         if self.filter.image.is_none() {
             for cid in &l.containers {
@@ -214,12 +223,18 @@ impl<'g> Builder<'g> {
             .children
             .iter()
             .copied()
-            .filter(|c| !self.visited.contains(c) && self.allowed.as_ref().is_none_or(|a| a.contains(c)))
+            .filter(|c| {
+                !self.visited.contains(c) && self.allowed.as_ref().is_none_or(|a| a.contains(c))
+            })
             .collect();
         kids.sort();
         kids.dedup();
         let truncated = depth + 1 >= MAX_DEPTH && !kids.is_empty();
-        let children = if truncated { Vec::new() } else { kids.into_iter().map(|c| self.branch(c, depth + 1)).collect() };
+        let children = if truncated {
+            Vec::new()
+        } else {
+            kids.into_iter().map(|c| self.branch(c, depth + 1)).collect()
+        };
         LayerBranch {
             chain_id: id,
             diff_id: l.record.diff_id,
@@ -256,25 +271,26 @@ fn layer_step_texts(g: &Graph) -> BTreeMap<ChainId, String> {
 
 /// Builds the forest for `filter`.
 pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
-    let allowed: Option<BTreeSet<ChainId>> = if let Some(img) = filter.image.and_then(|i| g.images.get(&i)) {
-        Some(img.chain_ids.iter().copied().collect())
-    } else if let Some(l) = filter.requires_layer {
-        // Everything above the layer, breadth first, loops cut.
-        let mut set = BTreeSet::new();
-        let mut stack = vec![l];
-        while let Some(c) = stack.pop() {
-            if set.insert(c) {
-                if let Some(n) = g.layers.get(&c) {
-                    stack.extend(n.children.iter().copied());
+    let allowed: Option<BTreeSet<ChainId>> =
+        if let Some(img) = filter.image.and_then(|i| g.images.get(&i)) {
+            Some(img.chain_ids.iter().copied().collect())
+        } else if let Some(l) = filter.requires_layer {
+            // Everything above the layer, breadth first, loops cut.
+            let mut set = BTreeSet::new();
+            let mut stack = vec![l];
+            while let Some(c) = stack.pop() {
+                if set.insert(c) {
+                    if let Some(n) = g.layers.get(&c) {
+                        stack.extend(n.children.iter().copied());
+                    }
                 }
             }
-        }
-        Some(set)
-    } else if filter.image.is_some() || filter.requires_image.is_some() {
-        Some(BTreeSet::new())
-    } else {
-        None
-    };
+            Some(set)
+        } else if filter.image.is_some() || filter.requires_image.is_some() {
+            Some(BTreeSet::new())
+        } else {
+            None
+        };
     let mut b = Builder {
         g,
         filter,
@@ -307,8 +323,12 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
     // Layers caught in a parent loop have no root; show each loop once from its
     // smallest ChainID rather than not at all.
     if filter.requires_layer.is_none() {
-        let rest: Vec<ChainId> =
-            g.layers.keys().copied().filter(|c| !b.visited.contains(c) && b.allowed.as_ref().is_none_or(|a| a.contains(c))).collect();
+        let rest: Vec<ChainId> = g
+            .layers
+            .keys()
+            .copied()
+            .filter(|c| !b.visited.contains(c) && b.allowed.as_ref().is_none_or(|a| a.contains(c)))
+            .collect();
         for r in rest {
             if !b.visited.contains(&r) {
                 forest_roots.push(b.branch(r, 0));
@@ -317,7 +337,8 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
     }
 
     let mut unplaced_images = Vec::new();
-    let only_image = filter.image.or(filter.requires_image.filter(|_| filter.requires_layer.is_none()));
+    let only_image =
+        filter.image.or(filter.requires_image.filter(|_| filter.requires_layer.is_none()));
     if filter.requires_layer.is_none() {
         for img in g.images.values() {
             if b.placed_images.contains(&img.id()) || only_image.is_some_and(|o| o != img.id()) {
@@ -330,7 +351,8 @@ pub fn build(g: &Graph, filter: &TreeFilter) -> Forest {
         }
     }
     let mut unplaced_containers = Vec::new();
-    if filter.image.is_none() && filter.requires_layer.is_none() && filter.requires_image.is_none() {
+    if filter.image.is_none() && filter.requires_layer.is_none() && filter.requires_image.is_none()
+    {
         for c in g.containers.values() {
             if !b.placed_containers.contains(&c.record.id) {
                 unplaced_containers.push(container_leaf(c));
@@ -485,8 +507,12 @@ fn container_line(pen: &Pen, c: &ContainerLeaf) -> Line {
 }
 
 fn image_line(pen: &Pen, img: &ImageLeaf) -> Line {
-    let mut text =
-        format!("{} {}  {}", pen.glyph(Kind::Image), pen.paint(&image_names(img), AnsiColor::Green.on_default().bold()), img.id.short());
+    let mut text = format!(
+        "{} {}  {}",
+        pen.glyph(Kind::Image),
+        pen.paint(&image_names(img), AnsiColor::Green.on_default().bold()),
+        img.id.short()
+    );
     if img.intermediate {
         text.push_str("  (intermediate)");
     } else if img.dangling {
@@ -508,8 +534,12 @@ fn count_below(l: &LayerBranch) -> (usize, usize) {
 }
 
 fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
-    let mut text =
-        format!("{} {}  {}", pen.glyph(Kind::Layer), pen.paint(&l.chain_id.short(), AnsiColor::Yellow.on_default()), opt_size(l.size));
+    let mut text = format!(
+        "{} {}  {}",
+        pen.glyph(Kind::Layer),
+        pen.paint(&l.chain_id.short(), AnsiColor::Yellow.on_default()),
+        opt_size(l.size)
+    );
     if let Some(s) = &l.created_by {
         text.push_str("  ");
         text.push_str(&step_text(pen, s));
@@ -527,7 +557,12 @@ fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
         let (layers, images) = count_below(l);
         if layers > 0 {
             children.push(Line {
-                text: format!("{} {layers} more layer{}, {images} image{}", pen.glyph(Kind::More), plural(layers), plural(images)),
+                text: format!(
+                    "{} {layers} more layer{}, {images} image{}",
+                    pen.glyph(Kind::More),
+                    plural(layers),
+                    plural(images)
+                ),
                 children: Vec::new(),
             });
         }
@@ -535,7 +570,10 @@ fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
         children.extend(l.children.iter().map(|c| layer_line(pen, c, depth + 1)));
         if l.truncated {
             children.push(Line {
-                text: format!("{} deeper layers not shown (chain longer than {MAX_DEPTH})", pen.glyph(Kind::More)),
+                text: format!(
+                    "{} deeper layers not shown (chain longer than {MAX_DEPTH})",
+                    pen.glyph(Kind::More)
+                ),
                 children: Vec::new(),
             });
         }
@@ -551,14 +589,29 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn draw(out: &mut dyn Write, pen: &Pen, line: &Line, prefix: &str, connector: &str) -> io::Result<()> {
-    writeln!(out, "{}{}{}", pen.paint(prefix, Style::new().dimmed()), pen.paint(connector, Style::new().dimmed()), line.text)?;
+fn draw(
+    out: &mut dyn Write,
+    pen: &Pen,
+    line: &Line,
+    prefix: &str,
+    connector: &str,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}{}{}",
+        pen.paint(prefix, Style::new().dimmed()),
+        pen.paint(connector, Style::new().dimmed()),
+        line.text
+    )?;
     // Iterative over siblings, recursive over depth (bounded by MAX_DEPTH).
     let n = line.children.len();
     for (i, c) in line.children.iter().enumerate() {
         let last = i + 1 == n;
-        let child_prefix =
-            if connector.is_empty() { prefix.to_owned() } else { format!("{prefix}{}", pen.pipe(connector == pen.branch(true))) };
+        let child_prefix = if connector.is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}{}", pen.pipe(connector == pen.branch(true)))
+        };
         draw(out, pen, c, &child_prefix, pen.branch(last))?;
     }
     Ok(())

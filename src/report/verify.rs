@@ -45,7 +45,13 @@ fn status_word(s: VerifyStatus) -> &'static str {
 
 /// `strata verify`: one line per layer with its status, then the findings worst first; or all of it
 /// as JSON.
-pub fn write_verify(out: &mut dyn Write, g: &Graph, r: &VerifyReport, format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_verify(
+    out: &mut dyn Write,
+    g: &Graph,
+    r: &VerifyReport,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     let summary = SeverityCounts::of(&r.findings);
     if format == Format::Json {
         let v = VerifyJson {

@@ -13,7 +13,12 @@ pub(crate) struct VolumesJson<'a> {
 }
 
 /// The volume list: table (`DRIVER VOLUME NAME ...`) or `{schema_version, volumes}`.
-pub fn write_volumes(out: &mut dyn Write, volumes: &[Volume], format: Format, layout: Layout) -> io::Result<()> {
+pub fn write_volumes(
+    out: &mut dyn Write,
+    volumes: &[Volume],
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
     if format == Format::Json {
         return write_json(out, &VolumesJson { schema_version: super::SCHEMA_VERSION, volumes });
     }

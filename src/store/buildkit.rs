@@ -121,7 +121,9 @@ pub fn rfc3339_nanos(ns: i64) -> String {
 
 /// A snapshot key or directory name strata will join to a path: plain ASCII, no separators.
 fn is_plain_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 struct RawRecord {
@@ -158,7 +160,11 @@ fn read_record(id: String, b: &Bucket) -> RawRecord {
     }
 }
 
-fn read_snapshots(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>) -> BTreeMap<String, BkSnapshot> {
+fn read_snapshots(
+    root: &SafeDir,
+    limits: &Limits,
+    findings: &mut Vec<Finding>,
+) -> BTreeMap<String, BkSnapshot> {
     let rel = format!("{BUILDKIT_DIR}/snapshots.db");
     let mut out = BTreeMap::new();
     let Some(db) = open_bolt(root, &rel, limits, false, findings) else { return out };
@@ -166,13 +172,21 @@ fn read_snapshots(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>) 
         let (key, value) = match item {
             Ok(e) => e,
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel),
+                );
                 break;
             }
         };
         let Value::Bucket(b) = value else { continue };
         let Ok(key) = std::str::from_utf8(key) else { continue };
-        let text = |k: &str| b.get(k.as_bytes()).ok().flatten().and_then(|v| std::str::from_utf8(v).ok()).map(str::to_owned);
+        let text = |k: &str| {
+            b.get(k.as_bytes())
+                .ok()
+                .flatten()
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .map(str::to_owned)
+        };
         let s = BkSnapshot {
             chain_id: text("chainid").filter(|s| !s.is_empty()),
             committed: text("committed").filter(|s| !s.is_empty()),
@@ -192,7 +206,12 @@ fn metadata_path(root: &SafeDir) -> String {
     }
     let mut dirs: Vec<String> = root
         .read_dir(Path::new(BUILDKIT_DIR))
-        .map(|v| v.into_iter().filter(|e| e.kind == FileKind::Dir).filter_map(|e| e.name.into_string().ok()).collect())
+        .map(|v| {
+            v.into_iter()
+                .filter(|e| e.kind == FileKind::Dir)
+                .filter_map(|e| e.name.into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs.into_iter()
@@ -205,7 +224,12 @@ fn metadata_path(root: &SafeDir) -> String {
 /// Reads `<data-root>/buildkit/`. `driver` is the graphdriver home (`overlay2`) in which
 /// BuildKit's snapshots are directories; `None` when there is no graphdriver store.
 /// An absent `buildkit/` gives `None`.
-pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, findings: &mut Vec<Finding>) -> Option<BuildkitStore> {
+pub fn read_buildkit(
+    root: &SafeDir,
+    driver: Option<&str>,
+    limits: &Limits,
+    findings: &mut Vec<Finding>,
+) -> Option<BuildkitStore> {
     if !root.lstat(Path::new(BUILDKIT_DIR)).is_ok_and(|m| m.kind == FileKind::Dir) {
         return None;
     }
@@ -228,14 +252,18 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                            findings.push(
+                                Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}"))
+                                    .with_file(&rel),
+                            );
                             break;
                         }
                     }
                 }
             }
             Ok(None) => {}
-            Err(e) => findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel)),
+            Err(e) => findings
+                .push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel)),
         }
     }
 
@@ -255,12 +283,18 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
             match root.lstat(&p) {
                 Ok(m) if m.kind == FileKind::Dir => {}
                 Ok(_) => findings.push(
-                    Finding::warning(Code::BuildCacheBroken, format!("{}: BuildKit snapshot {name} is not a directory", p.display()))
-                        .with_file(&p),
+                    Finding::warning(
+                        Code::BuildCacheBroken,
+                        format!("{}: BuildKit snapshot {name} is not a directory", p.display()),
+                    )
+                    .with_file(&p),
                 ),
                 Err(e) if e.is_not_found() => findings.push(
-                    Finding::warning(Code::BuildCacheBroken, format!("{}: BuildKit snapshot {name} has no directory", p.display()))
-                        .with_file(&p),
+                    Finding::warning(
+                        Code::BuildCacheBroken,
+                        format!("{}: BuildKit snapshot {name} has no directory", p.display()),
+                    )
+                    .with_file(&p),
                 ),
                 Err(_) => {}
             }
@@ -268,7 +302,8 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
     }
 
     // The committed twin of a mutable record carries its size; the engine lists the mutable one.
-    let twins: BTreeMap<String, Option<i64>> = raw.iter().filter_map(|r| Some((r.equal_mutable.clone()?, r.size))).collect();
+    let twins: BTreeMap<String, Option<i64>> =
+        raw.iter().filter_map(|r| Some((r.equal_mutable.clone()?, r.size))).collect();
     let mut records = Vec::new();
     for r in &raw {
         if r.deleted || r.equal_mutable.as_ref().is_some_and(|m| raw.iter().any(|o| &o.id == m)) {
@@ -276,7 +311,11 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
         }
         let snapshot = r.snapshot.clone().unwrap_or_else(|| r.id.clone());
         let snap = snapshots.get(&snapshot);
-        let size = if r.committed { r.size } else { twins.get(&r.id).copied().flatten().or(r.size).or(snap.and_then(|s| s.size)) };
+        let size = if r.committed {
+            r.size
+        } else {
+            twins.get(&r.id).copied().flatten().or(r.size).or(snap.and_then(|s| s.size))
+        };
         let chain_id = r
             .chain_id
             .clone()
@@ -284,7 +323,8 @@ pub fn read_buildkit(root: &SafeDir, driver: Option<&str>, limits: &Limits, find
             .or_else(|| snapshot.starts_with("sha256:").then(|| snapshot.clone()));
         let mut dirs = Vec::new();
         if let (Some(d), Some(s)) = (driver, snap) {
-            if s.chain_id.is_none() && !snapshot.starts_with("sha256:") && is_plain_name(&snapshot) {
+            if s.chain_id.is_none() && !snapshot.starts_with("sha256:") && is_plain_name(&snapshot)
+            {
                 dirs.push(format!("{d}/{snapshot}"));
             }
             if let Some(c) = s.committed.as_deref().filter(|c| is_plain_name(c)) {
@@ -325,9 +365,15 @@ impl BuildkitStore {
     /// Marks as shared each record whose layer chain the image store holds, and its
     /// parents (the engine's prune ref checker).
     pub fn mark_shared(&mut self, layer_exists: impl Fn(&str) -> bool) {
-        let index: BTreeMap<String, usize> = self.records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        let starts: Vec<usize> =
-            self.records.iter().enumerate().filter(|(_, r)| r.chain_id.as_deref().is_some_and(&layer_exists)).map(|(i, _)| i).collect();
+        let index: BTreeMap<String, usize> =
+            self.records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        let starts: Vec<usize> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.chain_id.as_deref().is_some_and(&layer_exists))
+            .map(|(i, _)| i)
+            .collect();
         for s in starts {
             let mut cur = Some(s);
             let mut steps = 0;
@@ -344,6 +390,10 @@ impl BuildkitStore {
 
     /// Σ sizes of the records the engine counts in `docker system df` (shared ones are not).
     pub fn total_size(&self) -> i64 {
-        self.records.iter().filter(|r| !r.shared).filter_map(|r| r.size).fold(0, i64::saturating_add)
+        self.records
+            .iter()
+            .filter(|r| !r.shared)
+            .filter_map(|r| r.size)
+            .fold(0, i64::saturating_add)
     }
 }

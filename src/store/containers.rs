@@ -160,7 +160,10 @@ pub struct RawContainerConfig {
 
 /// Reads every `containers/<id>/config.v2.json`, by container ID; an unreadable or unparsable one
 /// is a finding and is skipped.
-pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<ContainerId, ContainerRecord> {
+pub fn read_containers(
+    ctx: &StoreCtx,
+    findings: &mut Vec<Finding>,
+) -> BTreeMap<ContainerId, ContainerRecord> {
     let mut out = BTreeMap::new();
     let base = Path::new("containers");
     for entry in ctx.list_dir_or_finding(base, findings).unwrap_or_default() {
@@ -178,7 +181,11 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
             Ok(r) => r,
             Err(e) => {
                 findings.push(
-                    Finding::error(Code::MetadataCorrupt, format!("container {id}: config.v2.json is not valid: {e}")).with_file(&rel),
+                    Finding::error(
+                        Code::MetadataCorrupt,
+                        format!("container {id}: config.v2.json is not valid: {e}"),
+                    )
+                    .with_file(&rel),
                 );
                 continue;
             }
@@ -187,7 +194,10 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
             findings.push(
                 Finding::warning(
                     Code::MetadataCorrupt,
-                    format!("container {id}: config.v2.json says ID {:?}; Docker would not restore it", raw.id.unwrap_or_default()),
+                    format!(
+                        "container {id}: config.v2.json says ID {:?}; Docker would not restore it",
+                        raw.id.unwrap_or_default()
+                    ),
                 )
                 .with_file(&rel),
             );
@@ -195,7 +205,10 @@ pub fn read_containers(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<
         let image = raw.image.as_deref().and_then(|s| match ImageId::parse(s) {
             Ok(i) => Some(i),
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("container {id}: Image: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("container {id}: Image: {e}"))
+                        .with_file(&rel),
+                );
                 None
             }
         });

@@ -47,16 +47,27 @@ pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distrib
                 }
             };
             let parsed = if is_diffid_map {
-                std::str::from_utf8(&bytes).map_err(|e| e.to_string()).and_then(|s| DiffId::parse(s).map_err(|e| e.to_string())).map(|id| {
-                    d.diffid_by_digest.insert(key, id);
-                })
+                std::str::from_utf8(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| DiffId::parse(s).map_err(|e| e.to_string()))
+                    .map(|id| {
+                        d.diffid_by_digest.insert(key, id);
+                    })
             } else {
-                serde_json::from_slice::<Vec<V2Metadata>>(&bytes).map_err(|e| e.to_string()).map(|v| {
-                    d.v2metadata_by_diffid.insert(DiffId(key), v);
-                })
+                serde_json::from_slice::<Vec<V2Metadata>>(&bytes).map_err(|e| e.to_string()).map(
+                    |v| {
+                        d.v2metadata_by_diffid.insert(DiffId(key), v);
+                    },
+                )
             };
             if let Err(msg) = parsed {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("{ns} entry {}: {msg}", key.short())).with_file(&rel));
+                findings.push(
+                    Finding::error(
+                        Code::MetadataCorrupt,
+                        format!("{ns} entry {}: {msg}", key.short()),
+                    )
+                    .with_file(&rel),
+                );
             }
         }
     }

@@ -157,7 +157,11 @@ pub fn parse_lower(text: &str) -> Result<Vec<String>, ParseError> {
 
 /// Reads the driver home's listing (and for overlay2, each layer's `link` and `lower` and the `l/`
 /// links).
-pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Finding>) -> DriverHome {
+pub fn read_driver_home(
+    ctx: &StoreCtx,
+    kind: DriverKind,
+    findings: &mut Vec<Finding>,
+) -> DriverHome {
     let mut home = DriverHome { kind, dirs: BTreeMap::new(), links: Vec::new() };
     let listing = Path::new(kind.name()).join(kind.listing_dir());
     for entry in ctx.list_dir_or_finding(&listing, findings).unwrap_or_default() {
@@ -166,31 +170,48 @@ pub fn read_driver_home(ctx: &StoreCtx, kind: DriverKind, findings: &mut Vec<Fin
             continue;
         }
         let path = listing.join(name);
-        let (link, lower) = if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) && entry.kind == FileKind::Dir {
-            let mut checked = |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, ParseError>| {
-                let rel = path.join(file);
-                let text = ctx.read_small_text(&rel, findings)?;
-                match parse(&text) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        findings.push(Finding::error(Code::MetadataCorrupt, format!("{}: {e}", rel.display())).with_file(&rel));
-                        None
+        let (link, lower) = if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs)
+            && entry.kind == FileKind::Dir
+        {
+            let mut checked =
+                |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, ParseError>| {
+                    let rel = path.join(file);
+                    let text = ctx.read_small_text(&rel, findings)?;
+                    match parse(&text) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            findings.push(
+                                Finding::error(
+                                    Code::MetadataCorrupt,
+                                    format!("{}: {e}", rel.display()),
+                                )
+                                .with_file(&rel),
+                            );
+                            None
+                        }
                     }
-                }
-            };
-            let link = checked("link", &|t| parse_link(t).map(|l| vec![l])).and_then(|mut v| v.pop());
+                };
+            let link =
+                checked("link", &|t| parse_link(t).map(|l| vec![l])).and_then(|mut v| v.pop());
             let lower = checked("lower", &parse_lower);
             (link, lower)
         } else {
             (None, None)
         };
-        home.dirs.insert(name.to_owned(), DriverDir { name: name.to_owned(), path, kind: entry.kind, link, lower });
+        home.dirs.insert(
+            name.to_owned(),
+            DriverDir { name: name.to_owned(), path, kind: entry.kind, link, lower },
+        );
     }
     if matches!(kind, DriverKind::Overlay2 | DriverKind::FuseOverlayfs) {
         let l = Path::new(kind.name()).join("l");
         for entry in ctx.list_dir_or_finding(&l, findings).unwrap_or_default() {
             let Some(name) = entry.name.to_str() else { continue };
-            let target = ctx.root.read_link(&l.join(name)).ok().map(|t| String::from_utf8_lossy(&t).into_owned());
+            let target = ctx
+                .root
+                .read_link(&l.join(name))
+                .ok()
+                .map(|t| String::from_utf8_lossy(&t).into_owned());
             home.links.push(ShortLink { name: name.to_owned(), target });
         }
     }
@@ -203,7 +224,10 @@ mod tests {
 
     #[test]
     fn link_and_lower_refuse_what_moby_never_writes() {
-        assert_eq!(parse_link("GJAMBQ42PWL77AFX3L36Q5TNVD\n").unwrap(), "GJAMBQ42PWL77AFX3L36Q5TNVD");
+        assert_eq!(
+            parse_link("GJAMBQ42PWL77AFX3L36Q5TNVD\n").unwrap(),
+            "GJAMBQ42PWL77AFX3L36Q5TNVD"
+        );
         // Found by the corruption campaign: a zero-filled file (as a crash leaves it).
         assert!(parse_link(&"\0".repeat(26)).is_err());
         assert!(parse_link("../../etc").is_err());

@@ -142,7 +142,9 @@ pub fn parse_config(raw: &[u8]) -> Result<ImageConfig, ParseError> {
         Some(r) => {
             let mut ids = Vec::new();
             for (i, s) in r.diff_ids.unwrap_or_default().iter().enumerate() {
-                ids.push(DiffId::parse(s).map_err(|source| ParseError::DiffId { index: i, source })?);
+                ids.push(
+                    DiffId::parse(s).map_err(|source| ParseError::DiffId { index: i, source })?,
+                );
             }
             Some(ids)
         }
@@ -181,7 +183,8 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
         let raw = match ctx.root.read_file(&content_file, ctx.limits.max_metadata_bytes) {
             Ok(b) => b,
             Err(e) => {
-                findings.push(read_error_finding(&e, &content_file, ctx.root.path()).with_image(id));
+                findings
+                    .push(read_error_finding(&e, &content_file, ctx.root.path()).with_image(id));
                 continue;
             }
         };
@@ -189,28 +192,37 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
             Ok(c) => Some(c),
             Err(msg) => {
                 findings.push(
-                    Finding::error(Code::MetadataCorrupt, format!("image config {}: {msg}", id.short()))
-                        .with_image(id)
-                        .with_file(&content_file),
+                    Finding::error(
+                        Code::MetadataCorrupt,
+                        format!("image config {}: {msg}", id.short()),
+                    )
+                    .with_image(id)
+                    .with_file(&content_file),
                 );
                 None
             }
         };
         let meta_dir = imagedb.join("metadata/sha256").join(name);
-        let parent = ctx.read_small_text(&meta_dir.join("parent"), findings).and_then(|s| match ImageId::parse(s.trim()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                findings.push(
-                    Finding::error(Code::MetadataCorrupt, format!("image parent file: {e}"))
-                        .with_image(id)
-                        .with_file(meta_dir.join("parent")),
-                );
-                None
+        let parent = ctx.read_small_text(&meta_dir.join("parent"), findings).and_then(|s| {
+            match ImageId::parse(s.trim()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    findings.push(
+                        Finding::error(Code::MetadataCorrupt, format!("image parent file: {e}"))
+                            .with_image(id)
+                            .with_file(meta_dir.join("parent")),
+                    );
+                    None
+                }
             }
         });
-        let last_updated = ctx.read_small_text(&meta_dir.join("lastUpdated"), findings).filter(|s| !s.is_empty());
+        let last_updated =
+            ctx.read_small_text(&meta_dir.join("lastUpdated"), findings).filter(|s| !s.is_empty());
         let built_locally = ctx.root.exists(&meta_dir.join("builtLocally"));
-        out.insert(id, ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file });
+        out.insert(
+            id,
+            ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file },
+        );
     }
     out
 }

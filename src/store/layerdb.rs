@@ -135,8 +135,10 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
         let Some(name) = entry.name.to_str() else { continue };
         let dir = sha_dir.join(name);
         if name.ends_with("-removing") {
-            let cache_id =
-                ctx.read_small_text(&dir.join("cache-id"), findings).map(|s| CacheId::new(s.trim())).filter(|s| is_safe_dir_name(s));
+            let cache_id = ctx
+                .read_small_text(&dir.join("cache-id"), findings)
+                .map(|s| CacheId::new(s.trim()))
+                .filter(|s| is_safe_dir_name(s));
             db.removing.push(RemovingLayer { dir, cache_id });
             continue;
         }
@@ -156,12 +158,20 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
     db
 }
 
-fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Vec<Finding>) -> LayerRecord {
+fn read_layer(
+    ctx: &StoreCtx,
+    chain_id: ChainId,
+    dir: PathBuf,
+    findings: &mut Vec<Finding>,
+) -> LayerRecord {
     let corrupt = |findings: &mut Vec<Finding>, file: &str, msg: String| {
         findings.push(
-            Finding::error(Code::MetadataCorrupt, format!("layer {}: {file}: {msg}", chain_id.short()))
-                .with_layer(chain_id)
-                .with_file(dir.join(file)),
+            Finding::error(
+                Code::MetadataCorrupt,
+                format!("layer {}: {file}: {msg}", chain_id.short()),
+            )
+            .with_layer(chain_id)
+            .with_file(dir.join(file)),
         );
     };
     // `diff`, `size` and `cache-id` must exist; a missing one is itself a finding.
@@ -218,25 +228,37 @@ fn read_layer(ctx: &StoreCtx, chain_id: ChainId, dir: PathBuf, findings: &mut Ve
     LayerRecord { chain_id, diff_id, parent, size, cache_id, has_tar_split, dir }
 }
 
-fn read_mount(ctx: &StoreCtx, name: &str, dir: PathBuf, findings: &mut Vec<Finding>) -> MountRecord {
+fn read_mount(
+    ctx: &StoreCtx,
+    name: &str,
+    dir: PathBuf,
+    findings: &mut Vec<Finding>,
+) -> MountRecord {
     let id_file = |file: &str, findings: &mut Vec<Finding>| -> Option<MountId> {
         let s = ctx.read_small_text(&dir.join(file), findings)?;
         match parse_mount_id(&s) {
             Ok(id) => Some(id),
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("mount {name}: {file} {e}")).with_file(dir.join(file)));
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("mount {name}: {file} {e}"))
+                        .with_file(dir.join(file)),
+                );
                 None
             }
         }
     };
     let mount_id = id_file("mount-id", findings);
     let init_id = id_file("init-id", findings);
-    let parent = ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match parse_parent(&s) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            findings.push(Finding::error(Code::MetadataCorrupt, format!("mount {name}: parent: {e}")).with_file(dir.join("parent")));
-            None
-        }
-    });
+    let parent =
+        ctx.read_small_text(&dir.join("parent"), findings).and_then(|s| match parse_parent(&s) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("mount {name}: parent: {e}"))
+                        .with_file(dir.join("parent")),
+                );
+                None
+            }
+        });
     MountRecord { name: name.to_owned(), mount_id, init_id, parent, dir }
 }

@@ -32,7 +32,8 @@ pub enum RootSource {
 /// The data-root of a mounted host: `data-root` from its daemon.json, else its
 /// `/var/lib/docker`, both under `host`.
 pub fn host_data_root(host: &Path) -> PathBuf {
-    let p = daemon_json_data_root(&host.join("etc/docker/daemon.json")).unwrap_or_else(|| PathBuf::from("/var/lib/docker"));
+    let p = daemon_json_data_root(&host.join("etc/docker/daemon.json"))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/docker"));
     crate::store::containerd::locate::under_host(host, &p)
 }
 
@@ -68,7 +69,9 @@ pub fn daemon_json_data_root(path: &Path) -> Option<PathBuf> {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    ["data-root", "graph"].iter().find_map(|k| v.get(*k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(PathBuf::from))
+    ["data-root", "graph"].iter().find_map(|k| {
+        v.get(*k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(PathBuf::from)
+    })
 }
 
 /// What image stores a data-root holds.
@@ -89,10 +92,19 @@ const DRIVER_PRIORITY: &[&str] = &["overlay2", "fuse-overlayfs", "btrfs", "zfs",
 
 /// Looks at what the data-root holds and picks the graphdriver store to read.
 /// `forced` is `--driver`.
-pub fn detect_layout(root: &SafeDir, forced: Option<&str>, findings: &mut Vec<Finding>) -> StoreLayout {
+pub fn detect_layout(
+    root: &SafeDir,
+    forced: Option<&str>,
+    findings: &mut Vec<Finding>,
+) -> StoreLayout {
     let list = |rel: &str| -> Vec<String> {
         root.read_dir(Path::new(rel))
-            .map(|v| v.into_iter().filter(|e| e.kind == FileKind::Dir).filter_map(|e| e.name.into_string().ok()).collect())
+            .map(|v| {
+                v.into_iter()
+                    .filter(|e| e.kind == FileKind::Dir)
+                    .filter_map(|e| e.name.into_string().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let image_stores = list("image");
@@ -173,8 +185,12 @@ fn containerd_store(root: &SafeDir, has_graphdriver_store: bool) -> Option<PathB
     }
     if root.path() == Path::new("/var/lib/docker") {
         let system = Path::new("/var/lib/containerd");
-        let has = |p: &str| std::fs::read_dir(system.join(p)).map(|mut d| d.next().is_some()).unwrap_or(false);
-        if system.join("io.containerd.metadata.v1.bolt/meta.db").is_file() && has("io.containerd.snapshotter.v1.overlayfs/snapshots") {
+        let has = |p: &str| {
+            std::fs::read_dir(system.join(p)).map(|mut d| d.next().is_some()).unwrap_or(false)
+        };
+        if system.join("io.containerd.metadata.v1.bolt/meta.db").is_file()
+            && has("io.containerd.snapshotter.v1.overlayfs/snapshots")
+        {
             return Some(system.join("io.containerd.metadata.v1.bolt/meta.db"));
         }
     }

@@ -38,7 +38,9 @@ pub struct ContainerLogs {
 
 /// Whether `name` is a json-file log of container `id`, or one of its rotations.
 fn is_json_log(id: &str, name: &str) -> bool {
-    let Some(rest) = name.strip_prefix(id).and_then(|r| r.strip_prefix("-json.log")) else { return false };
+    let Some(rest) = name.strip_prefix(id).and_then(|r| r.strip_prefix("-json.log")) else {
+        return false;
+    };
     is_rotation_suffix(rest)
 }
 
@@ -73,13 +75,20 @@ pub fn read_logs(root: &SafeDir) -> Vec<ContainerLogs> {
         let add = |rel: &Path, files: &mut Vec<LogFile>| {
             if let Ok(m) = root.lstat(rel) {
                 if m.kind == FileKind::File {
-                    files.push(LogFile { path: rel.to_string_lossy().into_owned(), size: m.size, allocated: m.blocks.saturating_mul(512) });
+                    files.push(LogFile {
+                        path: rel.to_string_lossy().into_owned(),
+                        size: m.size,
+                        allocated: m.blocks.saturating_mul(512),
+                    });
                 }
             }
         };
         if let Ok(list) = root.read_dir(&dir) {
-            let mut names: Vec<String> =
-                list.into_iter().filter_map(|d| d.name.into_string().ok()).filter(|n| is_json_log(id, n)).collect();
+            let mut names: Vec<String> = list
+                .into_iter()
+                .filter_map(|d| d.name.into_string().ok())
+                .filter(|n| is_json_log(id, n))
+                .collect();
             names.sort();
             for n in names {
                 add(&dir.join(n), &mut files);
@@ -105,7 +114,13 @@ pub fn read_logs(root: &SafeDir) -> Vec<ContainerLogs> {
         }
         let size = files.iter().map(|f| f.size).fold(0, u64::saturating_add);
         let allocated = files.iter().map(|f| f.allocated).fold(0, u64::saturating_add);
-        out.push(ContainerLogs { container: id.to_owned(), driver: driver.to_owned(), files, size, allocated });
+        out.push(ContainerLogs {
+            container: id.to_owned(),
+            driver: driver.to_owned(),
+            files,
+            size,
+            allocated,
+        });
     }
     out
 }

@@ -77,11 +77,20 @@ impl<'a> StoreCtx<'a> {
     /// A context for reading `image/<driver>` under `root` (an empty driver reads only
     /// `containers/`).
     pub fn new(root: &'a SafeDir, driver: &str, limits: Limits) -> Self {
-        Self { root, driver: driver.to_owned(), image_root: Path::new("image").join(driver), limits }
+        Self {
+            root,
+            driver: driver.to_owned(),
+            image_root: Path::new("image").join(driver),
+            limits,
+        }
     }
 
     /// Lists a directory; a missing one gives an empty list, any other failure a finding.
-    pub(crate) fn list_dir_or_finding(&self, rel: &Path, findings: &mut Vec<Finding>) -> Option<Vec<DirEntry>> {
+    pub(crate) fn list_dir_or_finding(
+        &self,
+        rel: &Path,
+        findings: &mut Vec<Finding>,
+    ) -> Option<Vec<DirEntry>> {
         match self.root.read_dir(rel) {
             Ok(v) => Some(v),
             Err(e) if e.is_not_found() => None,
@@ -93,12 +102,19 @@ impl<'a> StoreCtx<'a> {
     }
 
     /// Reads a small optional text file: `None` if absent, a finding if unreadable.
-    pub(crate) fn read_small_text(&self, rel: &Path, findings: &mut Vec<Finding>) -> Option<String> {
+    pub(crate) fn read_small_text(
+        &self,
+        rel: &Path,
+        findings: &mut Vec<Finding>,
+    ) -> Option<String> {
         match self.root.read_file(rel, self.limits.max_metadata_bytes) {
             Ok(b) => match String::from_utf8(b) {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    findings.push(Finding::error(Code::MetadataCorrupt, "file is not UTF-8 text").with_file(rel));
+                    findings.push(
+                        Finding::error(Code::MetadataCorrupt, "file is not UTF-8 text")
+                            .with_file(rel),
+                    );
                     None
                 }
             },

@@ -101,25 +101,43 @@ pub fn v2_prefix(reg: &SafeDir) -> PathBuf {
 
 /// Reads one `link` file (a digest as text); missing gives `None`, a bad or unreadable one a
 /// finding.
-pub fn read_link(reg: &SafeDir, rel: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Option<Digest> {
+pub fn read_link(
+    reg: &SafeDir,
+    rel: &Path,
+    limits: &Limits,
+    out: &mut Vec<Finding>,
+) -> Option<Digest> {
     match reg.read_file(rel, limits.max_metadata_bytes.min(4096)) {
         Ok(b) => match std::str::from_utf8(&b).ok().and_then(|s| Digest::parse(s.trim()).ok()) {
             Some(d) => Some(d),
             None => {
-                out.push(Finding::warning(Code::MetadataCorrupt, "registry link file does not hold a digest").with_file(rel));
+                out.push(
+                    Finding::warning(
+                        Code::MetadataCorrupt,
+                        "registry link file does not hold a digest",
+                    )
+                    .with_file(rel),
+                );
                 None
             }
         },
         Err(e) if e.is_not_found() => None,
         Err(e) => {
-            out.push(Finding::warning(Code::StoreUnreadable, format!("registry: {e}")).with_file(rel));
+            out.push(
+                Finding::warning(Code::StoreUnreadable, format!("registry: {e}")).with_file(rel),
+            );
             None
         }
     }
 }
 
 /// `<dir>/sha256/<hex>/link` entries, as digests.
-pub fn read_link_dir(reg: &SafeDir, dir: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Vec<Digest> {
+pub fn read_link_dir(
+    reg: &SafeDir,
+    dir: &Path,
+    limits: &Limits,
+    out: &mut Vec<Finding>,
+) -> Vec<Digest> {
     let base = dir.join("sha256");
     let mut v = Vec::new();
     for e in reg.read_dir(&base).unwrap_or_default() {
@@ -135,7 +153,12 @@ pub fn read_link_dir(reg: &SafeDir, dir: &Path, limits: &Limits, out: &mut Vec<F
 }
 
 /// Every repository under `<v2>/repositories/`, however deep its name, sorted by name.
-pub fn read_repos(reg: &SafeDir, v2: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Vec<RegistryRepo> {
+pub fn read_repos(
+    reg: &SafeDir,
+    v2: &Path,
+    limits: &Limits,
+    out: &mut Vec<Finding>,
+) -> Vec<RegistryRepo> {
     let mut repos = Vec::new();
     let base = v2.join("repositories");
     let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
@@ -145,7 +168,10 @@ pub fn read_repos(reg: &SafeDir, v2: &Path, limits: &Limits, out: &mut Vec<Findi
             Ok(e) => e,
             Err(e) if e.is_not_found() => continue,
             Err(e) => {
-                out.push(Finding::warning(Code::StoreUnreadable, format!("registry: {e}")).with_file(&dir));
+                out.push(
+                    Finding::warning(Code::StoreUnreadable, format!("registry: {e}"))
+                        .with_file(&dir),
+                );
                 continue;
             }
         };
@@ -154,7 +180,9 @@ pub fn read_repos(reg: &SafeDir, v2: &Path, limits: &Limits, out: &mut Vec<Findi
             let mut tags = BTreeMap::new();
             for t in reg.read_dir(&m.join("tags")).unwrap_or_default() {
                 let Some(tag) = t.name.to_str() else { continue };
-                if let Some(d) = read_link(reg, &m.join("tags").join(tag).join("current/link"), limits, out) {
+                if let Some(d) =
+                    read_link(reg, &m.join("tags").join(tag).join("current/link"), limits, out)
+                {
                     tags.insert(tag.to_owned(), d);
                 }
             }
@@ -200,7 +228,12 @@ pub fn hash_blob(reg: &SafeDir, rel: &Path) -> Result<(Digest, u64), crate::fsre
                 n += k as u64;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(crate::fsread::ReadError { path: reg.display_path(rel), kind: crate::fsread::ReadErrorKind::Io(e) }),
+            Err(e) => {
+                return Err(crate::fsread::ReadError {
+                    path: reg.display_path(rel),
+                    kind: crate::fsread::ReadErrorKind::Io(e),
+                })
+            }
         }
     }
     let bytes: [u8; 32] = h.finalize().into();
@@ -208,7 +241,11 @@ pub fn hash_blob(reg: &SafeDir, rel: &Path) -> Result<(Digest, u64), crate::fsre
 }
 
 /// Every blob: verify its digest. Returns the set present and the stats.
-pub fn verify_blobs(reg: &SafeDir, v2: &Path, out: &mut Vec<Finding>) -> (BTreeSet<Digest>, BlobStats) {
+pub fn verify_blobs(
+    reg: &SafeDir,
+    v2: &Path,
+    out: &mut Vec<Finding>,
+) -> (BTreeSet<Digest>, BlobStats) {
     let mut present = BTreeSet::new();
     let mut stats = BlobStats::default();
     let base = v2.join("blobs/sha256");
@@ -228,13 +265,19 @@ pub fn verify_blobs(reg: &SafeDir, v2: &Path, out: &mut Vec<Finding>) -> (BTreeS
                     } else {
                         stats.mismatched.push(d);
                         out.push(
-                            Finding::error(Code::RegistryBlobMismatch, format!("registry blob {} hashes to {}", d.short(), actual.short()))
-                                .with_file(&rel),
+                            Finding::error(
+                                Code::RegistryBlobMismatch,
+                                format!("registry blob {} hashes to {}", d.short(), actual.short()),
+                            )
+                            .with_file(&rel),
                         );
                     }
                 }
                 Err(e) if e.is_not_found() => {}
-                Err(e) => out.push(Finding::warning(Code::StoreUnreadable, format!("registry: {e}")).with_file(&rel)),
+                Err(e) => out.push(
+                    Finding::warning(Code::StoreUnreadable, format!("registry: {e}"))
+                        .with_file(&rel),
+                ),
             }
         }
     }
@@ -259,10 +302,20 @@ struct RawManifest {
 
 /// Parses a manifest or index blob; anything unrecognisable is `ManifestKind::Unknown`.
 pub fn parse_manifest(digest: Digest, bytes: &[u8]) -> ManifestInfo {
-    let unknown = ManifestInfo { digest, media_type: None, kind: ManifestKind::Unknown, config: None, layers: vec![], manifests: vec![] };
+    let unknown = ManifestInfo {
+        digest,
+        media_type: None,
+        kind: ManifestKind::Unknown,
+        config: None,
+        layers: vec![],
+        manifests: vec![],
+    };
     let Ok(raw) = serde_json::from_slice::<RawManifest>(bytes) else { return unknown };
     let digests = |v: &Option<Vec<RawDescriptor>>| -> Vec<Digest> {
-        v.iter().flatten().filter_map(|d| d.digest.as_deref().and_then(|s| Digest::parse(s).ok())).collect()
+        v.iter()
+            .flatten()
+            .filter_map(|d| d.digest.as_deref().and_then(|s| Digest::parse(s).ok()))
+            .collect()
     };
     let kind = if raw.schema_version == Some(1) {
         ManifestKind::Schema1
@@ -277,7 +330,11 @@ pub fn parse_manifest(digest: Digest, bytes: &[u8]) -> ManifestInfo {
         digest,
         media_type: raw.media_type.clone(),
         kind,
-        config: raw.config.as_ref().and_then(|c| c.digest.as_deref()).and_then(|s| Digest::parse(s).ok()),
+        config: raw
+            .config
+            .as_ref()
+            .and_then(|c| c.digest.as_deref())
+            .and_then(|s| Digest::parse(s).ok()),
         layers: digests(&raw.layers),
         manifests: digests(&raw.manifests),
     }

@@ -36,7 +36,13 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
     let records = match parse_repositories(text.as_bytes()) {
         Ok(r) => r,
         Err(e) => {
-            findings.push(Finding::error(Code::MetadataCorrupt, format!("repositories.json is not valid: {e}")).with_file(&rel));
+            findings.push(
+                Finding::error(
+                    Code::MetadataCorrupt,
+                    format!("repositories.json is not valid: {e}"),
+                )
+                .with_file(&rel),
+            );
             return Vec::new();
         }
     };
@@ -45,7 +51,10 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
             findings.push(
                 Finding::warning(
                     Code::MetadataCorrupt,
-                    format!("repositories.json: {:?} is not a valid reference; Docker ignores it", r.raw),
+                    format!(
+                        "repositories.json: {:?} is not a valid reference; Docker ignores it",
+                        r.raw
+                    ),
                 )
                 .with_file(&rel),
             );

@@ -110,7 +110,9 @@ pub fn volume_users(root: &SafeDir, limits: &Limits) -> BTreeMap<String, Vec<Str
 
 fn looks_anonymous(name: &str, labels: &BTreeMap<String, String>) -> bool {
     labels.contains_key(ANONYMOUS_LABEL)
-        || (labels.is_empty() && name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        || (labels.is_empty()
+            && name.len() == 64
+            && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// A volume name strata joins to a path: what moby accepts (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
@@ -130,7 +132,9 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
         let bucket = match db.root().bucket(b"volumes") {
             Ok(b) => b,
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel),
+                );
                 None
             }
         };
@@ -144,14 +148,23 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
                                 raw.insert(name.to_owned(), r);
                             }
                             Err(e) => {
-                                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: volume {name}: {e}")).with_file(&rel));
+                                findings.push(
+                                    Finding::error(
+                                        Code::MetadataCorrupt,
+                                        format!("{rel}: volume {name}: {e}"),
+                                    )
+                                    .with_file(&rel),
+                                );
                                 raw.insert(name.to_owned(), RawVolume::default());
                             }
                         }
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}")).with_file(&rel));
+                        findings.push(
+                            Finding::error(Code::MetadataCorrupt, format!("{rel}: {e}"))
+                                .with_file(&rel),
+                        );
                         break;
                     }
                 }
@@ -163,8 +176,14 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
     if let Ok(entries) = root.read_dir(Path::new(VOLUMES_DIR)) {
         for e in entries {
             let Some(name) = e.name.to_str() else { continue };
-            if e.kind == FileKind::Dir && is_valid_name(name) && root.exists(&Path::new(VOLUMES_DIR).join(name).join("_data")) {
-                raw.entry(name.to_owned()).or_insert_with(|| RawVolume { driver: Some("local".into()), ..Default::default() });
+            if e.kind == FileKind::Dir
+                && is_valid_name(name)
+                && root.exists(&Path::new(VOLUMES_DIR).join(name).join("_data"))
+            {
+                raw.entry(name.to_owned()).or_insert_with(|| RawVolume {
+                    driver: Some("local".into()),
+                    ..Default::default()
+                });
             }
         }
     }
@@ -178,7 +197,8 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
             let size = match dir_size(root, &data) {
                 Ok((n, problems)) => {
                     for p in &problems {
-                        let rel_p = p.path.strip_prefix(root.path()).unwrap_or(&p.path).to_path_buf();
+                        let rel_p =
+                            p.path.strip_prefix(root.path()).unwrap_or(&p.path).to_path_buf();
                         findings.push(read_error_finding(p, &rel_p, root.path()));
                     }
                     Some(i64::try_from(n).unwrap_or(i64::MAX))

@@ -58,7 +58,8 @@ mod tests {
     #[test]
     fn crc_matches_the_reference_implementation() {
         let reference = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_GO_ISO);
-        let data: Vec<u8> = (0u32..(1 << 20) + 333).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        let data: Vec<u8> =
+            (0u32..(1 << 20) + 333).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
         for len in (0..600).chain([4095, 4096, 4097, 65_537, data.len()]) {
             for start in [0, 1, 7] {
                 let d = &data[start..start + len.min(data.len() - start)];

@@ -241,7 +241,9 @@ fn numeric(field: &[u8]) -> Option<u64> {
 }
 
 fn parse_block(b: &[u8]) -> Result<TarHeader, HeaderError> {
-    let num = |range: std::ops::Range<usize>, what: &'static str| numeric(&b[range]).ok_or(HeaderError::Number(what));
+    let num = |range: std::ops::Range<usize>, what: &'static str| {
+        numeric(&b[range]).ok_or(HeaderError::Number(what))
+    };
     let mut name = cstr(&b[0..100]).to_vec();
     let ustar = &b[257..263] == b"ustar\0";
     if ustar {
@@ -255,7 +257,8 @@ fn parse_block(b: &[u8]) -> Result<TarHeader, HeaderError> {
             name = full;
         }
     }
-    let dev = |range, what| if ustar || &b[257..263] == b"ustar " { num(range, what) } else { Ok(0) };
+    let dev =
+        |range, what| if ustar || &b[257..263] == b"ustar " { num(range, what) } else { Ok(0) };
     Ok(TarHeader {
         typeflag: b[156],
         name,
@@ -281,7 +284,10 @@ fn parse_pax(mut data: &[u8]) -> Result<PaxRecords, HeaderError> {
     // GNU tar pads the data with NULs in some versions; Go stops at them too.
     while !data.is_empty() && data[0] != 0 {
         let sp = data.iter().position(|&c| c == b' ').ok_or(HeaderError::Pax)?;
-        let len: usize = std::str::from_utf8(&data[..sp]).ok().and_then(|s| s.parse().ok()).ok_or(HeaderError::Pax)?;
+        let len: usize = std::str::from_utf8(&data[..sp])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(HeaderError::Pax)?;
         if len <= sp + 1 || len > data.len() || data[len - 1] != b'\n' {
             return Err(HeaderError::Pax);
         }
@@ -360,7 +366,11 @@ impl HeaderTracker {
     /// The header of the file entry now being read (of `size` bytes); resets for
     /// the next one.
     pub fn take(&mut self, size: u64) -> Result<TarHeader, HeaderError> {
-        let result = if self.overflowed { Err(HeaderError::Misaligned) } else { parse_member_header(&self.pending, self.skip) };
+        let result = if self.overflowed {
+            Err(HeaderError::Misaligned)
+        } else {
+            parse_member_header(&self.pending, self.skip)
+        };
         self.pending.clear();
         self.overflowed = false;
         self.skip = match &result {
@@ -414,7 +424,10 @@ mod tests {
         let h = parse_member_header(&seg, 3).unwrap();
         assert_eq!(h.name, b"very/long/name/here");
         assert_eq!(h.xattrs, vec![(b"user.k".to_vec(), b"v1".to_vec())]);
-        assert_eq!((h.mode, h.uid, h.gid, h.size, h.kind()), (0o644, 1000, 10, 42, MemberKind::File));
+        assert_eq!(
+            (h.mode, h.uid, h.gid, h.size, h.kind()),
+            (0o644, 1000, 10, 42, MemberKind::File)
+        );
         assert_eq!(h.mtime, 0o14707050720);
 
         let mut seg = ustar_block(b"././@LongLink", b'K', 7, b"");

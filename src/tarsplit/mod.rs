@@ -21,5 +21,9 @@ pub mod header;
 pub mod reader;
 
 pub use crc::Crc64;
-pub use header::{padding_after, parse_member_header, HeaderError, HeaderTracker, MemberKind, TarHeader};
-pub use reader::{clean_layer_path, BadName, Entry, LimitKind, TarSplitError, TarSplitReader, MAX_LINE_BYTES};
+pub use header::{
+    padding_after, parse_member_header, HeaderError, HeaderTracker, MemberKind, TarHeader,
+};
+pub use reader::{
+    clean_layer_path, BadName, Entry, LimitKind, TarSplitError, TarSplitReader, MAX_LINE_BYTES,
+};

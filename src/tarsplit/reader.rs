@@ -153,13 +153,19 @@ impl<R: Read> TarSplitReader<R> {
             };
             let body = if done { &buf[..take - 1] } else { &buf[..take] };
             if self.line.len() + body.len() > self.max_line {
-                return Err(TarSplitError::LimitExceeded { kind: LimitKind::LineBytes, limit: self.max_line as u64 });
+                return Err(TarSplitError::LimitExceeded {
+                    kind: LimitKind::LineBytes,
+                    limit: self.max_line as u64,
+                });
             }
             self.line.extend_from_slice(body);
             self.input.consume(take);
             self.consumed += take as u64;
             if self.consumed > self.limits.max_tar_split_bytes {
-                return Err(TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, limit: self.limits.max_tar_split_bytes });
+                return Err(TarSplitError::LimitExceeded {
+                    kind: LimitKind::DecompressedBytes,
+                    limit: self.limits.max_tar_split_bytes,
+                });
             }
             if done {
                 return Ok(true);
@@ -182,10 +188,14 @@ impl<R: Read> TarSplitReader<R> {
         let index = self.entries;
         self.entries += 1;
         if self.entries > self.limits.max_tar_split_entries {
-            return Err(TarSplitError::LimitExceeded { kind: LimitKind::Entries, limit: self.limits.max_tar_split_entries });
+            return Err(TarSplitError::LimitExceeded {
+                kind: LimitKind::Entries,
+                limit: self.limits.max_tar_split_entries,
+            });
         }
         let bad = |reason: String| TarSplitError::Malformed { entry: index, reason };
-        let raw: RawEntry<'_> = serde_json::from_slice(&self.line).map_err(|e| bad(e.to_string()))?;
+        let raw: RawEntry<'_> =
+            serde_json::from_slice(&self.line).map_err(|e| bad(e.to_string()))?;
         let payload = match raw.payload.as_deref() {
             Some(p) => BASE64.decode(p).map_err(|e| bad(format!("payload: {e}")))?,
             None => Vec::new(),
@@ -202,18 +212,24 @@ impl<R: Read> TarSplitReader<R> {
                     Some(b64) => BASE64.decode(b64).map_err(|e| bad(format!("name_raw: {e}")))?,
                     None => raw.name.as_deref().unwrap_or("").as_bytes().to_vec(),
                 };
-                let size = u64::try_from(raw.size).map_err(|_| bad(format!("negative size {}", raw.size)))?;
+                let size = u64::try_from(raw.size)
+                    .map_err(|_| bad(format!("negative size {}", raw.size)))?;
                 let crc = if size == 0 {
                     None
                 } else {
-                    let bytes: [u8; 8] = payload
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| bad(format!("file payload is {} bytes, not an 8-byte CRC-64", payload.len())))?;
+                    let bytes: [u8; 8] = payload.as_slice().try_into().map_err(|_| {
+                        bad(format!(
+                            "file payload is {} bytes, not an 8-byte CRC-64",
+                            payload.len()
+                        ))
+                    })?;
                     Some(u64::from_be_bytes(bytes))
                 };
                 if !self.seen.insert(go_clean(&name)) {
-                    return Err(TarSplitError::DuplicatePath { entry: index, name: crate::finding::display_bytes(&name) });
+                    return Err(TarSplitError::DuplicatePath {
+                        entry: index,
+                        name: crate::finding::display_bytes(&name),
+                    });
                 }
                 Ok(Some(Entry::File { name, size, crc }))
             }
@@ -321,7 +337,11 @@ mod tests {
             got,
             vec![
                 Entry::Segment(vec![0, 1, 2]),
-                Entry::File { name: b"./etc/passwd".to_vec(), size: 9, crc: Some(0xB909_56C7_75A4_1001) },
+                Entry::File {
+                    name: b"./etc/passwd".to_vec(),
+                    size: 9,
+                    crc: Some(0xB909_56C7_75A4_1001)
+                },
                 Entry::File { name: b"bad\xffname".to_vec(), size: 0, crc: None },
                 Entry::File { name: b"dir/".to_vec(), size: 0, crc: None },
             ]
@@ -333,13 +353,22 @@ mod tests {
         let text = b"{\"type\":2,\"payload\":\"AAAA\"}\n".repeat(10);
         let few = Limits { max_tar_split_entries: 3, ..Limits::default() };
         let e = read_all(&text, few).unwrap_err();
-        assert!(matches!(e, TarSplitError::LimitExceeded { kind: LimitKind::Entries, limit: 3 }), "{e:?}");
+        assert!(
+            matches!(e, TarSplitError::LimitExceeded { kind: LimitKind::Entries, limit: 3 }),
+            "{e:?}"
+        );
         let small = Limits { max_tar_split_bytes: 100, ..Limits::default() };
-        assert!(matches!(read_all(&text, small).unwrap_err(), TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, .. }));
+        assert!(matches!(
+            read_all(&text, small).unwrap_err(),
+            TarSplitError::LimitExceeded { kind: LimitKind::DecompressedBytes, .. }
+        ));
         // One endless line: refused at the line cap, without buffering the rest.
         let bomb = gz(&vec![b' '; 4 << 20]);
         let mut r = TarSplitReader::with_max_line(&bomb[..], Limits::default(), 1 << 20);
-        assert!(matches!(r.next_entry().unwrap_err(), TarSplitError::LimitExceeded { kind: LimitKind::LineBytes, .. }));
+        assert!(matches!(
+            r.next_entry().unwrap_err(),
+            TarSplitError::LimitExceeded { kind: LimitKind::LineBytes, .. }
+        ));
     }
 
     #[test]
@@ -353,12 +382,17 @@ mod tests {
             b"{\"type\":1,\"name\":\"a\"}\n{\"type\":1,\"name\":\"./a/\"}\n",
             b"[1,2,3]\n",
         ] {
-            assert!(read_all(text, Limits::default()).is_err(), "{:?}", String::from_utf8_lossy(text));
+            assert!(
+                read_all(text, Limits::default()).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         // Not gzip at all, and a truncated gzip stream.
         assert!(TarSplitReader::new(&b"plain text"[..], Limits::default()).next_entry().is_err());
         let z = gz(b"{\"type\":2,\"payload\":\"AAAA\"}\n".repeat(1000).as_slice());
-        let cut: Result<Vec<_>, _> = TarSplitReader::new(&z[..z.len() / 2], Limits::default()).collect();
+        let cut: Result<Vec<_>, _> =
+            TarSplitReader::new(&z[..z.len() / 2], Limits::default()).collect();
         assert!(cut.is_err());
         // Arbitrary bytes through the header parser.
         let mut seed = 0x1234_5678_u32;
@@ -381,7 +415,11 @@ mod tests {
         assert_eq!(go_clean(b"../x"), b"../x");
         assert_eq!(go_clean(b"./"), b".");
         // "/a" and "a" are distinct to Go.
-        assert!(read_all(b"{\"type\":1,\"name\":\"a\"}\n{\"type\":1,\"name\":\"/a\"}\n", Limits::default()).is_ok());
+        assert!(read_all(
+            b"{\"type\":1,\"name\":\"a\"}\n{\"type\":1,\"name\":\"/a\"}\n",
+            Limits::default()
+        )
+        .is_ok());
     }
 
     #[test]

@@ -103,7 +103,10 @@ pub enum BlobError {
 impl BlobError {
     /// A limit was reached, rather than the blob being damaged.
     pub fn is_limit(&self) -> bool {
-        matches!(self, BlobError::TooLarge(_) | BlobError::TooManyEntries(_) | BlobError::Extended(_))
+        matches!(
+            self,
+            BlobError::TooLarge(_) | BlobError::TooManyEntries(_) | BlobError::Extended(_)
+        )
     }
 }
 
@@ -199,7 +202,15 @@ impl<R: Read> BlobMembers<R> {
     pub fn new(raw: R, compression: Compression, limits: Limits) -> io::Result<Self> {
         let raw = Hashing { inner: raw, sha: Sha256::new(), bytes: 0 };
         let tar = Hashing { inner: Decoder::new(raw, compression)?, sha: Sha256::new(), bytes: 0 };
-        Ok(Self { tar, limits, carry: Vec::new(), queued: None, entries: 0, state: State::Members, buf: vec![0; CHUNK] })
+        Ok(Self {
+            tar,
+            limits,
+            carry: Vec::new(),
+            queued: None,
+            entries: 0,
+            state: State::Members,
+            buf: vec![0; CHUNK],
+        })
     }
 
     /// Bytes of decompressed tar read so far.
@@ -282,7 +293,8 @@ impl<R: Read> BlobMembers<R> {
             }
             if matches!(block[156], b'x' | b'L' | b'K') {
                 let at = self.tar.bytes;
-                let size = header_size(&block).ok_or(BlobError::Header { at, source: HeaderError::Number("size") })?;
+                let size = header_size(&block)
+                    .ok_or(BlobError::Header { at, source: HeaderError::Number("size") })?;
                 if (seg.len() - header_start) as u64 + size > MAX_EXTENDED {
                     return Err(BlobError::Extended(at));
                 }
@@ -290,7 +302,8 @@ impl<R: Read> BlobMembers<R> {
                 continue;
             }
             let at = self.tar.bytes;
-            let header = parse_member_header(&seg[header_start..], 0).map_err(|source| BlobError::Header { at, source })?;
+            let header = parse_member_header(&seg[header_start..], 0)
+                .map_err(|source| BlobError::Header { at, source })?;
             self.entries += 1;
             if self.entries > self.limits.max_tar_split_entries {
                 return Err(BlobError::TooManyEntries(self.limits.max_tar_split_entries));
@@ -308,7 +321,13 @@ impl<R: Read> BlobMembers<R> {
             self.carry = pad;
             let name = header.name.clone();
             let rel = tarsplit::clean_layer_path(&name);
-            self.queued = Some(Member { name, rel, size, crc: (size > 0).then_some(crc), header: Ok(header) });
+            self.queued = Some(Member {
+                name,
+                rel,
+                size,
+                crc: (size > 0).then_some(crc),
+                header: Ok(header),
+            });
             return Ok(Some(Event::Segment(seg)));
         }
     }
@@ -392,21 +411,22 @@ mod tests {
     fn sample_tar() -> (Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>) {
         let mut b = tar::Builder::new(Vec::new());
         let mut contents = BTreeMap::new();
-        let mut add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], kind: tar::EntryType| {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(kind);
-            h.set_size(if kind == tar::EntryType::Regular { data.len() as u64 } else { 0 });
-            h.set_mode(0o644);
-            h.set_mtime(1_700_000_000);
-            if kind == tar::EntryType::Symlink || kind == tar::EntryType::Link {
-                b.append_link(&mut h, name, std::str::from_utf8(data).unwrap()).unwrap();
-            } else {
-                b.append_data(&mut h, name, data).unwrap();
-            }
-            if kind == tar::EntryType::Regular {
-                contents.insert(name.as_bytes().to_vec(), data.to_vec());
-            }
-        };
+        let mut add =
+            |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], kind: tar::EntryType| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(kind);
+                h.set_size(if kind == tar::EntryType::Regular { data.len() as u64 } else { 0 });
+                h.set_mode(0o644);
+                h.set_mtime(1_700_000_000);
+                if kind == tar::EntryType::Symlink || kind == tar::EntryType::Link {
+                    b.append_link(&mut h, name, std::str::from_utf8(data).unwrap()).unwrap();
+                } else {
+                    b.append_data(&mut h, name, data).unwrap();
+                }
+                if kind == tar::EntryType::Regular {
+                    contents.insert(name.as_bytes().to_vec(), data.to_vec());
+                }
+            };
         add(&mut b, "etc/", b"", tar::EntryType::Directory);
         add(&mut b, "etc/motd", b"hello\n", tar::EntryType::Regular);
         add(&mut b, "etc/empty", b"", tar::EntryType::Regular);
@@ -422,7 +442,11 @@ mod tests {
         (tar, contents)
     }
 
-    fn rebuild(blob: &[u8], c: Compression, contents: &BTreeMap<Vec<u8>, Vec<u8>>) -> (Vec<u8>, Vec<Member>, BlobDigests) {
+    fn rebuild(
+        blob: &[u8],
+        c: Compression,
+        contents: &BTreeMap<Vec<u8>, Vec<u8>>,
+    ) -> (Vec<u8>, Vec<Member>, BlobDigests) {
         let mut m = BlobMembers::new(blob, c, Limits::default()).unwrap();
         let mut out = Vec::new();
         let mut members = Vec::new();
@@ -451,17 +475,23 @@ mod tests {
             e.finish().unwrap()
         };
         let zst = zstd::stream::encode_all(&tar[..], 3).unwrap();
-        for (blob, c) in [(&tar, Compression::None), (&gz, Compression::Gzip), (&zst, Compression::Zstd)] {
+        for (blob, c) in
+            [(&tar, Compression::None), (&gz, Compression::Gzip), (&zst, Compression::Zstd)]
+        {
             let (out, members, d) = rebuild(blob, c, &contents);
             assert_eq!(out, tar, "{c:?}");
             assert_eq!(d.uncompressed, Digest::of(&tar));
             assert_eq!(d.compressed, Digest::of(blob));
             assert_eq!(d.compressed_bytes, blob.len() as u64);
-            let names: Vec<String> = members.iter().map(|m| String::from_utf8_lossy(&m.name).into_owned()).collect();
+            let names: Vec<String> =
+                members.iter().map(|m| String::from_utf8_lossy(&m.name).into_owned()).collect();
             assert_eq!(names.len(), 7, "{names:?}");
             assert!(names.iter().any(|n| n.len() > 150), "long name resolved: {names:?}");
             let x = members.iter().find(|m| m.name == b"etc/xattr").unwrap();
-            assert_eq!(x.header.as_ref().unwrap().xattrs, vec![(b"user.k".to_vec(), b"v".to_vec())]);
+            assert_eq!(
+                x.header.as_ref().unwrap().xattrs,
+                vec![(b"user.k".to_vec(), b"v".to_vec())]
+            );
         }
     }
 
@@ -469,7 +499,8 @@ mod tests {
     fn a_cut_blob_is_an_error_not_a_panic() {
         let (tar, contents) = sample_tar();
         for cut in [100, 600, 5000, 70_000] {
-            let mut m = BlobMembers::new(&tar[..cut], Compression::None, Limits::default()).unwrap();
+            let mut m =
+                BlobMembers::new(&tar[..cut], Compression::None, Limits::default()).unwrap();
             let mut failed = false;
             loop {
                 match m.next_event() {
@@ -488,10 +519,22 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+gzip"), Some(Compression::Gzip));
-        assert_eq!(Compression::of_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"), Some(Compression::Gzip));
-        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+zstd"), Some(Compression::Zstd));
-        assert_eq!(Compression::of_media_type("application/vnd.oci.image.layer.v1.tar"), Some(Compression::None));
+        assert_eq!(
+            Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::of_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::of_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::of_media_type("application/vnd.oci.image.layer.v1.tar"),
+            Some(Compression::None)
+        );
         assert_eq!(Compression::of_media_type("application/vnd.oci.image.config.v1+json"), None);
     }
 }

@@ -16,14 +16,26 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
     let mut findings = Vec::new();
     let mut hashed = 0;
     let mut buf = vec![0u8; 1 << 20];
-    let names: BTreeSet<Digest> =
-        ctd.store.blobs.values().filter(|b| b.present).map(|b| b.digest).chain(ctd.store.unrecorded_blobs.iter().copied()).collect();
+    let names: BTreeSet<Digest> = ctd
+        .store
+        .blobs
+        .values()
+        .filter(|b| b.present)
+        .map(|b| b.digest)
+        .chain(ctd.store.unrecorded_blobs.iter().copied())
+        .collect();
     for d in names.difference(skip) {
         let rel = blob_path(d);
         let mut file = match ctd.root.open_file(&rel) {
             Ok((f, _)) => f,
             Err(e) => {
-                findings.push(Finding::error(Code::ContentBlobCorrupt, format!("content {d} cannot be read: {e}")).with_file(&rel));
+                findings.push(
+                    Finding::error(
+                        Code::ContentBlobCorrupt,
+                        format!("content {d} cannot be read: {e}"),
+                    )
+                    .with_file(&rel),
+                );
                 continue;
             }
         };
@@ -43,7 +55,11 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
         hashed += 1;
         if let Err(e) = read {
             findings.push(
-                Finding::error(Code::ContentBlobCorrupt, format!("content {d}: read failed after {bytes} bytes: {e}")).with_file(&rel),
+                Finding::error(
+                    Code::ContentBlobCorrupt,
+                    format!("content {d}: read failed after {bytes} bytes: {e}"),
+                )
+                .with_file(&rel),
             );
             continue;
         }
@@ -52,7 +68,9 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
             findings.push(
                 Finding::error(
                     Code::ContentBlobMismatch,
-                    format!("content {d} hashes to {got} ({bytes} bytes): it is not what its name says"),
+                    format!(
+                        "content {d} hashes to {got} ({bytes} bytes): it is not what its name says"
+                    ),
                 )
                 .with_file(&rel),
             );

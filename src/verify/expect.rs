@@ -92,7 +92,14 @@ pub struct ExpectedTree {
 
 impl ExpectedTree {
     /// Folds one member in. `rel` is the cleaned path; `kind` its header's kind.
-    pub fn add(&mut self, rel: &[u8], kind: MemberKind, size: u64, own: bool, style: WhiteoutStyle) {
+    pub fn add(
+        &mut self,
+        rel: &[u8],
+        kind: MemberKind,
+        size: u64,
+        own: bool,
+        style: WhiteoutStyle,
+    ) {
         if kind == MemberKind::Meta {
             return;
         }
@@ -121,7 +128,9 @@ impl ExpectedTree {
         }
         let mut dir = parent;
         while !dir.is_empty() {
-            self.map.entry(dir.to_vec()).or_insert(Slot { expect: Expect::ImplicitDir, seen: false });
+            self.map
+                .entry(dir.to_vec())
+                .or_insert(Slot { expect: Expect::ImplicitDir, seen: false });
             dir = split_parent(dir).0;
         }
     }
@@ -189,7 +198,13 @@ pub(crate) fn file_kind_of(kind: MemberKind) -> Option<FileKind> {
 /// Walks `layer` (never following links) and reports what `tree` does not
 /// describe, plus inherited entries that are gone. `check_opaque` compares overlay
 /// opaque markers, which needs xattr reads (and root, for `trusted.*`).
-pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_opaque: bool, out: &mut Reporter) {
+pub fn walk(
+    layer: &SafeDir,
+    tree: &mut ExpectedTree,
+    driver: DriverKind,
+    check_opaque: bool,
+    out: &mut Reporter,
+) {
     let style = WhiteoutStyle::of(driver);
     // The layer root is there by construction (a `./` member names it).
     if let Some(root) = tree.map.get_mut(&Vec::new()) {
@@ -229,8 +244,11 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
             Ok(e) => e,
             Err(e) => {
                 out.push(
-                    Finding::warning(Code::StoreUnreadable, format!("cannot list directory, added files below it not checked: {e}"))
-                        .with_path(&dir),
+                    Finding::warning(
+                        Code::StoreUnreadable,
+                        format!("cannot list directory, added files below it not checked: {e}"),
+                    )
+                    .with_path(&dir),
                 );
                 continue;
             }
@@ -248,7 +266,10 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                                 out.push(
                                     Finding::error(
                                         Code::LayerFileModified,
-                                        format!("is a {} on disk, but a lower layer made it a {}", entry.kind, want),
+                                        format!(
+                                            "is a {} on disk, but a lower layer made it a {}",
+                                            entry.kind, want
+                                        ),
                                     )
                                     .with_path(&rel),
                                 );
@@ -281,7 +302,8 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                         && entry.kind == FileKind::CharDevice
                         && layer.lstat(path_of(&rel)).map(|m| m.is_whiteout()).unwrap_or(false)
                     {
-                        "a whiteout (0/0 character device, hiding this path in lower layers)".to_string()
+                        "a whiteout (0/0 character device, hiding this path in lower layers)"
+                            .to_string()
                     } else if entry.kind == FileKind::Dir {
                         // A responder needs what was planted, not just where: walk
                         // in, and each entry below is a finding of its own (the
@@ -292,7 +314,11 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
                         format!("a {}", entry.kind)
                     };
                     out.push(
-                        Finding::error(Code::LayerFileAdded, format!("{what} on disk that the layer tar does not contain")).with_path(&rel),
+                        Finding::error(
+                            Code::LayerFileAdded,
+                            format!("{what} on disk that the layer tar does not contain"),
+                        )
+                        .with_path(&rel),
                     );
                 }
             }
@@ -302,8 +328,11 @@ pub fn walk(layer: &SafeDir, tree: &mut ExpectedTree, driver: DriverKind, check_
     for (rel, slot) in &tree.map {
         if let (false, Expect::Member { own: false, .. }) = (slot.seen, slot.expect) {
             out.push(
-                Finding::error(Code::LayerFileMissing, "inherited from a lower layer, but missing from this full-filesystem layer")
-                    .with_path(rel),
+                Finding::error(
+                    Code::LayerFileMissing,
+                    "inherited from a lower layer, but missing from this full-filesystem layer",
+                )
+                .with_path(rel),
             );
         }
     }
@@ -315,9 +344,18 @@ mod tests {
 
     #[test]
     fn whiteouts_land_where_each_driver_puts_them() {
-        assert_eq!(placement(b"etc/.wh.passwd", WhiteoutStyle::Overlay), Placement::Whiteout(b"etc/passwd".to_vec()));
-        assert_eq!(placement(b"etc/.wh..wh..opq", WhiteoutStyle::Overlay), Placement::Opaque(b"etc".to_vec()));
-        assert_eq!(placement(b".wh..wh..opq", WhiteoutStyle::Overlay), Placement::Opaque(Vec::new()));
+        assert_eq!(
+            placement(b"etc/.wh.passwd", WhiteoutStyle::Overlay),
+            Placement::Whiteout(b"etc/passwd".to_vec())
+        );
+        assert_eq!(
+            placement(b"etc/.wh..wh..opq", WhiteoutStyle::Overlay),
+            Placement::Opaque(b"etc".to_vec())
+        );
+        assert_eq!(
+            placement(b".wh..wh..opq", WhiteoutStyle::Overlay),
+            Placement::Opaque(Vec::new())
+        );
         assert_eq!(placement(b"etc/.wh.passwd", WhiteoutStyle::Literal), Placement::Plain);
         assert_eq!(placement(b"etc/.wh.passwd", WhiteoutStyle::Absent), Placement::Deletion);
         assert_eq!(placement(b"etc/passwd", WhiteoutStyle::Overlay), Placement::Plain);
@@ -336,7 +374,10 @@ mod tests {
         t.add(b"etc/b", MemberKind::File, 0, true, s);
         let keys: Vec<&[u8]> = t.map.keys().map(Vec::as_slice).collect();
         assert_eq!(keys, vec![&b"etc"[..], b"etc/b", b"var"]);
-        assert_eq!(t.map[&b"etc/b"[..]].expect, Expect::Member { kind: MemberKind::File, size: 0, own: true });
+        assert_eq!(
+            t.map[&b"etc/b"[..]].expect,
+            Expect::Member { kind: MemberKind::File, size: 0, own: true }
+        );
         assert_eq!(t.map[&b"var"[..]].expect, Expect::ImplicitDir);
         // A file replacing a directory takes its subtree with it.
         t.add(b"etc", MemberKind::Symlink, 0, true, s);

@@ -30,7 +30,8 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
     for img in g.images.values() {
         let id = img.id();
         if let (Some(info), Some(ctd)) = (&img.containerd, &g.containerd) {
-            let (computed, id_matches) = containerd_identity(id, info, img, &ctd.root, &mut findings);
+            let (computed, id_matches) =
+                containerd_identity(id, info, img, &ctd.root, &mut findings);
             images.push(ImageIdentity {
                 id,
                 computed_id: computed,
@@ -54,9 +55,15 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
         if let Some(cfg) = &img.record.config {
             if cfg.diff_ids.is_none() {
                 findings.push(
-                    Finding::error(Code::MetadataCorrupt, format!("image {}: config has no rootfs; Docker will not load it", id.short()))
-                        .with_image(id)
-                        .with_file(&img.record.content_file),
+                    Finding::error(
+                        Code::MetadataCorrupt,
+                        format!(
+                            "image {}: config has no rootfs; Docker will not load it",
+                            id.short()
+                        ),
+                    )
+                    .with_image(id)
+                    .with_file(&img.record.content_file),
                 );
             }
         }
@@ -79,10 +86,20 @@ pub fn check_identities(g: &Graph) -> (Vec<ImageIdentity>, Vec<Finding>) {
                 findings.push(
                     Finding::warning(
                         Code::ParentMissing,
-                        format!("image {}: parent image {} is not in imagedb", id.short(), parent.short()),
+                        format!(
+                            "image {}: parent image {} is not in imagedb",
+                            id.short(),
+                            parent.short()
+                        ),
                     )
                     .with_image(id)
-                    .with_file(img.record.content_file.parent().map(|p| p.to_path_buf()).unwrap_or_default()),
+                    .with_file(
+                        img.record
+                            .content_file
+                            .parent()
+                            .map(|p| p.to_path_buf())
+                            .unwrap_or_default(),
+                    ),
                 );
             }
         }
@@ -137,14 +154,18 @@ fn containerd_identity(
     findings: &mut Vec<Finding>,
 ) -> (Digest, bool) {
     use crate::store::containerd::blob_path;
-    let hash = |d: &Digest| root.read_file(&blob_path(d), MAX_MANIFEST_BYTES).map(|b| Digest::of(&b));
+    let hash =
+        |d: &Digest| root.read_file(&blob_path(d), MAX_MANIFEST_BYTES).map(|b| Digest::of(&b));
     let computed = match hash(&id.0) {
         Ok(c) => c,
         Err(e) => {
             findings.push(
-                Finding::error(Code::ContentBlobMissing, format!("image {}: its target blob cannot be read: {e}", id.short()))
-                    .with_image(id)
-                    .with_file(blob_path(&id.0)),
+                Finding::error(
+                    Code::ContentBlobMissing,
+                    format!("image {}: its target blob cannot be read: {e}", id.short()),
+                )
+                .with_image(id)
+                .with_file(blob_path(&id.0)),
             );
             return (id.0, false);
         }
@@ -165,9 +186,12 @@ fn containerd_identity(
             if c != m {
                 ok = false;
                 findings.push(
-                    Finding::error(Code::ContentBlobMismatch, format!("image {}: manifest {m} hashes to {c}", id.short()))
-                        .with_image(id)
-                        .with_file(blob_path(&m)),
+                    Finding::error(
+                        Code::ContentBlobMismatch,
+                        format!("image {}: manifest {m} hashes to {c}", id.short()),
+                    )
+                    .with_image(id)
+                    .with_file(blob_path(&m)),
                 );
             }
         }

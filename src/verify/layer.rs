@@ -11,7 +11,10 @@
 use super::blob::BlobDigests;
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::members::{open_tar_split, Event, LayerStream, Member, MemberStream, OpenError};
-use super::{LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus, WhiteoutStyle};
+use super::{
+    LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus,
+    WhiteoutStyle,
+};
 use crate::digest::{DiffId, Digest};
 use crate::finding::{display_bytes, Code, Finding};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
@@ -42,7 +45,12 @@ fn path_of(rel: &[u8]) -> &Path {
 }
 
 /// Verifies one layer. Never fails: every problem is a finding on the result.
-pub fn verify_layer(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> LayerResult {
+pub fn verify_layer(
+    root: &SafeDir,
+    job: &LayerJob,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> LayerResult {
     run(root, job, opts, progress, None).0
 }
 
@@ -83,7 +91,11 @@ fn run(
         Ok(d) => d,
         Err(e) => {
             out.push(
-                Finding::error(Code::LayerContentMissing, format!("layer content directory unavailable: {e}")).with_file(&job.content_dir),
+                Finding::error(
+                    Code::LayerContentMissing,
+                    format!("layer content directory unavailable: {e}"),
+                )
+                .with_file(&job.content_dir),
             );
             result.findings = out.finish();
             return (result, None);
@@ -161,7 +173,8 @@ fn run(
     }
 
     if complete && drift {
-        let check_opaque = style == WhiteoutStyle::Overlay && !opts.quick && nix::unistd::geteuid().is_root();
+        let check_opaque =
+            style == WhiteoutStyle::Overlay && !opts.quick && nix::unistd::geteuid().is_root();
         walk(&layer, &mut tree, job.driver, check_opaque, &mut out);
     }
 
@@ -179,7 +192,10 @@ fn run(
         if computed != job.diff_id {
             out.push(Finding::error(
                 Code::DiffIdMismatch,
-                format!("layer content hashes to {computed}, but the layer store records DiffID {}", job.diff_id),
+                format!(
+                    "layer content hashes to {computed}, but the layer store records DiffID {}",
+                    job.diff_id
+                ),
             ));
         }
         if out.has_errors() {
@@ -231,7 +247,13 @@ fn is_mount_point(root: &SafeDir, rel: &Path) -> bool {
 
 /// Folds the members of every lower layer into `tree`, for full-filesystem drivers.
 /// Returns whether drift can be judged.
-fn lower_chain(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, tree: &mut ExpectedTree, out: &mut Reporter) -> bool {
+fn lower_chain(
+    root: &SafeDir,
+    job: &LayerJob,
+    opts: &VerifyOptions,
+    tree: &mut ExpectedTree,
+    out: &mut Reporter,
+) -> bool {
     let Some(lowers) = &job.lower_tar_splits else {
         out.push(Finding::info(
             Code::LayerFileAdded,
@@ -244,8 +266,11 @@ fn lower_chain(root: &SafeDir, job: &LayerJob, opts: &VerifyOptions, tree: &mut 
     };
     for rel in lowers {
         let skip = |why: String| {
-            Finding::warning(Code::TarSplitCorrupt, format!("a lower layer's tar-split is unusable ({why}): added files not checked"))
-                .with_file(rel)
+            Finding::warning(
+                Code::TarSplitCorrupt,
+                format!("a lower layer's tar-split is unusable ({why}): added files not checked"),
+            )
+            .with_file(rel)
         };
         let input = match open_tar_split(root, rel) {
             Ok(f) => f,
@@ -351,7 +376,10 @@ impl Pass<'_, '_> {
                 self.out.push(
                     Finding::error(
                         Code::TarSplitCorrupt,
-                        format!("tar-split names this entry, but its tar header names {:?}", display_bytes(&h.name)),
+                        format!(
+                            "tar-split names this entry, but its tar header names {:?}",
+                            display_bytes(&h.name)
+                        ),
                     )
                     .with_path(&m.name),
                 );
@@ -360,7 +388,10 @@ impl Pass<'_, '_> {
                 self.out.push(
                     Finding::error(
                         Code::TarSplitCorrupt,
-                        format!("tar-split records {} bytes for this entry, its tar header {}", m.size, h.size),
+                        format!(
+                            "tar-split records {} bytes for this entry, its tar header {}",
+                            m.size, h.size
+                        ),
                     )
                     .with_path(&m.name),
                 );
@@ -369,12 +400,20 @@ impl Pass<'_, '_> {
         let rel = match &m.rel {
             Ok(r) => r.clone(),
             Err(BadName::Escape) => {
-                self.out
-                    .push(Finding::error(Code::PathEscape, "entry name climbs out of the layer directory; not opened").with_path(&m.name));
+                self.out.push(
+                    Finding::error(
+                        Code::PathEscape,
+                        "entry name climbs out of the layer directory; not opened",
+                    )
+                    .with_path(&m.name),
+                );
                 return;
             }
             Err(BadName::Nul) => {
-                self.out.push(Finding::error(Code::TarSplitCorrupt, "entry name contains a NUL byte").with_path(&m.name));
+                self.out.push(
+                    Finding::error(Code::TarSplitCorrupt, "entry name contains a NUL byte")
+                        .with_path(&m.name),
+                );
                 return;
             }
         };
@@ -429,11 +468,17 @@ impl Pass<'_, '_> {
                 }
             };
             if meta.kind != FileKind::File {
-                self.modified(rel, format!("is a {} on disk, the layer tar has a regular file here", meta.kind));
+                self.modified(
+                    rel,
+                    format!("is a {} on disk, the layer tar has a regular file here", meta.kind),
+                );
                 return None;
             }
             if meta.size != size {
-                self.modified(rel, format!("size is {} bytes on disk, the layer tar says {size}", meta.size));
+                self.modified(
+                    rel,
+                    format!("size is {} bytes on disk, the layer tar says {size}", meta.size),
+                );
             }
             self.advance(size);
             return Some(OnDisk { meta, file: None });
@@ -464,7 +509,10 @@ impl Pass<'_, '_> {
         } else if read != size {
             self.modified(rel, format!("size is {read} bytes on disk, the layer tar says {size}"));
         } else if Some(got_crc) != crc {
-            self.modified(rel, "content differs from the layer tar (CRC-64 mismatch, same size)".to_string());
+            self.modified(
+                rel,
+                "content differs from the layer tar (CRC-64 mismatch, same size)".to_string(),
+            );
         }
         Some(OnDisk { meta, file: Some(file) })
     }
@@ -529,11 +577,17 @@ impl Pass<'_, '_> {
         };
         let want = file_kind_of(kind)?;
         if meta.kind != want {
-            self.modified(rel, format!("is a {} on disk, the layer tar has a {want} here", meta.kind));
+            self.modified(
+                rel,
+                format!("is a {} on disk, the layer tar has a {want} here", meta.kind),
+            );
             return None;
         }
         if want == FileKind::File && meta.size != 0 {
-            self.modified(rel, format!("size is {} bytes on disk, the layer tar has an empty file", meta.size));
+            self.modified(
+                rel,
+                format!("size is {} bytes on disk, the layer tar has an empty file", meta.size),
+            );
         }
         Some(meta)
     }
@@ -561,8 +615,14 @@ impl Pass<'_, '_> {
             Ok(t) => t,
             Err(_) => {
                 self.out.push(
-                    Finding::error(Code::PathEscape, format!("hard link target {:?} climbs out of the layer", display_bytes(linkname)))
-                        .with_path(rel),
+                    Finding::error(
+                        Code::PathEscape,
+                        format!(
+                            "hard link target {:?} climbs out of the layer",
+                            display_bytes(linkname)
+                        ),
+                    )
+                    .with_path(rel),
                 );
                 return;
             }
@@ -577,18 +637,29 @@ impl Pass<'_, '_> {
             self.out.push(
                 Finding::error(
                     Code::LayerFileModified,
-                    format!("the layer tar has a hard link to {:?} here, but on disk it is a {}", display_bytes(&target), this.kind),
+                    format!(
+                        "the layer tar has a hard link to {:?} here, but on disk it is a {}",
+                        display_bytes(&target),
+                        this.kind
+                    ),
                 )
                 .with_path(rel),
             );
             return;
         }
-        let same = self.layer.lstat(path_of(&target)).map(|t| (t.dev, t.ino) == (this.dev, this.ino)).unwrap_or(false);
+        let same = self
+            .layer
+            .lstat(path_of(&target))
+            .map(|t| (t.dev, t.ino) == (this.dev, this.ino))
+            .unwrap_or(false);
         if !same {
             self.out.push(
                 Finding::warning(
                     Code::LayerMetadataModified,
-                    format!("no longer a hard link to {:?} as the layer tar says", display_bytes(&target)),
+                    format!(
+                        "no longer a hard link to {:?} as the layer tar says",
+                        display_bytes(&target)
+                    ),
                 )
                 .with_path(rel),
             );
@@ -605,7 +676,11 @@ impl Pass<'_, '_> {
         if kind == MemberKind::Symlink {
             match self.layer.read_link(path_of(rel)) {
                 Ok(t) if t == h.linkname => {}
-                Ok(t) => diffs.push(format!("link target {:?} (tar: {:?})", display_bytes(&t), display_bytes(&h.linkname))),
+                Ok(t) => diffs.push(format!(
+                    "link target {:?} (tar: {:?})",
+                    display_bytes(&t),
+                    display_bytes(&h.linkname)
+                )),
                 Err(e) => diffs.push(format!("link target unreadable: {e}")),
             }
         } else if disk.mode != h.mode {
@@ -616,9 +691,16 @@ impl Pass<'_, '_> {
             diffs.push(format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid));
         }
         if matches!(kind, MemberKind::CharDevice | MemberKind::BlockDevice) {
-            let (major, minor) = (nix::sys::stat::major(disk.rdev), nix::sys::stat::minor(disk.rdev));
+            let (major, minor) =
+                (nix::sys::stat::major(disk.rdev), nix::sys::stat::minor(disk.rdev));
             if (major, minor) != (h.devmajor, h.devminor) {
-                self.modified(rel, format!("device {major}:{minor} on disk, the layer tar says {}:{}", h.devmajor, h.devminor));
+                self.modified(
+                    rel,
+                    format!(
+                        "device {major}:{minor} on disk, the layer tar says {}:{}",
+                        h.devmajor, h.devminor
+                    ),
+                );
             }
         }
         if matches!(kind, MemberKind::File | MemberKind::Dir) {
@@ -626,7 +708,11 @@ impl Pass<'_, '_> {
         }
         if !diffs.is_empty() {
             self.out.push(
-                Finding::warning(Code::LayerMetadataModified, format!("differs from the layer tar: {}", diffs.join("; "))).with_path(rel),
+                Finding::warning(
+                    Code::LayerMetadataModified,
+                    format!("differs from the layer tar: {}", diffs.join("; ")),
+                )
+                .with_path(rel),
             );
         }
         // The driver itself touches the layer root after unpacking (seen on every
@@ -643,7 +729,13 @@ impl Pass<'_, '_> {
         }
     }
 
-    fn compare_xattrs(&mut self, rel: &[u8], h: &TarHeader, file: Option<&File>, diffs: &mut Vec<String>) {
+    fn compare_xattrs(
+        &mut self,
+        rel: &[u8],
+        h: &TarHeader,
+        file: Option<&File>,
+        diffs: &mut Vec<String>,
+    ) {
         let listed = match file {
             Some(f) => file_xattrs(f).map_err(|e| e.to_string()),
             None => self.layer.xattrs(path_of(rel)).map_err(|e| e.to_string()),
@@ -656,7 +748,8 @@ impl Pass<'_, '_> {
             }
         };
         // overlay keeps its own bookkeeping in these; SELinux labels files itself.
-        let ours = |name: &str| name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+        let ours =
+            |name: &str| name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
         let in_tar = |name: &str| h.xattrs.iter().any(|(k, _)| k.as_slice() == name.as_bytes());
         for (name, value) in &on_disk {
             if ours(name) || (name == "security.selinux" && !in_tar(name)) {

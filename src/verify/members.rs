@@ -8,7 +8,9 @@ use super::blob::{BlobDigests, BlobError, BlobMembers};
 use super::LayerBlob;
 use crate::finding::{Code, Finding};
 use crate::fsread::{Limits, ReadErrorKind, SafeDir};
-use crate::tarsplit::{self, BadName, Entry, HeaderError, HeaderTracker, TarHeader, TarSplitError, TarSplitReader};
+use crate::tarsplit::{
+    self, BadName, Entry, HeaderError, HeaderTracker, TarHeader, TarSplitError, TarSplitReader,
+};
 use std::fs::File;
 use std::path::Path;
 
@@ -61,7 +63,9 @@ pub enum OpenError {
 pub fn open_tar_split(root: &SafeDir, rel: &Path) -> Result<File, OpenError> {
     match root.open_file(rel) {
         Ok((f, _)) => Ok(f),
-        Err(e) if matches!(e.kind, ReadErrorKind::NotFound) => Err(OpenError::Missing(e.to_string())),
+        Err(e) if matches!(e.kind, ReadErrorKind::NotFound) => {
+            Err(OpenError::Missing(e.to_string()))
+        }
         Err(e) => Err(OpenError::Unreadable(e.to_string())),
     }
 }
@@ -75,7 +79,10 @@ pub struct MemberStream<R: std::io::Read> {
 impl<R: std::io::Read> MemberStream<R> {
     /// Reads the tar-split stream `input` (already decompressed) within `limits`.
     pub fn new(input: R, limits: Limits) -> Self {
-        Self { reader: TarSplitReader::new(input, limits), headers: HeaderTracker::new(HEADER_BYTES_CAP) }
+        Self {
+            reader: TarSplitReader::new(input, limits),
+            headers: HeaderTracker::new(HEADER_BYTES_CAP),
+        }
     }
 
     /// The next segment or member; `None` at the end of the stream.
@@ -118,12 +125,21 @@ pub enum LayerStream {
 impl LayerStream {
     /// Opens the blob when there is one, else the tar-split at `tar_split`, both
     /// relative to `root`. A failure is the finding that says why.
-    pub fn open(root: &SafeDir, tar_split: &Path, blob: Option<&LayerBlob>, limits: Limits) -> Result<Self, Box<Finding>> {
+    pub fn open(
+        root: &SafeDir,
+        tar_split: &Path,
+        blob: Option<&LayerBlob>,
+        limits: Limits,
+    ) -> Result<Self, Box<Finding>> {
         if let Some(blob) = blob {
             let file = match root.open_file(&blob.path) {
                 Ok((f, _)) => f,
                 Err(e) => {
-                    let code = if e.is_not_found() { Code::ContentBlobMissing } else { Code::ContentBlobCorrupt };
+                    let code = if e.is_not_found() {
+                        Code::ContentBlobMissing
+                    } else {
+                        Code::ContentBlobCorrupt
+                    };
                     return Err(Box::new(
                         Finding::error(
                             code,
@@ -134,20 +150,33 @@ impl LayerStream {
                 }
             };
             return match BlobMembers::new(file, blob.compression, limits) {
-                Ok(stream) => Ok(LayerStream::Blob { stream: Box::new(stream), blob: blob.clone() }),
+                Ok(stream) => {
+                    Ok(LayerStream::Blob { stream: Box::new(stream), blob: blob.clone() })
+                }
                 Err(e) => Err(Box::new(
-                    Finding::error(Code::ContentBlobCorrupt, format!("the layer blob cannot be decompressed: {e}")).with_file(&blob.path),
+                    Finding::error(
+                        Code::ContentBlobCorrupt,
+                        format!("the layer blob cannot be decompressed: {e}"),
+                    )
+                    .with_file(&blob.path),
                 )),
             };
         }
         match open_tar_split(root, tar_split) {
-            Ok(f) => Ok(LayerStream::TarSplit { stream: Box::new(MemberStream::new(f, limits)), rel: tar_split.to_path_buf() }),
+            Ok(f) => Ok(LayerStream::TarSplit {
+                stream: Box::new(MemberStream::new(f, limits)),
+                rel: tar_split.to_path_buf(),
+            }),
             Err(e) => {
                 let f = match e {
-                    OpenError::Missing(m) => {
-                        Finding::error(Code::TarSplitMissing, format!("no tar-split, the layer tar cannot be rebuilt: {m}"))
-                    }
-                    OpenError::Unreadable(m) => Finding::error(Code::TarSplitCorrupt, format!("tar-split cannot be read: {m}")),
+                    OpenError::Missing(m) => Finding::error(
+                        Code::TarSplitMissing,
+                        format!("no tar-split, the layer tar cannot be rebuilt: {m}"),
+                    ),
+                    OpenError::Unreadable(m) => Finding::error(
+                        Code::TarSplitCorrupt,
+                        format!("tar-split cannot be read: {m}"),
+                    ),
                 };
                 Err(Box::new(f.with_file(tar_split)))
             }
@@ -157,8 +186,12 @@ impl LayerStream {
     /// The next segment or member; a stream that breaks is the finding that says so.
     pub fn next_event(&mut self) -> Result<Option<Event>, Box<Finding>> {
         match self {
-            LayerStream::TarSplit { stream, rel } => stream.next_event().map_err(|e| Box::new(stream_error(&e).with_file(&*rel))),
-            LayerStream::Blob { stream, blob } => stream.next_event().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path))),
+            LayerStream::TarSplit { stream, rel } => {
+                stream.next_event().map_err(|e| Box::new(stream_error(&e).with_file(&*rel)))
+            }
+            LayerStream::Blob { stream, blob } => {
+                stream.next_event().map_err(|e| Box::new(blob_error(&e).with_file(&blob.path)))
+            }
         }
     }
 
@@ -177,7 +210,10 @@ fn blob_error(e: &BlobError) -> Finding {
     if e.is_limit() {
         Finding::error(Code::LimitExceeded, format!("layer blob not read to the end: {e}"))
     } else {
-        Finding::error(Code::ContentBlobCorrupt, format!("the layer blob is not a readable layer tar: {e}"))
+        Finding::error(
+            Code::ContentBlobCorrupt,
+            format!("the layer blob is not a readable layer tar: {e}"),
+        )
     }
 }
 
@@ -185,6 +221,9 @@ fn stream_error(e: &TarSplitError) -> Finding {
     if e.is_limit() {
         Finding::error(Code::LimitExceeded, format!("tar-split not read to the end: {e}"))
     } else {
-        Finding::error(Code::TarSplitCorrupt, format!("tar-split is corrupt, the layer tar cannot be rebuilt: {e}"))
+        Finding::error(
+            Code::TarSplitCorrupt,
+            format!("tar-split is corrupt, the layer tar cannot be rebuilt: {e}"),
+        )
     }
 }

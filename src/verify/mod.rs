@@ -135,7 +135,12 @@ pub struct LayerResult {
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
 /// Verifies `jobs` in parallel and returns one result per job, in job order.
-pub fn verify_layers(root: &SafeDir, jobs: &[LayerJob], opts: &VerifyOptions, progress: Option<Progress<'_>>) -> Vec<LayerResult> {
+pub fn verify_layers(
+    root: &SafeDir,
+    jobs: &[LayerJob],
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> Vec<LayerResult> {
     use rayon::prelude::*;
     let run = || jobs.par_iter().map(|job| verify_layer(root, job, opts, progress)).collect();
     match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {

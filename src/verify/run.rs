@@ -67,20 +67,30 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
     let l = &g.layers[chain];
     let unverifiable = |code: Code, msg: String| Finding::error(code, msg).with_layer(*chain);
     let diff_id = l.record.diff_id.ok_or_else(|| {
-        unverifiable(Code::MetadataCorrupt, format!("layer {}: no readable diff file, nothing to verify against", chain.short()))
-            .with_file(l.record.dir.join("diff"))
+        unverifiable(
+            Code::MetadataCorrupt,
+            format!("layer {}: no readable diff file, nothing to verify against", chain.short()),
+        )
+        .with_file(l.record.dir.join("diff"))
     })?;
     if let Some(ctd) = &l.containerd {
         return containerd_job(g, l, ctd, diff_id);
     }
     let cache_id = l.record.cache_id.as_deref().ok_or_else(|| {
-        unverifiable(Code::MetadataCorrupt, format!("layer {}: no readable cache-id, its files cannot be found", chain.short()))
-            .with_file(l.record.dir.join("cache-id"))
+        unverifiable(
+            Code::MetadataCorrupt,
+            format!("layer {}: no readable cache-id, its files cannot be found", chain.short()),
+        )
+        .with_file(l.record.dir.join("cache-id"))
     })?;
     let driver = g.driver.ok_or_else(|| {
         Finding::warning(
             Code::UnsupportedStore,
-            format!("layer {}: graphdriver {:?} is not one strata can read files of", chain.short(), g.driver_name),
+            format!(
+                "layer {}: graphdriver {:?} is not one strata can read files of",
+                chain.short(),
+                g.driver_name
+            ),
         )
         .with_layer(*chain)
     })?;
@@ -88,7 +98,13 @@ fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
         None
     } else {
         let below = l.record.parent.map(|p| g.layer_chain(&p)).unwrap_or_default();
-        Some(below.iter().filter_map(|c| g.layers.get(c)).map(|l| l.record.tar_split_path()).collect())
+        Some(
+            below
+                .iter()
+                .filter_map(|c| g.layers.get(c))
+                .map(|l| l.record.tar_split_path())
+                .collect(),
+        )
     };
     Ok(LayerJob {
         chain_id: *chain,
@@ -114,15 +130,21 @@ fn containerd_job(
         Box::new(
             Finding::error(
                 Code::LayerContentMissing,
-                format!("layer {}: no snapshot holds this layer, its files cannot be checked", chain.short()),
+                format!(
+                    "layer {}: no snapshot holds this layer, its files cannot be checked",
+                    chain.short()
+                ),
             )
             .with_layer(chain),
         )
     })?;
     let blob = ctd.blob.as_ref().ok_or_else(|| {
         Box::new(
-            Finding::error(Code::ContentBlobMissing, format!("layer {}: no image manifest names a blob for this layer", chain.short()))
-                .with_layer(chain),
+            Finding::error(
+                Code::ContentBlobMissing,
+                format!("layer {}: no image manifest names a blob for this layer", chain.short()),
+            )
+            .with_layer(chain),
         )
     })?;
     if !blob.present {
@@ -143,7 +165,11 @@ fn containerd_job(
         Box::new(
             Finding::warning(
                 Code::UnsupportedStore,
-                format!("layer {}: blob media type {:?} is not a layer strata can read", chain.short(), blob.media_type),
+                format!(
+                    "layer {}: blob media type {:?} is not a layer strata can read",
+                    chain.short(),
+                    blob.media_type
+                ),
             )
             .with_layer(chain),
         )
@@ -152,7 +178,11 @@ fn containerd_job(
         Box::new(
             Finding::warning(
                 Code::UnsupportedStore,
-                format!("layer {}: snapshotter {:?} is not one strata can read files of", chain.short(), g.driver_name),
+                format!(
+                    "layer {}: snapshotter {:?} is not one strata can read files of",
+                    chain.short(),
+                    g.driver_name
+                ),
             )
             .with_layer(chain),
         )
@@ -165,7 +195,11 @@ fn containerd_job(
         driver,
         // Drift on a full-copy snapshotter (native) would need every lower blob.
         lower_tar_splits: None,
-        blob: Some(crate::verify::LayerBlob { digest: blob.digest, path: crate::store::containerd::blob_path(&blob.digest), compression }),
+        blob: Some(crate::verify::LayerBlob {
+            digest: blob.digest,
+            path: crate::store::containerd::blob_path(&blob.digest),
+            compression,
+        }),
     })
 }
 
@@ -206,12 +240,20 @@ pub fn layer_blobs(g: &Graph, results: &[LayerResult]) -> BTreeSet<crate::digest
     results
         .iter()
         .filter(|r| r.computed_diff_id.is_some())
-        .filter_map(|r| g.layers.get(&r.chain_id)?.containerd.as_ref()?.blob.as_ref().map(|b| b.digest))
+        .filter_map(|r| {
+            g.layers.get(&r.chain_id)?.containerd.as_ref()?.blob.as_ref().map(|b| b.digest)
+        })
         .collect()
 }
 
 /// Runs a verification over `sel`.
-pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, progress: Option<Progress<'_>>) -> VerifyReport {
+pub fn run(
+    root: &SafeDir,
+    g: &Graph,
+    sel: &Selection,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> VerifyReport {
     let layers = selected_layers(g, sel);
     let (identities, id_findings) = check_identities(g);
     let mut findings: Vec<Finding> = Vec::new();
@@ -220,13 +262,21 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
         findings.extend(super::content::check_blobs(ctd, &layer_blobs(g, &results)).1);
     }
 
-    let images: Vec<&ImageIdentity> = identities.iter().filter(|i| sel.is_everything() || sel.images.contains(&i.id)).collect();
+    let images: Vec<&ImageIdentity> =
+        identities.iter().filter(|i| sel.is_everything() || sel.images.contains(&i.id)).collect();
     let verdicts = images
         .iter()
         .map(|i| {
             let chain = &g.images[&i.id].chain_ids;
-            let statuses: Vec<VerifyStatus> =
-                chain.iter().map(|c| results.iter().find(|r| r.chain_id == *c).map_or(VerifyStatus::Unverifiable, |r| r.status)).collect();
+            let statuses: Vec<VerifyStatus> = chain
+                .iter()
+                .map(|c| {
+                    results
+                        .iter()
+                        .find(|r| r.chain_id == *c)
+                        .map_or(VerifyStatus::Unverifiable, |r| r.status)
+                })
+                .collect();
             let status = if !i.id_matches || statuses.contains(&VerifyStatus::Mismatch) {
                 VerifyStatus::Mismatch
             } else if !i.layers_present || statuses.contains(&VerifyStatus::Unverifiable) {
@@ -242,7 +292,9 @@ pub fn run(root: &SafeDir, g: &Graph, sel: &Selection, opts: &VerifyOptions, pro
 
     // Identity and store findings that concern what was selected.
     let wanted = |f: &Finding| {
-        sel.is_everything() || f.image.is_some_and(|i| sel.images.contains(&i)) || f.layer.is_some_and(|l| layers.contains(&l))
+        sel.is_everything()
+            || f.image.is_some_and(|i| sel.images.contains(&i))
+            || f.layer.is_some_and(|l| layers.contains(&l))
     };
     findings.extend(id_findings.into_iter().filter(|f| wanted(f)));
     findings.extend(g.findings.iter().filter(|f| wanted(f)).cloned());

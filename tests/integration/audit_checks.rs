@@ -19,7 +19,12 @@ const FAKE_HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01234567
 
 fn one<'a>(report: &'a Value, code: &str) -> &'a Value {
     let v = with_code(report, code);
-    assert_eq!(v.len(), 1, "expected one {code} finding, got {v:#?}\nall: {:#?}", report["findings"]);
+    assert_eq!(
+        v.len(),
+        1,
+        "expected one {code} finding, got {v:#?}\nall: {:#?}",
+        report["findings"]
+    );
     v[0]
 }
 
@@ -60,7 +65,9 @@ fn clean_fixtures_trip_nothing_above_info() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|i| none(&i["RepoTags"], "<none>:<none>") && none(&i["RepoDigests"], "<none>@<none>"))
+            .filter(|i| {
+                none(&i["RepoTags"], "<none>:<none>") && none(&i["RepoDigests"], "<none>@<none>")
+            })
             .count();
         assert_eq!(with_code(&r, "image-dangling").len(), dangling, "{name}");
         assert_eq!(r["driver"], if *name == "vfs" { "vfs" } else { "overlay2" });
@@ -138,7 +145,11 @@ fn layerdb_tmp_leftover() {
     let f = one(&r, "layerdb-tmp-leftover");
     assert_finding(f, "warning", "subject", "write-set-x");
     assert_eq!(f["file"], "image/overlay2/layerdb/tmp/write-set-x");
-    assert!(r["disk_usage"]["orphaned"].as_array().unwrap().iter().any(|o| o["kind"] == "tmp" && o["size"] == 71));
+    assert!(r["disk_usage"]["orphaned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["kind"] == "tmp" && o["size"] == 71));
 }
 
 #[test]
@@ -155,8 +166,16 @@ fn removing_leftover_owns_its_driver_dir() {
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "layer-removing-leftover");
     assert_finding(f, "warning", "subject", &name);
-    assert!(with_code(&r, "graphdriver-dir-orphaned").is_empty(), "the driver dir belongs to the -removing layer");
-    let o: Vec<&Value> = r["disk_usage"]["orphaned"].as_array().unwrap().iter().filter(|o| o["kind"] == "removing").collect();
+    assert!(
+        with_code(&r, "graphdriver-dir-orphaned").is_empty(),
+        "the driver dir belongs to the -removing layer"
+    );
+    let o: Vec<&Value> = r["disk_usage"]["orphaned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "removing")
+        .collect();
     assert_eq!(o.len(), 1);
     assert_eq!(o[0]["driver_dir"], format!("overlay2/{cache}"));
     assert_eq!(o[0]["size"], 500 + 64);
@@ -234,7 +253,10 @@ fn layer_no_one_needs_is_orphaned() {
     let (_, r) = audit(t.path(), &[]);
     let f = one(&r, "layer-orphaned");
     assert_finding(f, "warning", "layer", &format!("sha256:{FAKE_HEX}"));
-    assert!(with_code(&r, "graphdriver-dir-orphaned").is_empty(), "its driver dir is named by its cache-id");
+    assert!(
+        with_code(&r, "graphdriver-dir-orphaned").is_empty(),
+        "its driver dir is named by its cache-id"
+    );
     let o = &r["disk_usage"]["orphaned"][0];
     assert_eq!(o["kind"], "layer");
     assert_eq!(o["layer"], format!("sha256:{FAKE_HEX}"));
@@ -248,7 +270,11 @@ fn edited_diffid_by_digest_entry() {
     let t = basic_copy();
     let blob = "1c1a220772e146b5cdc585849be418d03c74b3933bc3cd2c4cf198d3a41d1555";
     let rel = format!("image/overlay2/distribution/diffid-by-digest/sha256/{blob}");
-    fs::write(t.path().join(&rel), "sha256:1fdf11d2dd4ffb8176fa80c2f0720746e7986c98a66e443f6a824dc2d6f0d684").unwrap();
+    fs::write(
+        t.path().join(&rel),
+        "sha256:1fdf11d2dd4ffb8176fa80c2f0720746e7986c98a66e443f6a824dc2d6f0d684",
+    )
+    .unwrap();
     let (code, r) = audit(t.path(), &[]);
     assert_eq!(code, 0, "distribution maps may legitimately disagree: warning");
     let v = with_code(&r, "distribution-map-inconsistent");
@@ -259,7 +285,11 @@ fn edited_diffid_by_digest_entry() {
         == "image/overlay2/distribution/v2metadata-by-diffid/sha256/d1abc7141237b7ff7bb0226e3bb943753671593ed99cfb2621a5407d7774597b"));
     // The cross-link says the blob no longer maps back.
     let layers = r["cross_links"]["layers"].as_array().unwrap();
-    let link = layers.iter().flat_map(|l| l["blobs"].as_array().unwrap()).find(|b| b["digest"] == format!("sha256:{blob}")).unwrap();
+    let link = layers
+        .iter()
+        .flat_map(|l| l["blobs"].as_array().unwrap())
+        .find(|b| b["digest"] == format!("sha256:{blob}"))
+        .unwrap();
     assert_eq!(link["maps_back"], false);
 }
 
@@ -269,7 +299,8 @@ fn distribution_entries_for_removed_layers_are_stale() {
     let t = basic_copy();
     let dist = t.path().join(IMG).join("distribution");
     let blob = "e".repeat(64);
-    fs::write(dist.join("diffid-by-digest/sha256").join(&blob), format!("sha256:{FAKE_HEX}")).unwrap();
+    fs::write(dist.join("diffid-by-digest/sha256").join(&blob), format!("sha256:{FAKE_HEX}"))
+        .unwrap();
     fs::write(
         dist.join("v2metadata-by-diffid/sha256").join(FAKE_HEX),
         format!(r#"[{{"Digest":"sha256:{blob}","SourceRepository":"docker.io/library/gone","HMAC":""}}]"#),
@@ -278,7 +309,12 @@ fn distribution_entries_for_removed_layers_are_stale() {
     let (_, r) = audit(t.path(), &[]);
     assert!(above_info(&r).is_empty(), "{:#?}", above_info(&r));
     let f = one(&r, "distribution-stale");
-    assert_finding(f, "info", "file", &format!("image/overlay2/distribution/v2metadata-by-diffid/sha256/{FAKE_HEX}"));
+    assert_finding(
+        f,
+        "info",
+        "file",
+        &format!("image/overlay2/distribution/v2metadata-by-diffid/sha256/{FAKE_HEX}"),
+    );
 }
 
 #[test]

@@ -14,19 +14,27 @@ fn by<'a>(items: &'a Value, key: &str) -> BTreeMap<String, &'a Value> {
 }
 
 fn instant(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap()
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap()
 }
 
 /// `docker system df --format json`: one line per row, keyed by Type.
 fn cli_rows() -> BTreeMap<String, Value> {
-    support::read_jsonl(&answers(FIXTURE).join("system-df.json")).into_iter().map(|v| (v["Type"].as_str().unwrap().to_owned(), v)).collect()
+    support::read_jsonl(&answers(FIXTURE).join("system-df.json"))
+        .into_iter()
+        .map(|v| (v["Type"].as_str().unwrap().to_owned(), v))
+        .collect()
 }
 
 /// Every record of `/system/df` `BuildCache`, field by field.
 fn check_build_cache(name: &str, ours: &Value, docker: &Value) {
     let want = by(&docker["BuildCache"], "ID");
     let got = by(&ours["build_cache"], "id");
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{name}: build cache record IDs");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{name}: build cache record IDs"
+    );
     for (id, d) in &want {
         let o = got[id];
         for (ours_key, key) in [
@@ -42,10 +50,17 @@ fn check_build_cache(name: &str, ours: &Value, docker: &Value) {
         // API 1.41 says Parent; later ones Parents (and Parent null), which Docker 28.5
         // writes as `" Parents"`, with a leading space (a typo in its JSON tag).
         let parents = d.get("Parents").or_else(|| d.get(" Parents"));
-        let parent = d["Parent"].as_str().filter(|p| !p.is_empty()).or_else(|| parents.and_then(|p| p.get(0)).and_then(Value::as_str));
+        let parent = d["Parent"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .or_else(|| parents.and_then(|p| p.get(0)).and_then(Value::as_str));
         assert_eq!(o["parent"].as_str(), parent, "{name} {id}: Parent");
         assert_eq!(instant(&o["created_at"]), instant(&d["CreatedAt"]), "{name} {id}: CreatedAt");
-        assert_eq!(instant(&o["last_used_at"]), instant(&d["LastUsedAt"]), "{name} {id}: LastUsedAt");
+        assert_eq!(
+            instant(&o["last_used_at"]),
+            instant(&d["LastUsedAt"]),
+            "{name} {id}: LastUsedAt"
+        );
     }
 }
 
@@ -55,7 +70,11 @@ fn build_cache_on_the_containerd_store_equals_system_df() {
     let root = crate::containerd_graph::host("containerd-sid");
     let ours = support::run_json(&root, &["df"]);
     validate("df", &ours);
-    check_build_cache("containerd-sid", &ours, &read_json(&answers("containerd-sid").join("api-system-df.json")));
+    check_build_cache(
+        "containerd-sid",
+        &ours,
+        &read_json(&answers("containerd-sid").join("api-system-df.json")),
+    );
 }
 
 #[test]
@@ -66,15 +85,24 @@ fn build_cache_equals_system_df() {
     check_build_cache(FIXTURE, &ours, &docker);
     let want = by(&docker["BuildCache"], "ID");
     // The CLI's row: every record, sizes of the unshared ones.
-    let unshared: i64 =
-        docker["BuildCache"].as_array().unwrap().iter().filter(|r| r["Shared"] == false).map(|r| r["Size"].as_i64().unwrap()).sum();
+    let unshared: i64 = docker["BuildCache"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Shared"] == false)
+        .map(|r| r["Size"].as_i64().unwrap())
+        .sum();
     let s = &ours["summary"]["build_cache"];
     assert_eq!(s["size"], unshared, "build cache size");
     assert_eq!(s["reclaimable"], unshared, "build cache reclaimable (nothing in use offline)");
     assert_eq!(s["total_count"], want.len());
     let row = &cli_rows()["Build Cache"];
     assert_eq!(row["TotalCount"].as_str().unwrap(), want.len().to_string());
-    assert_eq!(row["Size"].as_str().unwrap(), format!("{unshared}B"), "docker system df shows {row}");
+    assert_eq!(
+        row["Size"].as_str().unwrap(),
+        format!("{unshared}B"),
+        "docker system df shows {row}"
+    );
 }
 
 #[test]
@@ -95,7 +123,10 @@ fn volumes_equal_system_df_and_volume_inspect() {
     let s = &ours["summary"]["volumes"];
     assert_eq!(s["size"], total);
     assert_eq!(s["total_count"], want.len());
-    assert_eq!(s["active"], want.values().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap() > 0).count());
+    assert_eq!(
+        s["active"],
+        want.values().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap() > 0).count()
+    );
     let row = &cli_rows()["Local Volumes"];
     assert_eq!(row["Size"].as_str().unwrap(), format!("{total}B"), "docker system df shows {row}");
     assert_eq!(row["Active"].as_str().unwrap(), s["active"].to_string());
@@ -108,13 +139,19 @@ fn volumes_equal_system_df_and_volume_inspect() {
     for d in inspect.as_array().unwrap() {
         let name = d["Name"].as_str().unwrap();
         let o = got[name];
-        let labels = if d["Labels"].is_null() { serde_json::json!({}) } else { d["Labels"].clone() };
-        let options = if d["Options"].is_null() { serde_json::json!({}) } else { d["Options"].clone() };
+        let labels =
+            if d["Labels"].is_null() { serde_json::json!({}) } else { d["Labels"].clone() };
+        let options =
+            if d["Options"].is_null() { serde_json::json!({}) } else { d["Options"].clone() };
         assert_eq!(o["labels"], labels, "{name}: Labels");
         assert_eq!(o["options"], options, "{name}: Options");
         assert_eq!(o["anonymous"], name != "strata-named", "{name}: anonymous");
         let mp = d["Mountpoint"].as_str().unwrap();
-        assert!(mp.ends_with(o["mountpoint"].as_str().unwrap()), "{name}: {mp} vs {}", o["mountpoint"]);
+        assert!(
+            mp.ends_with(o["mountpoint"].as_str().unwrap()),
+            "{name}: {mp} vs {}",
+            o["mountpoint"]
+        );
     }
     // The containers that mount them, from container inspect's Mounts.
     let containers = read_json(&answers(FIXTURE).join("container-inspect.json"));
@@ -122,7 +159,10 @@ fn volumes_equal_system_df_and_volume_inspect() {
     for c in containers.as_array().unwrap() {
         for m in c["Mounts"].as_array().unwrap() {
             if m["Type"] == "volume" {
-                users.entry(m["Name"].as_str().unwrap().to_owned()).or_default().push(c["Id"].as_str().unwrap().to_owned());
+                users
+                    .entry(m["Name"].as_str().unwrap().to_owned())
+                    .or_default()
+                    .push(c["Id"].as_str().unwrap().to_owned());
             }
         }
     }
@@ -148,13 +188,20 @@ fn logs_are_their_own_row() {
         let l = got[id];
         assert_eq!(l["driver"], c["HostConfig"]["LogConfig"]["Type"], "{id}: log driver");
         let path = l["files"][0]["path"].as_str().unwrap();
-        assert!(c["LogPath"].as_str().unwrap().ends_with(path), "{id}: {path} is not {}", c["LogPath"]);
+        assert!(
+            c["LogPath"].as_str().unwrap().ends_with(path),
+            "{id}: {path} is not {}",
+            c["LogPath"]
+        );
         let on_disk = std::fs::metadata(root.join(path)).unwrap().len();
         assert_eq!(l["size"], on_disk, "{id}: log size");
     }
     // The logger wrote 20 lines; json-file keeps one JSON object per line.
     let logger = containers.as_array().unwrap().iter().find(|c| c["Name"] == "/logger").unwrap();
-    let text = std::fs::read_to_string(root.join(got[logger["Id"].as_str().unwrap()]["files"][0]["path"].as_str().unwrap())).unwrap();
+    let text = std::fs::read_to_string(
+        root.join(got[logger["Id"].as_str().unwrap()]["files"][0]["path"].as_str().unwrap()),
+    )
+    .unwrap();
     assert_eq!(text.lines().count(), 20);
     let total: u64 = got.values().map(|l| l["size"].as_u64().unwrap()).sum();
     assert_eq!(ours["summary"]["logs"]["size"], total);
@@ -214,7 +261,15 @@ fn df_table_has_every_row() {
     require_root!();
     let (code, out, err) = support::run(&data_root(FIXTURE), &["df"]);
     assert_eq!(code, 0, "{err}");
-    for row in ["Images ", "Containers ", "Local Volumes ", "Build Cache ", "Logs ", "Orphaned ", "Build cache usage:"] {
+    for row in [
+        "Images ",
+        "Containers ",
+        "Local Volumes ",
+        "Build Cache ",
+        "Logs ",
+        "Orphaned ",
+        "Build cache usage:",
+    ] {
         assert!(out.contains(row), "missing {row:?} in:\n{out}");
     }
 }
@@ -241,21 +296,46 @@ fn reconcile_adds_up_to_du() {
     assert_eq!(r["total"]["apparent"], du(&root, true), "apparent total vs du --apparent-size");
     assert_eq!(r["total"]["allocated"], du(&root, false), "allocated total vs du");
     let sum = |key: &str| -> u64 {
-        r["rows"].as_array().unwrap().iter().map(|x| x["on_disk"][key].as_u64().unwrap()).sum::<u64>()
-            + r["unexplained"].as_array().unwrap().iter().map(|x| x["on_disk"][key].as_u64().unwrap()).sum::<u64>()
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["on_disk"][key].as_u64().unwrap())
+            .sum::<u64>()
+            + r["unexplained"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["on_disk"][key].as_u64().unwrap())
+                .sum::<u64>()
     };
-    assert_eq!(sum("apparent"), r["total"]["apparent"].as_u64().unwrap(), "rows + unexplained = total");
+    assert_eq!(
+        sum("apparent"),
+        r["total"]["apparent"].as_u64().unwrap(),
+        "rows + unexplained = total"
+    );
     assert_eq!(sum("allocated"), r["total"]["allocated"].as_u64().unwrap());
     // Each row holds at least what df counts for it.
     for row in r["rows"].as_array().unwrap() {
-        assert!(row["on_disk"]["apparent"].as_i64().unwrap() >= row["df_size"].as_i64().unwrap(), "{row}");
+        assert!(
+            row["on_disk"]["apparent"].as_i64().unwrap() >= row["df_size"].as_i64().unwrap(),
+            "{row}"
+        );
     }
     // What is left is metadata and engine state, each named: the databases among it.
-    let paths: Vec<&str> = r["unexplained"].as_array().unwrap().iter().map(|x| x["path"].as_str().unwrap()).collect();
-    for p in ["volumes/metadata.db", "buildkit/metadata_v2.db", "image/overlay2/imagedb", "overlay2/l"] {
+    let paths: Vec<&str> =
+        r["unexplained"].as_array().unwrap().iter().map(|x| x["path"].as_str().unwrap()).collect();
+    for p in
+        ["volumes/metadata.db", "buildkit/metadata_v2.db", "image/overlay2/imagedb", "overlay2/l"]
+    {
         assert!(paths.contains(&p), "{p} not among {paths:?}");
     }
-    assert!(!paths.iter().any(|p| p.starts_with("volumes/strata-named") || p.starts_with("containers/")), "{paths:?}");
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("volumes/strata-named") || p.starts_with("containers/")),
+        "{paths:?}"
+    );
     let (code, out, _) = support::run(&root, &["df", "--reconcile"]);
     assert_eq!(code, 0);
     assert!(out.contains("TOTAL") && out.contains(&format!("({} B)", du(&root, true))), "{out}");
@@ -283,8 +363,10 @@ fn damaged_buildkit_and_volume_databases_are_findings() {
     // Volumes are still found by their directories.
     assert_eq!(v["volumes"].as_array().unwrap().len(), 2, "{v:#}");
     let (_, report) = support::audit::audit(root, &["--metadata-only"]);
-    let corrupt: Vec<String> =
-        support::audit::with_code(&report, "metadata-corrupt").iter().filter_map(|f| f["file"].as_str().map(str::to_owned)).collect();
+    let corrupt: Vec<String> = support::audit::with_code(&report, "metadata-corrupt")
+        .iter()
+        .filter_map(|f| f["file"].as_str().map(str::to_owned))
+        .collect();
     for f in ["buildkit/metadata_v2.db", "volumes/metadata.db", "buildkit/snapshots.db"] {
         assert!(corrupt.iter().any(|c| c == f), "{f} not reported: {corrupt:?}");
     }

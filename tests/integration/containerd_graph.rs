@@ -19,12 +19,17 @@ pub(crate) fn host(name: &str) -> PathBuf {
     }
     // The containerd root sits beside the data-root, as /var/lib/containerd beside
     // /var/lib/docker: strata must find it there by itself.
-    let lib = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixtures/containerd-sid-host/var/lib");
+    let lib =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixtures/containerd-sid-host/var/lib");
     if !lib.join("containerd").exists() {
         std::fs::create_dir_all(&lib).unwrap();
         let staged = tempfile::tempdir_in(&lib).unwrap();
         std::fs::rename(copy_tree(&data).keep(), staged.path().join("docker")).unwrap();
-        std::fs::rename(copy_tree(&extracted(name, "containerd-root.tar.gz")).keep(), staged.path().join("containerd")).unwrap();
+        std::fs::rename(
+            copy_tree(&extracted(name, "containerd-root.tar.gz")).keep(),
+            staged.path().join("containerd"),
+        )
+        .unwrap();
         // Another test process may have won the race; either copy is the same.
         let _ = std::fs::rename(staged.path().join("docker"), lib.join("docker"));
         let _ = std::fs::rename(staged.path().join("containerd"), lib.join("containerd"));
@@ -33,9 +38,11 @@ pub(crate) fn host(name: &str) -> PathBuf {
 }
 
 fn json(args: &[&str], root: &Path) -> Value {
-    let out = strata().arg("--root").arg(root).args(args).args(["--format", "json"]).output().unwrap();
+    let out =
+        strata().arg("--root").arg(root).args(args).args(["--format", "json"]).output().unwrap();
     assert!(out.status.code() != Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 const FIXTURES: &[&str] = &["containerd-store", "containerd-sid"];
@@ -45,8 +52,12 @@ fn images_equal_the_engines_answers() {
     require_root!();
     for name in FIXTURES {
         let root = host(name);
-        let mine: BTreeMap<String, Value> =
-            json(&["images"], &root).as_array().unwrap().iter().map(|i| (i["id"].as_str().unwrap().to_owned(), i.clone())).collect();
+        let mine: BTreeMap<String, Value> = json(&["images"], &root)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["id"].as_str().unwrap().to_owned(), i.clone()))
+            .collect();
         let api = read_json(&answers(name).join("api-images.json"));
         assert_eq!(mine.len(), api.as_array().unwrap().len(), "{name}: image count");
         for want in api.as_array().unwrap() {
@@ -70,8 +81,16 @@ fn images_equal_the_engines_answers() {
         let df = read_json(&answers(name).join("api-system-df.json"));
         for want in df["Images"].as_array().unwrap() {
             let got = &mine[want["Id"].as_str().unwrap()];
-            assert_eq!(got["shared_size"], want["SharedSize"], "{name}: SharedSize of {}", want["Id"]);
-            assert_eq!(got["containers"], want["Containers"], "{name}: Containers of {}", want["Id"]);
+            assert_eq!(
+                got["shared_size"], want["SharedSize"],
+                "{name}: SharedSize of {}",
+                want["Id"]
+            );
+            assert_eq!(
+                got["containers"], want["Containers"],
+                "{name}: Containers of {}",
+                want["Id"]
+            );
         }
         // DiffIDs, creation time, platform, tags and digests equal image inspect.
         for want in read_json(&answers(name).join("image-inspect.json")).as_array().unwrap() {
@@ -91,13 +110,21 @@ fn containers_and_their_sizes_equal_the_engines_answers() {
     require_root!();
     for name in FIXTURES {
         let root = host(name);
-        let mine: BTreeMap<String, Value> =
-            json(&["containers"], &root).as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c.clone())).collect();
+        let mine: BTreeMap<String, Value> = json(&["containers"], &root)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_owned(), c.clone()))
+            .collect();
         for want in read_json(&answers(name).join("container-inspect.json")).as_array().unwrap() {
             let id = want["Id"].as_str().unwrap();
             let got = &mine[id];
             assert_eq!(got["image"], want["Image"], "{name} {id}: Image");
-            assert_eq!(got["name"].as_str().unwrap(), want["Name"].as_str().unwrap().trim_start_matches('/'), "{name} {id}: Name");
+            assert_eq!(
+                got["name"].as_str().unwrap(),
+                want["Name"].as_str().unwrap().trim_start_matches('/'),
+                "{name} {id}: Name"
+            );
             assert_eq!(got["driver"], want["Driver"], "{name} {id}: Driver");
             assert_eq!(got["state"], want["State"]["Status"], "{name} {id}: State");
             assert_eq!(got["exit_code"], want["State"]["ExitCode"], "{name} {id}: ExitCode");
@@ -124,8 +151,16 @@ fn history_equals_the_engines_answers() {
             let want = want.as_array().unwrap();
             assert_eq!(got.len(), want.len(), "{name} {hex}: steps");
             for (g, w) in got.iter().zip(want) {
-                assert_eq!(g["created_by"].as_str().unwrap_or(""), w["CreatedBy"].as_str().unwrap(), "{name} {hex}");
-                assert_eq!(g["comment"].as_str().unwrap_or(""), w["Comment"].as_str().unwrap(), "{name} {hex}");
+                assert_eq!(
+                    g["created_by"].as_str().unwrap_or(""),
+                    w["CreatedBy"].as_str().unwrap(),
+                    "{name} {hex}"
+                );
+                assert_eq!(
+                    g["comment"].as_str().unwrap_or(""),
+                    w["Comment"].as_str().unwrap(),
+                    "{name} {hex}"
+                );
             }
         }
     }
@@ -146,10 +181,13 @@ fn verify_is_clean_and_audit_finds_no_error() {
         let a = json(&["audit"], &root);
         validate("audit", &a);
         assert_eq!(a["store"], "containerd", "{name}");
-        for (cmd, schema) in [("images", "images"), ("layers", "layers"), ("containers", "containers"), ("df", "df")] {
+        for (cmd, schema) in
+            [("images", "images"), ("layers", "layers"), ("containers", "containers"), ("df", "df")]
+        {
             validate(schema, &json(&[cmd], &root));
         }
-        let errors: Vec<&Value> = a["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
+        let errors: Vec<&Value> =
+            a["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
         assert!(errors.is_empty(), "{name}: {errors:#?}");
     }
 }
@@ -161,8 +199,16 @@ fn damaged(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     std::fs::create_dir_all(&lib).unwrap();
     let data = copy_tree(&std::fs::canonicalize(&src).unwrap());
     std::fs::rename(data.keep(), lib.join("docker")).unwrap();
-    let ctd_src = if name == "containerd-sid" { src.parent().unwrap().join("containerd") } else { src.join("containerd/daemon") };
-    let ctd = if name == "containerd-sid" { lib.join("containerd") } else { lib.join("docker/containerd/daemon") };
+    let ctd_src = if name == "containerd-sid" {
+        src.parent().unwrap().join("containerd")
+    } else {
+        src.join("containerd/daemon")
+    };
+    let ctd = if name == "containerd-sid" {
+        lib.join("containerd")
+    } else {
+        lib.join("docker/containerd/daemon")
+    };
     if name == "containerd-sid" {
         std::fs::rename(copy_tree(&ctd_src).keep(), &ctd).unwrap();
     }
@@ -185,10 +231,16 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     let g = json(&["layers"], &root);
     // The app image's top layer snapshot holds /opt/app; pick a layer with a regular file.
     let snaps = ctd.join("io.containerd.snapshotter.v1.overlayfs/snapshots");
-    let base = g.as_array().unwrap().iter().find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000).unwrap();
+    let base = g
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000)
+        .unwrap();
     let dir = snaps.join(base["cache_id"].as_str().unwrap()).join("fs");
     // 1. An edited file.
-    std::fs::write(dir.join("etc/passwd"), b"root::0:0::/root:/bin/sh\nevil::0:0::/:/bin/sh\n").unwrap();
+    std::fs::write(dir.join("etc/passwd"), b"root::0:0::/root:/bin/sh\nevil::0:0::/:/bin/sh\n")
+        .unwrap();
     // 2. A file planted in a new directory.
     std::fs::create_dir_all(dir.join("usr/share/planted")).unwrap();
     std::fs::write(dir.join("usr/share/planted/backdoor"), b"#!/bin/sh\n").unwrap();
@@ -199,9 +251,15 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
 
     // 3. An edited config blob.
     let images = json(&["images"], &root);
-    let app = images.as_array().unwrap().iter().find(|i| i["repo_tags"].to_string().contains("strata/app:1")).unwrap();
+    let app = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["repo_tags"].to_string().contains("strata/app:1"))
+        .unwrap();
     let inspect = json(&["inspect", app["id"].as_str().unwrap()], &root);
-    let config = inspect["containerd"]["config"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let config =
+        inspect["containerd"]["config"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
     let blobs = ctd.join("io.containerd.content.v1.content/blobs/sha256");
     let cfg = blobs.join(&config);
     let mut bytes = std::fs::read(&cfg).unwrap();
@@ -209,10 +267,19 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     bytes.insert(pos + 1, b' ');
     std::fs::write(&cfg, bytes).unwrap();
     // 4. A missing layer blob (the scratch image's only layer).
-    let scratch = images.as_array().unwrap().iter().find(|i| i["repo_tags"].to_string().contains("strata/scratch:1")).unwrap();
+    let scratch = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["repo_tags"].to_string().contains("strata/scratch:1"))
+        .unwrap();
     let top = scratch["top_layer"].as_str().unwrap();
     let layer = json(&["inspect", top], &root);
-    let blob = layer["containerd"]["blob"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let blob = layer["containerd"]["blob"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
     std::fs::remove_file(blobs.join(&blob)).unwrap();
     let f = findings(&["verify"], &root);
     assert!(has(&f, "content-blob-mismatch", &config), "config blob edit: {f:#?}");
@@ -222,8 +289,18 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
 
     // 6. Content no layer pass reads (the BuildKit image's attestation manifest) is
     // hashed too: every blob must be what its name says.
-    let bk = images.as_array().unwrap().iter().find(|i| i["repo_tags"].to_string().contains("strata/buildkit:1")).unwrap();
-    let att = bk["containerd"]["manifests"].as_array().unwrap().iter().find(|m| m["attestation"] == true).unwrap();
+    let bk = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["repo_tags"].to_string().contains("strata/buildkit:1"))
+        .unwrap();
+    let att = bk["containerd"]["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["attestation"] == true)
+        .unwrap();
     let att = att["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
     let mut bytes = std::fs::read(blobs.join(&att)).unwrap();
     bytes.push(b'\n');
@@ -236,7 +313,8 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     let len = std::fs::metadata(&meta).unwrap().len();
     let file = std::fs::OpenOptions::new().write(true).open(&meta).unwrap();
     file.set_len(len / 3).unwrap();
-    let out = strata().arg("--root").arg(&root).args(["audit", "--format", "json"]).output().unwrap();
+    let out =
+        strata().arg("--root").arg(&root).args(["audit", "--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(a["findings"].to_string().contains("meta.db"), "{a:#}");
@@ -252,13 +330,24 @@ fn df_equals_system_df() {
         let mine = json(&["df"], &root);
         let want = read_json(&answers(name).join("api-system-df.json"));
         assert_eq!(mine["layers_size"], want["LayersSize"], "{name}: LayersSize");
-        let sizes: BTreeMap<String, Value> =
-            mine["containers"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c["rw_size"].clone())).collect();
+        let sizes: BTreeMap<String, Value> = mine["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_owned(), c["rw_size"].clone()))
+            .collect();
         for c in want["Containers"].as_array().unwrap() {
-            assert_eq!(sizes[c["Id"].as_str().unwrap()], c["SizeRw"], "{name}: SizeRw of {}", c["Id"]);
+            assert_eq!(
+                sizes[c["Id"].as_str().unwrap()],
+                c["SizeRw"],
+                "{name}: SizeRw of {}",
+                c["Id"]
+            );
         }
-        let listed: Vec<&str> = mine["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
-        let mut want_ids: Vec<&str> = want["Images"].as_array().unwrap().iter().map(|i| i["Id"].as_str().unwrap()).collect();
+        let listed: Vec<&str> =
+            mine["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let mut want_ids: Vec<&str> =
+            want["Images"].as_array().unwrap().iter().map(|i| i["Id"].as_str().unwrap()).collect();
         let mut got = listed.clone();
         got.sort();
         want_ids.sort();
@@ -289,7 +378,8 @@ fn host_root_finds_both_roots_as_the_host_would() {
     require_root!();
     let lib = host("containerd-sid").parent().unwrap().to_path_buf();
     let top = lib.parent().unwrap().parent().unwrap().to_path_buf();
-    let listed = read_json(&answers("containerd-sid").join("api-images.json")).as_array().unwrap().len();
+    let listed =
+        read_json(&answers("containerd-sid").join("api-images.json")).as_array().unwrap().len();
     let count = |args: &[&str]| -> (usize, String) {
         let out = strata().args(args).args(["images", "--format", "json"]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -298,12 +388,20 @@ fn host_root_finds_both_roots_as_the_host_would() {
     };
     let (n, err) = count(&["--host-root", top.to_str().unwrap()]);
     assert_eq!(n, listed, "{err}");
-    assert!(err.contains(&format!("at {}", lib.join("containerd").display())) && err.contains("--host-root"), "{err}");
+    assert!(
+        err.contains(&format!("at {}", lib.join("containerd").display()))
+            && err.contains("--host-root"),
+        "{err}"
+    );
 
     // The host's config.toml moves containerd's root: it is followed, under the host.
     let h = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::create_dir_all(h.path().join("etc/containerd")).unwrap();
-    std::fs::write(h.path().join("etc/containerd/config.toml"), "version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/ctd\"\n").unwrap();
+    std::fs::write(
+        h.path().join("etc/containerd/config.toml"),
+        "version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/ctd\"\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(h.path().join("var/lib")).unwrap();
     std::fs::create_dir_all(h.path().join("srv")).unwrap();
     std::os::unix::fs::symlink(lib.join("docker"), h.path().join("var/lib/docker")).unwrap();
@@ -330,10 +428,15 @@ fn files_list_every_member_of_each_layer_blob() {
     for name in FIXTURES {
         let root = host(name);
         let layers = json(&["layers"], &root);
-        let ctd = json(&["audit", "--metadata-only"], &root)["containerd"]["root"].as_str().unwrap().to_owned();
+        let ctd = json(&["audit", "--metadata-only"], &root)["containerd"]["root"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         for l in layers.as_array().unwrap() {
             let Some(blob) = l["containerd"]["blob"]["digest"].as_str() else { continue };
-            let path = Path::new(&ctd).join("io.containerd.content.v1.content/blobs/sha256").join(blob.trim_start_matches("sha256:"));
+            let path = Path::new(&ctd)
+                .join("io.containerd.content.v1.content/blobs/sha256")
+                .join(blob.trim_start_matches("sha256:"));
             let out = std::process::Command::new("tar").arg("-tzf").arg(&path).output().unwrap();
             assert!(out.status.success(), "tar -tzf {}", path.display());
             let want: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -350,9 +453,17 @@ fn files_list_every_member_of_each_layer_blob() {
                 .filter(|p| !p.is_empty() && p != ".")
                 .collect();
             // GNU tar prints non-UTF-8 bytes as they are; strata escapes them as \xNN.
-            let got: Vec<String> = got.iter().map(|p| p.replace("\\xff", "\u{fffd}").replace("\\xe9", "\u{fffd}")).collect();
+            let got: Vec<String> = got
+                .iter()
+                .map(|p| p.replace("\\xff", "\u{fffd}").replace("\\xe9", "\u{fffd}"))
+                .collect();
             let want: Vec<String> = want.iter().map(|p| p.to_owned()).collect();
-            assert_eq!(got.len(), want.len(), "{name} layer {}: {got:?} vs {want:?}", l["chain_id"]);
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{name} layer {}: {got:?} vs {want:?}",
+                l["chain_id"]
+            );
             for (g, w) in got.iter().zip(&want) {
                 if !g.contains('\u{fffd}') {
                     assert_eq!(g, w, "{name} layer {}", l["chain_id"]);
@@ -372,9 +483,12 @@ fn both_stores_after_a_migration_are_listed_and_labelled() {
     std::fs::remove_dir_all(t.path().join("containerd/daemon")).unwrap();
     let moved = copy_tree(&data_root("containerd-store").join("containerd/daemon"));
     std::fs::rename(moved.keep(), t.path().join("containerd/daemon")).unwrap();
-    let count = |v: &Value, store: &str| v.as_array().unwrap().iter().filter(|i| i["store"] == store).count();
+    let count = |v: &Value, store: &str| {
+        v.as_array().unwrap().iter().filter(|i| i["store"] == store).count()
+    };
     let gd = read_json(&answers("basic").join("api-images.json")).as_array().unwrap().len();
-    let ctd = read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
+    let ctd =
+        read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
     let both = json(&["images"], t.path());
     validate("images", &both);
     assert_eq!((count(&both, "graphdriver"), count(&both, "containerd")), (gd, ctd));
@@ -384,7 +498,11 @@ fn both_stores_after_a_migration_are_listed_and_labelled() {
     assert_eq!((count(&only, "graphdriver"), count(&only, "containerd")), (gd, 0));
     let out = strata().arg("--root").arg(t.path()).arg("images").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("graphdriver image store image/overlay2:") && text.contains("containerd image store at"), "{text}");
+    assert!(
+        text.contains("graphdriver image store image/overlay2:")
+            && text.contains("containerd image store at"),
+        "{text}"
+    );
 }
 
 /// A zstd layer blob (the OCI `tar+zstd` media type) verifies like a gzip one: the
@@ -397,10 +515,18 @@ fn a_zstd_layer_blob_verifies_against_its_snapshot() {
     use strata::verify::{verify_layer, LayerBlob, LayerJob, VerifyOptions, VerifyStatus};
     let root = host("containerd-sid");
     let layers = json(&["layers"], &root);
-    let base = layers.as_array().unwrap().iter().find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000).unwrap();
+    let base = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["parent"].is_null() && l["size"].as_i64().unwrap_or(0) > 1_000_000)
+        .unwrap();
     let ctd = copy_tree(&root.parent().unwrap().join("containerd"));
     let blobs = ctd.path().join("io.containerd.content.v1.content/blobs/sha256");
-    let gz = std::fs::read(blobs.join(base["containerd"]["blob"]["digest"].as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+    let gz = std::fs::read(blobs.join(
+        base["containerd"]["blob"]["digest"].as_str().unwrap().trim_start_matches("sha256:"),
+    ))
+    .unwrap();
     let mut tar = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar).unwrap();
     let zst = zstd::encode_all(&tar[..], 3).unwrap();
@@ -411,12 +537,18 @@ fn a_zstd_layer_blob_verifies_against_its_snapshot() {
         chain_id: strata::digest::ChainId::parse(base["chain_id"].as_str().unwrap()).unwrap(),
         diff_id: strata::digest::DiffId::parse(base["diff_id"].as_str().unwrap()).unwrap(),
         tar_split: PathBuf::new(),
-        content_dir: PathBuf::from(format!("io.containerd.snapshotter.v1.overlayfs/snapshots/{}/fs", base["cache_id"].as_str().unwrap())),
+        content_dir: PathBuf::from(format!(
+            "io.containerd.snapshotter.v1.overlayfs/snapshots/{}/fs",
+            base["cache_id"].as_str().unwrap()
+        )),
         driver: strata::store::graphdriver::DriverKind::Overlay2,
         lower_tar_splits: None,
         blob: Some(LayerBlob {
             digest,
-            path: PathBuf::from(format!("io.containerd.content.v1.content/blobs/sha256/{}", digest.hex())),
+            path: PathBuf::from(format!(
+                "io.containerd.content.v1.content/blobs/sha256/{}",
+                digest.hex()
+            )),
             compression: Compression::Zstd,
         }),
     };

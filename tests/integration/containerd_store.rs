@@ -41,7 +41,8 @@ fn reads_the_fixture_as_docker_sees_it() {
     for img in inspect.as_array().unwrap() {
         want_ids.insert(img["Id"].as_str().unwrap().to_owned());
         for t in img["RepoTags"].as_array().unwrap() {
-            want_tags.insert((t.as_str().unwrap().to_owned(), img["Id"].as_str().unwrap().to_owned()));
+            want_tags
+                .insert((t.as_str().unwrap().to_owned(), img["Id"].as_str().unwrap().to_owned()));
         }
     }
     let got_tags: BTreeSet<(String, String)> = store
@@ -51,14 +52,19 @@ fn reads_the_fixture_as_docker_sees_it() {
         .map(|i| (familiar(&i.name), i.target.digest.to_string()))
         .collect();
     assert_eq!(got_tags, want_tags);
-    let got_ids: BTreeSet<String> = store.images.iter().map(|i| i.target.digest.to_string()).collect();
+    let got_ids: BTreeSet<String> =
+        store.images.iter().map(|i| i.target.digest.to_string()).collect();
     assert_eq!(got_ids, want_ids);
     // Times print as Docker prints them: an image's last update is its LastTagTime.
     for img in inspect.as_array().unwrap() {
         let id = img["Id"].as_str().unwrap();
         let want = img["Metadata"]["LastTagTime"].as_str().unwrap();
-        let got: Vec<_> =
-            store.images.iter().filter(|i| i.target.digest.to_string() == id).filter_map(|i| i.updated_at.as_deref()).collect();
+        let got: Vec<_> = store
+            .images
+            .iter()
+            .filter(|i| i.target.digest.to_string() == id)
+            .filter_map(|i| i.updated_at.as_deref())
+            .collect();
         assert!(got.contains(&want), "{id}: {got:?} vs {want}");
     }
     for img in &store.images {
@@ -70,8 +76,12 @@ fn reads_the_fixture_as_docker_sees_it() {
 
     // Every blob Docker's content store holds is recorded and present.
     let facts = read_json(&repo().join("fixtures").join(FIXTURE).join("layer-facts.json"));
-    let want_blobs: BTreeSet<Digest> =
-        facts["containerd_blobs"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().parse().unwrap()).collect();
+    let want_blobs: BTreeSet<Digest> = facts["containerd_blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().parse().unwrap())
+        .collect();
     let got_blobs: BTreeSet<Digest> = store.blobs.keys().copied().collect();
     assert_eq!(got_blobs, want_blobs);
     for b in store.blobs.values() {
@@ -101,7 +111,8 @@ fn reads_the_fixture_as_docker_sees_it() {
         let init_key = format!("{id}-init");
         assert_eq!(rw.parent.as_deref(), Some(init_key.as_str()));
         assert_eq!(rw.backend.as_ref().unwrap().kind, SnapshotKind::Active);
-        let init = store.snapshots.get(&init_key).unwrap_or_else(|| panic!("no snapshot {init_key}"));
+        let init =
+            store.snapshots.get(&init_key).unwrap_or_else(|| panic!("no snapshot {init_key}"));
         assert_eq!(init.backend.as_ref().unwrap().kind, SnapshotKind::Committed);
         assert!(init.parent.as_deref().is_some_and(|p| p.starts_with("sha256:")), "{init:?}");
     }
@@ -118,7 +129,8 @@ fn a_truncated_meta_db_is_one_finding_naming_it() {
         let root = SafeDir::open_root(copy.path()).unwrap();
         let mut findings = Vec::new();
         let store = containerd::read_store(&root, "moby", None, Limits::default(), &mut findings);
-        let named: Vec<_> = findings.iter().filter(|f| f.file.as_deref() == Some(META_DB)).collect();
+        let named: Vec<_> =
+            findings.iter().filter(|f| f.file.as_deref() == Some(META_DB)).collect();
         assert_eq!(named.len(), 1, "len {len}: {findings:#?}");
         assert_eq!(named[0].code, Code::MetadataCorrupt);
         // The files on disk are still listed.

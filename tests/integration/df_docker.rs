@@ -19,7 +19,11 @@ fn df_equals_dockers_system_df() {
 
         let want = by_id(&docker["Images"], "Id");
         let got = by_id(&ours["images"], "id");
-        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{name}: listed images");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{name}: listed images"
+        );
         for (id, d) in &want {
             let o = got[id];
             assert_eq!(o["size"], d["Size"], "{name} {id}: Size");
@@ -31,7 +35,11 @@ fn df_equals_dockers_system_df() {
 
         let want = by_id(&docker["Containers"], "Id");
         let got = by_id(&ours["containers"], "id");
-        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{name}: containers");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{name}: containers"
+        );
         for (id, d) in &want {
             // The API omits SizeRw when it is 0.
             let rw = d.get("SizeRw").and_then(Value::as_i64).unwrap_or(0);
@@ -48,11 +56,28 @@ fn df_equals_dockers_system_df() {
             .filter(|i| i["Containers"].as_i64().unwrap() > 0)
             .map(|i| i["Size"].as_i64().unwrap() - i["SharedSize"].as_i64().unwrap())
             .sum();
-        assert_eq!(ours["summary"]["images"]["reclaimable"], layers - in_use, "{name}: images reclaimable");
-        assert_eq!(ours["summary"]["images"]["total_count"], docker["Images"].as_array().unwrap().len(), "{name}");
-        let rw_total: i64 = docker["Containers"].as_array().unwrap().iter().filter_map(|c| c.get("SizeRw")?.as_i64()).sum();
+        assert_eq!(
+            ours["summary"]["images"]["reclaimable"],
+            layers - in_use,
+            "{name}: images reclaimable"
+        );
+        assert_eq!(
+            ours["summary"]["images"]["total_count"],
+            docker["Images"].as_array().unwrap().len(),
+            "{name}"
+        );
+        let rw_total: i64 = docker["Containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.get("SizeRw")?.as_i64())
+            .sum();
         assert_eq!(ours["summary"]["containers"]["size"], rw_total, "{name}: containers size");
-        assert_eq!(ours["orphaned"], serde_json::json!([]), "{name}: a clean data-root has no orphans");
+        assert_eq!(
+            ours["orphaned"],
+            serde_json::json!([]),
+            "{name}: a clean data-root has no orphans"
+        );
     }
 }
 
@@ -61,7 +86,9 @@ fn df_table_shows_the_summary_rows() {
     require_root!();
     let (code, out, err) = support::run(&data_root("basic"), &["df"]);
     assert_eq!(code, 0, "{err}");
-    for row in ["Images ", "Containers ", "Orphaned ", "Images space usage:", "Containers space usage:"] {
+    for row in
+        ["Images ", "Containers ", "Orphaned ", "Images space usage:", "Containers space usage:"]
+    {
         assert!(out.contains(row), "missing {row:?} in:\n{out}");
     }
 }

@@ -48,7 +48,16 @@ fn diff_equals_docker_for_every_fixture_container() {
             let api = read_json(&answers(fx).join("diff").join(format!("{id}.api.json")));
             let mut want: Vec<(String, &str)> = api
                 .as_array()
-                .map(|a| a.iter().map(|c| (c["Path"].as_str().unwrap().to_owned(), kind_letter(c["Kind"].as_i64().unwrap()))).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            (
+                                c["Path"].as_str().unwrap().to_owned(),
+                                kind_letter(c["Kind"].as_i64().unwrap()),
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             want.sort();
             let ours = run_json(&root, &["diff", id]);
@@ -73,7 +82,8 @@ fn diff_equals_docker_for_every_fixture_container() {
 
             // Text against `docker diff`.
             let txt = std::fs::read(answers(fx).join("diff").join(format!("{id}.txt"))).unwrap();
-            let mut want_lines: Vec<String> = String::from_utf8_lossy(&txt).lines().map(str::to_owned).collect();
+            let mut want_lines: Vec<String> =
+                String::from_utf8_lossy(&txt).lines().map(str::to_owned).collect();
             want_lines.sort();
             let (code, out, err) = run(&root, &["diff", id]);
             assert_eq!(code, 0, "{at}: {err}");
@@ -96,7 +106,10 @@ fn diff_lists_parents_before_children_and_accepts_names() {
     let mut sorted = paths.clone();
     sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     assert_eq!(paths, sorted);
-    assert!(out.contains("A /opt/app/ctr\\xffbad\n"), "non-UTF-8 names are escaped, not mangled: {out}");
+    assert!(
+        out.contains("A /opt/app/ctr\\xffbad\n"),
+        "non-UTF-8 names are escaped, not mangled: {out}"
+    );
 }
 
 #[test]

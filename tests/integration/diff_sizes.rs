@@ -15,7 +15,10 @@ fn rw_and_rootfs_sizes_equal_docker() {
         assert_eq!(ours.len(), docker.len(), "{fx}: number of containers");
         for d in docker {
             let id = d["Id"].as_str().unwrap();
-            let o = ours.iter().find(|o| o["id"] == id).unwrap_or_else(|| panic!("{fx}: {id} not listed"));
+            let o = ours
+                .iter()
+                .find(|o| o["id"] == id)
+                .unwrap_or_else(|| panic!("{fx}: {id} not listed"));
             assert_eq!(o["rw_size"], d["SizeRw"], "{fx} {id}: SizeRw");
             assert_eq!(o["rootfs_size"], d["SizeRootFs"], "{fx} {id}: SizeRootFs");
         }

@@ -26,8 +26,12 @@ fn files_show_every_recorded_layer_fact() {
             let listing = &out.as_array().unwrap()[0];
             assert_eq!(listing["chain_id"], chain.as_str(), "{at}");
             assert_eq!(listing["diff_id"], f["diff_id"], "{at}");
-            let entries: BTreeMap<String, &serde_json::Value> =
-                listing["files"].as_array().unwrap().iter().map(|e| (e["path"].as_str().unwrap().to_owned(), e)).collect();
+            let entries: BTreeMap<String, &serde_json::Value> = listing["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["path"].as_str().unwrap().to_owned(), e))
+                .collect();
             let get = |p: &str| *entries.get(p).unwrap_or_else(|| panic!("{at}: {p} not listed"));
             for (path, target) in f["symlinks"].as_object().unwrap() {
                 let e = get(path);
@@ -39,10 +43,19 @@ fn files_show_every_recorded_layer_fact() {
                 let (ea, eb) = (get(a), get(b));
                 let link = if ea["type"] == "hardlink" { (ea, b) } else { (eb, a) };
                 assert_eq!(link.0["type"], "hardlink", "{at}: one of {a}, {b} is a hard link");
-                let target = link.0["link_target"].as_str().unwrap().trim_start_matches("./").trim_start_matches('/');
+                let target = link.0["link_target"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("./")
+                    .trim_start_matches('/');
                 assert_eq!(target, link.1, "{at}: hard link target");
             }
-            for name in f["non_utf8_names"].as_array().unwrap().iter().chain(f["long_names"].as_array().unwrap()) {
+            for name in f["non_utf8_names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(f["long_names"].as_array().unwrap())
+            {
                 get(name.as_str().unwrap());
             }
             for w in f["whiteouts"].as_array().unwrap() {
@@ -76,7 +89,8 @@ fn files_of_an_image_lists_each_layer_bottom_first() {
         .cloned()
         .unwrap();
     let out = run_json(&root, &["files", "strata/app:1"]);
-    let chains: Vec<&serde_json::Value> = out.as_array().unwrap().iter().map(|l| &l["chain_id"]).collect();
+    let chains: Vec<&serde_json::Value> =
+        out.as_array().unwrap().iter().map(|l| &l["chain_id"]).collect();
     let want: Vec<&serde_json::Value> = img["chain_ids"].as_array().unwrap().iter().collect();
     assert_eq!(chains, want);
     let (code, text, err) = run(&root, &["files", "strata/app:1"]);

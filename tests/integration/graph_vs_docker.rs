@@ -12,7 +12,9 @@ fn by_key<'a>(items: &'a Value, key: &str) -> BTreeMap<String, &'a Value> {
 }
 
 fn strs(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -28,7 +30,11 @@ fn check_images_match_docker_image_inspect(fx: &str, root: &Path, answers: &Path
     let ours = by_key(&ours, "id");
     let docker = read_json(&answers.join("image-inspect.json"));
     let docker = by_key(&docker, "Id");
-    assert_eq!(ours.keys().collect::<Vec<_>>(), docker.keys().collect::<Vec<_>>(), "{fx}: image sets differ");
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        docker.keys().collect::<Vec<_>>(),
+        "{fx}: image sets differ"
+    );
     for (id, d) in &docker {
         let o = ours[id];
         let ctx = format!("{fx} image {id}");
@@ -62,7 +68,8 @@ fn check_shared_sizes_and_container_counts_match_system_df(fx: &str, root: &Path
     assert!(!images.is_empty());
     for d in images {
         let id = d["Id"].as_str().unwrap();
-        let o = ours.get(id).unwrap_or_else(|| panic!("{fx}: /system/df lists {id}, strata does not"));
+        let o =
+            ours.get(id).unwrap_or_else(|| panic!("{fx}: /system/df lists {id}, strata does not"));
         assert_eq!(o["size"], d["Size"], "{fx} {id}: Size");
         assert_eq!(o["shared_size"], d["SharedSize"], "{fx} {id}: SharedSize");
         assert_eq!(o["containers"], d["Containers"], "{fx} {id}: Containers");
@@ -84,11 +91,19 @@ fn check_containers_match_docker_container_inspect(fx: &str, root: &Path, answer
     let ours = by_key(&ours, "id");
     let docker = read_json(&answers.join("container-inspect.json"));
     let docker = by_key(&docker, "Id");
-    assert_eq!(ours.keys().collect::<Vec<_>>(), docker.keys().collect::<Vec<_>>(), "{fx}: container sets differ");
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        docker.keys().collect::<Vec<_>>(),
+        "{fx}: container sets differ"
+    );
     for (id, d) in &docker {
         let o = ours[id];
         let ctx = format!("{fx} container {id}");
-        assert_eq!(o["name"].as_str(), d["Name"].as_str().map(|n| n.trim_start_matches('/')), "{ctx}: Name");
+        assert_eq!(
+            o["name"].as_str(),
+            d["Name"].as_str().map(|n| n.trim_start_matches('/')),
+            "{ctx}: Name"
+        );
         assert_eq!(o["image"], d["Image"], "{ctx}: Image");
         assert_eq!(o["image_ref"], d["Config"]["Image"], "{ctx}: Config.Image");
         assert_eq!(o["state"], d["State"]["Status"], "{ctx}: State.Status");
@@ -104,7 +119,8 @@ fn check_containers_match_docker_container_inspect(fx: &str, root: &Path, answer
         let mount_id = upper.trim_end_matches("/diff").rsplit('/').next().unwrap();
         assert_eq!(o["mount_id"].as_str(), Some(mount_id), "{ctx}: RW layer");
         let lower = d["GraphDriver"]["Data"]["LowerDir"].as_str().unwrap();
-        let init = lower.split(':').next().unwrap().trim_end_matches("/diff").rsplit('/').next().unwrap();
+        let init =
+            lower.split(':').next().unwrap().trim_end_matches("/diff").rsplit('/').next().unwrap();
         assert_eq!(o["init_id"].as_str(), Some(init), "{ctx}: init layer");
     }
 }
@@ -164,7 +180,10 @@ fn check_inspect_resolves_references_as_docker_does(fx: &str, root: &Path, answe
         names.push(id[7..].to_owned());
         for t in strs(&d["RepoTags"]) {
             if !t.contains('/') || !t.split('/').next().unwrap().contains(['.', ':']) {
-                names.push(format!("docker.io/{}", if t.contains('/') { t.clone() } else { format!("library/{t}") }));
+                names.push(format!(
+                    "docker.io/{}",
+                    if t.contains('/') { t.clone() } else { format!("library/{t}") }
+                ));
             }
         }
         for n in names {
@@ -224,12 +243,18 @@ fn layers_carry_their_registry_blobs() {
     require_root!();
     let root = data_root("basic");
     let layers = run_json(&root, &["layers"]);
-    let with_blobs: Vec<&Value> = layers.as_array().unwrap().iter().filter(|l| !l["blob_digests"].as_array().unwrap().is_empty()).collect();
+    let with_blobs: Vec<&Value> = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["blob_digests"].as_array().unwrap().is_empty())
+        .collect();
     assert!(!with_blobs.is_empty());
     let dist = root.join("image/overlay2/distribution/v2metadata-by-diffid/sha256");
     for l in with_blobs {
         let diff = l["diff_id"].as_str().unwrap();
-        let raw: Value = serde_json::from_slice(&std::fs::read(dist.join(&diff[7..])).unwrap()).unwrap();
+        let raw: Value =
+            serde_json::from_slice(&std::fs::read(dist.join(&diff[7..])).unwrap()).unwrap();
         let expect: Vec<(String, String, bool)> = raw
             .as_array()
             .unwrap()
@@ -247,7 +272,11 @@ fn layers_carry_their_registry_blobs() {
             .unwrap()
             .iter()
             .map(|e| {
-                (e["digest"].as_str().unwrap().into(), e["source_repository"].as_str().unwrap().into(), e["pushed"].as_bool().unwrap())
+                (
+                    e["digest"].as_str().unwrap().into(),
+                    e["source_repository"].as_str().unwrap().into(),
+                    e["pushed"].as_bool().unwrap(),
+                )
             })
             .collect();
         assert_eq!(got, expect, "layer {}", l["chain_id"]);
@@ -262,7 +291,8 @@ fn containerd_image_store_is_read_and_named() {
     assert_eq!(code, 0, "{err}");
     let named = format!("containerd image store at {}", root.join("containerd/daemon").display());
     assert!(err.contains(&named), "stderr names the containerd root read: {err}");
-    let listed = read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
+    let listed =
+        read_json(&answers("containerd-store").join("api-images.json")).as_array().unwrap().len();
     assert_eq!(out.lines().count(), 1 + listed, "every image Docker lists: {out}");
 }
 
@@ -271,7 +301,10 @@ fn containerd_image_store_is_read_and_named() {
 #[test]
 fn live_engine_fresh_data_root() {
     require_root!();
-    let out = tempfile::Builder::new().prefix("strata-live-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = tempfile::Builder::new()
+        .prefix("strata-live-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
     let status = std::process::Command::new(repo().join("fixtures/make-fixtures.sh"))
         .arg("--out")
         .arg(out.path())

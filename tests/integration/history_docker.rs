@@ -4,7 +4,9 @@
 use crate::support::*;
 
 fn unix_seconds(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap_or_else(|e| panic!("{rfc3339}: {e}")).timestamp()
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339}: {e}"))
+        .timestamp()
 }
 
 #[test]
@@ -30,10 +32,15 @@ fn history_equals_docker_for_every_fixture_image() {
                 assert_eq!(o["created_by"], d["CreatedBy"], "{at}: CreatedBy");
                 assert_eq!(o["comment"], d["Comment"], "{at}: Comment");
                 assert_eq!(o["size"], d["Size"], "{at}: Size");
-                let dtags = if d["Tags"].is_null() { serde_json::json!([]) } else { d["Tags"].clone() };
+                let dtags =
+                    if d["Tags"].is_null() { serde_json::json!([]) } else { d["Tags"].clone() };
                 assert_eq!(o["tags"], dtags, "{at}: Tags");
                 // A step made a layer exactly when it is not an empty_layer step.
-                assert_eq!(o["empty_layer"].as_bool().unwrap(), o["chain_id"].is_null(), "{at}: layer vs empty_layer");
+                assert_eq!(
+                    o["empty_layer"].as_bool().unwrap(),
+                    o["chain_id"].is_null(),
+                    "{at}: layer vs empty_layer"
+                );
             }
             compared += 1;
         }

@@ -67,7 +67,9 @@ fn apply(root: &Path, rel: &Path, damage: Damage, outside: &Path) {
     match damage {
         Damage::Truncated => std::fs::write(&p, &original[..original.len() / 2]).unwrap(),
         Damage::Zeroed => std::fs::write(&p, vec![0u8; original.len().max(1)]).unwrap(),
-        Damage::Garbage => std::fs::write(&p, garbage(original.len(), original.len() as u64)).unwrap(),
+        Damage::Garbage => {
+            std::fs::write(&p, garbage(original.len(), original.len() as u64)).unwrap()
+        }
         Damage::Directory => {
             remove();
             std::fs::create_dir(&p).unwrap();
@@ -99,9 +101,15 @@ fn restore(root: &Path, rel: &Path, backup: &Path, parent_stamp: &Path) {
             std::fs::remove_file(&p).unwrap();
         }
     }
-    let st = Command::new("cp").args(["-a", "--preserve=all"]).arg(backup).arg(&p).status().unwrap();
+    let st =
+        Command::new("cp").args(["-a", "--preserve=all"]).arg(backup).arg(&p).status().unwrap();
     assert!(st.success());
-    let st = Command::new("touch").arg("-r").arg(parent_stamp).arg(p.parent().unwrap()).status().unwrap();
+    let st = Command::new("touch")
+        .arg("-r")
+        .arg(parent_stamp)
+        .arg(p.parent().unwrap())
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -113,7 +121,8 @@ fn loader_must_name(label: &str, damage: Damage) -> bool {
     if matches!(label, "tar-split" | "file in a layer diff") {
         return false;
     }
-    !(damage == Damage::Truncated && matches!(label, "layer size" | "layer cache-id" | "overlay2 link" | "overlay2 lower"))
+    !(damage == Damage::Truncated
+        && matches!(label, "layer size" | "layer cache-id" | "overlay2 link" | "overlay2 lower"))
 }
 
 /// Commands whose output is a list of findings, which must name any damaged file.
@@ -126,7 +135,8 @@ fn reports_findings(cmd: &str) -> bool {
 /// the layer files too (a truncated, zeroed or replaced file in a layer, a damaged
 /// tar-split stream).
 fn checker_must_name(label: &str, damage: Damage, content_checked: bool) -> bool {
-    loader_must_name(label, damage) || (content_checked && matches!(label, "tar-split" | "file in a layer diff"))
+    loader_must_name(label, damage)
+        || (content_checked && matches!(label, "tar-split" | "file in a layer diff"))
 }
 
 /// Whether `audit` on this data-root hashes layer content (verify has landed).
@@ -146,7 +156,13 @@ fn json_args(cmd: &[String]) -> Vec<String> {
 /// Checks one run; returns a description of what is wrong, if anything.
 /// `must_name`: whether this damage must be named (by a listing on stderr, by a
 /// checker in its findings).
-fn check_run(what: &str, cmd: &[String], o: &Outcome, rel: &Path, must_name: bool) -> Result<(), String> {
+fn check_run(
+    what: &str,
+    cmd: &[String],
+    o: &Outcome,
+    rel: &Path,
+    must_name: bool,
+) -> Result<(), String> {
     let rel_s = rel.to_str().unwrap();
     if o.timed_out {
         return Err(format!("{what}: strata {cmd:?} did not finish within {BOUND:?}"));
@@ -154,28 +170,46 @@ fn check_run(what: &str, cmd: &[String], o: &Outcome, rel: &Path, must_name: boo
     if o.stderr.contains("panicked") {
         return Err(format!("{what}: strata {cmd:?} panicked: {}", o.stderr));
     }
-    let code = o.code.ok_or_else(|| format!("{what}: strata {cmd:?} killed by a signal: {}", o.stderr))?;
+    let code =
+        o.code.ok_or_else(|| format!("{what}: strata {cmd:?} killed by a signal: {}", o.stderr))?;
     if !(0..=2).contains(&code) {
         return Err(format!("{what}: strata {cmd:?} exited {code}: {}", o.stderr));
     }
     if code == 2 {
         // Could not run (e.g. the image asked for is the damaged one): one clear
         // message, no half-written output.
-        if o.stderr.trim().is_empty() || !o.stdout.trim().is_empty() && serde_json::from_str::<serde_json::Value>(&o.stdout).is_err() {
-            return Err(format!("{what}: strata {cmd:?} exit 2 without a clear message: {} / {}", o.stderr, o.stdout));
+        if o.stderr.trim().is_empty()
+            || !o.stdout.trim().is_empty()
+                && serde_json::from_str::<serde_json::Value>(&o.stdout).is_err()
+        {
+            return Err(format!(
+                "{what}: strata {cmd:?} exit 2 without a clear message: {} / {}",
+                o.stderr, o.stdout
+            ));
         }
         return Ok(());
     }
-    let v: serde_json::Value = serde_json::from_str(&o.stdout)
-        .map_err(|e| format!("{what}: strata {cmd:?} JSON does not parse ({e}): {}", o.stdout.chars().take(400).collect::<String>()))?;
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).map_err(|e| {
+        format!(
+            "{what}: strata {cmd:?} JSON does not parse ({e}): {}",
+            o.stdout.chars().take(400).collect::<String>()
+        )
+    })?;
     // A file inside a layer may be named by its path in the layer.
     let in_layer = rel_s.split_once("/diff/").map(|(_, p)| p).unwrap_or(rel_s);
     let text = v.to_string();
     if must_name && reports_findings(&cmd[0]) && !text.contains(rel_s) && !text.contains(in_layer) {
         return Err(format!("{what}: strata {cmd:?} has no finding naming {rel_s}"));
     }
-    if must_name && !reports_findings(&cmd[0]) && !o.stderr.contains(rel_s) && v.as_array().is_some_and(|a| a.is_empty()) {
-        return Err(format!("{what}: strata {cmd:?} neither names {rel_s} on stderr nor lists anything: {}", o.stderr));
+    if must_name
+        && !reports_findings(&cmd[0])
+        && !o.stderr.contains(rel_s)
+        && v.as_array().is_some_and(|a| a.is_empty())
+    {
+        return Err(format!(
+            "{what}: strata {cmd:?} neither names {rel_s} on stderr nor lists anything: {}",
+            o.stderr
+        ));
     }
     Ok(())
 }
@@ -185,7 +219,11 @@ fn campaign(fixture: &str) {
     let copy = copy_tree(&pristine);
     let root = copy.path();
     let outside = tempfile::tempdir().unwrap();
-    nix::unistd::mkfifo(&outside.path().join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    nix::unistd::mkfifo(
+        &outside.path().join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
     let backups = tempfile::tempdir().unwrap();
     let commands = all_commands_for(&pristine, REFS);
     let files = pick_files(root);
@@ -197,17 +235,34 @@ fn campaign(fixture: &str) {
     for (i, (label, rel)) in files.iter().enumerate() {
         let backup = backups.path().join(format!("{i}"));
         let stamp = backups.path().join(format!("{i}.dir"));
-        assert!(Command::new("cp").args(["-a", "--preserve=all"]).arg(root.join(rel)).arg(&backup).status().unwrap().success());
-        assert!(Command::new("touch").arg("-r").arg(root.join(rel).parent().unwrap()).arg(&stamp).status().unwrap().success());
+        assert!(Command::new("cp")
+            .args(["-a", "--preserve=all"])
+            .arg(root.join(rel))
+            .arg(&backup)
+            .status()
+            .unwrap()
+            .success());
+        assert!(Command::new("touch")
+            .arg("-r")
+            .arg(root.join(rel).parent().unwrap())
+            .arg(&stamp)
+            .status()
+            .unwrap()
+            .success());
         for &damage in DAMAGES {
             let what = format!("{fixture}: {label} {} {damage:?}", rel.display());
             apply(root, rel, damage, outside.path());
             // The library: a finding names the file.
             if loader_must_name(label, damage) {
-                let opts = LoadOptions { driver: None, limits: Limits::default(), ..Default::default() };
+                let opts =
+                    LoadOptions { driver: None, limits: Limits::default(), ..Default::default() };
                 let g = Graph::load(root, &opts).unwrap().0;
                 let rel_s = rel.to_str().unwrap();
-                if !g.findings.iter().any(|f| f.file.as_deref() == Some(rel_s) || f.message.contains(rel_s)) {
+                if !g
+                    .findings
+                    .iter()
+                    .any(|f| f.file.as_deref() == Some(rel_s) || f.message.contains(rel_s))
+                {
                     failures.push(format!(
                         "{what}: no finding names it; findings: {:?}",
                         g.findings.iter().map(|f| &f.message).collect::<Vec<_>>()
@@ -218,8 +273,11 @@ fn campaign(fixture: &str) {
                 let a = json_args(cmd);
                 let o = run_bounded(root, &a, BOUND);
                 runs += 1;
-                let must =
-                    if reports_findings(&cmd[0]) { checker_must_name(label, damage, content) } else { loader_must_name(label, damage) };
+                let must = if reports_findings(&cmd[0]) {
+                    checker_must_name(label, damage, content)
+                } else {
+                    loader_must_name(label, damage)
+                };
                 if let Err(e) = check_run(&what, &a, &o, rel, must) {
                     failures.push(e);
                 }
@@ -238,7 +296,12 @@ fn campaign(fixture: &str) {
             "{fixture}: restoring left a difference for {a:?}"
         );
     }
-    eprintln!("{fixture}: {} files x {} damages, {runs} runs, {} failures", files.len(), DAMAGES.len(), failures.len());
+    eprintln!(
+        "{fixture}: {} files x {} damages, {runs} runs, {} failures",
+        files.len(),
+        DAMAGES.len(),
+        failures.len()
+    );
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -259,7 +322,9 @@ fn campaign_trixie26() {
 #[test]
 fn unreadable_files_as_nobody() {
     require_root!();
-    let ok = Command::new("setpriv").args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "true"]).status();
+    let ok = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "true"])
+        .status();
     if !matches!(ok, Ok(s) if s.success()) {
         skip!("cannot run as nobody with setpriv");
     }
@@ -292,7 +357,13 @@ fn unreadable_files_as_nobody() {
                 timed_out: false,
             };
             let what = format!("basic: {label} {} unreadable (as nobody)", rel.display());
-            if let Err(e) = check_run(&what, &a, &o, &rel, !matches!(label, "tar-split" | "file in a layer diff")) {
+            if let Err(e) = check_run(
+                &what,
+                &a,
+                &o,
+                &rel,
+                !matches!(label, "tar-split" | "file in a layer diff"),
+            ) {
                 failures.push(e);
             }
             if !matches!(label, "tar-split" | "file in a layer diff")
@@ -300,7 +371,10 @@ fn unreadable_files_as_nobody() {
                 && !o.stderr.contains("permission denied")
                 && !o.stdout.contains("permission denied")
             {
-                failures.push(format!("{what}: strata {a:?} does not say permission denied: {}", o.stderr));
+                failures.push(format!(
+                    "{what}: strata {a:?} does not say permission denied: {}",
+                    o.stderr
+                ));
             }
         }
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();

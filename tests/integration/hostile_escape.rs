@@ -12,10 +12,15 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 
-const SYSTEM: &[&str] = &["/etc/ld.so.cache", "/proc/", "/sys/", "/usr/lib/", "/lib/", "/lib64/", "/dev/"];
+const SYSTEM: &[&str] =
+    &["/etc/ld.so.cache", "/proc/", "/sys/", "/usr/lib/", "/lib/", "/lib64/", "/dev/"];
 
 fn first_dir(p: &Path) -> std::path::PathBuf {
-    let mut v: Vec<_> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir() && !p.is_symlink()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
     v.sort();
     v.into_iter().find(|d| d.file_name().unwrap() != "l").unwrap()
 }
@@ -29,7 +34,11 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     let outside = tempfile::tempdir().unwrap();
     let o = outside.path();
     // Plausible targets outside: a config, a container dir, a layer tree, a FIFO.
-    std::fs::write(o.join("config.json"), br#"{"rootfs":{"type":"layers","diff_ids":[]},"os":"linux"}"#).unwrap();
+    std::fs::write(
+        o.join("config.json"),
+        br#"{"rootfs":{"type":"layers","diff_ids":[]},"os":"linux"}"#,
+    )
+    .unwrap();
     std::fs::write(
         o.join("repositories.json"),
         br#"{"Repositories":{"x":{"x:latest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}}}"#,
@@ -64,7 +73,11 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     // A relative escape too: ../../.. out of the root.
     let depth = root.components().count() + 2;
     symlink(
-        format!("{}{}", "../".repeat(depth), o.join("tree").display().to_string().trim_start_matches('/')),
+        format!(
+            "{}{}",
+            "../".repeat(depth),
+            o.join("tree").display().to_string().trim_start_matches('/')
+        ),
         root.join("overlay2/l/ESCAPE"),
     )
     .unwrap();
@@ -73,14 +86,20 @@ fn planted_symlinks_never_lead_outside_and_nothing_is_opened_for_writing() {
     let o_s = o.display().to_string();
     // The check itself can fail: `cat` of a file outside, traced the same way, is caught.
     let (trace, _) = traced(Command::new("cat").arg(o.join("config.json")));
-    assert!(!problems_in(&trace, &root_s, &o_s, "cat").is_empty(), "the trace check misses an open outside the root");
+    assert!(
+        !problems_in(&trace, &root_s, &o_s, "cat").is_empty(),
+        "the trace check misses an open outside the root"
+    );
     let mut problems = Vec::new();
     for cmd in all_commands_for(&data_root("basic"), &["strata/app:1", "changer"]) {
         let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
         c.arg("--root").arg(root).args(&cmd).args(["--format", "json"]);
         let (trace, err) = traced(&mut c);
         assert!(!err.contains("panicked"), "{cmd:?}: {err}");
-        assert!(trace.contains("openat2("), "{cmd:?}: the trace shows no openat2 call: is strace working?");
+        assert!(
+            trace.contains("openat2("),
+            "{cmd:?}: the trace shows no openat2 call: is strace working?"
+        );
         problems.extend(problems_in(&trace, &root_s, &o_s, &format!("{cmd:?}")));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -119,19 +138,28 @@ fn problems_in(trace: &str, root_s: &str, o_s: &str, what: &str) -> Vec<String> 
             problems.push(format!("{what} made a changing call: {line}"));
             continue;
         }
-        if (line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT") || line.contains("O_TRUNC"))
+        if (line.contains("O_WRONLY")
+            || line.contains("O_RDWR")
+            || line.contains("O_CREAT")
+            || line.contains("O_TRUNC"))
             && !line.contains("</dev/")
         {
             problems.push(format!("{what} opened for writing: {line}"));
         }
         // The path of a successful open: `= N</path>`.
-        let Some(opened) = line.rsplit_once(") = ").and_then(|(_, r)| r.split_once('<')).map(|(_, p)| p.trim_end_matches('>')) else {
+        let Some(opened) = line
+            .rsplit_once(") = ")
+            .and_then(|(_, r)| r.split_once('<'))
+            .map(|(_, p)| p.trim_end_matches('>'))
+        else {
             continue;
         };
         if opened.starts_with(o_s) {
             problems.push(format!("{what} opened {opened} outside the root: {line}"));
         } else if !opened.starts_with(root_s) && !SYSTEM.iter().any(|s| opened.starts_with(s)) {
-            problems.push(format!("{what} opened {opened}, neither under the root nor a system file: {line}"));
+            problems.push(format!(
+                "{what} opened {opened}, neither under the root nor a system file: {line}"
+            ));
         }
     }
     problems

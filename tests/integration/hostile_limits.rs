@@ -19,7 +19,11 @@ fn inflate(root: &Path, rel: &Path, len: u64) {
 }
 
 fn load(root: &Path, max: u64) -> Graph {
-    let opts = LoadOptions { driver: None, limits: Limits { max_metadata_bytes: max, ..Limits::default() }, ..Default::default() };
+    let opts = LoadOptions {
+        driver: None,
+        limits: Limits { max_metadata_bytes: max, ..Limits::default() },
+        ..Default::default()
+    };
     Graph::load(root, &opts).unwrap().0
 }
 
@@ -32,8 +36,10 @@ fn every_metadata_file_is_capped() {
     let root = copy.path();
     // Files strata does not read as metadata: the layer tar-split (streamed, with its
     // own limits) and files inside layers (hashed, not loaded).
-    let picked: Vec<_> =
-        pick_files(root).into_iter().filter(|(label, _)| !matches!(*label, "tar-split" | "file in a layer diff")).collect();
+    let picked: Vec<_> = pick_files(root)
+        .into_iter()
+        .filter(|(label, _)| !matches!(*label, "tar-split" | "file in a layer diff"))
+        .collect();
     assert!(picked.len() >= 14, "{picked:?}");
     let limit = 1 << 20;
     let clean = load(root, limit);
@@ -43,13 +49,27 @@ fn every_metadata_file_is_capped() {
         inflate(root, &rel, limit + 1);
         let g = load(root, limit);
         let hit = g.findings.iter().find(|f| f.code == Code::LimitExceeded);
-        let hit = hit.unwrap_or_else(|| panic!("{label} {} over the limit: no limit-exceeded finding in {:#?}", rel.display(), g.findings));
+        let hit = hit.unwrap_or_else(|| {
+            panic!(
+                "{label} {} over the limit: no limit-exceeded finding in {:#?}",
+                rel.display(),
+                g.findings
+            )
+        });
         assert_eq!(hit.file.as_deref(), Some(rel.to_str().unwrap()), "{label}: {hit:?}");
-        assert!(hit.message.contains("--max-metadata-bytes"), "{label}: says how to raise it: {}", hit.message);
+        assert!(
+            hit.message.contains("--max-metadata-bytes"),
+            "{label}: says how to raise it: {}",
+            hit.message
+        );
         // At the limit exactly, the file is read (and no limit finding).
         inflate(root, &rel, limit);
         let g = load(root, limit);
-        assert!(g.findings.iter().all(|f| f.code != Code::LimitExceeded), "{label} at the limit: {:?}", g.findings);
+        assert!(
+            g.findings.iter().all(|f| f.code != Code::LimitExceeded),
+            "{label} at the limit: {:?}",
+            g.findings
+        );
         std::fs::write(root.join(&rel), saved).unwrap();
     }
 }
@@ -63,11 +83,17 @@ fn a_huge_image_config_is_a_finding_not_a_stall() {
     let root = copy.path();
     let (_, config) = pick_files(root).into_iter().find(|(l, _)| *l == "image config").unwrap();
     inflate(root, &config, 100_000_000);
-    let args: Vec<String> = ["images", "--format", "json", "--max-metadata-bytes", "1048576"].map(String::from).to_vec();
+    let args: Vec<String> = ["images", "--format", "json", "--max-metadata-bytes", "1048576"]
+        .map(String::from)
+        .to_vec();
     let o = run_bounded(root, &args, Duration::from_secs(60));
     assert!(!o.timed_out && o.elapsed < Duration::from_secs(10), "took {:?}", o.elapsed);
     assert!(matches!(o.code, Some(0 | 1)), "exit {:?}: {}", o.code, o.stderr);
-    assert!(o.stderr.contains(config.to_str().unwrap()) && o.stderr.contains("limit"), "stderr: {}", o.stderr);
+    assert!(
+        o.stderr.contains(config.to_str().unwrap()) && o.stderr.contains("limit"),
+        "stderr: {}",
+        o.stderr
+    );
     let listed: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let n = listed.as_array().map(Vec::len).unwrap_or(0);
     let all = run_json(&data_root("basic"), &["images"]).as_array().unwrap().len();
@@ -169,11 +195,21 @@ fn tar_split_limits_are_findings() {
     for (what, body, flag) in cases {
         plant_tar_split(&root.join(&ts), &mut |w| body(w));
         for cmd in ["verify", "audit"] {
-            let args: Vec<String> = [cmd, "--format", "json", flag[0], flag[1]].map(String::from).to_vec();
+            let args: Vec<String> =
+                [cmd, "--format", "json", flag[0], flag[1]].map(String::from).to_vec();
             let o = run_bounded(root, &args, Duration::from_secs(60));
-            assert!(!o.timed_out && o.elapsed < Duration::from_secs(20), "{what}: {cmd} took {:?}", o.elapsed);
+            assert!(
+                !o.timed_out && o.elapsed < Duration::from_secs(20),
+                "{what}: {cmd} took {:?}",
+                o.elapsed
+            );
             assert!(!o.stderr.contains("panicked"), "{what}: {cmd}: {}", o.stderr);
-            assert!(matches!(o.code, Some(0 | 1)), "{what}: {cmd} exited {:?}: {}", o.code, o.stderr);
+            assert!(
+                matches!(o.code, Some(0 | 1)),
+                "{what}: {cmd} exited {:?}: {}",
+                o.code,
+                o.stderr
+            );
             let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
             let mut fs = Vec::new();
             findings_in(&v, &mut fs);

@@ -13,7 +13,9 @@ use std::process::Command;
 /// strata as `nobody` (no supplementary groups), or `None` (after [`skip`]) when that
 /// cannot be done.
 fn as_nobody(root: &Path, args: &[&str]) -> Option<(i32, String, String)> {
-    let ok = Command::new("setpriv").args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "true"]).status();
+    let ok = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "true"])
+        .status();
     if !matches!(ok, Ok(s) if s.success()) {
         skip("cannot run as nobody with setpriv");
         return None;
@@ -47,7 +49,11 @@ fn reachable_copy(name: &str) -> tempfile::TempDir {
     let mut p = copy.path().parent();
     while let Some(dir) = p {
         let mode = std::fs::metadata(dir).unwrap().permissions().mode();
-        assert!(mode & 0o001 != 0, "{} is not searchable by others; tests cannot run as nobody under it", dir.display());
+        assert!(
+            mode & 0o001 != 0,
+            "{} is not searchable by others; tests cannot run as nobody under it",
+            dir.display()
+        );
         p = dir.parent();
     }
     copy
@@ -59,7 +65,10 @@ fn assert_one_clear_error(code: i32, stdout: &str, stderr: &str, path: &Path) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one error line, got: {stderr}");
     assert!(lines[0].contains(&path.display().to_string()), "names {}: {stderr}", path.display());
-    assert!(lines[0].contains("permission denied") && lines[0].contains("sudo"), "says what to do: {stderr}");
+    assert!(
+        lines[0].contains("permission denied") && lines[0].contains("sudo"),
+        "says what to do: {stderr}"
+    );
     assert!(stdout.trim().is_empty(), "no half output: {stdout}");
 }
 
@@ -69,7 +78,12 @@ fn unreadable_data_root_is_one_clear_error() {
     let copy = reachable_copy("basic");
     // As Docker leaves it: the top 0710 root:root, so others may not list it.
     chmod(copy.path(), 0o710);
-    for cmd in [&["images"][..], &["layers", "--format", "json"], &["containers"], &["inspect", "strata/app:1"]] {
+    for cmd in [
+        &["images"][..],
+        &["layers", "--format", "json"],
+        &["containers"],
+        &["inspect", "strata/app:1"],
+    ] {
         let Some((code, out, err)) = as_nobody(copy.path(), cmd) else { return };
         assert_one_clear_error(code, &out, &err, copy.path());
     }

@@ -25,10 +25,23 @@ fn check_untouched(fixture: &str) {
             let a = args(cmd, format);
             let o = run_bounded(copy.path(), &a, BOUND);
             assert!(!o.timed_out, "{fixture}: strata {a:?} did not finish in {BOUND:?}");
-            assert!(!o.stderr.contains("panicked"), "{fixture}: strata {a:?} panicked: {}", o.stderr);
-            assert!(matches!(o.code, Some(0..=2)), "{fixture}: strata {a:?} exited {:?}: {}", o.code, o.stderr);
+            assert!(
+                !o.stderr.contains("panicked"),
+                "{fixture}: strata {a:?} panicked: {}",
+                o.stderr
+            );
+            assert!(
+                matches!(o.code, Some(0..=2)),
+                "{fixture}: strata {a:?} exited {:?}: {}",
+                o.code,
+                o.stderr
+            );
             let after = fingerprint(copy.path());
-            assert!(before == after, "{fixture}: strata {a:?} changed the data-root:\n{}", diff(&before, &after));
+            assert!(
+                before == after,
+                "{fixture}: strata {a:?} changed the data-root:\n{}",
+                diff(&before, &after)
+            );
         }
     }
 }
@@ -88,7 +101,17 @@ fn the_fingerprint_sees_every_kind_of_change() {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap()
             }),
         ),
-        ("mtime", Box::new(|| std::fs::File::options().write(true).open(&file).unwrap().set_modified(std::time::UNIX_EPOCH).unwrap())),
+        (
+            "mtime",
+            Box::new(|| {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&file)
+                    .unwrap()
+                    .set_modified(std::time::UNIX_EPOCH)
+                    .unwrap()
+            }),
+        ),
         ("xattr", Box::new(|| xattr::set(&file, "user.strata-test", b"x").unwrap())),
         ("new file", Box::new(|| std::fs::write(p.join("image/new"), b"").unwrap())),
     ];
@@ -112,10 +135,24 @@ fn every_command_works_on_a_read_only_mount() {
         let a = args(&cmd, "json");
         let on_ro = run_bounded(&ro.path, &a, BOUND);
         let on_rw = run_bounded(&src, &a, BOUND);
-        assert!(!on_ro.timed_out && !on_ro.stderr.contains("panicked"), "strata {a:?} on ro: {}", on_ro.stderr);
-        assert_eq!(on_ro.code, on_rw.code, "strata {a:?}: exit status differs on a read-only mount: {}", on_ro.stderr);
-        assert!(matches!(on_ro.code, Some(0 | 1)), "strata {a:?} on ro exited {:?}: {}", on_ro.code, on_ro.stderr);
-        serde_json::from_str::<serde_json::Value>(&on_ro.stdout).unwrap_or_else(|e| panic!("strata {a:?}: {e}: {}", on_ro.stdout));
+        assert!(
+            !on_ro.timed_out && !on_ro.stderr.contains("panicked"),
+            "strata {a:?} on ro: {}",
+            on_ro.stderr
+        );
+        assert_eq!(
+            on_ro.code, on_rw.code,
+            "strata {a:?}: exit status differs on a read-only mount: {}",
+            on_ro.stderr
+        );
+        assert!(
+            matches!(on_ro.code, Some(0 | 1)),
+            "strata {a:?} on ro exited {:?}: {}",
+            on_ro.code,
+            on_ro.stderr
+        );
+        serde_json::from_str::<serde_json::Value>(&on_ro.stdout)
+            .unwrap_or_else(|e| panic!("strata {a:?}: {e}: {}", on_ro.stdout));
         // Answers are the same but for where the root is (and the clock).
         assert_eq!(
             stable_json(&on_ro.stdout, &ro.path),

@@ -10,7 +10,9 @@ use strata::store::containers::parse_container_config;
 use strata::store::distribution::V2Metadata;
 use strata::store::graphdriver::{parse_link, parse_lower};
 use strata::store::imagedb::parse_config;
-use strata::store::layerdb::{is_safe_dir_name, parse_cache_id, parse_diff, parse_mount_id, parse_parent, parse_size};
+use strata::store::layerdb::{
+    is_safe_dir_name, parse_cache_id, parse_diff, parse_mount_id, parse_parent, parse_size,
+};
 use strata::store::repositories::parse_repositories;
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -49,7 +51,8 @@ fn one(target: &str, data: &[u8]) {
             let Some((&which, rest)) = data.split_first() else { return };
             if which & 1 == 0 {
                 if let Ok(v) = serde_json::from_slice::<Vec<V2Metadata>>(rest) {
-                    let back: Vec<V2Metadata> = serde_json::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap();
+                    let back: Vec<V2Metadata> =
+                        serde_json::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap();
                     assert_eq!(back, v);
                 }
             } else if let Ok(s) = std::str::from_utf8(rest) {
@@ -112,8 +115,11 @@ fn one(target: &str, data: &[u8]) {
             } else {
                 rest.to_vec()
             };
-            let limits =
-                strata::fsread::Limits { max_metadata_bytes: 1 << 20, max_tar_split_bytes: 8 << 20, max_tar_split_entries: 20_000 };
+            let limits = strata::fsread::Limits {
+                max_metadata_bytes: 1 << 20,
+                max_tar_split_bytes: 8 << 20,
+                max_tar_split_entries: 20_000,
+            };
             let mut reader = TarSplitReader::new(&gz[..], limits);
             let mut headers = HeaderTracker::new(1 << 20);
             let mut n = 0u64;
@@ -160,8 +166,11 @@ fn every_kept_input_parses_without_panic() {
 /// ambiguity is distribution/reference's); the normal form stays exact.
 #[test]
 fn familiar_form_of_a_dotted_docker_hub_path_is_dockers() {
-    let data =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/reference/familiar-ambiguous-docker-io-host")).unwrap();
+    let data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/regressions/reference/familiar-ambiguous-docker-io-host"),
+    )
+    .unwrap();
     let r = Reference::parse(std::str::from_utf8(&data).unwrap()).unwrap();
     assert_eq!(r.name, "docker.io/ucker.io/user/apser/app");
     assert_eq!(r.familiar(), "ucker.io/user/apser/app");

@@ -16,9 +16,15 @@ fn every_command_answers(root: &Path, what: &str) {
             let o = run_bounded(root, &a, Duration::from_secs(60));
             assert!(!o.timed_out, "{what}: strata {a:?} hung");
             assert!(!o.stderr.contains("panicked"), "{what}: strata {a:?} panicked: {}", o.stderr);
-            assert!(matches!(o.code, Some(0..=2)), "{what}: strata {a:?} exited {:?}: {}", o.code, o.stderr);
+            assert!(
+                matches!(o.code, Some(0..=2)),
+                "{what}: strata {a:?} exited {:?}: {}",
+                o.code,
+                o.stderr
+            );
             if format == "json" && o.code != Some(2) {
-                serde_json::from_str::<serde_json::Value>(&o.stdout).unwrap_or_else(|e| panic!("{what}: strata {a:?}: {e}"));
+                serde_json::from_str::<serde_json::Value>(&o.stdout)
+                    .unwrap_or_else(|e| panic!("{what}: strata {a:?}: {e}"));
             }
         }
     }
@@ -26,8 +32,12 @@ fn every_command_answers(root: &Path, what: &str) {
 
 fn layer_size_files(root: &Path) -> Vec<std::path::PathBuf> {
     let dir = root.join("image/overlay2/layerdb/sha256");
-    let mut v: Vec<_> =
-        std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path().join("size")).filter(|p| p.is_file()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("size"))
+        .filter(|p| p.is_file())
+        .collect();
     v.sort();
     v
 }
@@ -58,7 +68,12 @@ fn extreme_layer_sizes_do_not_overflow() {
         let _ = i;
     }
     let images = run_json(root, &["images"]);
-    let multi = images.as_array().unwrap().iter().find(|i| i["chain_ids"].as_array().unwrap().len() > 1).unwrap();
+    let multi = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["chain_ids"].as_array().unwrap().len() > 1)
+        .unwrap();
     assert!(multi["size"].is_null(), "{multi}");
 }
 
@@ -68,7 +83,10 @@ fn extreme_layer_sizes_do_not_overflow() {
 fn exabyte_sparse_files_in_a_rw_layer() {
     require_root!();
     let mnt = tempfile::tempdir().unwrap();
-    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"]).arg(mnt.path()).status();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(mnt.path())
+        .status();
     if !matches!(ok, Ok(s) if s.success()) {
         skip!("cannot mount a tmpfs here");
     }
@@ -81,9 +99,20 @@ fn exabyte_sparse_files_in_a_rw_layer() {
     let _guard = Unmount(mnt.path());
     let root = mnt.path().join("root");
     let src = data_root("basic");
-    assert!(Command::new("cp").args(["-a", "--preserve=all"]).arg(&src).arg(&root).status().unwrap().success());
+    assert!(Command::new("cp")
+        .args(["-a", "--preserve=all"])
+        .arg(&src)
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success());
     let containers = run_json(&root, &["containers"]);
-    let changer = containers.as_array().unwrap().iter().find(|c| c["name"] == "changer").expect("container changer");
+    let changer = containers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "changer")
+        .expect("container changer");
     let rw = root.join(changer["rw_dir"].as_str().unwrap());
     for k in 0..4 {
         let f = std::fs::File::create(rw.join(format!("huge{k}"))).unwrap();

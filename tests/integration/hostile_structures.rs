@@ -24,7 +24,11 @@ fn deep_chain(root: &Path, n: usize) {
     for i in 0..n {
         let d = format!("sha256:{}", sha(format!("layer{i}").as_bytes()));
         let parent = chain.clone();
-        chain = if i == 0 { d.clone() } else { format!("sha256:{}", sha(format!("{chain} {d}").as_bytes())) };
+        chain = if i == 0 {
+            d.clone()
+        } else {
+            format!("sha256:{}", sha(format!("{chain} {d}").as_bytes()))
+        };
         let ld = img.join("layerdb/sha256").join(&chain[7..]);
         std::fs::create_dir_all(&ld).unwrap();
         std::fs::write(ld.join("diff"), &d).unwrap();
@@ -46,7 +50,10 @@ fn deep_chain(root: &Path, n: usize) {
     std::fs::write(img.join("imagedb/content/sha256").join(&id), &cfg).unwrap();
     std::fs::write(
         img.join("repositories.json"),
-        serde_json::to_vec(&serde_json::json!({"Repositories": {"deep": {"deep:latest": format!("sha256:{id}")}}})).unwrap(),
+        serde_json::to_vec(
+            &serde_json::json!({"Repositories": {"deep": {"deep:latest": format!("sha256:{id}")}}}),
+        )
+        .unwrap(),
     )
     .unwrap();
 }
@@ -59,7 +66,12 @@ fn every_command_finishes(root: &Path, refs: &[&str], bound: Duration, what: &st
             let o = run_bounded(root, &a, bound);
             assert!(!o.timed_out, "{what}: strata {a:?} did not finish within {bound:?}");
             assert!(!o.stderr.contains("panicked"), "{what}: strata {a:?} panicked: {}", o.stderr);
-            assert!(matches!(o.code, Some(0..=2)), "{what}: strata {a:?} exited {:?}: {}", o.code, o.stderr);
+            assert!(
+                matches!(o.code, Some(0..=2)),
+                "{what}: strata {a:?} exited {:?}: {}",
+                o.code,
+                o.stderr
+            );
             if format == "json" && o.code != Some(2) {
                 // `tree` nests one level per layer: deeper than serde_json's default
                 // recursion limit here, which is the reader's limit, not bad JSON.
@@ -87,8 +99,10 @@ fn parent_loops_do_not_hang() {
     let copy = copy_tree(&data_root("basic"));
     let root = copy.path();
     let list = |rel: &str| -> Vec<String> {
-        let mut v: Vec<String> =
-            std::fs::read_dir(root.join(rel)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(root.join(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         v.sort();
         v
     };
@@ -100,7 +114,9 @@ fn parent_loops_do_not_hang() {
     std::fs::write(l(2), format!("sha256:{}", layers[2])).unwrap();
     // Two images each the other's parent.
     let images = list("image/overlay2/imagedb/metadata/sha256");
-    let m = |i: usize| root.join("image/overlay2/imagedb/metadata/sha256").join(&images[i]).join("parent");
+    let m = |i: usize| {
+        root.join("image/overlay2/imagedb/metadata/sha256").join(&images[i]).join("parent")
+    };
     std::fs::write(m(0), format!("sha256:{}", images[1])).unwrap();
     std::fs::write(m(1), format!("sha256:{}", images[0])).unwrap();
     let refs = [images[0].as_str(), layers[0].as_str(), "strata/app:1", "changer"];
@@ -115,7 +131,10 @@ fn planted_escape_sequences_never_reach_the_terminal() {
     let copy = copy_tree(&data_root("basic"));
     let root = copy.path();
     let evil = "\u{1b}[31mEVIL\u{1b}]0;title\u{7}\u{1b}[2J";
-    let mut cfgs: Vec<_> = std::fs::read_dir(root.join("containers")).unwrap().map(|e| e.unwrap().path().join("config.v2.json")).collect();
+    let mut cfgs: Vec<_> = std::fs::read_dir(root.join("containers"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("config.v2.json"))
+        .collect();
     cfgs.sort();
     for p in &cfgs {
         let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
@@ -126,7 +145,18 @@ fn planted_escape_sequences_never_reach_the_terminal() {
     }
     let repos = root.join("image/overlay2/repositories.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&repos).unwrap()).unwrap();
-    let target = v["Repositories"].as_object().unwrap().values().next().unwrap().as_object().unwrap().values().next().unwrap().clone();
+    let target = v["Repositories"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     v["Repositories"][format!("x{evil}")] = serde_json::json!({ format!("x{evil}:1"): target });
     std::fs::write(&repos, serde_json::to_vec(&v).unwrap()).unwrap();
     for cmd in all_commands_for(root, &["strata/app:1"]) {

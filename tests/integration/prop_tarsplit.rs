@@ -50,7 +50,15 @@ fn spec() -> impl Strategy<Value = Spec> {
         0u64..70000,
         1_000_000u64..2_000_000_000,
     )
-        .prop_map(|(dir, name, kind, mode, uid, gid, mtime)| Spec { dir, name, kind, mode, uid, gid, mtime })
+        .prop_map(|(dir, name, kind, mode, uid, gid, mtime)| Spec {
+            dir,
+            name,
+            kind,
+            mode,
+            uid,
+            gid,
+            mtime,
+        })
 }
 
 /// Writes the tar with the `tar` crate (GNU headers, long names as GNU extensions).
@@ -67,7 +75,10 @@ fn build_tar(specs: &[Spec]) -> Vec<u8> {
         let path = format!("{parent}{}", s.name);
         // Unique names, and never a name that is a prefix directory of another.
         if !used.insert(path.clone())
-            || used.iter().any(|u| u.starts_with(&format!("{path}/")) || path.starts_with(&format!("{u}/")) && !dirs.contains(u))
+            || used.iter().any(|u| {
+                u.starts_with(&format!("{path}/"))
+                    || path.starts_with(&format!("{u}/")) && !dirs.contains(u)
+            })
         {
             continue;
         }
@@ -95,7 +106,8 @@ fn build_tar(specs: &[Spec]) -> Vec<u8> {
                 b.append_link(&mut h, &path, target).unwrap();
             }
             Kind::HardLink(n) => {
-                let Some(target) = (!files.is_empty()).then(|| files[n % files.len()].clone()) else {
+                let Some(target) = (!files.is_empty()).then(|| files[n % files.len()].clone())
+                else {
                     used.remove(&path);
                     continue;
                 };
@@ -112,23 +124,34 @@ fn build_tar(specs: &[Spec]) -> Vec<u8> {
 /// [`skip`](crate::support::skip)s and returns false.
 fn tools() -> bool {
     crate::support::root_or_skip()
-        && crate::support::tools_or_skip(&[("tar-split", "--version"), ("tar", "--version")], "apt-get install tar-split")
+        && crate::support::tools_or_skip(
+            &[("tar-split", "--version"), ("tar", "--version")],
+            "apt-get install tar-split",
+        )
 }
 
 /// Lays out a one-layer data-root: the tar's tar-split (by `tar-split disasm`) in
 /// layerdb and its files (by GNU tar) in an overlay2 diff directory.
-fn layer(tar_bytes: &[u8]) -> Result<(tempfile::TempDir, std::path::PathBuf, LayerJob), TestCaseError> {
+fn layer(
+    tar_bytes: &[u8],
+) -> Result<(tempfile::TempDir, std::path::PathBuf, LayerJob), TestCaseError> {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("root");
     let diff_id = DiffId(Digest::of(tar_bytes));
     let chain = ChainId(diff_id.0);
-    let ts_rel = Path::new("image/overlay2/layerdb/sha256").join(chain.hex()).join("tar-split.json.gz");
+    let ts_rel =
+        Path::new("image/overlay2/layerdb/sha256").join(chain.hex()).join("tar-split.json.gz");
     let content_rel = Path::new("overlay2").join("c".repeat(64)).join("diff");
     std::fs::create_dir_all(root.join(ts_rel.parent().unwrap())).unwrap();
     std::fs::create_dir_all(root.join(&content_rel)).unwrap();
     let tar_path = t.path().join("layer.tar");
     std::fs::write(&tar_path, tar_bytes).unwrap();
-    let st = Command::new("tar-split").args(["disasm", "--no-stdout", "--output"]).arg(root.join(&ts_rel)).arg(&tar_path).output().unwrap();
+    let st = Command::new("tar-split")
+        .args(["disasm", "--no-stdout", "--output"])
+        .arg(root.join(&ts_rel))
+        .arg(&tar_path)
+        .output()
+        .unwrap();
     prop_assert!(st.status.success(), "tar-split disasm: {}", String::from_utf8_lossy(&st.stderr));
     let st = Command::new("tar")
         .args(["--numeric-owner", "--same-owner", "-xpf"])
@@ -153,14 +176,20 @@ fn layer(tar_bytes: &[u8]) -> Result<(tempfile::TempDir, std::path::PathBuf, Lay
 fn reassemble(root: &Path, job: &LayerJob) -> (Vec<u8>, strata::verify::LayerResult) {
     let dir = strata::fsread::SafeDir::open_root(root).unwrap();
     let mut out = Vec::new();
-    let r = strata::verify::reassemble_layer(&dir, job, &VerifyOptions::default(), None, &mut out).unwrap();
+    let r = strata::verify::reassemble_layer(&dir, job, &VerifyOptions::default(), None, &mut out)
+        .unwrap();
     (out, r)
 }
 
 fn round_trip(tar_bytes: &[u8]) -> Result<(), TestCaseError> {
     let (_t, root, job) = layer(tar_bytes)?;
     let (out, r) = reassemble(&root, &job);
-    prop_assert!(out == tar_bytes, "reassembled {} bytes differ from the {}-byte tar", out.len(), tar_bytes.len());
+    prop_assert!(
+        out == tar_bytes,
+        "reassembled {} bytes differ from the {}-byte tar",
+        out.len(),
+        tar_bytes.len()
+    );
     prop_assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     Ok(())
 }
@@ -185,8 +214,15 @@ fn a_changed_file_breaks_the_round_trip() {
     if !tools() {
         return;
     }
-    let specs =
-        vec![Spec { dir: None, name: "f".into(), kind: Kind::File(b"hello".to_vec()), mode: 0o644, uid: 0, gid: 0, mtime: 1_500_000_000 }];
+    let specs = vec![Spec {
+        dir: None,
+        name: "f".into(),
+        kind: Kind::File(b"hello".to_vec()),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 1_500_000_000,
+    }];
     let tar_bytes = build_tar(&specs);
     let (_t, root, job) = layer(&tar_bytes).unwrap();
     let (out, r) = reassemble(&root, &job);

@@ -56,7 +56,9 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
         // v2metadata on disk, by DiffID.
         let mut want: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
         // (A store that never pulled or pushed has no distribution directory.)
-        for e in fs::read_dir(img.join("distribution/v2metadata-by-diffid/sha256")).into_iter().flatten() {
+        for e in
+            fs::read_dir(img.join("distribution/v2metadata-by-diffid/sha256")).into_iter().flatten()
+        {
             let e = e.unwrap();
             let v: Value = serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
             let entries = v.as_array().unwrap().iter().map(|m| {
@@ -79,7 +81,11 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
             let v = blobs
                 .iter()
                 .map(|b| {
-                    (b["digest"].as_str().unwrap().to_owned(), b["source_repository"].as_str().unwrap().to_owned(), b["hmac"] != "empty")
+                    (
+                        b["digest"].as_str().unwrap().to_owned(),
+                        b["source_repository"].as_str().unwrap().to_owned(),
+                        b["hmac"] != "empty",
+                    )
                 })
                 .collect();
             got.insert(l["diff_id"].as_str().unwrap().to_owned(), v);
@@ -113,7 +119,12 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
             .map(|i| {
                 (
                     i["id"].as_str().unwrap().to_owned(),
-                    i["repo_digests"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect(),
+                    i["repo_digests"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_str().unwrap().to_owned())
+                        .collect(),
                 )
             })
             .collect();
@@ -126,7 +137,8 @@ fn registry_storage_agrees_with_the_local_store() {
     require_root!();
     for name in GRAPHDRIVER_FIXTURES {
         let reg = registry(name);
-        let (code, r) = audit(&data_root(name), &["--metadata-only", "--registry-root", reg.to_str().unwrap()]);
+        let (code, r) =
+            audit(&data_root(name), &["--metadata-only", "--registry-root", reg.to_str().unwrap()]);
         assert_eq!(code, 0, "{name}");
         assert!(above_info(&r).is_empty(), "{name}: {:#?}", above_info(&r));
         let rr = &r["cross_links"]["registry"];
@@ -134,26 +146,40 @@ fn registry_storage_agrees_with_the_local_store() {
         // Tags as the link files hold them.
         let mut want: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let repos = v2(&reg).join("repositories");
-        for m in walkdir::WalkDir::new(&repos).into_iter().filter_map(Result::ok).filter(|e| e.file_name() == "_manifests") {
+        for m in walkdir::WalkDir::new(&repos)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() == "_manifests")
+        {
             let repo = m.path().parent().unwrap();
             let name = repo.strip_prefix(&repos).unwrap().to_string_lossy().into_owned();
             for tag in fs::read_dir(m.path().join("tags")).unwrap() {
                 let tag = tag.unwrap();
                 let d = fs::read_to_string(tag.path().join("current/link")).unwrap();
-                want.entry(name.clone()).or_default().insert(tag.file_name().to_string_lossy().into_owned(), d.trim().to_owned());
+                want.entry(name.clone())
+                    .or_default()
+                    .insert(tag.file_name().to_string_lossy().into_owned(), d.trim().to_owned());
             }
         }
         let got: BTreeMap<String, BTreeMap<String, String>> = rr["repositories"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["name"].as_str().unwrap().to_owned(), serde_json::from_value(r["tags"].clone()).unwrap()))
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_owned(),
+                    serde_json::from_value(r["tags"].clone()).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got, want, "{name}: tags");
 
         // Every blob verified, none unreferenced.
-        let count =
-            walkdir::WalkDir::new(v2(&reg).join("blobs")).into_iter().filter_map(Result::ok).filter(|e| e.file_name() == "data").count();
+        let count = walkdir::WalkDir::new(v2(&reg).join("blobs"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() == "data")
+            .count();
         assert_eq!(rr["blobs"]["count"], count);
         assert_eq!(rr["blobs"]["verified"], count);
         assert_eq!(rr["blobs"]["unreferenced"], json!([]));
@@ -162,7 +188,12 @@ fn registry_storage_agrees_with_the_local_store() {
         let checks = rr["repo_digests"].as_array().unwrap();
         assert_eq!(
             checks.len(),
-            r["cross_links"]["images"].as_array().unwrap().iter().map(|i| i["repo_digests"].as_array().unwrap().len()).sum::<usize>()
+            r["cross_links"]["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["repo_digests"].as_array().unwrap().len())
+                .sum::<usize>()
         );
         assert!(checks.iter().all(|c| c["status"] == "verified"), "{name}: {checks:#?}");
         for m in rr["manifests"].as_array().unwrap() {
@@ -177,7 +208,10 @@ fn registry_storage_agrees_with_the_local_store() {
 /// A copy of `basic`'s registry and its manifest for strata/app:1.
 fn basic_registry_copy() -> (tempfile::TempDir, String, Value) {
     let t = copy_tree(&registry("basic"));
-    let cur = fs::read_to_string(v2(t.path()).join("repositories/strata/app/_manifests/tags/1/current/link")).unwrap();
+    let cur = fs::read_to_string(
+        v2(t.path()).join("repositories/strata/app/_manifests/tags/1/current/link"),
+    )
+    .unwrap();
     let hex = cur.trim().trim_start_matches("sha256:").to_owned();
     let m: Value = serde_json::from_slice(&fs::read(blob_path(t.path(), &hex)).unwrap()).unwrap();
     (t, hex, m)
@@ -210,9 +244,17 @@ fn damaged_and_unreferenced_blobs() {
     assert_eq!(f["file"], format!("docker/registry/v2/blobs/sha256/{}/{gone}/data", &gone[..2]));
     let f = one(&r, "registry-blob-unreferenced");
     assert_eq!(f["severity"], "info");
-    assert_eq!(r["cross_links"]["registry"]["blobs"]["unreferenced"], json!([format!("sha256:{planted}")]));
-    let app =
-        r["cross_links"]["registry"]["repo_digests"].as_array().unwrap().iter().find(|c| c["repository"] == "strata/app").unwrap().clone();
+    assert_eq!(
+        r["cross_links"]["registry"]["blobs"]["unreferenced"],
+        json!([format!("sha256:{planted}")])
+    );
+    let app = r["cross_links"]["registry"]["repo_digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["repository"] == "strata/app")
+        .unwrap()
+        .clone();
     assert_eq!(app["status"], "mismatch");
 }
 
@@ -221,13 +263,17 @@ fn manifest_whose_config_is_another_image() {
     require_root!();
     let (t, hex, mut m) = basic_registry_copy();
     // Rewrite the manifest in place under its old name: its bytes no longer match.
-    m["config"]["digest"] = json!("sha256:ac3dcaf9ea56a565f0d63203f30b51e6d4ab98e707bec4e9220b02977ec7965d");
+    m["config"]["digest"] =
+        json!("sha256:ac3dcaf9ea56a565f0d63203f30b51e6d4ab98e707bec4e9220b02977ec7965d");
     fs::write(blob_path(t.path(), &hex), serde_json::to_vec(&m).unwrap()).unwrap();
     let (_, r) = audit_with(t.path(), &data_root("basic"));
     assert_eq!(one(&r, "registry-blob-mismatch")["severity"], "error");
     let f = one(&r, "registry-manifest-mismatch");
     assert_eq!(f["severity"], "error");
-    assert_eq!(f["image"], "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853");
+    assert_eq!(
+        f["image"],
+        "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853"
+    );
     assert_eq!(f["subject"], format!("127.0.0.1:5000/strata/app@sha256:{hex}"));
 }
 
@@ -241,18 +287,25 @@ fn oci_index_and_schema1_manifests() {
         "manifests": [{"mediaType": m["mediaType"], "digest": format!("sha256:{hex}"), "size": size,
                        "platform": {"architecture": "amd64", "os": "linux"}}]});
     let ihex = put_blob(t.path(), serde_json::to_string(&index).unwrap().as_bytes());
-    link(&v2(t.path()).join("repositories/strata/app/_manifests/revisions/sha256").join(&ihex), &ihex);
+    link(
+        &v2(t.path()).join("repositories/strata/app/_manifests/revisions/sha256").join(&ihex),
+        &ihex,
+    );
     link(&v2(t.path()).join("repositories/strata/app/_manifests/tags/multi/current"), &ihex);
     // A schema1 manifest under another tag.
     let s1 = json!({"schemaVersion": 1, "name": "strata/app", "tag": "old", "architecture": "amd64", "fsLayers": [], "history": []});
     let s1hex = put_blob(t.path(), serde_json::to_string(&s1).unwrap().as_bytes());
-    link(&v2(t.path()).join("repositories/strata/app/_manifests/revisions/sha256").join(&s1hex), &s1hex);
+    link(
+        &v2(t.path()).join("repositories/strata/app/_manifests/revisions/sha256").join(&s1hex),
+        &s1hex,
+    );
 
     // The local store knows the image by the index digest too (a multi-arch pull).
     let root = copy_tree(&data_root("basic"));
     let rj = root.path().join("image/overlay2/repositories.json");
     let mut repos: Value = serde_json::from_slice(&fs::read(&rj).unwrap()).unwrap();
-    repos["Repositories"]["127.0.0.1:5000/strata/app"][format!("127.0.0.1:5000/strata/app@sha256:{ihex}")] =
+    repos["Repositories"]["127.0.0.1:5000/strata/app"]
+        [format!("127.0.0.1:5000/strata/app@sha256:{ihex}")] =
         json!("sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853");
     fs::write(&rj, serde_json::to_vec(&repos).unwrap()).unwrap();
 
@@ -261,9 +314,19 @@ fn oci_index_and_schema1_manifests() {
     assert!(above_info(&r).is_empty(), "{:#?}", above_info(&r));
     assert_eq!(one(&r, "registry-legacy-manifest")["severity"], "info");
     let rr = &r["cross_links"]["registry"];
-    let idx = rr["manifests"].as_array().unwrap().iter().find(|m| m["digest"] == format!("sha256:{ihex}")).unwrap();
+    let idx = rr["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["digest"] == format!("sha256:{ihex}"))
+        .unwrap();
     assert_eq!(idx["kind"], "index");
-    let check = rr["repo_digests"].as_array().unwrap().iter().find(|c| c["digest"] == format!("sha256:{ihex}")).unwrap();
+    let check = rr["repo_digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["digest"] == format!("sha256:{ihex}"))
+        .unwrap();
     assert_eq!(check["status"], "verified");
 }
 
@@ -281,7 +344,10 @@ fn registry_layer_unknown_to_local_v2metadata() {
     let v = with_code(&r, "registry-layer-mismatch");
     assert_eq!(v.len(), 1, "{:#?}", r["findings"]);
     assert_eq!(v[0]["severity"], "warning");
-    assert_eq!(v[0]["image"], "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853");
+    assert_eq!(
+        v[0]["image"],
+        "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853"
+    );
     // And the local maps no longer agree.
     assert_eq!(with_code(&r, "distribution-map-inconsistent").len(), 1);
 }

@@ -21,7 +21,13 @@ fn root_of(name: &str) -> PathBuf {
 
 /// Writes the page of `root` to `page`.
 fn write_page(root: &Path, page: &Path) {
-    let out = strata().arg("--root").arg(root).args(["--quiet", "audit", "--format", "html", "-o"]).arg(page).output().unwrap();
+    let out = strata()
+        .arg("--root")
+        .arg(root)
+        .args(["--quiet", "audit", "--format", "html", "-o"])
+        .arg(page)
+        .output()
+        .unwrap();
     assert!(out.status.code() != Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "-o writes nothing on stdout");
 }
@@ -32,20 +38,39 @@ fn render(page: &Path) -> (String, Vec<String>) {
     let profile = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let chromium = |args: &[&str]| {
         let out = Command::new("chromium")
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--enable-logging=stderr",
+                "--v=0",
+            ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(args)
             .arg(format!("file://{}", page.display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "chromium {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "chromium {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     let dom = chromium(&["--dump-dom"]);
     let shot = page.with_extension("png");
     chromium(&["--window-size=1280,1800", &format!("--screenshot={}", shot.display())]);
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot {} is empty", shot.display());
-    let console = String::from_utf8_lossy(&dom.stderr).lines().filter(|l| l.contains("CONSOLE")).map(str::to_owned).collect();
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot {} is empty",
+        shot.display()
+    );
+    let console = String::from_utf8_lossy(&dom.stderr)
+        .lines()
+        .filter(|l| l.contains("CONSOLE"))
+        .map(str::to_owned)
+        .collect();
     (String::from_utf8(dom.stdout).unwrap(), console)
 }
 
@@ -91,7 +116,10 @@ fn every_fixture_page_renders_with_every_finding_and_image() {
         // The script ran: the filter shows its count.
         let n = report["findings"].as_array().unwrap().len();
         if n > 0 {
-            assert!(dom.contains(&format!("{n} of {n} shown")), "{name}: the findings script did not run");
+            assert!(
+                dom.contains(&format!("{n} of {n} shown")),
+                "{name}: the findings script did not run"
+            );
         }
     }
 }
@@ -109,7 +137,8 @@ fn planted_markup_renders_as_text_and_runs_nothing() {
     let app = "sha256:a2294ef851df08d788877543d1fd914d7ff6b93182fbcc7422d277db2078c853";
     let r = repos["Repositories"].as_object_mut().unwrap();
     r.insert(format!("evil{IMG}"), serde_json::json!({ format!("evil{IMG}:1"): app }));
-    r["127.0.0.1:5000/strata/app"][format!("127.0.0.1:5000/strata/app:{SCRIPT}")] = Value::from(app);
+    r["127.0.0.1:5000/strata/app"][format!("127.0.0.1:5000/strata/app:{SCRIPT}")] =
+        Value::from(app);
     std::fs::write(&repos_path, serde_json::to_vec(&repos).unwrap()).unwrap();
     let name = format!("/{IMG}{SCRIPT}");
     for entry in std::fs::read_dir(copy.path().join("containers")).unwrap() {
@@ -130,9 +159,15 @@ fn planted_markup_renders_as_text_and_runs_nothing() {
     assert_eq!(dom.matches("<script").count(), 1, "only the page's own script");
     // And they are there, as text: the container name in the forest, the tags wherever
     // strata shows them (tags, or the finding that refuses them).
-    assert!(dom.contains(&as_dom_text(name.trim_start_matches('/'))), "the container name is not shown as text");
+    assert!(
+        dom.contains(&as_dom_text(name.trim_start_matches('/'))),
+        "the container name is not shown as text"
+    );
     assert!(dom.contains(&as_dom_text(SCRIPT)), "the planted tag is not shown as text");
-    assert!(dom.contains(&as_dom_text("onerror=\"document.title='PWNED'\"")), "the planted repository is not shown as text");
+    assert!(
+        dom.contains(&as_dom_text("onerror=\"document.title='PWNED'\"")),
+        "the planted repository is not shown as text"
+    );
 }
 
 /// A copy of `basic` with 1,000 more images on its layers, each tagged.
@@ -140,7 +175,8 @@ fn scale_root() -> tempfile::TempDir {
     use sha2::{Digest as _, Sha256};
     let copy = copy_tree(&data_root("basic"));
     let content = copy.path().join("image/overlay2/imagedb/content/sha256");
-    let configs: Vec<Value> = std::fs::read_dir(&content).unwrap().map(|e| read_json(&e.unwrap().path())).collect();
+    let configs: Vec<Value> =
+        std::fs::read_dir(&content).unwrap().map(|e| read_json(&e.unwrap().path())).collect();
     let repos_path = copy.path().join("image/overlay2/repositories.json");
     let mut repos: Value = read_json(&repos_path);
     for n in 0..1000 {

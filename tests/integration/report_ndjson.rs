@@ -39,9 +39,13 @@ fn ndjson(args: &[&str]) -> Vec<Value> {
 /// The lines against the command's JSON report: the same findings in the same order,
 /// the summary last, the scan's fields the same on every line.
 fn check(name: &str, command: &str, lines: &[Value], report: &Value, root: &Path) {
-    let (summary, findings) = lines.split_last().unwrap_or_else(|| panic!("{name} {command}: no lines"));
+    let (summary, findings) =
+        lines.split_last().unwrap_or_else(|| panic!("{name} {command}: no lines"));
     assert_eq!(summary["record"], "summary", "{name} {command}");
-    assert!(findings.iter().all(|l| l["record"] == "finding"), "{name} {command}: a summary before the end");
+    assert!(
+        findings.iter().all(|l| l["record"] == "finding"),
+        "{name} {command}: a summary before the end"
+    );
     let want = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), want.len(), "{name} {command}: finding count");
     assert_eq!(summary["findings"], want.len(), "{name} {command}");
@@ -50,13 +54,21 @@ fn check(name: &str, command: &str, lines: &[Value], report: &Value, root: &Path
             assert_eq!(&got[k], v, "{name} {command}: finding field {k}");
         }
     }
-    let engine_id = std::fs::read_to_string(root.join("engine-id")).ok().map(|s| s.trim().to_owned());
+    let engine_id =
+        std::fs::read_to_string(root.join("engine-id")).ok().map(|s| s.trim().to_owned());
     for line in lines {
         assert_eq!(line["command"], command);
         assert_eq!(line["schema_version"], "1");
-        assert_eq!(line["scan_time"], lines[0]["scan_time"], "{name} {command}: one scan time a run");
+        assert_eq!(
+            line["scan_time"], lines[0]["scan_time"],
+            "{name} {command}: one scan time a run"
+        );
         assert_eq!(line["data_root"], lines[0]["data_root"]);
-        assert_eq!(line["host"]["engine_id"].as_str(), engine_id.as_deref(), "{name} {command}: engine-id");
+        assert_eq!(
+            line["host"]["engine_id"].as_str(),
+            engine_id.as_deref(),
+            "{name} {command}: engine-id"
+        );
     }
 }
 
@@ -97,18 +109,29 @@ fn a_host_root_names_the_host_and_damage_is_one_line_each() {
     std::fs::rename(copy.keep(), &docker).unwrap();
     // Damage: a layer's tar-split gone (an error for verify and audit alike).
     let layerdb = docker.join("image/overlay2/layerdb/sha256");
-    let layer = std::fs::read_dir(&layerdb).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("tar-split.json.gz").exists()).unwrap();
+    let layer = std::fs::read_dir(&layerdb)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("tar-split.json.gz").exists())
+        .unwrap();
     std::fs::remove_file(layer.join("tar-split.json.gz")).unwrap();
 
     let h = host.path().to_str().unwrap();
     for command in ["audit", "verify"] {
-        let out = strata().args(["--host-root", h, command, "--format", "ndjson"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{command}: errors found: {}", String::from_utf8_lossy(&out.stderr));
+        let out =
+            strata().args(["--host-root", h, command, "--format", "ndjson"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{command}: errors found: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let lines = ndjson(&["--host-root", h, command]);
         for line in &lines {
             assert_eq!(line["host"]["hostname"], "node-7.example", "{command}");
         }
-        let errors: Vec<&Value> = lines.iter().filter(|l| l["record"] == "finding" && l["severity"] == "error").collect();
+        let errors: Vec<&Value> =
+            lines.iter().filter(|l| l["record"] == "finding" && l["severity"] == "error").collect();
         assert!(!errors.is_empty(), "{command}: {lines:#?}");
         assert_eq!(lines.last().unwrap()["error"], errors.len(), "{command}");
         assert_eq!(lines.last().unwrap()["worst"], "error", "{command}");
@@ -118,9 +141,16 @@ fn a_host_root_names_the_host_and_damage_is_one_line_each() {
 #[test]
 fn ndjson_is_refused_elsewhere() {
     for command in ["images", "layers", "containers", "df"] {
-        let out = strata().args(["--root", "/nonexistent", command, "--format", "ndjson"]).output().unwrap();
+        let out = strata()
+            .args(["--root", "/nonexistent", command, "--format", "ndjson"])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{command}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("only available for `strata audit` and `strata verify`"), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("only available for `strata audit` and `strata verify`"),
+            "{command}"
+        );
     }
 }
 
@@ -131,10 +161,12 @@ fn the_schema_knows_every_finding_code_the_audit_schema_knows() {
     let audit = read_json(&repo().join("schema/audit.schema.json"));
     let lines = read_json(&repo().join("schema/ndjson.schema.json"));
     let values = |v: &serde_json::Value| -> Vec<String> {
-        let list = v["enum"]
-            .as_array()
-            .cloned()
-            .unwrap_or_else(|| v["oneOf"].as_array().map(|o| o.iter().map(|x| x["const"].clone()).collect()).unwrap_or_default());
+        let list = v["enum"].as_array().cloned().unwrap_or_else(|| {
+            v["oneOf"]
+                .as_array()
+                .map(|o| o.iter().map(|x| x["const"].clone()).collect())
+                .unwrap_or_default()
+        });
         list.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
     };
     let codes = values(&audit["$defs"]["Code"]);

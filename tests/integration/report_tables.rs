@@ -32,8 +32,10 @@ fn table(root: &Path, args: &[&str], columns: Option<usize>) -> String {
 /// Every table command of a fixture: the lists, df, verify, audit, and the history of
 /// every image.
 fn commands(root: &Path) -> Vec<Vec<String>> {
-    let mut cmds: Vec<Vec<String>> =
-        ["images", "layers", "containers", "df", "verify", "audit"].iter().map(|c| vec![(*c).to_owned()]).collect();
+    let mut cmds: Vec<Vec<String>> = ["images", "layers", "containers", "df", "verify", "audit"]
+        .iter()
+        .map(|c| vec![(*c).to_owned()])
+        .collect();
     for img in run_json(root, &["images"]).as_array().unwrap() {
         cmds.push(vec!["history".into(), img["id"].as_str().unwrap().to_owned()]);
     }
@@ -54,10 +56,17 @@ fn no_default_table_wraps_at_120_columns() {
                 if line.starts_with("strata audit of ") {
                     continue;
                 }
-                assert!(line.chars().count() <= WIDTH, "{name} {cmd:?}: a line over {WIDTH} columns:\n{line}\n\n{fitted}");
+                assert!(
+                    line.chars().count() <= WIDTH,
+                    "{name} {cmd:?}: a line over {WIDTH} columns:\n{line}\n\n{fitted}"
+                );
             }
             let full = table(&root, &args, None);
-            assert_eq!(fitted.lines().count(), full.lines().count(), "{name} {cmd:?}: a row wrapped:\n{fitted}\n---- full:\n{full}");
+            assert_eq!(
+                fitted.lines().count(),
+                full.lines().count(),
+                "{name} {cmd:?}: a row wrapped:\n{fitted}\n---- full:\n{full}"
+            );
         }
     }
 }
@@ -89,16 +98,28 @@ fn images_show_digests_only_when_asked() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|i| i["repo_digests"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().rsplit('@').next().unwrap().to_owned()))
+            .flat_map(|i| {
+                i["repo_digests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap().rsplit('@').next().unwrap().to_owned())
+            })
             .collect();
         let fitted = table(&root, &["images"], Some(WIDTH));
         assert!(!fitted.lines().next().unwrap().contains("DIGEST"), "{name}:\n{fitted}");
         assert!(digests.iter().all(|d| !fitted.contains(d.as_str())), "{name}:\n{fitted}");
         let with = table(&root, &["images", "--digests"], Some(200));
         assert!(with.lines().next().unwrap().contains("DIGEST"), "{name}:\n{with}");
-        assert!(digests.iter().all(|d| with.contains(d.as_str())), "{name}: --digests at 200 columns shows them whole:\n{with}");
+        assert!(
+            digests.iter().all(|d| with.contains(d.as_str())),
+            "{name}: --digests at 200 columns shows them whole:\n{with}"
+        );
         let piped = table(&root, &["images"], None);
-        assert!(piped.lines().next().unwrap().contains("DIGEST"), "{name}: piped output is unchanged:\n{piped}");
+        assert!(
+            piped.lines().next().unwrap().contains("DIGEST"),
+            "{name}: piped output is unchanged:\n{piped}"
+        );
     }
 }
 
@@ -119,7 +140,10 @@ fn history_cuts_build_steps_as_docker_does() {
                 if by.chars().count() > 45 {
                     long_steps += 1;
                     let cut: String = by.chars().take(44).collect();
-                    assert!(row.contains(&format!("{cut}…")), "{name} {id}: step not cut at 45 characters:\n{row}");
+                    assert!(
+                        row.contains(&format!("{cut}…")),
+                        "{name} {id}: step not cut at 45 characters:\n{row}"
+                    );
                     assert!(!row.contains(by), "{name} {id}: {row}");
                 }
                 if let Some(created) = step["created"].as_str() {

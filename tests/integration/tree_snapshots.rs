@@ -39,7 +39,12 @@ const VIEWS: &[(&str, &[&str])] = &[
 
 fn image_with_tag(root: &Path, tag: &str) -> Option<serde_json::Value> {
     let images = run_json(root, &["images"]);
-    images.as_array().unwrap().iter().find(|i| i["repo_tags"].as_array().unwrap().iter().any(|t| t == tag)).cloned()
+    images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["repo_tags"].as_array().unwrap().iter().any(|t| t == tag))
+        .cloned()
 }
 
 /// The short ChainID of strata/scratch:1's only layer (present in every fixture).
@@ -57,7 +62,10 @@ fn tree_views_match_snapshots() {
             snapshot(&format!("tree_{fx}_{name}"), &tree(&root, args));
         }
         let layer = scratch_layer(&root);
-        snapshot(&format!("tree_{fx}_whatrequires-layer"), &tree(&root, &["--whatrequires", &layer]));
+        snapshot(
+            &format!("tree_{fx}_whatrequires-layer"),
+            &tree(&root, &["--whatrequires", &layer]),
+        );
         // The classic-builder image with its long chain, where the fixture has it.
         if image_with_tag(&root, "strata/app:1").is_some() {
             snapshot(&format!("tree_{fx}_image-app"), &tree(&root, &["--image", "strata/app:1"]));
@@ -78,14 +86,17 @@ fn json_forest_holds_each_layer_once() {
         let images = run_json(&root, &["images"]);
         let mut seen = Vec::new();
         let mut placed = BTreeSet::new();
-        let mut stack: Vec<&serde_json::Value> = forest["roots"].as_array().unwrap().iter().collect();
+        let mut stack: Vec<&serde_json::Value> =
+            forest["roots"].as_array().unwrap().iter().collect();
         let mut bytes = 0;
         while let Some(l) = stack.pop() {
             seen.push(l["chain_id"].as_str().unwrap().to_owned());
             bytes += l["size"].as_i64().unwrap();
             for i in l["images"].as_array().unwrap() {
                 let id = i["id"].as_str().unwrap();
-                let top = images.as_array().unwrap().iter().find(|x| x["id"] == id).unwrap()["top_layer"].clone();
+                let top = images.as_array().unwrap().iter().find(|x| x["id"] == id).unwrap()
+                    ["top_layer"]
+                    .clone();
                 assert_eq!(top, l["chain_id"], "{fx}: image {id} hangs at its top layer");
                 placed.insert(id.to_owned());
             }
@@ -93,14 +104,26 @@ fn json_forest_holds_each_layer_once() {
         }
         let unique: BTreeSet<_> = seen.iter().cloned().collect();
         assert_eq!(unique.len(), seen.len(), "{fx}: a layer appears twice");
-        let all_layers: BTreeSet<String> = layers.as_array().unwrap().iter().map(|l| l["chain_id"].as_str().unwrap().to_owned()).collect();
+        let all_layers: BTreeSet<String> = layers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["chain_id"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(unique, all_layers, "{fx}: every layer is in the forest");
         for i in forest["unplaced_images"].as_array().unwrap() {
             placed.insert(i["id"].as_str().unwrap().to_owned());
         }
-        assert_eq!(placed.len(), images.as_array().unwrap().len(), "{fx}: with --all every image is shown");
+        assert_eq!(
+            placed.len(),
+            images.as_array().unwrap().len(),
+            "{fx}: with --all every image is shown"
+        );
         assert_eq!(forest["totals"]["layers"].as_u64().unwrap() as usize, all_layers.len());
-        assert_eq!(forest["totals"]["images"].as_u64().unwrap() as usize, images.as_array().unwrap().len());
+        assert_eq!(
+            forest["totals"]["images"].as_u64().unwrap() as usize,
+            images.as_array().unwrap().len()
+        );
         assert_eq!(forest["totals"]["bytes"].as_i64().unwrap(), bytes);
     }
 }
@@ -129,7 +152,11 @@ fn dot_renders_with_graphviz() {
             use std::io::Write;
             child.stdin.take().unwrap().write_all(out.as_bytes()).unwrap();
             let res = child.wait_with_output().unwrap();
-            assert!(res.status.success(), "{fx} {args:?}: dot failed: {}", String::from_utf8_lossy(&res.stderr));
+            assert!(
+                res.status.success(),
+                "{fx} {args:?}: dot failed: {}",
+                String::from_utf8_lossy(&res.stderr)
+            );
             let svg = String::from_utf8_lossy(&res.stdout);
             let layer = scratch_layer(&root);
             assert!(svg.contains("<svg"), "{fx} {args:?}: no svg");

@@ -15,7 +15,8 @@ struct FactLayer {
 
 fn layer_where(pred: impl Fn(&Value) -> bool) -> FactLayer {
     let facts = read_json(&repo().join("fixtures/basic/layer-facts.json"));
-    let (chain, l) = facts["layers"].as_object().unwrap().iter().find(|(_, l)| pred(l)).expect("fixture layer");
+    let (chain, l) =
+        facts["layers"].as_object().unwrap().iter().find(|(_, l)| pred(l)).expect("fixture layer");
     FactLayer { chain_id: chain.clone(), cache_id: l["cache_id"].as_str().unwrap().to_owned() }
 }
 
@@ -25,7 +26,10 @@ fn one_txt_layer() -> FactLayer {
 }
 
 fn app_id() -> String {
-    read_json(&repo().join("fixtures/basic/ids.json"))["images"]["strata/app:1"].as_str().unwrap().to_owned()
+    read_json(&repo().join("fixtures/basic/ids.json"))["images"]["strata/app:1"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn diff_dir(root: &Path, l: &FactLayer) -> PathBuf {
@@ -51,13 +55,19 @@ fn findings<'a>(v: &'a Value, code: &str) -> Vec<&'a Value> {
 
 /// Asserts exactly the finding asked for is there, at the given severity.
 fn assert_finding(v: &Value, code: &str, layer: Option<&str>, path: Option<&str>, severity: &str) {
-    let hit = findings(v, code).into_iter().find(|f| layer.is_none_or(|l| f["layer"] == l) && path.is_none_or(|p| f["path"] == p));
-    let hit = hit.unwrap_or_else(|| panic!("no {code} finding for layer {layer:?} path {path:?} in {:#}", v["findings"]));
+    let hit = findings(v, code)
+        .into_iter()
+        .find(|f| layer.is_none_or(|l| f["layer"] == l) && path.is_none_or(|p| f["path"] == p));
+    let hit = hit.unwrap_or_else(|| {
+        panic!("no {code} finding for layer {layer:?} path {path:?} in {:#}", v["findings"])
+    });
     assert_eq!(hit["severity"], severity, "{hit}");
 }
 
 fn layer_status<'a>(v: &'a Value, chain: &str) -> &'a str {
-    v["layers"].as_array().unwrap().iter().find(|l| l["chain_id"] == chain).unwrap()["status"].as_str().unwrap()
+    v["layers"].as_array().unwrap().iter().find(|l| l["chain_id"] == chain).unwrap()["status"]
+        .as_str()
+        .unwrap()
 }
 
 #[test]
@@ -82,7 +92,11 @@ fn clean_fixtures_verify_with_nothing_above_info() {
         // Quick mode checks the same layers without hashing.
         let (code, v) = verify(&root, &["--quick"]);
         assert_eq!(code, 0, "{fx} --quick: {:#}", v["findings"]);
-        assert!(v["layers"].as_array().unwrap().iter().all(|l| l["status"] == "checked" && l["computed_diff_id"].is_null()));
+        assert!(v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["status"] == "checked" && l["computed_diff_id"].is_null()));
     }
 }
 
@@ -158,7 +172,13 @@ fn deleted_layerdb_and_driver_dirs_are_reported() {
     let (code, v) = verify(t.path(), &[]);
     assert_eq!(code, 1);
     let missing = findings(&v, "layer-missing");
-    assert!(missing.iter().any(|f| f["layer"] == l.chain_id.as_str() && f["image"] == app_id().as_str()), "{:#}", v["findings"]);
+    assert!(
+        missing
+            .iter()
+            .any(|f| f["layer"] == l.chain_id.as_str() && f["image"] == app_id().as_str()),
+        "{:#}",
+        v["findings"]
+    );
     assert_finding(&v, "layer-content-missing", Some(&other.chain_id), None, "error");
     assert_eq!(layer_status(&v, &other.chain_id), "unverifiable");
 }
@@ -177,7 +197,11 @@ fn truncated_and_escaping_tar_split_are_findings() {
     assert_eq!(layer_status(&v, &l.chain_id), "unverifiable");
 
     // A name that climbs out of the layer is refused, never opened.
-    let other = layer_where(|x| x["files"] == 1 && x["whiteouts"].as_array().unwrap().is_empty() && x["cache_id"] != l.cache_id.as_str());
+    let other = layer_where(|x| {
+        x["files"] == 1
+            && x["whiteouts"].as_array().unwrap().is_empty()
+            && x["cache_id"] != l.cache_id.as_str()
+    });
     let ts = layerdb(t.path(), &other.chain_id).join("tar-split.json.gz");
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -223,12 +247,30 @@ fn chmod_and_chown_are_warnings_not_errors() {
     let f = diff_dir(t.path(), &l).join("opt/app/two.txt");
     std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
     let g = diff_dir(t.path(), &l).join("opt/app/hello-symlink");
-    nix::unistd::fchownat(nix::fcntl::AT_FDCWD, &g, Some(nix::unistd::Uid::from_raw(4242)), None, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        .unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &g,
+        Some(nix::unistd::Uid::from_raw(4242)),
+        None,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
     let (code, v) = verify(t.path(), &["--layer", &l.chain_id]);
     assert_eq!(code, 0, "{:#}", v["findings"]);
-    assert_finding(&v, "layer-metadata-modified", Some(&l.chain_id), Some("opt/app/two.txt"), "warning");
-    assert_finding(&v, "layer-metadata-modified", Some(&l.chain_id), Some("opt/app/hello-symlink"), "warning");
+    assert_finding(
+        &v,
+        "layer-metadata-modified",
+        Some(&l.chain_id),
+        Some("opt/app/two.txt"),
+        "warning",
+    );
+    assert_finding(
+        &v,
+        "layer-metadata-modified",
+        Some(&l.chain_id),
+        Some("opt/app/hello-symlink"),
+        "warning",
+    );
     assert_eq!(layer_status(&v, &l.chain_id), "verified");
 }
 

@@ -26,7 +26,9 @@ fn layer_jobs(root: &std::path::Path, driver: DriverKind) -> Vec<LayerJob> {
                 tar_split: r.tar_split_path(),
                 content_dir: driver.content_dir(r.cache_id.as_deref().expect("layer cache-id")),
                 driver,
-                lower_tar_splits: Some(below.iter().map(|c| g.layers[c].record.tar_split_path()).collect()),
+                lower_tar_splits: Some(
+                    below.iter().map(|c| g.layers[c].record.tar_split_path()).collect(),
+                ),
                 blob: None,
             };
             (below.len(), job)
@@ -45,11 +47,14 @@ fn scenarios() -> Vec<PathBuf> {
         // Where the fixtures are made before they reach main.
         Some(PathBuf::from("/work/wt-fixtures/fixtures")),
     ];
-    let Some(base) = candidates.into_iter().flatten().find(|p| p.join("extract.sh").is_file()) else {
+    let Some(base) = candidates.into_iter().flatten().find(|p| p.join("extract.sh").is_file())
+    else {
         return Vec::new();
     };
     let mut out: Vec<PathBuf> = std::fs::read_dir(&base)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("data-root.tar.gz").is_file()).collect())
+        .map(|d| {
+            d.flatten().map(|e| e.path()).filter(|p| p.join("data-root.tar.gz").is_file()).collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -68,11 +73,17 @@ fn every_fixture_layer_verifies_clean() {
     for scenario in scenarios {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root");
-        let status =
-            Command::new(scenario.parent().unwrap().join("extract.sh")).arg(scenario.join("data-root.tar.gz")).arg(&root).status().unwrap();
+        let status = Command::new(scenario.parent().unwrap().join("extract.sh"))
+            .arg(scenario.join("data-root.tar.gz"))
+            .arg(&root)
+            .status()
+            .unwrap();
         // 77: extract.sh's "cannot unpack faithfully here".
         if status.code() == Some(77) {
-            crate::support::skip(&format!("{}: extract.sh cannot unpack faithfully here (needs root)", scenario.display()));
+            crate::support::skip(&format!(
+                "{}: extract.sh cannot unpack faithfully here (needs root)",
+                scenario.display()
+            ));
             continue;
         }
         assert!(status.success(), "extract {}", scenario.display());
@@ -81,19 +92,40 @@ fn every_fixture_layer_verifies_clean() {
             .find(|d| root.join("image").join(d).is_dir())
             .and_then(DriverKind::from_name)
         else {
-            eprintln!("{}: no graphdriver image store (containerd store?), nothing to verify", scenario.display());
+            eprintln!(
+                "{}: no graphdriver image store (containerd store?), nothing to verify",
+                scenario.display()
+            );
             continue;
         };
         let jobs = layer_jobs(&root, driver);
         assert!(!jobs.is_empty());
         let quick = VerifyOptions { quick: true, ..VerifyOptions::default() };
         for r in verify_all(&root, &jobs, &quick) {
-            assert_eq!((r.status, r.findings.len()), (VerifyStatus::Checked, 0), "{:#?}", r.findings);
+            assert_eq!(
+                (r.status, r.findings.len()),
+                (VerifyStatus::Checked, 0),
+                "{:#?}",
+                r.findings
+            );
         }
         for (job, r) in jobs.iter().zip(verify_all(&root, &jobs, &VerifyOptions::default())) {
-            assert_eq!(r.status, VerifyStatus::Verified, "{} {}: {:#?}", scenario.display(), job.chain_id, r.findings);
+            assert_eq!(
+                r.status,
+                VerifyStatus::Verified,
+                "{} {}: {:#?}",
+                scenario.display(),
+                job.chain_id,
+                r.findings
+            );
             // Not even info: a clean layer written by Docker has nothing to say.
-            assert!(r.findings.is_empty(), "{} {}: {:#?}", scenario.display(), job.chain_id, r.findings);
+            assert!(
+                r.findings.is_empty(),
+                "{} {}: {:#?}",
+                scenario.display(),
+                job.chain_id,
+                r.findings
+            );
             assert_eq!(r.computed_diff_id, Some(job.diff_id));
             let out = Command::new("tar-split")
                 .args(["asm", "--output", "-", "--input"])

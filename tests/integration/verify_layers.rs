@@ -48,7 +48,10 @@ fn clean_layer_verifies_and_matches_tar_split_asm() {
     let again = strata::verify::reassemble_layer(&dir, &fx.job, &full(), None, &mut ours).unwrap();
     assert_eq!(again.status, VerifyStatus::Verified);
     assert!(ours == out.stdout, "reassembled stream differs from tar-split asm");
-    assert!(ours == std::fs::read(&fx.tar).unwrap(), "reassembled stream differs from the original tar");
+    assert!(
+        ours == std::fs::read(&fx.tar).unwrap(),
+        "reassembled stream differs from the original tar"
+    );
 }
 
 #[test]
@@ -207,7 +210,10 @@ fn truncated_or_missing_tar_split_is_unverifiable() {
     let r = fx.verify(&full());
     assert_eq!(r.status, VerifyStatus::Unverifiable);
     assert_eq!(r.computed_diff_id, None);
-    assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["tar-split-corrupt"]);
+    assert_eq!(
+        summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        vec!["tar-split-corrupt"]
+    );
 
     std::fs::remove_file(fx.tar_split()).unwrap();
     let r = fx.verify(&full());
@@ -239,8 +245,16 @@ fn chmod_and_chown_are_warnings_not_errors() {
         return;
     }
     let fx = overlay_fixture();
-    std::fs::set_permissions(fx.content().join("etc/passwd"), std::fs::Permissions::from_mode(0o666)).unwrap();
-    std::fs::set_permissions(fx.content().join("bin/hello"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::set_permissions(
+        fx.content().join("etc/passwd"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        fx.content().join("bin/hello"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
     let r = fx.verify(&full());
     assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     assert!(has(&r, "layer-metadata-modified", "etc/passwd"));
@@ -274,13 +288,25 @@ fn directory_mtime_is_info_file_mtime_is_warning() {
     let fx = overlay_fixture();
     let t = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
     for p in ["dir/sub", "etc/passwd"] {
-        nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, &fx.content().join(p), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
-            .unwrap();
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &fx.content().join(p),
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
     }
     let r = fx.verify(&full());
     let s = summary(&r);
-    assert!(s.contains(&("layer-metadata-modified".into(), "dir/sub".into(), "info".into())), "{s:#?}");
-    assert!(s.contains(&("layer-metadata-modified".into(), "etc/passwd".into(), "warning".into())), "{s:#?}");
+    assert!(
+        s.contains(&("layer-metadata-modified".into(), "dir/sub".into(), "info".into())),
+        "{s:#?}"
+    );
+    assert!(
+        s.contains(&("layer-metadata-modified".into(), "etc/passwd".into(), "warning".into())),
+        "{s:#?}"
+    );
     assert_eq!(r.status, VerifyStatus::Verified);
 }
 
@@ -372,7 +398,15 @@ fn literal_whiteouts_for_fuse_overlayfs() {
     std::fs::write(src.join("etc/.wh.gone"), b"").unwrap();
     std::fs::write(src.join("etc/keep"), b"x").unwrap();
     let root = tmp.path().join("root");
-    let (job, _) = add_layer(&root, tmp.path(), &src, &["--format=posix"], DriverKind::FuseOverlayfs, &"f".repeat(64), None);
+    let (job, _) = add_layer(
+        &root,
+        tmp.path(),
+        &src,
+        &["--format=posix"],
+        DriverKind::FuseOverlayfs,
+        &"f".repeat(64),
+        None,
+    );
     let r = verify_all(&root, std::slice::from_ref(&job), &full()).remove(0);
     assert_eq!((r.status, summary(&r)), (VerifyStatus::Verified, vec![]));
     std::fs::remove_file(root.join(&job.content_dir).join("etc/.wh.gone")).unwrap();
@@ -393,15 +427,31 @@ fn vfs_drift_is_computed_against_the_chain() {
     std::fs::write(base.join("etc/a"), b"a").unwrap();
     std::fs::write(base.join("etc/doomed"), b"d").unwrap();
     std::fs::write(base.join("etc/grow"), b"g").unwrap();
-    let (lower, _) = add_layer(&root, tmp.path(), &base, &["--format=posix"], DriverKind::Vfs, &"1".repeat(64), None);
+    let (lower, _) = add_layer(
+        &root,
+        tmp.path(),
+        &base,
+        &["--format=posix"],
+        DriverKind::Vfs,
+        &"1".repeat(64),
+        None,
+    );
 
     let top = tmp.path().join("top");
     std::fs::create_dir_all(top.join("etc")).unwrap();
     std::fs::write(top.join("etc/.wh.doomed"), b"").unwrap();
     std::fs::write(top.join("etc/b"), b"b").unwrap();
     // Like Docker's own layer tars, the top one has no `./` member: the root is inherited.
-    let (mut job, top_tar) =
-        add_layer_of(&root, tmp.path(), &top, &["etc"], &["--format=posix"], DriverKind::Vfs, &"2".repeat(64), Some(&lower.chain_id));
+    let (mut job, top_tar) = add_layer_of(
+        &root,
+        tmp.path(),
+        &top,
+        &["etc"],
+        &["--format=posix"],
+        DriverKind::Vfs,
+        &"2".repeat(64),
+        Some(&lower.chain_id),
+    );
     // vfs: the top directory is a copy of the lower one with the diff applied.
     let dir = root.join(&job.content_dir);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -415,7 +465,12 @@ fn vfs_drift_is_computed_against_the_chain() {
 
     let r = verify_all(&root, &[lower.clone(), job.clone()], &full());
     assert_eq!(summary(&r[0]), vec![]);
-    assert_eq!((r[1].status, summary(&r[1])), (VerifyStatus::Verified, vec![]), "{:#?}", r[1].findings);
+    assert_eq!(
+        (r[1].status, summary(&r[1])),
+        (VerifyStatus::Verified, vec![]),
+        "{:#?}",
+        r[1].findings
+    );
 
     std::fs::write(dir.join("etc/doomed"), b"back from the dead").unwrap();
     std::fs::remove_file(dir.join("etc/a")).unwrap();
@@ -456,7 +511,10 @@ fn many_layers_in_parallel_keep_job_order_and_report_progress() {
     let r = strata::verify::verify_layers(&dir, &jobs, &opts, Some(&hook));
     let statuses: Vec<_> = r.iter().map(|r| r.status).collect();
     use VerifyStatus::*;
-    assert_eq!(statuses, vec![Verified, Unverifiable, Verified, Unverifiable, Verified, Unverifiable]);
+    assert_eq!(
+        statuses,
+        vec![Verified, Unverifiable, Verified, Unverifiable, Verified, Unverifiable]
+    );
     assert_eq!(done.into_inner(), 3 * r[0].bytes);
 }
 
@@ -486,13 +544,16 @@ fn mutated_tar_splits_never_panic() {
     let started = Instant::now();
     let mut outcomes = std::collections::BTreeMap::new();
     // STRATA_FUZZ_ROUNDS=20000 for a longer soak.
-    let rounds: usize = std::env::var("STRATA_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let rounds: usize =
+        std::env::var("STRATA_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     for round in 0..rounds {
         let mut bytes = text.clone().into_bytes();
         if round % 3 == 0 {
             // Damage a decoded segment (tar header bytes) and re-encode it validly.
             let mut entries = pristine.clone();
-            let segs: Vec<usize> = (0..entries.len()).filter(|&i| entries[i]["type"] == 2 && entries[i]["payload"] != "").collect();
+            let segs: Vec<usize> = (0..entries.len())
+                .filter(|&i| entries[i]["type"] == 2 && entries[i]["payload"] != "")
+                .collect();
             let i = segs[rnd(segs.len())];
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -541,7 +602,10 @@ fn unmounted_zfs_dataset_is_content_missing_not_every_file_missing() {
     job.driver = DriverKind::Zfs;
     let r = verify_all(&fx.root, &[job], &full()).remove(0);
     assert_eq!(r.status, VerifyStatus::Unverifiable);
-    assert_eq!(summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["layer-content-missing"]);
+    assert_eq!(
+        summary(&r).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        vec!["layer-content-missing"]
+    );
 }
 
 #[test]
@@ -604,6 +668,10 @@ fn pax_global_header_verifies_clean() {
     });
     let r = fx.verify(&full());
     assert_eq!((r.status, summary(&r)), (VerifyStatus::Verified, vec![]), "{:#?}", r.findings);
-    std::fs::set_permissions(fx.content().join("f"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(has(&fx.verify(&full()), "layer-metadata-modified", "f"), "headers after the global one are still read");
+    std::fs::set_permissions(fx.content().join("f"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    assert!(
+        has(&fx.verify(&full()), "layer-metadata-modified", "f"),
+        "headers after the global one are still read"
+    );
 }

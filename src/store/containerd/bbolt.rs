@@ -177,7 +177,9 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Parses and validates the meta page whose page starts at `page_off`.
 fn parse_meta(data: &[u8], page_off: usize) -> Result<Meta, String> {
     let start = page_off.checked_add(PAGE_HEADER).ok_or("offset overflow")?;
-    let m = data.get(start..start + META_LEN).ok_or_else(|| format!("file ends before the meta page at offset {page_off}"))?;
+    let m = data
+        .get(start..start + META_LEN)
+        .ok_or_else(|| format!("file ends before the meta page at offset {page_off}"))?;
     let magic = u32_at(m, 0).unwrap_or(0);
     if magic != MAGIC {
         return Err(format!("bad magic {magic:#010x}"));
@@ -194,7 +196,12 @@ fn parse_meta(data: &[u8], page_off: usize) -> Result<Meta, String> {
     if !page_size.is_power_of_two() || !(512..=1 << 20).contains(&page_size) {
         return Err(format!("implausible page size {page_size}"));
     }
-    Ok(Meta { page_size, root: u64_at(m, 16).unwrap_or(0), high_water: u64_at(m, 40).unwrap_or(0), txid: u64_at(m, 48).unwrap_or(0) })
+    Ok(Meta {
+        page_size,
+        root: u64_at(m, 16).unwrap_or(0),
+        high_water: u64_at(m, 40).unwrap_or(0),
+        txid: u64_at(m, 48).unwrap_or(0),
+    })
 }
 
 /// The highest transaction id among the valid meta pages at the start of a file,
@@ -239,7 +246,9 @@ impl Db {
             }
             (Ok(a), Err(_)) => *a,
             (Err(_), Ok(b)) => *b,
-            (Err(a), Err(b)) => return Err(BoltError::NoValidMeta { meta0: a.clone(), meta1: b.clone() }),
+            (Err(a), Err(b)) => {
+                return Err(BoltError::NoValidMeta { meta0: a.clone(), meta1: b.clone() })
+            }
         };
         // A sound file holds at most one element per 16 bytes, and a full read of it
         // (one walk plus a few lookups per record) stays well under two units per
@@ -279,7 +288,12 @@ impl Db {
         self.charge(1)?;
         let ps = self.meta.page_size;
         let pages = (self.data.len() / ps) as u64;
-        let out_of_range = || BoltError::PageOutOfRange { pgid, pages, page_size: ps, high_water: self.meta.high_water };
+        let out_of_range = || BoltError::PageOutOfRange {
+            pgid,
+            pages,
+            page_size: ps,
+            high_water: self.meta.high_water,
+        };
         // Pages 0 and 1 are the metas; no tree page can be there.
         if pgid < 2 || pgid >= pages || pgid >= self.meta.high_water {
             return Err(out_of_range());
@@ -413,7 +427,9 @@ impl<'a> Bucket<'a> {
         if self.nesting + 1 > MAX_NESTING {
             return Err(BoltError::TooDeep { max: MAX_NESTING as usize });
         }
-        let root = u64_at(value, 0).filter(|_| value.len() >= BUCKET_HEADER).ok_or(BoltError::BadBucketValue { len: value.len() })?;
+        let root = u64_at(value, 0)
+            .filter(|_| value.len() >= BUCKET_HEADER)
+            .ok_or(BoltError::BadBucketValue { len: value.len() })?;
         let root = if root == 0 { Root::Inline(&value[BUCKET_HEADER..]) } else { Root::Page(root) };
         Ok(Bucket { db: self.db, root, nesting: self.nesting + 1 })
     }
@@ -476,7 +492,13 @@ impl<'a> Bucket<'a> {
     /// Every key of this bucket with its value, in page order (key order in a sound
     /// file). Linear in the bucket's size; after an error the iterator ends.
     pub fn iter(&self) -> Iter<'a> {
-        Iter { bucket: *self, stack: Vec::new(), visited: HashSet::new(), started: false, done: false }
+        Iter {
+            bucket: *self,
+            stack: Vec::new(),
+            visited: HashSet::new(),
+            started: false,
+            done: false,
+        }
     }
 }
 
@@ -521,7 +543,11 @@ impl<'a> Iter<'a> {
             self.bucket.db.charge(1)?;
             if node.leaf {
                 let e = node.leaf_elem(i)?;
-                let value = if e.is_bucket { Value::Bucket(self.bucket.nested(e.value)?) } else { Value::Data(e.value) };
+                let value = if e.is_bucket {
+                    Value::Bucket(self.bucket.nested(e.value)?)
+                } else {
+                    Value::Data(e.value)
+                };
                 return Ok(Some((e.key, value)));
             }
             let (_, child) = node.branch_elem(i)?;
@@ -659,8 +685,14 @@ pub(crate) mod tests {
     fn sample() -> Builder {
         let mut b = Builder::new();
         let inner = b.push(Builder::leaf_bytes(0, &[(b"k", b"v".to_vec(), false)]));
-        let l1 = b.push(Builder::leaf_bytes(0, &[(b"a", b"1".to_vec(), false), (b"b", inline(&[(b"x", b"y".to_vec(), false)]), true)]));
-        let l2 = b.push(Builder::leaf_bytes(0, &[(b"m", b"2".to_vec(), false), (b"z", bucket_value(inner), true)]));
+        let l1 = b.push(Builder::leaf_bytes(
+            0,
+            &[(b"a", b"1".to_vec(), false), (b"b", inline(&[(b"x", b"y".to_vec(), false)]), true)],
+        ));
+        let l2 = b.push(Builder::leaf_bytes(
+            0,
+            &[(b"m", b"2".to_vec(), false), (b"z", bucket_value(inner), true)],
+        ));
         let root = b.push(Builder::branch_bytes(0, &[(b"a", l1), (b"m", l2)]));
         b.meta(0, root, 4);
         b.meta(1, root, 3);
@@ -707,7 +739,10 @@ pub(crate) mod tests {
             if let Ok(db) = Db::open(cut) {
                 let all: Vec<_> = db.root().iter().collect();
                 let ok = db.root().get(b"m");
-                assert!(all.iter().any(|r| r.is_err()) || ok.is_err() || len == bytes.len(), "len {len}");
+                assert!(
+                    all.iter().any(|r| r.is_err()) || ok.is_err() || len == bytes.len(),
+                    "len {len}"
+                );
             }
         }
     }
@@ -767,7 +802,8 @@ pub(crate) mod tests {
     /// One file of the `containerd-store` fixture, read from its archive (no root
     /// needed: the databases are plain files).
     pub(crate) fn fixture_file(rel: &str) -> Vec<u8> {
-        let archive = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/containerd-store/data-root.tar.gz");
+        let archive =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/containerd-store/data-root.tar.gz");
         let gz = flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap());
         let mut tar = tar::Archive::new(gz);
         for entry in tar.entries().unwrap() {
@@ -804,30 +840,49 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_containerds_meta_db() {
-        let db = Db::open(fixture_file("containerd/daemon/io.containerd.metadata.v1.bolt/meta.db")).unwrap();
+        let db = Db::open(fixture_file("containerd/daemon/io.containerd.metadata.v1.bolt/meta.db"))
+            .unwrap();
         let mut all = Vec::new();
         walk(db.root(), "", &mut all);
         if std::env::var_os("STRATA_DUMP_BOLT").is_some() {
             eprintln!("{}", all.join("\n"));
         }
-        let images = db.root().bucket(b"v1").unwrap().unwrap().bucket(b"moby").unwrap().unwrap().bucket(b"images").unwrap().unwrap();
-        let names: Vec<String> = images.iter().map(|r| String::from_utf8_lossy(r.unwrap().0).into_owned()).collect();
+        let images = db
+            .root()
+            .bucket(b"v1")
+            .unwrap()
+            .unwrap()
+            .bucket(b"moby")
+            .unwrap()
+            .unwrap()
+            .bucket(b"images")
+            .unwrap()
+            .unwrap();
+        let names: Vec<String> =
+            images.iter().map(|r| String::from_utf8_lossy(r.unwrap().0).into_owned()).collect();
         assert!(names.contains(&"docker.io/strata/base:1.0".to_owned()), "{names:?}");
         let base = images.bucket(b"docker.io/strata/base:1.0").unwrap().unwrap();
         let target = base.bucket(b"target").unwrap().unwrap();
-        assert_eq!(target.get(b"digest").unwrap(), Some(&b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1"[..]));
+        assert_eq!(
+            target.get(b"digest").unwrap(),
+            Some(&b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1"[..])
+        );
         assert!(all.len() > 50, "{}", all.len());
     }
 
     #[test]
     fn reads_the_overlayfs_snapshotter_db() {
-        let db = Db::open(fixture_file("containerd/daemon/io.containerd.snapshotter.v1.overlayfs/metadata.db")).unwrap();
+        let db = Db::open(fixture_file(
+            "containerd/daemon/io.containerd.snapshotter.v1.overlayfs/metadata.db",
+        ))
+        .unwrap();
         let mut all = Vec::new();
         walk(db.root(), "", &mut all);
         if std::env::var_os("STRATA_DUMP_BOLT").is_some() {
             eprintln!("{}", all.join("\n"));
         }
-        let snaps = db.root().bucket(b"v1").unwrap().unwrap().bucket(b"snapshots").unwrap().unwrap();
+        let snaps =
+            db.root().bucket(b"v1").unwrap().unwrap().bucket(b"snapshots").unwrap().unwrap();
         let n = snaps.iter().filter(|r| matches!(r, Ok((_, Value::Bucket(_))))).count();
         assert!(n >= 6, "{n} snapshots");
     }
@@ -838,7 +893,8 @@ pub(crate) mod tests {
         let keys: Vec<String> = (0..10_000).map(|i| format!("image-{i:05}")).collect();
         let mut leaves = Vec::new();
         for chunk in keys.chunks(100) {
-            let items: Vec<(&[u8], Vec<u8>, bool)> = chunk.iter().map(|k| (k.as_bytes(), k.as_bytes().to_vec(), false)).collect();
+            let items: Vec<(&[u8], Vec<u8>, bool)> =
+                chunk.iter().map(|k| (k.as_bytes(), k.as_bytes().to_vec(), false)).collect();
             leaves.push((chunk[0].clone(), b.push(Builder::leaf_bytes(0, &items))));
         }
         let branch: Vec<(&[u8], u64)> = leaves.iter().map(|(k, id)| (k.as_bytes(), *id)).collect();
@@ -846,7 +902,8 @@ pub(crate) mod tests {
         b.meta(0, root, 2);
         b.meta(1, root, 1);
         let db = Db::open(b.bytes()).unwrap();
-        let got: Vec<String> = db.root().iter().map(|r| String::from_utf8(r.unwrap().0.to_vec()).unwrap()).collect();
+        let got: Vec<String> =
+            db.root().iter().map(|r| String::from_utf8(r.unwrap().0.to_vec()).unwrap()).collect();
         assert_eq!(got, keys);
         for k in keys.iter().step_by(37) {
             assert_eq!(db.root().get(k.as_bytes()).unwrap(), Some(k.as_bytes()));
@@ -862,7 +919,8 @@ pub(crate) mod tests {
         let names: Vec<String> = (0..200).map(|i| format!("k{i:03}")).collect();
         let mut below = b.push(Builder::leaf_bytes(0, &[(b"x", b"y".to_vec(), false)]));
         for _ in 0..6 {
-            let items: Vec<(&[u8], Vec<u8>, bool)> = names.iter().map(|n| (n.as_bytes(), bucket_value(below), true)).collect();
+            let items: Vec<(&[u8], Vec<u8>, bool)> =
+                names.iter().map(|n| (n.as_bytes(), bucket_value(below), true)).collect();
             let mut page = Builder::leaf_bytes(0, &items);
             page.resize(page.len().div_ceil(4096) * 4096, 0);
             let overflow = (page.len() / 4096 - 1) as u32;

@@ -53,14 +53,22 @@ pub fn list_blobs(root: &SafeDir, findings: &mut Vec<Finding>) -> Vec<(Digest, u
         let file = rel.join(&e.name);
         let Ok(d) = Digest::from_hex(&name) else {
             findings.push(
-                Finding::warning(Code::MetadataCorrupt, "entry in the content store whose name is not a sha256 digest").with_file(&file),
+                Finding::warning(
+                    Code::MetadataCorrupt,
+                    "entry in the content store whose name is not a sha256 digest",
+                )
+                .with_file(&file),
             );
             continue;
         };
         match root.lstat(&file) {
             Ok(m) if m.kind == FileKind::File => out.push((d, m.size)),
             Ok(m) => findings.push(
-                Finding::warning(Code::MetadataCorrupt, format!("content blob is a {}, not a regular file", m.kind)).with_file(&file),
+                Finding::warning(
+                    Code::MetadataCorrupt,
+                    format!("content blob is a {}, not a regular file", m.kind),
+                )
+                .with_file(&file),
             ),
             Err(err) => findings.push(read_error_finding(&err, &file, root.path())),
         }
@@ -69,7 +77,11 @@ pub fn list_blobs(root: &SafeDir, findings: &mut Vec<Finding>) -> Vec<(Digest, u
 }
 
 /// Ingest directories with their `ref` text and `data` size.
-pub fn list_ingests(root: &SafeDir, max_ref_bytes: u64, findings: &mut Vec<Finding>) -> Vec<Ingest> {
+pub fn list_ingests(
+    root: &SafeDir,
+    max_ref_bytes: u64,
+    findings: &mut Vec<Finding>,
+) -> Vec<Ingest> {
     let rel = Path::new(CONTENT_ROOT).join("ingest");
     let entries = match root.read_dir(&rel) {
         Ok(e) => e,
@@ -83,8 +95,13 @@ pub fn list_ingests(root: &SafeDir, max_ref_bytes: u64, findings: &mut Vec<Findi
     for e in entries {
         let dir = rel.join(&e.name);
         if e.kind != FileKind::Dir {
-            findings
-                .push(Finding::warning(Code::MetadataCorrupt, format!("entry in the ingest directory is a {}", e.kind)).with_file(&dir));
+            findings.push(
+                Finding::warning(
+                    Code::MetadataCorrupt,
+                    format!("entry in the ingest directory is a {}", e.kind),
+                )
+                .with_file(&dir),
+            );
             continue;
         }
         let reference = match root.read_file(&dir.join("ref"), max_ref_bytes) {
@@ -95,8 +112,16 @@ pub fn list_ingests(root: &SafeDir, max_ref_bytes: u64, findings: &mut Vec<Findi
                 None
             }
         };
-        let bytes = root.lstat(&dir.join("data")).ok().filter(|m| m.kind == FileKind::File).map(|m| m.size);
-        out.push(Ingest { dir: display_bytes(e.name.as_encoded_bytes()), reference, bytes, record: None, expected: None, expire_at: None });
+        let bytes =
+            root.lstat(&dir.join("data")).ok().filter(|m| m.kind == FileKind::File).map(|m| m.size);
+        out.push(Ingest {
+            dir: display_bytes(e.name.as_encoded_bytes()),
+            reference,
+            bytes,
+            record: None,
+            expected: None,
+            expire_at: None,
+        });
     }
     out
 }

@@ -39,9 +39,13 @@ impl LocatedBy {
         match self {
             LocatedBy::Flag => "given by --containerd-root",
             LocatedBy::InsideDataRoot => "dockerd's own containerd, inside the data-root",
-            LocatedBy::HostConfig => "root from the host's /etc/containerd/config.toml under --host-root",
+            LocatedBy::HostConfig => {
+                "root from the host's /etc/containerd/config.toml under --host-root"
+            }
             LocatedBy::HostDefault => "the host's /var/lib/containerd under --host-root",
-            LocatedBy::BesideDataRoot => "found beside the data-root (lib/containerd next to lib/docker)",
+            LocatedBy::BesideDataRoot => {
+                "found beside the data-root (lib/containerd next to lib/docker)"
+            }
             LocatedBy::SystemConfig => "root from this machine's /etc/containerd/config.toml",
             LocatedBy::SystemDefault => "this machine's /var/lib/containerd",
         }
@@ -166,7 +170,10 @@ mod tests {
 
     #[test]
     fn config_root_reads_the_top_level_key_only() {
-        assert_eq!(config_root("version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/x\"\n"), Some(PathBuf::from("/srv/ctd")));
+        assert_eq!(
+            config_root("version = 3\nroot = \"/srv/ctd\"\nstate = \"/run/x\"\n"),
+            Some(PathBuf::from("/srv/ctd"))
+        );
         assert_eq!(config_root("root='/a' # comment\n"), Some(PathBuf::from("/a")));
         assert_eq!(config_root("[plugins.x]\nroot = \"/nested\"\n"), None);
         assert_eq!(config_root("rootless = true\n"), None);

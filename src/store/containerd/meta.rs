@@ -249,11 +249,18 @@ impl<'f> Walker<'f> {
     /// The one finding for a damaged file, if it was.
     pub fn damage_finding(&self) -> Option<Finding> {
         let e = self.damage.as_ref()?;
-        let more = if self.more_damage > 0 { format!(" ({} more damaged places)", self.more_damage) } else { String::new() };
+        let more = if self.more_damage > 0 {
+            format!(" ({} more damaged places)", self.more_damage)
+        } else {
+            String::new()
+        };
         Some(
             Finding::error(
                 Code::MetadataCorrupt,
-                format!("{}: damaged bbolt database: {e}{more}; records that could be read are kept", self.file),
+                format!(
+                    "{}: damaged bbolt database: {e}{more}; records that could be read are kept",
+                    self.file
+                ),
             )
             .with_file(&self.file),
         )
@@ -261,7 +268,10 @@ impl<'f> Walker<'f> {
 
     /// Records a value problem at bucket path `path` as a warning finding.
     pub fn odd(&mut self, path: &str, what: impl std::fmt::Display) {
-        self.findings.push(Finding::warning(Code::MetadataCorrupt, format!("{}: {path}: {what}", self.file)).with_file(&self.file));
+        self.findings.push(
+            Finding::warning(Code::MetadataCorrupt, format!("{}: {path}: {what}", self.file))
+                .with_file(&self.file),
+        );
     }
 
     /// The value under `key`; `None` when absent or unreadable (the error is recorded).
@@ -335,7 +345,10 @@ impl<'f> Walker<'f> {
         let v = self.get(b, key.as_bytes())?;
         let out = varint(v);
         if out.is_none() {
-            self.odd(&format!("{path}/{key}"), format!("not a varint: {}", hex::encode(&v[..v.len().min(16)])));
+            self.odd(
+                &format!("{path}/{key}"),
+                format!("not a varint: {}", hex::encode(&v[..v.len().min(16)])),
+            );
         }
         out
     }
@@ -345,7 +358,10 @@ impl<'f> Walker<'f> {
         let v = self.get(b, key.as_bytes())?;
         let out = go_time(v);
         if out.is_none() {
-            self.odd(&format!("{path}/{key}"), format!("not a Go binary time: {}", hex::encode(&v[..v.len().min(16)])));
+            self.odd(
+                &format!("{path}/{key}"),
+                format!("not a Go binary time: {}", hex::encode(&v[..v.len().min(16)])),
+            );
         }
         out
     }
@@ -445,8 +461,15 @@ pub fn read_namespace(w: &mut Walker<'_>, ns_name: &str, ns: &Bucket<'_>) -> Nam
         for (k, b) in w.sub_buckets(&ingests) {
             let key = w.key_text(&format!("{base}/content/ingests"), k);
             let path = format!("{base}/content/ingests/{key}");
-            let expected = w.text(&b, &path, "expected").and_then(|s| w.digest(&format!("{path}/expected"), &s));
-            out.ingests.push(MetaIngest { backend_ref: w.text(&b, &path, "ref"), expected, expire_at: w.time(&b, &path, "expireat"), key });
+            let expected = w
+                .text(&b, &path, "expected")
+                .and_then(|s| w.digest(&format!("{path}/expected"), &s));
+            out.ingests.push(MetaIngest {
+                backend_ref: w.text(&b, &path, "ref"),
+                expected,
+                expire_at: w.time(&b, &path, "expireat"),
+                key,
+            });
         }
     }
 
@@ -479,7 +502,9 @@ pub fn read_namespace(w: &mut Walker<'_>, ns_name: &str, ns: &Bucket<'_>) -> Nam
         for (k, b) in w.sub_buckets(&containers) {
             let id = w.key_text(&format!("{base}/containers"), k);
             let path = format!("{base}/containers/{id}");
-            let runtime = w.bucket(&b, b"runtime").and_then(|r| w.text(&r, &format!("{path}/runtime"), "name"));
+            let runtime = w
+                .bucket(&b, b"runtime")
+                .and_then(|r| w.text(&r, &format!("{path}/runtime"), "name"));
             out.containers.push(CtdContainer {
                 image: w.text(&b, &path, "image"),
                 snapshotter: w.text(&b, &path, "snapshotter"),
@@ -507,8 +532,11 @@ pub fn read_namespace(w: &mut Walker<'_>, ns_name: &str, ns: &Bucket<'_>) -> Nam
                     }
                 }
             }
-            let content =
-                w.key_list(&b, &path, "content").into_iter().filter_map(|s| w.digest(&format!("{path}/content/{s}"), &s)).collect();
+            let content = w
+                .key_list(&b, &path, "content")
+                .into_iter()
+                .filter_map(|s| w.digest(&format!("{path}/content/{s}"), &s))
+                .collect();
             out.leases.push(CtdLease {
                 created_at: w.time(&b, &path, "createdat"),
                 labels: w.labels(&b, &path),
@@ -563,8 +591,14 @@ mod tests {
         assert_eq!(varint(&[0xac, 0x02]), Some(150));
         assert_eq!(uvarint(&[0xac, 0x02]), Some(300));
         assert_eq!(uvarint(&[0xff; 10]), None, "overflow");
-        assert_eq!(uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), Some(u64::MAX));
-        assert_eq!(varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), Some(i64::MIN));
+        assert_eq!(
+            uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            Some(i64::MIN)
+        );
         assert_eq!(uvarint(&[]), None);
         assert_eq!(uvarint(&[0x80]), None, "truncated");
         assert_eq!(uvarint(&[0x01, 0x00]), None, "trailing bytes");
@@ -584,8 +618,14 @@ mod tests {
     #[test]
     fn go_times_render_as_rfc3339_nano() {
         // 2026-11-29T01:12:31Z is 1795914751.
-        assert_eq!(go_time(&enc(1, 1_795_914_751, 461_548_704, -1)).unwrap(), "2026-11-29T01:12:31.461548704Z");
-        assert_eq!(go_time(&enc(1, 1_795_914_751, 450_000_000, -1)).unwrap(), "2026-11-29T01:12:31.45Z");
+        assert_eq!(
+            go_time(&enc(1, 1_795_914_751, 461_548_704, -1)).unwrap(),
+            "2026-11-29T01:12:31.461548704Z"
+        );
+        assert_eq!(
+            go_time(&enc(1, 1_795_914_751, 450_000_000, -1)).unwrap(),
+            "2026-11-29T01:12:31.45Z"
+        );
         assert_eq!(go_time(&enc(2, 1_795_914_751, 0, -1)).unwrap(), "2026-11-29T01:12:31Z");
         assert_eq!(go_time(&enc(1, 1_795_914_751, 0, 120)).unwrap(), "2026-11-29T03:12:31+02:00");
         assert_eq!(go_time(&enc(1, 1_795_914_751, 0, -90)).unwrap(), "2026-11-28T23:42:31-01:30");

@@ -104,7 +104,13 @@ pub fn looks_like_root(dir: &SafeDir) -> bool {
 
 /// Reads a bbolt file; `None` (with one finding) when it is missing, unreadable or
 /// not a sound database.
-pub(crate) fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bool, findings: &mut Vec<Finding>) -> Option<bbolt::Db> {
+pub(crate) fn open_bolt(
+    root: &SafeDir,
+    rel: &str,
+    limits: &Limits,
+    required: bool,
+    findings: &mut Vec<Finding>,
+) -> Option<bbolt::Db> {
     // A live containerd rewrites the file in place while it is read, with no lock
     // taken here. Transaction N+1 writes only pages N does not reach; once it has
     // committed, N+2 may reuse N's pages. So a copy during which nothing committed
@@ -116,8 +122,11 @@ pub(crate) fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bo
             Err(e) if e.is_not_found() && !required => return None,
             Err(e) if e.is_not_found() => {
                 findings.push(
-                    Finding::error(Code::StoreMissing, format!("{rel}: not found; this containerd root has no metadata database"))
-                        .with_file(rel),
+                    Finding::error(
+                        Code::StoreMissing,
+                        format!("{rel}: not found; this containerd root has no metadata database"),
+                    )
+                    .with_file(rel),
                 );
                 return None;
             }
@@ -129,11 +138,18 @@ pub(crate) fn open_bolt(root: &SafeDir, rel: &str, limits: &Limits, required: bo
         let db = match bbolt::Db::open(bytes) {
             Ok(db) => db,
             Err(e) => {
-                findings.push(Finding::error(Code::MetadataCorrupt, format!("{rel}: not a readable bbolt database: {e}")).with_file(rel));
+                findings.push(
+                    Finding::error(
+                        Code::MetadataCorrupt,
+                        format!("{rel}: not a readable bbolt database: {e}"),
+                    )
+                    .with_file(rel),
+                );
                 return None;
             }
         };
-        let now = read_prefix(root, Path::new(rel), 2 * db.page_size()).and_then(|p| bbolt::committed_txid(&p, db.page_size()));
+        let now = read_prefix(root, Path::new(rel), 2 * db.page_size())
+            .and_then(|p| bbolt::committed_txid(&p, db.page_size()));
         match now {
             Some(t) if t > db.txid() && attempt + 1 < MAX_READS => continue,
             Some(t) if t > db.txid() => {
@@ -185,7 +201,9 @@ pub fn read_store(
         if let Some(v1) = w.bucket(&top, b"v1") {
             for (name, utf8) in meta::namespaces(&mut w, &v1) {
                 // A non-UTF-8 namespace was reported by name; it cannot be asked for.
-                let Some(ns) = utf8.then(|| w.bucket(&v1, name.as_bytes())).flatten() else { continue };
+                let Some(ns) = utf8.then(|| w.bucket(&v1, name.as_bytes())).flatten() else {
+                    continue;
+                };
                 let read = meta::read_namespace(&mut w, &name, &ns);
                 spaces.insert(name, read);
             }
@@ -231,7 +249,8 @@ pub fn read_store(
     for (key, s) in mine.snapshots.get(&snapshotter).cloned().unwrap_or_default() {
         let b = backend.get(&s.name).cloned();
         let dir = b.as_ref().and_then(|b| snapshot_dir(&snapshotter, b.id));
-        let dir_present = dir.as_ref().is_some_and(|d| root.lstat(d).is_ok_and(|m| m.kind == FileKind::Dir));
+        let dir_present =
+            dir.as_ref().is_some_and(|d| root.lstat(d).is_ok_and(|m| m.kind == FileKind::Dir));
         let snap = CtdSnapshot {
             key: s.key,
             name: s.name,
@@ -254,7 +273,8 @@ pub fn read_store(
         .flat_map(|m| m.values().map(|s| s.name.as_str()))
         .collect();
     let backend_ids = backend.values().map(|b| b.id).collect();
-    let backend_only = backend.values().filter(|b| !referenced.contains(b.key.as_str())).cloned().collect();
+    let backend_only =
+        backend.values().filter(|b| !referenced.contains(b.key.as_str())).cloned().collect();
 
     let snapshot_dirs = list_snapshot_dirs(root, &snapshotter, findings);
 
@@ -267,10 +287,16 @@ pub fn read_store(
             b.file_size = Some(*size);
         }
     }
-    let recorded_anywhere = |d: &Digest| mine.blobs.contains_key(d) || spaces.values().any(|ns| ns.blobs.contains_key(d));
-    let unrecorded_blobs = on_disk.iter().map(|(d, _)| *d).filter(|d| !recorded_anywhere(d)).collect();
+    let recorded_anywhere = |d: &Digest| {
+        mine.blobs.contains_key(d) || spaces.values().any(|ns| ns.blobs.contains_key(d))
+    };
+    let unrecorded_blobs =
+        on_disk.iter().map(|(d, _)| *d).filter(|d| !recorded_anywhere(d)).collect();
 
-    let ingests = join_ingests(content::list_ingests(root, limits.max_metadata_bytes, findings), &mine.ingests);
+    let ingests = join_ingests(
+        content::list_ingests(root, limits.max_metadata_bytes, findings),
+        &mine.ingests,
+    );
 
     ContainerdStore {
         namespace: namespace.to_owned(),
@@ -310,10 +336,17 @@ fn pick_snapshotter(root: &SafeDir, ns: &meta::Namespace) -> String {
     "overlayfs".to_owned()
 }
 
-fn list_snapshot_dirs(root: &SafeDir, snapshotter: &str, findings: &mut Vec<Finding>) -> Vec<String> {
+fn list_snapshot_dirs(
+    root: &SafeDir,
+    snapshotter: &str,
+    findings: &mut Vec<Finding>,
+) -> Vec<String> {
     let rel = snapshotter_root(snapshotter).join("snapshots");
     match root.read_dir(&rel) {
-        Ok(entries) => entries.into_iter().map(|e| crate::finding::display_bytes(e.name.as_encoded_bytes())).collect(),
+        Ok(entries) => entries
+            .into_iter()
+            .map(|e| crate::finding::display_bytes(e.name.as_encoded_bytes()))
+            .collect(),
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => {
             findings.push(read_error_finding(&e, &rel, root.path()));
@@ -326,7 +359,8 @@ fn list_snapshot_dirs(root: &SafeDir, snapshotter: &str, findings: &mut Vec<Find
 /// record with no directory is kept with an empty `dir`.
 fn join_ingests(mut dirs: Vec<Ingest>, records: &[meta::MetaIngest]) -> Vec<Ingest> {
     for r in records {
-        let found = dirs.iter_mut().find(|d| r.backend_ref.is_some() && d.reference == r.backend_ref);
+        let found =
+            dirs.iter_mut().find(|d| r.backend_ref.is_some() && d.reference == r.backend_ref);
         match found {
             Some(d) => {
                 d.record = Some(r.key.clone());
@@ -390,7 +424,11 @@ mod tests {
     fn odd_values_are_findings_and_the_record_is_kept() {
         let mut b = Builder::new();
         let target = inline(&[
-            (b"digest", b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1".to_vec(), false),
+            (
+                b"digest",
+                b"sha256:dfe3fdbbac9dd9cf1cb2b6862878b4f034f78730bb2a72b4290f9441add038a1".to_vec(),
+                false,
+            ),
             (b"mediatype", b"application/vnd.oci.image.manifest.v1+json".to_vec(), false),
             (b"size", vec![0x80], false), // a truncated varint
         ]);
@@ -414,7 +452,10 @@ mod tests {
         assert_eq!(s.images[0].created_at, None);
         let msgs: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(findings.len(), 2, "{msgs:#?}");
-        assert!(msgs.iter().any(|m| m.contains("target/size") && m.contains("varint")), "{msgs:#?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("target/size") && m.contains("varint")),
+            "{msgs:#?}"
+        );
         assert!(msgs.iter().any(|m| m.contains("createdat") && m.contains("time")), "{msgs:#?}");
         assert!(findings.iter().all(|f| f.file.as_deref() == Some(META_DB)));
     }

@@ -101,7 +101,10 @@ pub fn read_backend(db: &Db, w: &mut Walker<'_>) -> BTreeMap<String, BackendSnap
         let kind = match w.get(&b, b"kind") {
             Some([k]) => SnapshotKind::from_byte(*k),
             other => {
-                w.odd(&format!("{path}/kind"), format!("expected one byte, found {} bytes", other.map_or(0, <[u8]>::len)));
+                w.odd(
+                    &format!("{path}/kind"),
+                    format!("expected one byte, found {} bytes", other.map_or(0, <[u8]>::len)),
+                );
                 SnapshotKind::Unknown(0)
             }
         };
@@ -132,10 +135,13 @@ mod tests {
 
     #[test]
     fn reads_the_fixture_backend() {
-        let bytes = super::super::bbolt::tests::fixture_file("containerd/daemon/io.containerd.snapshotter.v1.overlayfs/metadata.db");
+        let bytes = super::super::bbolt::tests::fixture_file(
+            "containerd/daemon/io.containerd.snapshotter.v1.overlayfs/metadata.db",
+        );
         let db = Db::open(bytes).unwrap();
         let mut findings = Vec::new();
-        let mut w = Walker::new("io.containerd.snapshotter.v1.overlayfs/metadata.db", &mut findings);
+        let mut w =
+            Walker::new("io.containerd.snapshotter.v1.overlayfs/metadata.db", &mut findings);
         let recs = read_backend(&db, &mut w);
         assert!(w.damage.is_none());
         drop(w);

@@ -69,7 +69,11 @@ pub fn run_bounded(root: &Path, args: &[String], bound: Duration) -> Outcome {
 }
 
 fn help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).arg("--help").output().expect("strata --help");
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("strata --help");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -101,13 +105,20 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
     assert!(names.len() >= 4, "could not read the command list from strata --help:\n{top}");
     let mut candidates: Vec<String> = Vec::new();
     let listed = |cmd: &str, field: &str| -> Vec<String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_strata")).arg("--root").arg(root).args([cmd, "--format", "json"]).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(root)
+            .args([cmd, "--format", "json"])
+            .output()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         v.as_array()
             .map(|a| {
                 a.iter()
                     .flat_map(|x| match &x[field] {
-                        serde_json::Value::Array(t) => t.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+                        serde_json::Value::Array(t) => {
+                            t.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+                        }
                         serde_json::Value::String(s) => vec![s.clone()],
                         _ => vec![],
                     })
@@ -124,7 +135,8 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for name in names {
         let usage = help(&[&name]);
-        let usage_line = usage.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default().to_owned();
+        let usage_line =
+            usage.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default().to_owned();
         // Required positionals are `<NAME>`; optional ones `[NAME]` are left out.
         let positionals = usage_line.split_whitespace().filter(|w| w.starts_with('<')).count();
         if positionals == 0 {
@@ -154,7 +166,12 @@ pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
                 (c, ok, full)
             })
             .collect();
-        let pick = tried.iter().find(|t| t.2).or_else(|| tried.iter().find(|t| t.1)).map(|t| t.0).unwrap_or(&candidates[0]);
+        let pick = tried
+            .iter()
+            .find(|t| t.2)
+            .or_else(|| tried.iter().find(|t| t.1))
+            .map(|t| t.0)
+            .unwrap_or(&candidates[0]);
         out.push(with(pick));
     }
     out
@@ -285,31 +302,81 @@ impl Drop for RoMount {
 pub fn pick_files(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
     use std::path::PathBuf;
     let first = |dir: &str, pred: &dyn Fn(&Path) -> bool| -> Option<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).ok()?.filter_map(Result::ok).map(|e| e.path()).collect();
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
         v.sort();
         v.into_iter().find(|p| pred(p)).map(|p| p.strip_prefix(root).unwrap().to_path_buf())
     };
     let img = "image/overlay2";
     let mut out: Vec<(&'static str, Option<PathBuf>)> = vec![
         ("image config", first(&format!("{img}/imagedb/content/sha256"), &|p| p.is_file())),
-        ("image parent", first(&format!("{img}/imagedb/metadata/sha256"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
-        ("layer diff", first(&format!("{img}/layerdb/sha256"), &|p| p.join("diff").is_file()).map(|d| d.join("diff"))),
-        ("layer size", first(&format!("{img}/layerdb/sha256"), &|p| p.join("size").is_file()).map(|d| d.join("size"))),
-        ("layer cache-id", first(&format!("{img}/layerdb/sha256"), &|p| p.join("cache-id").is_file()).map(|d| d.join("cache-id"))),
-        ("layer parent", first(&format!("{img}/layerdb/sha256"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
+        (
+            "image parent",
+            first(&format!("{img}/imagedb/metadata/sha256"), &|p| p.join("parent").is_file())
+                .map(|d| d.join("parent")),
+        ),
+        (
+            "layer diff",
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("diff").is_file())
+                .map(|d| d.join("diff")),
+        ),
+        (
+            "layer size",
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("size").is_file())
+                .map(|d| d.join("size")),
+        ),
+        (
+            "layer cache-id",
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("cache-id").is_file())
+                .map(|d| d.join("cache-id")),
+        ),
+        (
+            "layer parent",
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("parent").is_file())
+                .map(|d| d.join("parent")),
+        ),
         (
             "tar-split",
-            first(&format!("{img}/layerdb/sha256"), &|p| p.join("tar-split.json.gz").is_file()).map(|d| d.join("tar-split.json.gz")),
+            first(&format!("{img}/layerdb/sha256"), &|p| p.join("tar-split.json.gz").is_file())
+                .map(|d| d.join("tar-split.json.gz")),
         ),
         ("repositories.json", Some(PathBuf::from(format!("{img}/repositories.json")))),
-        ("v2metadata", first(&format!("{img}/distribution/v2metadata-by-diffid/sha256"), &|p| p.is_file())),
-        ("diffid-by-digest", first(&format!("{img}/distribution/diffid-by-digest/sha256"), &|p| p.is_file())),
-        ("container config", first("containers", &|p| p.join("config.v2.json").is_file()).map(|d| d.join("config.v2.json"))),
-        ("mount-id", first(&format!("{img}/layerdb/mounts"), &|p| p.join("mount-id").is_file()).map(|d| d.join("mount-id"))),
-        ("init-id", first(&format!("{img}/layerdb/mounts"), &|p| p.join("init-id").is_file()).map(|d| d.join("init-id"))),
-        ("mount parent", first(&format!("{img}/layerdb/mounts"), &|p| p.join("parent").is_file()).map(|d| d.join("parent"))),
+        (
+            "v2metadata",
+            first(&format!("{img}/distribution/v2metadata-by-diffid/sha256"), &|p| p.is_file()),
+        ),
+        (
+            "diffid-by-digest",
+            first(&format!("{img}/distribution/diffid-by-digest/sha256"), &|p| p.is_file()),
+        ),
+        (
+            "container config",
+            first("containers", &|p| p.join("config.v2.json").is_file())
+                .map(|d| d.join("config.v2.json")),
+        ),
+        (
+            "mount-id",
+            first(&format!("{img}/layerdb/mounts"), &|p| p.join("mount-id").is_file())
+                .map(|d| d.join("mount-id")),
+        ),
+        (
+            "init-id",
+            first(&format!("{img}/layerdb/mounts"), &|p| p.join("init-id").is_file())
+                .map(|d| d.join("init-id")),
+        ),
+        (
+            "mount parent",
+            first(&format!("{img}/layerdb/mounts"), &|p| p.join("parent").is_file())
+                .map(|d| d.join("parent")),
+        ),
         ("overlay2 link", first("overlay2", &|p| p.join("link").is_file()).map(|d| d.join("link"))),
-        ("overlay2 lower", first("overlay2", &|p| p.join("lower").is_file()).map(|d| d.join("lower"))),
+        (
+            "overlay2 lower",
+            first("overlay2", &|p| p.join("lower").is_file()).map(|d| d.join("lower")),
+        ),
     ];
     // A regular file inside a layer's diff directory.
     let in_diff = walkdir::WalkDir::new(root.join("overlay2"))

@@ -20,7 +20,10 @@ pub use super::is_root;
 /// `STRATA_REQUIRE_ALL_TESTS`) and returns false.
 #[track_caller]
 pub fn tools_present() -> bool {
-    super::tools_or_skip(&[("tar-split", "--version"), ("tar", "--version")], "apt-get install -y tar-split")
+    super::tools_or_skip(
+        &[("tar-split", "--version"), ("tar", "--version")],
+        "apt-get install -y tar-split",
+    )
 }
 
 pub fn run(cmd: &mut Command) {
@@ -58,7 +61,8 @@ pub fn populate(src: &Path) {
     w(b"dir/sub/file", b"deep\n");
     std::os::unix::fs::symlink("etc/passwd", src.join("link")).unwrap();
     std::fs::hard_link(src.join("etc/passwd"), src.join("hard")).unwrap();
-    nix::unistd::mkfifo(&src.join("pipe"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    nix::unistd::mkfifo(&src.join("pipe"), nix::sys::stat::Mode::from_bits_truncate(0o644))
+        .unwrap();
     let _ = xattr::set(src.join("etc/passwd"), "user.note", b"hello");
 }
 
@@ -135,13 +139,27 @@ pub fn add_layer_of(
     let layerdb = PathBuf::from(format!("image/{}/layerdb/sha256/{}", driver.name(), chain.hex()));
     std::fs::create_dir_all(root.join(&layerdb)).unwrap();
     let ts = layerdb.join("tar-split.json.gz");
-    run(Command::new("tar-split").args(["disasm", "--no-stdout", "--output"]).arg(root.join(&ts)).arg(&tar));
+    run(Command::new("tar-split")
+        .args(["disasm", "--no-stdout", "--output"])
+        .arg(root.join(&ts))
+        .arg(&tar));
     let content = driver.content_dir(cache_id);
     std::fs::create_dir_all(root.join(&content)).unwrap();
     let owner = if is_root() { "--same-owner" } else { "--no-same-owner" };
-    run(Command::new("tar").args(["--xattrs", "--xattrs-include=*", owner, "-xpf"]).arg(&tar).arg("-C").arg(root.join(&content)));
-    let job =
-        LayerJob { chain_id: chain, diff_id, tar_split: ts, content_dir: content, driver, lower_tar_splits: Some(Vec::new()), blob: None };
+    run(Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", owner, "-xpf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(root.join(&content)));
+    let job = LayerJob {
+        chain_id: chain,
+        diff_id,
+        tar_split: ts,
+        content_dir: content,
+        driver,
+        lower_tar_splits: Some(Vec::new()),
+        blob: None,
+    };
     (job, tar)
 }
 
@@ -156,7 +174,8 @@ pub fn fixture_with(tar_args: &[&str], fill: impl FnOnce(&Path)) -> Fixture {
     std::fs::create_dir(&src).unwrap();
     fill(&src);
     let root = tmp.path().join("root");
-    let (job, tar) = add_layer(&root, tmp.path(), &src, tar_args, DriverKind::Overlay2, &"c".repeat(64), None);
+    let (job, tar) =
+        add_layer(&root, tmp.path(), &src, tar_args, DriverKind::Overlay2, &"c".repeat(64), None);
     Fixture { tmp, root, tar, job }
 }
 
@@ -176,5 +195,8 @@ pub fn write_tar_split(p: &Path, entries: &[serde_json::Value]) {
 
 /// Findings as (code, path, severity) for compact assertions.
 pub fn summary(r: &LayerResult) -> Vec<(String, String, String)> {
-    r.findings.iter().map(|f| (f.code.to_string(), f.path.clone().unwrap_or_default(), f.severity.to_string())).collect()
+    r.findings
+        .iter()
+        .map(|f| (f.code.to_string(), f.path.clone().unwrap_or_default(), f.severity.to_string()))
+        .collect()
 }

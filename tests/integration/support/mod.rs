@@ -119,7 +119,10 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 /// Reads a file of one JSON value per line.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Extracts `fixtures/<name>/<archive>` once and returns where. Safe when several test
@@ -141,7 +144,11 @@ pub fn extracted(name: &str, archive: &str) -> PathBuf {
     std::fs::create_dir_all(&cache).unwrap();
     let tmp = cache.join(format!(".{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let status = Command::new(repo().join("fixtures/extract.sh")).arg(&src).arg(&tmp).status().expect("run fixtures/extract.sh");
+    let status = Command::new(repo().join("fixtures/extract.sh"))
+        .arg(&src)
+        .arg(&tmp)
+        .status()
+        .expect("run fixtures/extract.sh");
     assert!(status.success(), "extract.sh {} failed: {status}", src.display());
     if std::fs::rename(&tmp, &dest).is_err() {
         // Another process won the race; use its copy.
@@ -158,9 +165,16 @@ pub fn data_root(name: &str) -> PathBuf {
 /// A private copy of a tree, preserving devices, xattrs, links and times, for tests
 /// that damage it.
 pub fn copy_tree(src: &Path) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("strata-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let status =
-        Command::new("cp").args(["-a", "--preserve=all"]).arg(format!("{}/.", src.display())).arg(dir.path()).status().expect("run cp");
+    let dir = tempfile::Builder::new()
+        .prefix("strata-test-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let status = Command::new("cp")
+        .args(["-a", "--preserve=all"])
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .status()
+        .expect("run cp");
     assert!(status.success(), "cp -a failed");
     dir
 }
@@ -176,7 +190,11 @@ pub fn strata() -> Command {
 /// Runs strata with `args` on `root`, returning (status code, stdout, stderr).
 pub fn run(root: &Path, args: &[&str]) -> (i32, String, String) {
     let out = strata().arg("--root").arg(root).args(args).output().expect("run strata");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs strata with `--format json` and parses stdout.
@@ -192,7 +210,9 @@ pub fn run_json(root: &Path, args: &[&str]) -> serde_json::Value {
 pub fn validate(name: &str, value: &serde_json::Value) {
     let path = repo().join("schema").join(format!("{name}.schema.json"));
     let schema = read_json(&path);
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    let validator =
+        jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let errors: Vec<String> =
+        validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     assert!(errors.is_empty(), "output does not match {}:\n{}", path.display(), errors.join("\n"));
 }
