@@ -689,17 +689,39 @@ impl Plan {
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let roots: Vec<&std::path::Path> = std::iter::once(root.path())
+            .chain(g.containerd.as_ref().map(|c| c.root.path()))
+            .collect();
         let mut file = match &args.output {
-            Some(p) => Some(io::BufWriter::new(
-                std::fs::File::create(p)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
-            )),
+            Some(p) => Some(OutputFile::create(p, &roots)?),
             None => None,
         };
-        let out: &mut dyn Write = match &mut file {
-            Some(f) => f,
-            None => out,
-        };
+        let code = self.write_audit(
+            args,
+            g,
+            root,
+            &result,
+            now,
+            match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            },
+        )?;
+        if let Some(f) = file {
+            f.commit()?;
+        }
+        Ok(code)
+    }
+
+    fn write_audit(
+        &self,
+        args: &AuditArgs,
+        g: &Graph,
+        root: &SafeDir,
+        result: &strata::audit::Audit,
+        now: String,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         if self.format == Format::Ndjson {
             let scan = self.scan("audit", g, root, now);
             let totals = report::ndjson::Totals::new(
@@ -715,7 +737,7 @@ impl Plan {
                 exit::OK
             });
         }
-        let view = report::audit::AuditReport::new(g, &result, now);
+        let view = report::audit::AuditReport::new(g, result, now);
         if self.format == Format::Html {
             let forest = report::tree::build(g, &report::tree::TreeFilter::default());
             let histories = g
@@ -859,4 +881,73 @@ fn resolve_or_report(g: &Graph, input: &str, kinds: Kinds) -> Option<Target> {
 fn use_color() -> bool {
     use std::io::IsTerminal;
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A report file given with `-o`: refused under a root strata reads (strata never
+/// writes there), written under a temporary name beside it and renamed into place
+/// only when complete, so a reader (or a cron job's consumer) never sees half a
+/// report under the final name.
+struct OutputFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: io::BufWriter<std::fs::File>,
+}
+
+impl OutputFile {
+    fn create(dest: &std::path::Path, roots: &[&std::path::Path]) -> anyhow::Result<Self> {
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = std::fs::canonicalize(&parent).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write {}: its directory {}: {e}",
+                dest.display(),
+                parent.display()
+            )
+        })?;
+        for r in roots {
+            if let Ok(r) = std::fs::canonicalize(r) {
+                if dir.starts_with(&r) {
+                    anyhow::bail!(
+                        "refusing to write {} inside {}, a root strata is reading (it never writes there): choose another place",
+                        dest.display(),
+                        r.display()
+                    );
+                }
+            }
+        }
+        let name = dest
+            .file_name()
+            .ok_or_else(|| anyhow::anyhow!("-o {}: not a file name", dest.display()))?;
+        let tmp =
+            dir.join(format!(".{}.strata-{}.tmp", name.to_string_lossy(), std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+        Ok(Self { tmp, dest: dir.join(name), file: io::BufWriter::new(file) })
+    }
+
+    /// Flushes, syncs and renames into place; on failure the temporary file goes.
+    fn commit(mut self) -> anyhow::Result<()> {
+        let done = self
+            .file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.dest));
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&self.tmp);
+            anyhow::bail!("cannot write {}: {e}", self.dest.display());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        // Not committed (an error on the way): leave nothing behind.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }

@@ -556,3 +556,40 @@ fn a_zstd_layer_blob_verifies_against_its_snapshot() {
     assert_eq!(r.status, VerifyStatus::Verified, "{:#?}", r.findings);
     assert_eq!(r.computed_diff_id, Some(job.diff_id));
 }
+
+/// `-o FILE` never lands inside a root being read (the data-root or the containerd
+/// root beside it), and elsewhere appears whole under its name, with no temporary
+/// file left beside it.
+#[test]
+fn report_file_is_refused_inside_the_roots_and_written_whole_elsewhere() {
+    require_root!();
+    let root = host("containerd-sid");
+    let ctd = root.parent().unwrap().join("containerd");
+    for inside in [root.join("report.json"), ctd.join("report.json")] {
+        let out = strata()
+            .arg("--root")
+            .arg(&root)
+            .args(["audit", "--metadata-only", "--format", "json", "-o"])
+            .arg(&inside)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to write"));
+        assert!(!inside.exists());
+    }
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dest = dir.path().join("report.json");
+    let out = strata()
+        .arg("--root")
+        .arg(&root)
+        .args(["audit", "--metadata-only", "--format", "json", "-o"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&std::fs::read(&dest).unwrap()).unwrap();
+    validate("audit", &v);
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("report.json")], "nothing but the report");
+}
