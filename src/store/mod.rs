@@ -91,14 +91,7 @@ impl<'a> StoreCtx<'a> {
         rel: &Path,
         findings: &mut Vec<Finding>,
     ) -> Option<Vec<DirEntry>> {
-        match self.root.read_dir(rel) {
-            Ok(v) => Some(v),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => {
-                findings.push(read_error_finding(&e, rel, self.root.path()));
-                None
-            }
-        }
+        list_dir_or_finding(self.root, rel, findings)
     }
 
     /// Reads a small optional text file: `None` if absent, a finding if unreadable.
@@ -123,6 +116,23 @@ impl<'a> StoreCtx<'a> {
                 findings.push(read_error_finding(&e, rel, self.root.path()));
                 None
             }
+        }
+    }
+}
+
+/// Lists a directory under `root`; a missing one gives `None`, any other failure a
+/// finding (and `None`).
+pub(crate) fn list_dir_or_finding(
+    root: &SafeDir,
+    rel: &Path,
+    findings: &mut Vec<Finding>,
+) -> Option<Vec<DirEntry>> {
+    match root.read_dir(rel) {
+        Ok(v) => Some(v),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            findings.push(read_error_finding(&e, rel, root.path()));
+            None
         }
     }
 }

@@ -39,13 +39,8 @@ pub struct Ingest {
 /// are findings.
 pub fn list_blobs(root: &SafeDir, findings: &mut Vec<Finding>) -> Vec<(Digest, u64)> {
     let rel = Path::new(CONTENT_ROOT).join("blobs/sha256");
-    let entries = match root.read_dir(&rel) {
-        Ok(e) => e,
-        Err(e) if e.is_not_found() => return Vec::new(),
-        Err(e) => {
-            findings.push(read_error_finding(&e, &rel, root.path()));
-            return Vec::new();
-        }
+    let Some(entries) = crate::store::list_dir_or_finding(root, &rel, findings) else {
+        return Vec::new();
     };
     let mut out = Vec::new();
     for e in entries {
@@ -83,13 +78,8 @@ pub fn list_ingests(
     findings: &mut Vec<Finding>,
 ) -> Vec<Ingest> {
     let rel = Path::new(CONTENT_ROOT).join("ingest");
-    let entries = match root.read_dir(&rel) {
-        Ok(e) => e,
-        Err(e) if e.is_not_found() => return Vec::new(),
-        Err(e) => {
-            findings.push(read_error_finding(&e, &rel, root.path()));
-            return Vec::new();
-        }
+    let Some(entries) = crate::store::list_dir_or_finding(root, &rel, findings) else {
+        return Vec::new();
     };
     let mut out = Vec::new();
     for e in entries {
