@@ -363,3 +363,21 @@ fn several_image_stores_are_named_and_chosen() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "[]");
 }
+
+/// A live dockerd started on a copy of the basic fixture lists exactly the images strata
+/// reads from the same copy (IDs and tags), so a live engine on a fixture copy is a fair
+/// peer for the tests that need one (save/load, export, churn).
+#[test]
+fn live_engine_on_fixture_copy_agrees_with_strata() {
+    let Some(engine) = engine::on_fixture_copy("basic") else { return };
+    let live = engine.api("/images/json?all=1");
+    let ours = run_json(&engine.data_root, &["images"]);
+    let ids = |v: &serde_json::Value, key: &str| {
+        let mut ids: Vec<String> =
+            v.as_array().unwrap().iter().map(|i| i[key].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert!(!live.as_array().unwrap().is_empty());
+    assert_eq!(ids(&live, "Id"), ids(&ours, "id"), "live engine vs strata on one copy");
+}

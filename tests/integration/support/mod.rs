@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod engine;
 pub mod hostile;
 pub mod layers;
 
