@@ -264,18 +264,19 @@ pub fn run(
 
     let images: Vec<&ImageIdentity> =
         identities.iter().filter(|i| sel.is_everything() || sel.images.contains(&i.id)).collect();
+    // One lookup per chain entry: a search of `results` per entry was quadratic on hosts
+    // with thousands of images.
+    let mut by_chain: std::collections::HashMap<ChainId, VerifyStatus> = Default::default();
+    for r in &results {
+        by_chain.entry(r.chain_id).or_insert(r.status);
+    }
     let verdicts = images
         .iter()
         .map(|i| {
             let chain = &g.images[&i.id].chain_ids;
             let statuses: Vec<VerifyStatus> = chain
                 .iter()
-                .map(|c| {
-                    results
-                        .iter()
-                        .find(|r| r.chain_id == *c)
-                        .map_or(VerifyStatus::Unverifiable, |r| r.status)
-                })
+                .map(|c| by_chain.get(c).copied().unwrap_or(VerifyStatus::Unverifiable))
                 .collect();
             let status = if !i.id_matches || statuses.contains(&VerifyStatus::Mismatch) {
                 VerifyStatus::Mismatch
