@@ -74,11 +74,17 @@ fn build_cache_on_the_containerd_store_equals_system_df() {
     let root = crate::containerd_graph::host("containerd-sid");
     let ours = support::run_json(&root, &["df"]);
     validate("df", &ours);
-    check_build_cache(
-        "containerd-sid",
-        &ours,
-        &read_json(&answers("containerd-sid").join("api-system-df.json")),
-    );
+    let docker = read_json(&answers("containerd-sid").join("api-system-df.json"));
+    check_build_cache("containerd-sid", &ours, &docker);
+    check_build_cache_row("containerd-sid", &ours, &docker);
+    // No volumes there, as Docker says; nothing BuildKit owns in containerd is an orphan.
+    assert_eq!(docker["Volumes"], serde_json::json!([]));
+    assert_eq!(ours["volumes"], serde_json::json!([]));
+    assert_eq!(ours["summary"]["volumes"]["total_count"], 0);
+    assert_eq!(ours["orphaned"], serde_json::json!([]));
+    let (_, report) = support::audit::audit(&root, &["--metadata-only"]);
+    let loud = support::audit::above_info(&report);
+    assert!(loud.is_empty(), "audit of containerd-sid: {loud:#?}");
 }
 
 #[test]
@@ -97,11 +103,19 @@ fn build_cache_rows(fixture: &str) {
     let ours = support::audit::df(&data_root(fixture));
     let docker = read_json(&answers(fixture).join("api-system-df.json"));
     check_build_cache(fixture, &ours, &docker);
-    let want = by(&docker["BuildCache"], "ID");
     // Both builds left records: the COPY's source.local context, the cache mount's.
     for kind in ["source.local", "exec.cachemount", "regular"] {
-        assert!(want.values().any(|r| r["Type"] == kind), "{fixture}: no {kind} record");
+        assert!(
+            docker["BuildCache"].as_array().unwrap().iter().any(|r| r["Type"] == kind),
+            "{fixture}: no {kind} record"
+        );
     }
+    check_build_cache_row(fixture, &ours, &docker);
+}
+
+/// The Build Cache row: strata's summary against the CLI's `docker system df` line.
+fn check_build_cache_row(fixture: &str, ours: &Value, docker: &Value) {
+    let want = by(&docker["BuildCache"], "ID");
     // The CLI's row: every record, sizes of the unshared ones.
     let unshared: i64 = docker["BuildCache"]
         .as_array()
@@ -116,10 +130,19 @@ fn build_cache_rows(fixture: &str) {
     assert_eq!(s["total_count"], want.len());
     let row = &cli_rows(fixture)["Build Cache"];
     assert_eq!(row["TotalCount"].as_str().unwrap(), want.len().to_string());
-    assert_eq!(
-        row["Size"].as_str().unwrap(),
-        format!("{unshared}B"),
-        "{fixture}: docker system df shows {row}"
+    // The CLI rounds: `242B`, `24.58kB` (units of 1000, 4 significant digits).
+    let shown = row["Size"].as_str().unwrap();
+    let (num, unit) = shown.split_at(shown.find(|c: char| c.is_ascii_alphabetic()).unwrap());
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        other => panic!("{fixture}: unit {other} in {row}"),
+    };
+    let shown_bytes = num.parse::<f64>().unwrap() * scale;
+    assert!(
+        (shown_bytes - unshared as f64).abs() <= scale * 0.01,
+        "{fixture}: docker system df shows {row}, the unshared records hold {unshared} B"
     );
 }
 
