@@ -611,6 +611,7 @@ fn reconcile(fixture: &str) {
     // Nothing else: each remaining path is named, and is the engine's metadata.
     for x in r["unexplained"].as_array().unwrap() {
         let path = x["path"].as_str().unwrap();
+        assert_ne!(x["what"], "unknown", "{fixture}: {path}");
         assert!(
             is_engine_metadata(&root, path, x["on_disk"]["entries"].as_u64().unwrap()),
             "{fixture}: {path} is left unexplained: {x}"
@@ -623,6 +624,38 @@ fn reconcile(fixture: &str) {
         let path = x["path"].as_str().unwrap();
         assert!(out.lines().any(|l| l.starts_with(&format!("{path} "))), "{path} not printed");
     }
+}
+
+#[test]
+fn reconcile_names_what_is_not_the_engines() {
+    require_root!();
+    require_tool!("du", "--version", "coreutils");
+    let copy = support::copy_tree(&data_root(FIXTURE_26));
+    let root = copy.path();
+    // Someone's backup inside the data-root, and a file beside the engine's dirs.
+    std::fs::create_dir_all(root.join("backup/2026")).unwrap();
+    std::fs::write(root.join("backup/2026/images.tar"), vec![7u8; 10_000]).unwrap();
+    std::fs::write(root.join("notes.txt"), b"kept here by hand\n").unwrap();
+    let v = support::run_json(root, &["df", "--reconcile"]);
+    validate("df", &v);
+    let r = &v["reconcile"];
+    assert_eq!(r["total"]["apparent"], du(root, true));
+    let unknown: BTreeMap<String, u64> = r["unexplained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["what"] == "unknown")
+        .map(|x| {
+            (x["path"].as_str().unwrap().to_owned(), x["on_disk"]["apparent"].as_u64().unwrap())
+        })
+        .collect();
+    let want: BTreeMap<String, u64> = [
+        ("backup".to_owned(), std::fs::metadata(root.join("backup")).unwrap().len()),
+        ("backup/2026".to_owned(), du(&root.join("backup/2026"), true)),
+        ("notes.txt".to_owned(), 18),
+    ]
+    .into();
+    assert_eq!(unknown, want);
 }
 
 #[test]
