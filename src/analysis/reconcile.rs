@@ -123,9 +123,10 @@ const ENGINE_DIRS: [&str; 20] = [
     "zfs",
 ];
 
-/// What the engine keeps at an unexplained path (as [`group_of`] groups them), from where
-/// moby, BuildKit and containerd put their state. A path not known here is `unknown`: a
-/// leftover or something not Docker's, for a person to look at.
+/// What the engine keeps at an unexplained path (paths grouped by their first two
+/// components, three under `image/`), from where moby, BuildKit and containerd put their
+/// state. A path not known here is `unknown`: a leftover or something not Docker's, for a
+/// person to look at.
 pub fn what_is(path: &Path) -> &'static str {
     let comps: Vec<&str> = path.iter().map(|c| c.to_str().unwrap_or("")).collect();
     match comps.as_slice() {
