@@ -133,18 +133,18 @@ pub fn what_is(path: &Path) -> &'static str {
         ["."] | [] => "the data-root directory",
         ["engine-id"] => "the engine's ID",
         [top] if ENGINE_DIRS.contains(top) => "engine directory",
-        ["image", _, "imagedb"] => "image configs and their metadata",
-        ["image", _, "layerdb"] => "layer store (entries no layer owns: its top dirs, tmp/)",
+        ["image", _, "imagedb"] => "image configs",
+        ["image", _, "layerdb"] => "layer store directories",
         ["image", _, "distribution"] => "registry digest links",
         ["image", _, "repositories.json"] => "tags",
         ["image", ..] => "image store",
         ["buildkit", "metadata_v2.db"] => "BuildKit cache records",
         ["buildkit", "snapshots.db"] => "BuildKit snapshotter metadata",
         ["buildkit", "cache.db"] => "BuildKit cache keys",
-        ["buildkit", "containerdmeta.db"] => "BuildKit's content and lease metadata",
+        ["buildkit", "containerdmeta.db"] => "BuildKit content/lease metadata",
         ["buildkit", h] if h.starts_with("history") => "BuildKit build history",
-        ["buildkit", "content"] => "BuildKit content (build history blobs, image configs)",
-        ["buildkit", "executor"] => "BuildKit RUN step files (hosts, resolv.conf)",
+        ["buildkit", "content"] => "BuildKit content: history blobs",
+        ["buildkit", "executor"] => "BuildKit RUN step files",
         ["buildkit", w] if w.starts_with("containerd-") => {
             "BuildKit metadata for the containerd store"
         }
@@ -305,10 +305,7 @@ mod tests {
     fn known_paths_are_named_and_others_unknown() {
         assert_eq!(what_is(Path::new("buildkit/history.db")), "BuildKit build history");
         assert_eq!(what_is(Path::new("buildkit/history_c8d.db")), "BuildKit build history");
-        assert_eq!(
-            what_is(Path::new("image/overlay2/imagedb")),
-            "image configs and their metadata"
-        );
+        assert_eq!(what_is(Path::new("image/overlay2/imagedb")), "image configs");
         assert_eq!(
             what_is(Path::new("image/vfs/layerdb")),
             what_is(Path::new("image/overlay2/layerdb"))
