@@ -658,6 +658,33 @@ fn reconcile_names_what_is_not_the_engines() {
     assert_eq!(unknown, want);
 }
 
+/// The bbolt databases (BuildKit's, the volumes') are read without a byte, mode or time of
+/// the data-root changing, whatever the command.
+#[test]
+fn no_command_changes_the_buildkit26_fixture() {
+    require_root!();
+    use crate::support::hostile::{all_commands_for, diff, fingerprint, run_bounded};
+    let copy = support::copy_tree(&data_root(FIXTURE_26));
+    let before = fingerprint(copy.path());
+    let mut commands = all_commands_for(copy.path(), &["strata-named", "strata/bk-copy:1"]);
+    commands.push(vec!["df".into(), "--reconcile".into()]);
+    assert!(commands.iter().any(|c| c[0] == "volumes"));
+    for cmd in commands {
+        for format in ["table", "json"] {
+            let mut a = cmd.clone();
+            a.extend(["--format".to_owned(), format.to_owned()]);
+            let o = run_bounded(copy.path(), &a, std::time::Duration::from_secs(120));
+            assert!(!o.timed_out && matches!(o.code, Some(0..=2)), "strata {a:?}: {}", o.stderr);
+            let after = fingerprint(copy.path());
+            assert!(
+                before == after,
+                "strata {a:?} changed the data-root:\n{}",
+                diff(&before, &after)
+            );
+        }
+    }
+}
+
 #[test]
 fn damaged_buildkit_and_volume_databases_are_findings() {
     require_root!();
