@@ -201,6 +201,37 @@ fn build_cache_equals_buildx_du() {
     }
 }
 
+/// The two rows Docker had before BuildKit, on the BuildKit fixtures: images built by
+/// BuildKit and containers with volumes and other log drivers count as the engine counts them.
+#[test]
+fn images_and_containers_equal_system_df() {
+    require_root!();
+    for fixture in [FIXTURE, FIXTURE_26] {
+        let ours = support::audit::df(&data_root(fixture));
+        let docker = read_json(&answers(fixture).join("api-system-df.json"));
+        assert_eq!(ours["layers_size"], docker["LayersSize"], "{fixture}: LayersSize");
+        let want = by(&docker["Images"], "Id");
+        let got = by(&ours["images"], "id");
+        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{fixture}");
+        for (id, d) in &want {
+            for (o, k) in
+                [("size", "Size"), ("shared_size", "SharedSize"), ("containers", "Containers")]
+            {
+                assert_eq!(got[id][o], d[k], "{fixture} {id}: {k}");
+            }
+        }
+        let want = by(&docker["Containers"], "Id");
+        let got = by(&ours["containers"], "id");
+        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{fixture}");
+        for (id, d) in &want {
+            // 26.1 leaves SizeRw out when it is 0.
+            let rw = d.get("SizeRw").filter(|v| !v.is_null()).cloned().unwrap_or(0.into());
+            assert_eq!(got[id]["rw_size"], rw, "{fixture} {id}: SizeRw");
+            assert_eq!(got[id]["rootfs_size"], d["SizeRootFs"], "{fixture} {id}: SizeRootFs");
+        }
+    }
+}
+
 #[test]
 fn volumes_equal_system_df_and_volume_inspect() {
     require_root!();
