@@ -500,7 +500,17 @@ fn no_orphans(fixture: &str, args: &[&str]) {
 #[test]
 fn a_missing_buildkit_dir_is_a_finding_not_an_orphan() {
     require_root!();
-    let copy = support::copy_tree(&data_root(FIXTURE));
+    missing_buildkit_dir(FIXTURE);
+}
+
+#[test]
+fn a_missing_buildkit_dir_is_a_finding_not_an_orphan_26() {
+    require_root!();
+    missing_buildkit_dir(FIXTURE_26);
+}
+
+fn missing_buildkit_dir(fixture: &str) {
+    let copy = support::copy_tree(&data_root(fixture));
     let ours = support::audit::df(copy.path());
     let victim = ours["build_cache"]
         .as_array()
