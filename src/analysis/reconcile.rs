@@ -12,8 +12,9 @@
 //! - Logs: each log file;
 //! - Orphaned: each orphan's paths.
 //!
-//! The rest (the image and volume databases, `buildkit/`'s databases, overlay2's `l/`
-//! links, `network/`, `containerd/`, unknown dirs) is listed by path.
+//! The rest (the image and volume databases, `buildkit/`'s databases and build history,
+//! overlay2's `l/` links, `network/`, `containerd/`, unknown dirs) is listed by path, with
+//! what the engine keeps there ([`what_is`]).
 
 use crate::analysis::df::{find_orphans, DiskUsage};
 use crate::analysis::usage::walk;
@@ -92,8 +93,76 @@ pub struct RowAccount {
 pub struct Unexplained {
     /// Relative to the data-root.
     pub path: String,
+    /// What the engine keeps there (`unknown` when strata does not know the path).
+    pub what: String,
     /// Bytes on disk under it.
     pub on_disk: Bytes,
+}
+
+/// The data-root's top-level directories moby makes (the storage drivers' homes among them).
+const ENGINE_DIRS: [&str; 20] = [
+    "aufs",
+    "btrfs",
+    "buildkit",
+    "containerd",
+    "containers",
+    "devicemapper",
+    "fuse-overlayfs",
+    "image",
+    "network",
+    "overlay",
+    "overlay2",
+    "plugins",
+    "rootfs",
+    "runtimes",
+    "swarm",
+    "tmp",
+    "trust",
+    "vfs",
+    "volumes",
+    "zfs",
+];
+
+/// What the engine keeps at an unexplained path (paths grouped by their first two
+/// components, three under `image/`), from where moby, BuildKit and containerd put their
+/// state. A path not known here is `unknown`: a leftover or something not Docker's, for a
+/// person to look at.
+pub fn what_is(path: &Path) -> &'static str {
+    let comps: Vec<&str> = path.iter().map(|c| c.to_str().unwrap_or("")).collect();
+    match comps.as_slice() {
+        ["."] | [] => "the data-root directory",
+        ["engine-id"] => "the engine's ID",
+        [top] if ENGINE_DIRS.contains(top) => "engine directory",
+        ["image", _, "imagedb"] => "image configs",
+        ["image", _, "layerdb"] => "layer store directories",
+        ["image", _, "distribution"] => "registry digest links",
+        ["image", _, "repositories.json"] => "tags",
+        ["image", ..] => "image store",
+        ["buildkit", "metadata_v2.db"] => "BuildKit cache records",
+        ["buildkit", "snapshots.db"] => "BuildKit snapshotter metadata",
+        ["buildkit", "cache.db"] => "BuildKit cache keys",
+        ["buildkit", "containerdmeta.db"] => "BuildKit content/lease metadata",
+        ["buildkit", h] if h.starts_with("history") => "BuildKit build history",
+        ["buildkit", "content"] => "BuildKit content: history blobs",
+        ["buildkit", "executor"] => "BuildKit RUN step files",
+        ["buildkit", w] if w.starts_with("containerd-") => {
+            "BuildKit metadata for the containerd store"
+        }
+        ["buildkit", ..] => "BuildKit state",
+        ["containerd", "daemon"] => "the managed containerd's state",
+        ["containerd", ..] => "containerd state",
+        ["network", "files"] => "network store",
+        ["volumes", "metadata.db"] => "volume metadata",
+        ["volumes", ..] => "volume store",
+        ["plugins", ..] => "plugin store",
+        ["rootfs", ..] => "container rootfs mount points",
+        ["overlay2", "l"] => "overlay2 short-name links",
+        ["containers", ..] => "container directory no container owns",
+        ["swarm", ..] => "swarm state",
+        ["trust", ..] => "content trust keys",
+        ["runtimes", ..] | ["tmp", ..] => "engine scratch",
+        _ => "unknown",
+    }
 }
 
 /// The reconciliation.
@@ -221,8 +290,29 @@ pub fn reconcile(
         .into_iter()
         .map(|(p, b)| Unexplained {
             path: crate::finding::display_bytes(p.as_os_str().as_encoded_bytes()),
+            what: what_is(&p).to_owned(),
             on_disk: b,
         })
         .collect();
     Reconcile { rows, unexplained, total }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_are_named_and_others_unknown() {
+        assert_eq!(what_is(Path::new("buildkit/history.db")), "BuildKit build history");
+        assert_eq!(what_is(Path::new("buildkit/history_c8d.db")), "BuildKit build history");
+        assert_eq!(what_is(Path::new("image/overlay2/imagedb")), "image configs");
+        assert_eq!(
+            what_is(Path::new("image/vfs/layerdb")),
+            what_is(Path::new("image/overlay2/layerdb"))
+        );
+        assert_eq!(what_is(Path::new("buildkit")), "engine directory");
+        assert_eq!(what_is(Path::new("overlay2/not-a-layer")), "unknown");
+        assert_eq!(what_is(Path::new("backup/old")), "unknown");
+        assert_eq!(what_is(Path::new("backup.tar")), "unknown");
+    }
 }

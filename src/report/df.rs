@@ -177,7 +177,7 @@ fn u(n: u64) -> String {
 /// The `--reconcile` account: rows against the disk, then every unexplained path, then the total.
 fn write_reconcile(out: &mut dyn Write, r: &Reconcile, layout: Layout) -> io::Result<()> {
     writeln!(out, "\nReconciled with the disk (each inode once, as du counts):\n")?;
-    let mut t = new_table(&["ROW / PATH", "DF SIZE", "APPARENT", "ALLOCATED", "ENTRIES"]);
+    let mut t = new_table(&["ROW / PATH", "DF SIZE", "APPARENT", "ALLOCATED", "ENTRIES", "WHAT"]);
     for row in &r.rows {
         t.add_row(vec![
             row.row.label().to_owned(),
@@ -185,6 +185,7 @@ fn write_reconcile(out: &mut dyn Write, r: &Reconcile, layout: Layout) -> io::Re
             u(row.on_disk.apparent),
             u(row.on_disk.allocated),
             row.on_disk.entries.to_string(),
+            String::new(),
         ]);
     }
     for x in &r.unexplained {
@@ -194,6 +195,7 @@ fn write_reconcile(out: &mut dyn Write, r: &Reconcile, layout: Layout) -> io::Re
             u(x.on_disk.apparent),
             u(x.on_disk.allocated),
             x.on_disk.entries.to_string(),
+            x.what.clone(),
         ]);
     }
     t.add_row(vec![
@@ -202,6 +204,7 @@ fn write_reconcile(out: &mut dyn Write, r: &Reconcile, layout: Layout) -> io::Re
         format!("{} ({} B)", u(r.total.apparent), r.total.apparent),
         format!("{} ({} B)", u(r.total.allocated), r.total.allocated),
         r.total.entries.to_string(),
+        String::new(),
     ]);
     write_table(out, t, layout)
 }

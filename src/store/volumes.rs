@@ -29,8 +29,10 @@ pub struct Volume {
     pub name: String,
     /// Its driver (`local` for volumes strata can measure).
     pub driver: String,
-    /// Made for an anonymous mount (`-v /path`): the anonymous label, or (engines
-    /// before 23, which set no label) a 64-hex name with no labels.
+    /// Made for an anonymous mount (`-v /path`, an image's `VOLUME`): the anonymous
+    /// label (Docker 23+); on older engines, which set no label, a container mount point
+    /// that holds it with no source given (the engine named it), or, when no container
+    /// holds it, a 64-hex name with no labels.
     pub anonymous: bool,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
@@ -72,6 +74,18 @@ struct RawMountPoint {
     name: Option<String>,
     #[serde(rename = "Type", default)]
     kind: Option<String>,
+    /// The mount as the user asked for it: `-v NAME:/dst` or `--mount source=NAME` leave
+    /// `Source` = NAME; `-v /dst` (which the CLI sends as `Config.Volumes`, not a bind), an
+    /// image's `VOLUME` and `--mount type=volume` without a source leave `{}` or `""`,
+    /// and the engine then makes a volume with a random 64-hex name.
+    #[serde(rename = "Spec", default)]
+    spec: Option<RawMountSpec>,
+}
+
+#[derive(Deserialize)]
+struct RawMountSpec {
+    #[serde(rename = "Source", default)]
+    source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -80,10 +94,20 @@ struct RawConfigMounts {
     mount_points: Option<BTreeMap<String, RawMountPoint>>,
 }
 
-/// Volume name → IDs of the containers whose config.v2.json mounts it.
-pub fn volume_users(root: &SafeDir, limits: &Limits) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let Ok(entries) = root.read_dir(Path::new("containers")) else { return out };
+/// The containers that mount each volume, from their config.v2.json `MountPoints`.
+#[derive(Debug, Default)]
+pub struct VolumeUsers {
+    /// Volume name → IDs of the containers that mount it.
+    pub by_volume: BTreeMap<String, Vec<String>>,
+    /// Volumes that some container holds through a mount point with no source given:
+    /// the engine made them for an anonymous mount.
+    pub made_anonymous: std::collections::BTreeSet<String>,
+}
+
+/// Reads every container's volume mount points.
+pub fn mount_points(root: &SafeDir, limits: &Limits) -> VolumeUsers {
+    let mut users = VolumeUsers::default();
+    let Ok(entries) = root.read_dir(Path::new("containers")) else { return users };
     for e in entries {
         if e.kind != FileKind::Dir {
             continue;
@@ -92,27 +116,44 @@ pub fn volume_users(root: &SafeDir, limits: &Limits) -> BTreeMap<String, Vec<Str
         let rel = Path::new("containers").join(id).join("config.v2.json");
         let Ok(bytes) = root.read_file(&rel, limits.max_metadata_bytes) else { continue };
         let Ok(cfg) = serde_json::from_slice::<RawConfigMounts>(&bytes) else { continue };
-        let mut names: Vec<String> = cfg
-            .mount_points
-            .unwrap_or_default()
-            .into_values()
-            .filter(|m| m.kind.as_deref().is_none_or(|k| k == "volume"))
-            .filter_map(|m| m.name.filter(|n| !n.is_empty()))
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for m in cfg.mount_points.unwrap_or_default().into_values() {
+            if m.kind.as_deref().is_some_and(|k| k != "volume") {
+                continue;
+            }
+            let Some(name) = m.name.filter(|n| !n.is_empty()) else { continue };
+            let source_given = m.spec.and_then(|s| s.source).is_some_and(|s| !s.is_empty());
+            if !source_given {
+                users.made_anonymous.insert(name.clone());
+            }
+            names.push(name);
+        }
         names.sort();
         names.dedup();
         for n in names {
-            out.entry(n).or_default().push(id.to_owned());
+            users.by_volume.entry(n).or_default().push(id.to_owned());
         }
     }
-    out
+    users
 }
 
-fn looks_anonymous(name: &str, labels: &BTreeMap<String, String>) -> bool {
-    labels.contains_key(ANONYMOUS_LABEL)
-        || (labels.is_empty()
-            && name.len() == 64
-            && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+/// Whether a volume was made for an anonymous mount. Docker 23+ says so with a label. Older
+/// engines (20.10) set none, so the containers' mount points decide: one that holds the
+/// volume with no source given means the engine made and named it. A volume no container
+/// holds any more leaves only its name: 64 hex digits (the engine's random ID) and no labels.
+fn is_anonymous(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    users: &VolumeUsers,
+    mounted: bool,
+) -> bool {
+    if labels.contains_key(ANONYMOUS_LABEL) || users.made_anonymous.contains(name) {
+        return true;
+    }
+    !mounted
+        && labels.is_empty()
+        && name.len() == 64
+        && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A volume name strata joins to a path: what moby accepts (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
@@ -187,7 +228,7 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
             }
         }
     }
-    let users = volume_users(root, limits);
+    let users = mount_points(root, limits);
     let mut out = Vec::new();
     for (name, r) in raw {
         let driver = r.driver.filter(|d| !d.is_empty()).unwrap_or_else(|| "local".to_owned());
@@ -214,10 +255,10 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
         } else {
             (None, None)
         };
-        let containers = users.get(&name).cloned().unwrap_or_default();
+        let containers = users.by_volume.get(&name).cloned().unwrap_or_default();
         let _ = r.name;
         out.push(Volume {
-            anonymous: looks_anonymous(&name, &labels),
+            anonymous: is_anonymous(&name, &labels, &users, !containers.is_empty()),
             name,
             driver,
             labels,
@@ -229,4 +270,29 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "318f099dc7ba8a266ef8cc1ca14a2a8f1fd3ea5bc838161f2f53806876d6906b";
+
+    #[test]
+    fn anonymous_by_label_then_mount_point_then_name() {
+        let none = BTreeMap::new();
+        let label = BTreeMap::from([(ANONYMOUS_LABEL.to_owned(), String::new())]);
+        let mut users = VolumeUsers::default();
+        // Docker 23+: the label, whatever the name.
+        assert!(is_anonymous("strata-named", &label, &users, true));
+        // 20.10, mounted: the mount point decides, not the name.
+        assert!(!is_anonymous(HEX, &none, &users, true), "named explicitly with a hex name");
+        users.made_anonymous.insert("some-name".to_owned());
+        assert!(is_anonymous("some-name", &none, &users, true));
+        // 20.10, mounted by nobody: only the name is left.
+        assert!(is_anonymous(HEX, &none, &users, false));
+        assert!(!is_anonymous(&HEX[1..], &none, &users, false));
+        let other = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
+        assert!(!is_anonymous(HEX, &other, &users, false));
+    }
 }
