@@ -128,7 +128,12 @@ fn content_checks(
     }
     let layers: BTreeSet<ChainId> =
         g.layers.values().filter(|l| l.driver_dir_present).map(|l| l.chain_id()).collect();
-    let vopts = VerifyOptions { quick: false, jobs: opts.jobs, limits: opts.limits };
+    let vopts = VerifyOptions {
+        quick: false,
+        jobs: opts.jobs,
+        limits: opts.limits,
+        ..VerifyOptions::default()
+    };
     let results = verify_content(root, g, &layers, &vopts, opts.progress);
     for r in &results {
         out.extend(r.findings.iter().cloned());
