@@ -317,6 +317,11 @@ pub fn walk(
                             "a directory renamed through an overlay mount with redirect_dir (overlay.redirect {:?}: it shows that lower-layer directory's entries)",
                             display_bytes(&to)
                         )
+                    } else if entry.kind == FileKind::File
+                        && style == WhiteoutStyle::Overlay
+                        && layer.overlay_xattr(path_of(&rel), "metacopy").is_some()
+                    {
+                        "a metadata-only copy of a lower-layer file (overlay.metacopy, written through an overlay mount with metacopy=on: its data stays below)".to_string()
                     } else if entry.kind == FileKind::Dir {
                         // A responder needs what was planted, not just where: walk
                         // in, and each entry below is a finding of its own (the
