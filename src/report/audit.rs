@@ -142,7 +142,7 @@ impl<'a> AuditReport<'a> {
             cross_links: &audit.cross_links,
             disk_usage: &audit.disk_usage,
             findings: &audit.findings,
-            userns: g.userns.clone(),
+            userns: audit.userns.clone(),
         }
     }
 }

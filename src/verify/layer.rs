@@ -871,3 +871,26 @@ fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(filled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::same_capability;
+    use crate::store::userns::{Extent, IdRanges};
+
+    /// cap_net_raw+ep as setcap writes it (revision 2), and as the rootless fixture's
+    /// kernel stored it, set inside a namespace whose root is host uid 1001 (revision 3).
+    #[test]
+    fn namespaced_capability_equals_the_tar_value() {
+        let v2 = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let v3 = [1, 0, 0, 3, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xe9, 3, 0, 0];
+        let rootless = IdRanges::new(&[Extent { inside: 0, outside: 1001, count: 1 }]);
+        assert!(same_capability(&v2, &v3, &rootless));
+        // Another namespace's root, or another set, is another value.
+        let other = IdRanges::new(&[Extent { inside: 0, outside: 2000, count: 1 }]);
+        assert!(!same_capability(&v2, &v3, &other));
+        let mut more = v3;
+        more[5] = 0x30;
+        assert!(!same_capability(&v2, &more, &rootless));
+        assert!(!same_capability(&v2, &v3, &IdRanges::default()));
+    }
+}
