@@ -1,7 +1,7 @@
 //! Hosts whose store was written in a user namespace (`dockerd --userns-remap`, rootless
 //! Docker), and overlay upper dirs written with `redirect_dir=on,metacopy=on`, on real
 //! data: the `userns` and `rootless` fixtures (Docker 20.10), and a real overlay mount
-//! over a copy of `basic`. That Docker's own answers (images, containers, df, diff,
+//! over a copy of `basic` (and an `xwhiteout` checked by a real mount). That Docker's own answers (images, containers, df, diff,
 //! history, files) hold for both fixtures is checked where every graphdriver fixture
 //! is (`GRAPHDRIVER_FIXTURES`).
 
@@ -299,4 +299,58 @@ fn verify_names_overlay_redirect_and_metacopy_in_a_layer() {
     let errors =
         v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
     assert!(errors >= 3, "{found:?}");
+}
+
+/// A whiteout in the `xwhiteout` form (an empty file with `user.overlay.whiteout`, its
+/// directory marked `user.overlay.opaque=x`), which Linux 6.7+ honours in lower layers
+/// and which needs no mknod: in a rootless layer, `verify` takes it for the 0/0 device it
+/// replaces, and `diff` of a container above still equals the engine's answer.
+#[test]
+fn xwhiteout_in_a_rootless_layer_is_a_whiteout() {
+    require_root!();
+    let copy = copy_tree(&data_root("rootless"));
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let v = run_json(copy.path(), &["inspect", "strata/remapped:1"]);
+    let data = &v["graph_driver"]["data"];
+    let layer = PathBuf::from(data["UpperDir"].as_str().unwrap());
+    let motd = layer.join("etc/motd");
+    let owner = std::fs::symlink_metadata(&motd).unwrap();
+    std::fs::remove_file(&motd).unwrap();
+    std::fs::write(&motd, b"").unwrap();
+    use std::os::unix::fs::MetadataExt;
+    chown(&motd, owner.uid(), owner.gid());
+    xattr::set(&motd, "user.overlay.whiteout", b"").unwrap();
+    xattr::set(layer.join("etc"), "user.overlay.opaque", b"x").unwrap();
+    // The kernel's own reading of it: the file is hidden in the merged view.
+    let at = scratch.path().join("merged");
+    std::fs::create_dir(&at).unwrap();
+    let lower = format!("{}:{}", layer.display(), data["LowerDir"].as_str().unwrap());
+    let st = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &format!("lowerdir={lower},userxattr")])
+        .arg(&at)
+        .status()
+        .unwrap();
+    if !st.success() {
+        skip("the kernel refuses a read-only overlay mount with userxattr (xwhiteouts need Linux 6.7+)");
+        return;
+    }
+    let hidden = !at.join("etc/motd").exists() && at.join("etc/passwd").exists();
+    let _ = Command::new("umount").arg(&at).status();
+    assert!(hidden, "the kernel shows an xwhiteout'd file: not a kernel with xwhiteouts");
+
+    let v = run_json(copy.path(), &["verify"]);
+    let loud: Vec<&serde_json::Value> =
+        v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
+    assert!(loud.is_empty(), "{loud:?}");
+    let ids = read_json(&repo().join("fixtures/rootless/ids.json"));
+    let id = ids["containers"]["changer"].as_str().unwrap();
+    let want = std::fs::read_to_string(answers("rootless").join("diff").join(format!("{id}.txt")))
+        .unwrap();
+    let mut want: Vec<&str> = want.lines().collect();
+    want.sort_unstable();
+    let (code, out, err) = run(copy.path(), &["diff", id]);
+    assert_eq!(code, 0, "{err}");
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
 }
