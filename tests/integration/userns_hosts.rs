@@ -354,3 +354,49 @@ fn xwhiteout_in_a_rootless_layer_is_a_whiteout() {
     got.sort_unstable();
     assert_eq!(got, want);
 }
+
+/// Two remapped stores (the daemon was run with two remap users): the lowest is read
+/// and the other named with the `--root` that reads it; a data-root with a store of
+/// its own beside a remapped one is read itself, the remapped one named.
+#[test]
+fn other_remapped_stores_are_named() {
+    require_root!();
+    let copy = copy_tree(&data_root("userns"));
+    let (base, _) = recorded_range("userns", "subuid.txt");
+    let other = format!("{}.{}", base + 65536, base + 65536);
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(copy.path().join(format!("{base}.{base}")))
+        .arg(copy.path().join(&other))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let v = run_json(copy.path(), &["verify"]);
+    assert_eq!(v["userns"]["uid_map"][0]["outside"], base);
+    let named = |v: &serde_json::Value, what: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "info" && f["message"].as_str().unwrap().contains(what))
+    };
+    assert!(named(&v, &format!("another userns-remap store {other}/")), "{}", v["findings"]);
+    // The other one, read as the note says: its own base from its name.
+    let v = run_json(&copy.path().join(&other), &["verify"]);
+    assert_eq!(v["userns"]["uid_map"][0]["outside"], base + 65536);
+
+    // A data-root with its own store: read itself, the remapped one named.
+    let plain = copy_tree(&data_root("vfs"));
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(copy.path().join(format!("{base}.{base}")))
+        .arg(plain.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let v = run_json(plain.path(), &["images"]);
+    let want = read_jsonl(&answers("vfs").join("image-ls.jsonl")).len();
+    assert_eq!(v.as_array().map(Vec::len), Some(want), "the vfs store's images");
+    let (_, _, err) = run(plain.path(), &["images"]);
+    assert!(err.contains("a userns-remap store"), "{err}");
+}
