@@ -395,6 +395,10 @@ impl Plan {
                         strata::finding::terminal_safe(&namespaces.join(", "))
                     );
                 }
+                if let (Some(ns), false) = (&loaded.0.userns, self.quiet) {
+                    // Owners on disk are shifted: say by how much, and from what.
+                    eprintln!("strata: reading a {}", ns.describe());
+                }
                 Ok(loaded)
             }
             Err(LoadError::Root(e)) => {
@@ -828,7 +832,12 @@ impl Plan {
     ) -> anyhow::Result<i32> {
         let bar = self.progress_bar(g, !args.quick);
         let tick = |n: u64| bar.inc(n);
-        let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
+        let opts = VerifyOptions {
+            quick: args.quick,
+            jobs: args.jobs,
+            limits: self.limits,
+            ..VerifyOptions::default()
+        };
         let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
         if self.format == Format::Ndjson {

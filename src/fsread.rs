@@ -456,6 +456,27 @@ impl SafeDir {
             .unwrap_or(false)
     }
 
+    /// The value of overlay's own xattr `name` (`redirect`, `metacopy`, `origin`,
+    /// `whiteout`...) on `rel`, as the kernel writes it: `trusted.overlay.NAME`, or
+    /// `user.overlay.NAME` under the userxattr mount option (rootless).
+    pub fn overlay_xattr(&self, rel: &Path, name: &str) -> Option<Vec<u8>> {
+        let xs = self.xattrs(rel).ok()?;
+        xs.into_iter().find_map(|(k, v)| {
+            let n = k.strip_prefix("trusted.overlay.").or(k.strip_prefix("user.overlay."))?;
+            (n == name).then_some(v)
+        })
+    }
+
+    /// Whether `rel` (whose lstat is `meta`) is an overlay whiteout: a 0/0 character
+    /// device, or an empty regular file carrying `overlay.whiteout` (the "xwhiteout"
+    /// form of Linux 6.7+, usable where mknod is not, as in a user namespace).
+    pub fn is_overlay_whiteout(&self, rel: &Path, meta: &Meta) -> bool {
+        meta.is_whiteout()
+            || (meta.kind == FileKind::File
+                && meta.size == 0
+                && self.overlay_xattr(rel, "whiteout").is_some())
+    }
+
     /// Whether `rel` exists (as anything, links included).
     pub fn exists(&self, rel: &Path) -> bool {
         self.lstat(rel).is_ok()

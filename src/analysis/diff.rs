@@ -181,6 +181,8 @@ struct Walker<'a> {
     findings: &'a mut Vec<Finding>,
     id: &'a ContainerId,
     depth_reported: bool,
+    /// The merged lower view's root directory.
+    root: Merged,
 }
 
 impl Walker<'_> {
@@ -188,7 +190,7 @@ impl Walker<'_> {
     fn lookup(&mut self, parent: &Merged, rel: &Path) -> Option<(Meta, usize)> {
         for &i in parent {
             match self.lowers[i].lstat(rel) {
-                Ok(m) if m.is_whiteout() && !self.full => return None,
+                Ok(m) if !self.full && self.lowers[i].is_overlay_whiteout(rel, &m) => return None,
                 Ok(m) => return Some((m, i)),
                 Err(e)
                     if e.is_not_found()
@@ -236,10 +238,10 @@ impl Walker<'_> {
                     continue;
                 }
                 let whiteout = !self.full
-                    && e.kind == FileKind::CharDevice
+                    && matches!(e.kind, FileKind::CharDevice | FileKind::File)
                     && self.lowers[i]
                         .lstat(&rel.join(&e.name))
-                        .map(|m| m.is_whiteout())
+                        .map(|m| self.lowers[i].is_overlay_whiteout(&rel.join(&e.name), &m))
                         .unwrap_or(false);
                 if whiteout {
                     hidden.insert(e.name);
@@ -258,8 +260,11 @@ impl Walker<'_> {
         ));
     }
 
-    /// Everything under an added directory is added too; whiteouts there hide nothing.
-    fn all_added(&mut self, rel: &Path, depth: usize, out: &mut Vec<Change>) {
+    /// Everything under an added directory is added too. A plain new directory holds
+    /// only what the upper dir has (whiteouts there hide nothing). A directory renamed
+    /// with `redirect_dir=on` (`overlay.redirect`) also shows the lower entries of the
+    /// path it was renamed from (`from`), less what the upper dir whites out.
+    fn all_added(&mut self, rel: &Path, from: Option<Merged>, depth: usize, out: &mut Vec<Change>) {
         if !self.depth_ok(depth) {
             return;
         }
@@ -267,19 +272,119 @@ impl Walker<'_> {
             Ok(e) => e,
             Err(e) => return self.note(e),
         };
+        let source = from.map(|m| (self.redirect_source(rel).unwrap_or_default(), m));
+        let mut named = BTreeSet::new();
         for e in entries {
+            named.insert(e.name.clone());
             let p = rel.join(&e.name);
             if !self.full
-                && e.kind == FileKind::CharDevice
-                && self.upper.lstat(&p).map(|m| m.is_whiteout()).unwrap_or(false)
+                && matches!(e.kind, FileKind::CharDevice | FileKind::File)
+                && self
+                    .upper
+                    .lstat(&p)
+                    .map(|m| self.upper.is_overlay_whiteout(&p, &m))
+                    .unwrap_or(false)
             {
                 continue;
             }
             out.push(change(&p, ChangeKind::Add));
             if e.kind == FileKind::Dir {
-                self.all_added(&p, depth + 1, out);
+                let below = self.lower_source(&p, source.as_ref(), &e.name);
+                self.all_added(&p, below, depth + 1, out);
             }
         }
+        if let Some((src, merged)) = source {
+            for name in self.merged_names(&merged, &src) {
+                if named.contains(&name) {
+                    continue;
+                }
+                out.push(change(&rel.join(&name), ChangeKind::Add));
+                let s = src.join(&name);
+                if let Some((m, top)) = self.lookup(&merged, &s) {
+                    if m.kind == FileKind::Dir {
+                        let child = self.merged_dir(&merged, top, &s);
+                        self.lower_added(&s, &child, &rel.join(&name), depth + 1, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lower-only entries under a renamed directory: all of them show, added.
+    fn lower_added(
+        &mut self,
+        src: &Path,
+        merged: &Merged,
+        dst: &Path,
+        depth: usize,
+        out: &mut Vec<Change>,
+    ) {
+        if !self.depth_ok(depth) {
+            return;
+        }
+        for name in self.merged_names(merged, src) {
+            out.push(change(&dst.join(&name), ChangeKind::Add));
+            let s = src.join(&name);
+            if let Some((m, top)) = self.lookup(merged, &s) {
+                if m.kind == FileKind::Dir {
+                    let child = self.merged_dir(merged, top, &s);
+                    self.lower_added(&s, &child, &dst.join(&name), depth + 1, out);
+                }
+            }
+        }
+    }
+
+    /// The lower path an upper directory `rel` shows, when it was renamed with
+    /// `redirect_dir=on`: `overlay.redirect` holds an absolute path from the layer root
+    /// (`/a/b`), or a name in the same parent.
+    fn redirect_source(&mut self, rel: &Path) -> Option<PathBuf> {
+        if self.full {
+            return None;
+        }
+        let to = self.upper.overlay_xattr(rel, "redirect")?;
+        let to = Path::new(std::ffi::OsStr::from_bytes(&to));
+        let abs = match to.strip_prefix("/") {
+            Ok(a) => a.to_path_buf(),
+            Err(_) => rel.parent().unwrap_or(Path::new("")).join(to),
+        };
+        // The value comes from disk: keep it inside the layers.
+        abs.components().all(|c| matches!(c, std::path::Component::Normal(_))).then_some(abs)
+    }
+
+    /// The merged lower directory an added upper directory `rel` (named `name`) shows
+    /// beneath it: its own redirect's, else its parent's source's same-named entry.
+    fn lower_source(
+        &mut self,
+        rel: &Path,
+        parent: Option<&(PathBuf, Merged)>,
+        name: &std::ffi::OsStr,
+    ) -> Option<Merged> {
+        if let Some(src) = self.redirect_source(rel) {
+            return self.merged_at(&src);
+        }
+        let (psrc, pmerged) = parent?;
+        if self.upper.is_overlay_opaque(rel) {
+            return None;
+        }
+        let s = psrc.join(name);
+        let (m, top) = self.lookup(pmerged, &s)?;
+        (m.kind == FileKind::Dir).then(|| self.merged_dir(pmerged, top, &s))
+    }
+
+    /// The merged lower directory at `path`, from the root down; `None` when the
+    /// lower view has no directory there.
+    fn merged_at(&mut self, path: &Path) -> Option<Merged> {
+        let mut cur = self.root.clone();
+        let mut at = PathBuf::new();
+        for c in path.components() {
+            at.push(c);
+            let (m, top) = self.lookup(&cur, &at)?;
+            if m.kind != FileKind::Dir {
+                return None;
+            }
+            cur = self.merged_dir(&cur, top, &at);
+        }
+        Some(cur)
     }
 
     fn depth_ok(&mut self, depth: usize) -> bool {
@@ -324,7 +429,7 @@ impl Walker<'_> {
                 }
             };
             let below = self.lookup(lower, &p);
-            if um.is_whiteout() && !self.full {
+            if !self.full && self.upper.is_overlay_whiteout(&p, &um) {
                 if below.is_some() {
                     out.push(change(&p, ChangeKind::Delete));
                 }
@@ -333,10 +438,23 @@ impl Walker<'_> {
             let Some((lm, top)) = below else {
                 out.push(change(&p, ChangeKind::Add));
                 if um.kind == FileKind::Dir {
-                    self.all_added(&p, depth + 1, out);
+                    let from = self.redirect_source(&p).and_then(|src| self.merged_at(&src));
+                    self.all_added(&p, from, depth + 1, out);
                 }
                 continue;
             };
+            if um.kind == FileKind::Dir && self.redirect_source(&p).is_some() {
+                // Renamed onto a path the lower view has: its entries are compared by
+                // name with that path's, not with where they came from.
+                self.findings.push(Finding::warning(
+                    Code::UnsupportedStore,
+                    format!(
+                        "container {}: /{} was renamed over an existing lower directory (overlay redirect_dir); the diff below it compares the upper dir alone",
+                        self.id.short(),
+                        display_bytes(p.as_os_str().as_bytes())
+                    ),
+                ));
+            }
             let changed = stat_different(&lm, &um)
                 || (matches!(um.kind, FileKind::File | FileKind::Dir)
                     && capability(&self.lowers[top], &p) != capability(self.upper, &p));
@@ -415,6 +533,7 @@ pub fn container_changes(
             findings: &mut findings,
             id,
             depth_reported: false,
+            root: top.clone(),
         };
         let opaque = full || upper.is_overlay_opaque(Path::new(""));
         w.walk_dir(Path::new(""), &top, opaque, 0, &mut out);

@@ -16,7 +16,6 @@ use crate::digest::ChainId;
 use crate::finding::{Finding, Severity};
 use crate::fsread::{Limits, SafeDir};
 use crate::graph::Graph;
-use crate::verify::run::verify_content;
 use crate::verify::{Progress, VerifyOptions};
 use crosslinks::CrossLinks;
 use serde::Serialize;
@@ -58,6 +57,9 @@ pub struct Audit {
     pub disk_usage: DiskUsage,
     /// Whether layer content was verified, and for how many layers.
     pub content: ContentChecks,
+    /// The user namespace owners were compared through (a rootless range inferred
+    /// from the layers when the content was verified), when the store has one.
+    pub userns: Option<crate::store::userns::UserNamespace>,
 }
 
 /// The exit-status threshold of `--fail-on`.
@@ -100,7 +102,8 @@ pub fn run(
     if let Some(reg) = registry {
         cross_links.registry = Some(registry::check_registry(g, reg, &opts.limits, &mut findings));
     }
-    let content = content_checks(g, root, opts, &mut findings);
+    let mut userns = g.userns.clone();
+    let content = content_checks(g, root, opts, &mut findings, &mut userns);
     if g.containerd.is_some() {
         checks::dangling(g, &mut findings);
     }
@@ -108,7 +111,7 @@ pub fn run(
     findings.extend(du_findings);
     Finding::sort_worst_first(&mut findings);
     findings.dedup();
-    Audit { findings, cross_links, disk_usage, content }
+    Audit { findings, cross_links, disk_usage, content, userns }
 }
 
 /// Layer content verification over every layer whose driver directory is there (a
@@ -118,6 +121,7 @@ fn content_checks(
     root: &SafeDir,
     opts: &AuditOptions,
     out: &mut Vec<Finding>,
+    userns: &mut Option<crate::store::userns::UserNamespace>,
 ) -> ContentChecks {
     if opts.metadata_only {
         return ContentChecks {
@@ -128,8 +132,15 @@ fn content_checks(
     }
     let layers: BTreeSet<ChainId> =
         g.layers.values().filter(|l| l.driver_dir_present).map(|l| l.chain_id()).collect();
-    let vopts = VerifyOptions { quick: false, jobs: opts.jobs, limits: opts.limits };
-    let results = verify_content(root, g, &layers, &vopts, opts.progress);
+    let vopts = VerifyOptions {
+        quick: false,
+        jobs: opts.jobs,
+        limits: opts.limits,
+        ..VerifyOptions::default()
+    };
+    let (results, ns) =
+        crate::verify::run::verify_content_in_userns(root, g, &layers, &vopts, opts.progress);
+    *userns = ns;
     for r in &results {
         out.extend(r.findings.iter().cloned());
     }

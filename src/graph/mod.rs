@@ -203,6 +203,9 @@ pub struct Graph {
     pub engine: EngineGeneration,
     /// Problems met while reading; checks add their own findings elsewhere.
     pub findings: Vec<Finding>,
+    /// The user namespace the store was written in (userns-remap or rootless), whose
+    /// shift the owners on disk carry; `None` for an ordinary data-root.
+    pub userns: Option<crate::store::userns::UserNamespace>,
 }
 
 /// Engines before and after Docker 23 count shared image sizes differently: 20.10
@@ -277,12 +280,72 @@ fn check_permission(root: &SafeDir) -> Result<(), ReadError> {
     Ok(())
 }
 
+/// The host's `/etc` to read id ranges from: `<host-root>/etc`, or this machine's when
+/// the data-root is this machine's own.
+fn host_ids(opts: &LoadOptions) -> Option<crate::store::userns::HostIds> {
+    use crate::store::userns::HostIds;
+    match (&opts.host_root, opts.data_root_is_local) {
+        (Some(h), _) => Some(HostIds { etc: h.join("etc") }),
+        (None, true) => Some(HostIds { etc: PathBuf::from("/etc") }),
+        (None, false) => None,
+    }
+}
+
+/// Finds the user namespace a data-root was written in, and the directory to read:
+/// the `<uid>.<gid>/` store of a userns-remap engine under `root`, `root` itself when
+/// it is one, or a rootless data-root (owned by the user who ran the engine).
+fn enter_userns(
+    root: SafeDir,
+    opts: &LoadOptions,
+    notes: &mut Vec<Finding>,
+) -> Result<(SafeDir, Option<crate::store::userns::UserNamespace>), ReadError> {
+    use crate::store::userns::{
+        parse_remap_name, pick_remapped_root, remap_namespace, rootless_namespace, HostIds,
+    };
+    let host = host_ids(opts);
+    if let Some((name, uid, gid)) = pick_remapped_root(&root, notes) {
+        let sub = root.open_dir(Path::new(&name))?;
+        check_permission(&sub)?;
+        let ns = remap_namespace(sub.path(), uid, gid, host.as_ref());
+        return Ok((sub, Some(ns)));
+    }
+    let holds_store = root.exists(Path::new("image")) || root.exists(Path::new("containers"));
+    if !holds_store {
+        return Ok((root, None));
+    }
+    let own_name = root.path().file_name().and_then(|n| n.to_str()).and_then(parse_remap_name);
+    if let Some((uid, gid)) = own_name {
+        let ns = remap_namespace(root.path(), uid, gid, host.as_ref());
+        return Ok((root, Some(ns)));
+    }
+    let Ok(meta) = root.lstat(Path::new("")) else { return Ok((root, None)) };
+    if meta.uid == 0 {
+        return Ok((root, None));
+    }
+    // This machine's files count for a data-root in the home of the user who owns it
+    // (`~/.local/share/docker`), never for a copy elsewhere: a copy's owner is
+    // someone else's uid on the analyst's machine.
+    let host = host.or_else(|| {
+        let etc = HostIds { etc: PathBuf::from("/etc") };
+        let (_, home) = etc.user(meta.uid)?;
+        (home != Path::new("/") && root.path().starts_with(&home)).then_some(etc)
+    });
+    let ns = rootless_namespace(root.path(), (meta.uid, meta.gid), host.as_ref());
+    Ok((root, Some(ns)))
+}
+
 impl Graph {
     /// Opens `data_root` and reads and links every store in it.
+    /// A userns-remap engine keeps its store one level down, in `<uid>.<gid>/`: that
+    /// directory is read instead (see [`crate::store::userns`]).
     pub fn load(data_root: &Path, opts: &LoadOptions) -> Result<(Graph, SafeDir), LoadError> {
         let root = SafeDir::open_root(data_root).map_err(LoadError::Root)?;
         check_permission(&root).map_err(LoadError::Root)?;
-        let graph = Self::load_from(&root, opts);
+        let mut notes = Vec::new();
+        let (root, userns) = enter_userns(root, opts, &mut notes).map_err(LoadError::Root)?;
+        let mut graph = Self::load_from(&root, opts);
+        graph.userns = userns;
+        graph.findings.extend(notes);
         Ok((graph, root))
     }
 
@@ -341,6 +404,7 @@ impl Graph {
                 EngineGeneration::Legacy
             },
             findings,
+            userns: None,
         };
         g.link(images, db, containers, root);
         let layers = &g.layers;
@@ -469,6 +533,7 @@ impl Graph {
             buildkit: crate::store::buildkit::read_buildkit(root, None, &opts.limits, findings),
             engine: EngineGeneration::Modern,
             findings: std::mem::take(findings),
+            userns: None,
         };
         let image_content = containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);
         g.connect();

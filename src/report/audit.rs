@@ -96,6 +96,10 @@ pub struct AuditReport<'a> {
     pub disk_usage: &'a DiskUsage,
     /// Every finding, worst first.
     pub findings: &'a [Finding],
+    /// The user namespace the store was written in (userns-remap, rootless): owners
+    /// on disk are container ids shifted by it. Absent for an ordinary data-root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<crate::store::userns::UserNamespace>,
 }
 
 impl<'a> AuditReport<'a> {
@@ -138,6 +142,7 @@ impl<'a> AuditReport<'a> {
             cross_links: &audit.cross_links,
             disk_usage: &audit.disk_usage,
             findings: &audit.findings,
+            userns: audit.userns.clone(),
         }
     }
 }

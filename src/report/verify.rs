@@ -32,6 +32,10 @@ struct VerifyJson<'a> {
     layers: Vec<LayerLine>,
     images: Vec<ImageLine>,
     findings: &'a [Finding],
+    /// The user namespace owners on disk were compared through (userns-remap,
+    /// rootless); absent for an ordinary data-root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userns: Option<&'a crate::store::userns::UserNamespace>,
 }
 
 fn status_word(s: VerifyStatus) -> &'static str {
@@ -70,6 +74,7 @@ pub fn write_verify(
                 .collect(),
             images: r.images.iter().map(|i| ImageLine { id: i.id, status: i.status }).collect(),
             findings: &r.findings,
+            userns: r.userns.as_ref(),
         };
         return write_json(out, &v);
     }

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod logs;
 pub mod registry;
 pub mod repositories;
+pub mod userns;
 pub mod volumes;
 
 use crate::finding::{Code, Finding};

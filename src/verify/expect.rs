@@ -299,11 +299,29 @@ pub fn walk(
                 None if driver == DriverKind::Aufs && aufs_internal(&rel) => {}
                 None => {
                     let what = if style == WhiteoutStyle::Overlay
-                        && entry.kind == FileKind::CharDevice
-                        && layer.lstat(path_of(&rel)).map(|m| m.is_whiteout()).unwrap_or(false)
+                        && matches!(entry.kind, FileKind::CharDevice | FileKind::File)
+                        && layer
+                            .lstat(path_of(&rel))
+                            .map(|m| layer.is_overlay_whiteout(path_of(&rel), &m))
+                            .unwrap_or(false)
                     {
-                        "a whiteout (0/0 character device, hiding this path in lower layers)"
-                            .to_string()
+                        "a whiteout (hiding this path in lower layers)".to_string()
+                    } else if let (FileKind::Dir, Some(to)) = (
+                        entry.kind,
+                        (style == WhiteoutStyle::Overlay)
+                            .then(|| layer.overlay_xattr(path_of(&rel), "redirect"))
+                            .flatten(),
+                    ) {
+                        subdirs.push(rel.clone());
+                        format!(
+                            "a directory renamed through an overlay mount with redirect_dir (overlay.redirect {:?}: it shows that lower-layer directory's entries)",
+                            display_bytes(&to)
+                        )
+                    } else if entry.kind == FileKind::File
+                        && style == WhiteoutStyle::Overlay
+                        && layer.overlay_xattr(path_of(&rel), "metacopy").is_some()
+                    {
+                        "a metadata-only copy of a lower-layer file (overlay.metacopy, written through an overlay mount with metacopy=on: its data stays below)".to_string()
                     } else if entry.kind == FileKind::Dir {
                         // A responder needs what was planted, not just where: walk
                         // in, and each entry below is a finding of its own (the

@@ -141,6 +141,7 @@ fn run(
         progress,
         sink,
         sink_error: None,
+        ids: opts.id_map,
     };
     let mut complete = true;
     while pass.sink_error.is_none() {
@@ -323,6 +324,8 @@ struct Pass<'a, 'w> {
     /// Where the reassembled stream goes, if anywhere.
     sink: Option<&'w mut dyn Write>,
     sink_error: Option<std::io::Error>,
+    /// The user namespace shift of owners on disk.
+    ids: crate::store::userns::IdMap,
 }
 
 /// A member's regular file as found on disk, kept open for the xattr read.
@@ -509,10 +512,10 @@ impl Pass<'_, '_> {
         } else if read != size {
             self.modified(rel, format!("size is {read} bytes on disk, the layer tar says {size}"));
         } else if Some(got_crc) != crc {
-            self.modified(
-                rel,
-                "content differs from the layer tar (CRC-64 mismatch, same size)".to_string(),
-            );
+            let msg = self.metacopy_note(rel).unwrap_or_else(|| {
+                "content differs from the layer tar (CRC-64 mismatch, same size)".to_string()
+            });
+            self.modified(rel, msg);
         }
         Some(OnDisk { meta, file: Some(file) })
     }
@@ -594,7 +597,7 @@ impl Pass<'_, '_> {
 
     fn whiteout(&mut self, target: &[u8]) {
         match self.layer.lstat(path_of(target)) {
-            Ok(m) if m.is_whiteout() => {}
+            Ok(m) if self.layer.is_overlay_whiteout(path_of(target), &m) => {}
             Ok(m) => self.modified(
                 target,
                 format!("the layer tar deletes this path (whiteout), but on disk it is a {} rather than a 0/0 whiteout device", m.kind),
@@ -687,8 +690,27 @@ impl Pass<'_, '_> {
             // Symlink permission bits are meaningless on Linux.
             diffs.push(format!("mode {:04o} (tar: {:04o})", disk.mode, h.mode));
         }
-        if u64::from(disk.uid) != h.uid || u64::from(disk.gid) != h.gid {
-            diffs.push(format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid));
+        // Under a user namespace the owner on disk is the container's shifted into the
+        // host's range: compare the container's id, and show both.
+        let inside = (self.ids.uids.to_container(disk.uid), self.ids.gids.to_container(disk.gid));
+        if inside.0.map(u64::from) != Some(h.uid) || inside.1.map(u64::from) != Some(h.gid) {
+            if self.ids.is_identity() {
+                diffs.push(format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid));
+            } else {
+                let show = |v: Option<u32>| v.map_or("unmapped".to_string(), |v| v.to_string());
+                diffs.push(format!(
+                    "owner {}:{} on disk, {}:{} in the container's user namespace (tar: {}:{})",
+                    disk.uid,
+                    disk.gid,
+                    show(inside.0),
+                    show(inside.1),
+                    h.uid,
+                    h.gid
+                ));
+            }
+        }
+        if kind == MemberKind::Dir {
+            self.overlay_rename(rel);
         }
         if matches!(kind, MemberKind::CharDevice | MemberKind::BlockDevice) {
             let (major, minor) =
@@ -757,6 +779,12 @@ impl Pass<'_, '_> {
             }
             match h.xattrs.iter().find(|(k, _)| k.as_slice() == name.as_bytes()) {
                 Some((_, v)) if v == value => {}
+                // Set inside a user namespace, a file capability is stored as
+                // revision 3 with the namespace's root on disk; the tar has it as
+                // the container sees it.
+                Some((_, v))
+                    if name == "security.capability"
+                        && same_capability(v, value, &self.ids.uids) => {}
                 Some(_) => diffs.push(format!("xattr {name} has another value")),
                 None => diffs.push(format!("xattr {name} added")),
             }
@@ -767,6 +795,35 @@ impl Pass<'_, '_> {
                 diffs.push(format!("xattr {name} removed"));
             }
         }
+    }
+
+    /// A directory renamed through an overlay mount with `redirect_dir=on` keeps
+    /// the path of its lower copy in `overlay.redirect`: its entries come from there,
+    /// which no layer tar can say. A layer directory never gets one from the engine.
+    fn overlay_rename(&mut self, rel: &[u8]) {
+        if let Some(to) = self.layer.overlay_xattr(path_of(rel), "redirect") {
+            self.modified(
+                rel,
+                format!(
+                    "renamed through an overlay mount with redirect_dir (overlay.redirect {:?}): the merged directory shows the lower-layer entries of that path, not what the layer tar has here",
+                    display_bytes(&to)
+                ),
+            );
+        }
+    }
+
+    /// Why a file's content differs, when an overlay mount with `metacopy=on` made
+    /// it a metadata-only copy (its data stays in a lower layer).
+    fn metacopy_note(&self, rel: &[u8]) -> Option<String> {
+        self.layer.overlay_xattr(path_of(rel), "metacopy")?;
+        let from = self
+            .layer
+            .overlay_xattr(path_of(rel), "redirect")
+            .map(|r| format!(" at {:?}", display_bytes(&r)))
+            .unwrap_or_default();
+        Some(format!(
+            "a metadata-only copy (overlay.metacopy, written through an overlay mount with metacopy=on): its data is in a lower layer{from}, not in this layer's directory, so the content the layer tar has here is gone"
+        ))
     }
 
     fn modified(&mut self, rel: &[u8], msg: String) {
@@ -783,6 +840,24 @@ impl Pass<'_, '_> {
     }
 }
 
+/// Whether two `security.capability` values grant the same: equal, or the disk's a
+/// revision 3 (namespaced) one whose root id is container root under `uids` and whose
+/// capability sets equal the tar's revision 2 value.
+fn same_capability(tar: &[u8], disk: &[u8], uids: &crate::store::userns::IdRanges) -> bool {
+    const V2: usize = 20;
+    if tar == disk {
+        return true;
+    }
+    let rev = |v: &[u8]| v.get(..4).map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+    let (Some(t), Some(d)) = (rev(tar), rev(disk)) else { return false };
+    if t >> 24 != 2 || d >> 24 != 3 || tar.len() != V2 || disk.len() != V2 + 4 {
+        return false;
+    }
+    let root = u32::from_le_bytes([disk[20], disk[21], disk[22], disk[23]]);
+    // Same effective flag, same permitted and inheritable sets.
+    t & 0xff_ffff == d & 0xff_ffff && tar[4..] == disk[4..V2] && uids.to_container(root) == Some(0)
+}
+
 /// Fills `buf` unless EOF comes first; returns the bytes read.
 fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
@@ -795,4 +870,27 @@ fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_capability;
+    use crate::store::userns::{Extent, IdRanges};
+
+    /// cap_net_raw+ep as setcap writes it (revision 2), and as the rootless fixture's
+    /// kernel stored it, set inside a namespace whose root is host uid 1001 (revision 3).
+    #[test]
+    fn namespaced_capability_equals_the_tar_value() {
+        let v2 = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let v3 = [1, 0, 0, 3, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xe9, 3, 0, 0];
+        let rootless = IdRanges::new(&[Extent { inside: 0, outside: 1001, count: 1 }]);
+        assert!(same_capability(&v2, &v3, &rootless));
+        // Another namespace's root, or another set, is another value.
+        let other = IdRanges::new(&[Extent { inside: 0, outside: 2000, count: 1 }]);
+        assert!(!same_capability(&v2, &v3, &other));
+        let mut more = v3;
+        more[5] = 0x30;
+        assert!(!same_capability(&v2, &more, &rootless));
+        assert!(!same_capability(&v2, &v3, &IdRanges::default()));
+    }
 }

@@ -94,6 +94,9 @@ pub struct VerifyOptions {
     pub jobs: usize,
     /// How much each reader may load.
     pub limits: Limits,
+    /// The user namespace shift of owners on disk (userns-remap, rootless); identity
+    /// for an ordinary data-root. [`run::verify_content`] fills it from the graph.
+    pub id_map: crate::store::userns::IdMap,
 }
 
 /// The outcome for one layer, or for an image (its own ID and every layer beneath

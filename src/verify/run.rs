@@ -7,8 +7,10 @@ use crate::digest::{ChainId, ImageId};
 use crate::finding::{Code, Finding};
 use crate::fsread::SafeDir;
 use crate::graph::Graph;
+use crate::store::userns::UserNamespace;
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
 
 /// What to verify. Empty sets mean everything in the data-root.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +48,10 @@ pub struct VerifyReport {
     pub images: Vec<ImageVerdict>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
+    /// The user namespace the store was written in (userns-remap, rootless), whose
+    /// shift owners on disk were compared through; absent for an ordinary data-root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<UserNamespace>,
 }
 
 /// The layers `sel` covers: chosen layers, and every layer of chosen images.
@@ -205,7 +211,8 @@ fn containerd_job(
 
 /// Verifies the content of `layers`: one result per layer, by chain ID. A layer that
 /// cannot even be turned into a job (no diff, no cache-id, unknown driver) comes back
-/// unverifiable with the finding that says why.
+/// unverifiable with the finding that says why. Owners are compared through the
+/// graph's user namespace, when it has one.
 pub fn verify_content(
     root: &SafeDir,
     g: &Graph,
@@ -213,6 +220,88 @@ pub fn verify_content(
     opts: &VerifyOptions,
     progress: Option<Progress<'_>>,
 ) -> Vec<LayerResult> {
+    verify_content_in_userns(root, g, layers, opts, progress).0
+}
+
+/// How many owners of non-root tar members the inference of a rootless subordinate
+/// range looks at, at most.
+const INFER_SAMPLES: usize = 4096;
+
+/// A rootless data-root read without the host's `/etc/subuid` and `/etc/subgid`:
+/// the subordinate base is inferred from the layers. For tar members owned by a
+/// container id `n ≥ 1`, the owner on disk is `base + n - 1`; each such member votes
+/// for a base, and a base more than half of them agree on is taken (range length
+/// assumed 65536). Tampered owners are a minority and are then still reported.
+fn infer_subordinate(
+    root: &SafeDir,
+    jobs: &[LayerJob],
+    limits: crate::fsread::Limits,
+    ns: &UserNamespace,
+) -> UserNamespace {
+    use crate::store::userns::{Extent, DEFAULT_RANGE};
+    use std::collections::BTreeMap;
+    let mut votes: [BTreeMap<i64, usize>; 2] = Default::default();
+    let mut samples = 0usize;
+    'jobs: for job in jobs {
+        let Ok(layer) = root.open_dir(&job.content_dir) else { continue };
+        let Ok(mut stream) =
+            super::LayerStream::open(root, &job.tar_split, job.blob.as_ref(), limits)
+        else {
+            continue;
+        };
+        while let Ok(Some(ev)) = stream.next_event() {
+            let super::Event::Member(m) = ev else { continue };
+            let (Ok(rel), Ok(h)) = (&m.rel, &m.header) else { continue };
+            if (h.uid == 0 && h.gid == 0) || rel.is_empty() {
+                continue;
+            }
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(rel));
+            let Ok(meta) = layer.lstat(path) else { continue };
+            for (i, (tar, disk)) in [(h.uid, meta.uid), (h.gid, meta.gid)].into_iter().enumerate() {
+                if let (true, Ok(tar)) = (tar >= 1, i64::try_from(tar)) {
+                    *votes[i].entry(i64::from(disk) - tar + 1).or_default() += 1;
+                }
+            }
+            samples += 1;
+            if samples >= INFER_SAMPLES {
+                break 'jobs;
+            }
+        }
+    }
+    let pick = |v: &BTreeMap<i64, usize>| {
+        let total: usize = v.values().sum();
+        let (base, n) = v.iter().max_by_key(|(_, n)| **n)?;
+        let base = u32::try_from(*base).ok().filter(|b| *b > 0)?;
+        (2 * n > total).then_some((base, *n, total))
+    };
+    let (Some(u), Some(g)) = (pick(&votes[0]), pick(&votes[1])) else {
+        let mut out = ns.clone();
+        out.source.push_str(
+            "; the layers did not show a subordinate range either (too few non-root owners): only container root is mapped",
+        );
+        return out;
+    };
+    let mut out = ns.clone();
+    out.uid_map.push(Extent { inside: 1, outside: u.0, count: DEFAULT_RANGE });
+    out.gid_map.push(Extent { inside: 1, outside: g.0, count: DEFAULT_RANGE });
+    out.complete = true;
+    out.source.push_str(&format!(
+        "; subordinate ranges inferred from the layers: owners on disk of non-root tar entries put uid 1 at {} ({} of {} entries agree) and gid 1 at {} ({} of {}), length {DEFAULT_RANGE} assumed",
+        u.0, u.1, u.2, g.0, g.1, g.2
+    ));
+    out
+}
+
+/// [`verify_content`], also returning the user namespace owners were compared
+/// through (with a rootless subordinate range inferred from the layers, if it had
+/// to be).
+pub fn verify_content_in_userns(
+    root: &SafeDir,
+    g: &Graph,
+    layers: &BTreeSet<ChainId>,
+    opts: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> (Vec<LayerResult>, Option<UserNamespace>) {
     let mut jobs = Vec::new();
     let mut blocked: Vec<LayerResult> = Vec::new();
     for c in layers.iter().filter(|c| g.layers.contains_key(c)) {
@@ -229,10 +318,19 @@ pub fn verify_content(
             }),
         }
     }
-    let mut results = verify_layers(g.content_root(root), &jobs, opts, progress);
+    let content_root = g.content_root(root);
+    let userns = g.userns.as_ref().map(|ns| match ns.complete {
+        true => ns.clone(),
+        false => infer_subordinate(content_root, &jobs, opts.limits, ns),
+    });
+    let opts = VerifyOptions {
+        id_map: userns.as_ref().map_or(opts.id_map, UserNamespace::id_map),
+        ..*opts
+    };
+    let mut results = verify_layers(content_root, &jobs, &opts, progress);
     results.extend(blocked);
     results.sort_by_key(|r| r.chain_id);
-    results
+    (results, userns)
 }
 
 /// The layer blobs the layer pass has already hashed (whatever it found).
@@ -257,7 +355,7 @@ pub fn run(
     let layers = selected_layers(g, sel);
     let (identities, id_findings) = check_identities(g);
     let mut findings: Vec<Finding> = Vec::new();
-    let results = verify_content(root, g, &layers, opts, progress);
+    let (results, userns) = verify_content_in_userns(root, g, &layers, opts, progress);
     if let (Some(ctd), false, true) = (&g.containerd, opts.quick, sel.is_everything()) {
         findings.extend(super::content::check_blobs(ctd, &layer_blobs(g, &results)).1);
     }
@@ -303,5 +401,5 @@ pub fn run(
         findings.extend(r.findings.iter().cloned());
     }
     Finding::sort_worst_first(&mut findings);
-    VerifyReport { layers: results, images: verdicts, findings }
+    VerifyReport { layers: results, images: verdicts, findings, userns }
 }

@@ -136,9 +136,16 @@ fn inspect_graph_driver_paths_match_docker() {
 }
 
 fn check_inspect_graph_driver_paths_match_docker(fx: &str, root: &Path, answers: &Path) {
-    let root_s = root.display().to_string();
     let info = read_json(&answers.join("info.json"));
     let docker_root = info["DockerRootDir"].as_str().unwrap().to_owned();
+    // Under --userns-remap the engine's root dir is the `<uid>.<gid>` store in the data-root.
+    let remapped = Path::new(&docker_root).file_name().and_then(|n| n.to_str()).filter(|n| {
+        n.split_once('.').is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok())
+    });
+    let root_s = match remapped {
+        Some(n) => root.join(n).display().to_string(),
+        None => root.display().to_string(),
+    };
     let swap = |s: &str| s.replace(&docker_root, &root_s);
     for (file, key) in [("image-inspect.json", "Id"), ("container-inspect.json", "Id")] {
         let docker = read_json(&answers.join(file));

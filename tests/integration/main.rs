@@ -34,6 +34,7 @@ mod report_ndjson;
 mod report_tables;
 mod schemas;
 mod tree_snapshots;
+mod userns_hosts;
 mod verify_cli;
 mod verify_fixtures;
 mod verify_layers;

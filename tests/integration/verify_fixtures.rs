@@ -60,6 +60,28 @@ fn scenarios() -> Vec<PathBuf> {
     out
 }
 
+/// `etc/{subuid,subgid,passwd}` of the host a fixture was made on, from its recorded
+/// answers, when its engine ran in a user namespace.
+fn user_namespace_host(scenario: &std::path::Path) -> Option<tempfile::TempDir> {
+    let ans = scenario.join("docker");
+    if !ans.join("subuid.txt").is_file() {
+        return None;
+    }
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join("etc")).unwrap();
+    for (from, to) in [
+        ("subuid.txt", "subuid"),
+        ("subgid.txt", "subgid"),
+        ("rootless-passwd.txt", "passwd"),
+        ("dockremap-passwd.txt", "passwd"),
+    ] {
+        if ans.join(from).is_file() {
+            std::fs::copy(ans.join(from), host.path().join("etc").join(to)).unwrap();
+        }
+    }
+    Some(host)
+}
+
 #[test]
 fn every_fixture_layer_verifies_clean() {
     if !tools_present() {
@@ -87,6 +109,16 @@ fn every_fixture_layer_verifies_clean() {
             continue;
         }
         assert!(status.success(), "extract {}", scenario.display());
+        // A store written in a user namespace (userns-remap, rootless): the host's id
+        // ranges as the fixture recorded them, and the store the graph enters.
+        let host = user_namespace_host(&scenario);
+        let load = LoadOptions {
+            host_root: host.as_ref().map(|h| h.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let (g, safe) = Graph::load(&root, &load).expect("load the data-root");
+        let id_map = g.userns.as_ref().map(|n| n.id_map()).unwrap_or_default();
+        let root = safe.path().to_path_buf();
         let Some(driver) = ["overlay2", "vfs", "fuse-overlayfs", "btrfs"]
             .into_iter()
             .find(|d| root.join("image").join(d).is_dir())
@@ -100,7 +132,8 @@ fn every_fixture_layer_verifies_clean() {
         };
         let jobs = layer_jobs(&root, driver);
         assert!(!jobs.is_empty());
-        let quick = VerifyOptions { quick: true, ..VerifyOptions::default() };
+        let quick = VerifyOptions { quick: true, id_map, ..VerifyOptions::default() };
+        let full = VerifyOptions { id_map, ..VerifyOptions::default() };
         for r in verify_all(&root, &jobs, &quick) {
             assert_eq!(
                 (r.status, r.findings.len()),
@@ -109,7 +142,7 @@ fn every_fixture_layer_verifies_clean() {
                 r.findings
             );
         }
-        for (job, r) in jobs.iter().zip(verify_all(&root, &jobs, &VerifyOptions::default())) {
+        for (job, r) in jobs.iter().zip(verify_all(&root, &jobs, &full)) {
             assert_eq!(
                 r.status,
                 VerifyStatus::Verified,

@@ -105,7 +105,7 @@ macro_rules! require_tool {
 }
 
 /// Names of the graphdriver-store fixtures every comparison test runs over.
-pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26", "vfs"];
+pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26", "vfs", "userns", "rootless"];
 
 /// Docker's recorded answers for a fixture.
 pub fn answers(name: &str) -> PathBuf {
