@@ -86,6 +86,17 @@ pub enum SandboxError {
     Threads(usize),
 }
 
+/// What the runtime itself reads after the sandbox starts, whatever the command:
+/// the standard library sizes the thread pool from the cgroup's CPU quota
+/// (`available_parallelism`), and glibc's allocator reads the overcommit policy
+/// when a thread makes its arena. Readable to anyone; none of them is data.
+const RUNTIME_FILES: &[&str] = &[
+    "/proc/self/cgroup",
+    "/proc/self/mountinfo",
+    "/sys/fs/cgroup",
+    "/proc/sys/vm/overcommit_memory",
+];
+
 /// Files that name resolution and TLS certificate checks read, for a policy with
 /// network access.
 const NETWORK_FILES: &[&str] = &[
@@ -116,7 +127,10 @@ pub fn enforce(policy: &Policy) -> Result<Enforcement, SandboxError> {
     }
     let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
     let network_files = NETWORK_FILES.iter().map(PathBuf::from);
-    let reads = policy.read.iter().cloned().chain(network_files.filter(|_| policy.network));
+    let runtime_files = RUNTIME_FILES.iter().map(PathBuf::from);
+    let reads = (policy.read.iter().cloned())
+        .chain(runtime_files)
+        .chain(network_files.filter(|_| policy.network));
     for path in reads {
         // A path that cannot be opened (absent) grants nothing: nothing to read.
         let Ok(meta) = std::fs::metadata(&path) else { continue };
