@@ -453,15 +453,18 @@ impl Plan {
                 // `audit --online` and `registry-check` will pass true here.
                 network: false,
             };
-            use strata::sandbox::Enforcement;
+            use strata::sandbox::{Enforced, Enforcement};
             let said = match strata::sandbox::enforce(&policy) {
-                Ok(Enforcement::Full) => None,
-                Ok(Enforcement::Partial) => Some(
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: None }) => None,
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: Some(why) }) => {
+                    Some(format!("sandboxed without the system call filter: {why}"))
+                }
+                Ok(Enforced { landlock: Enforcement::Partial, .. }) => Some(
                     "this kernel's Landlock enforces only part of the sandbox (Linux 6.15 enforces all)"
                         .to_owned(),
                 ),
-                Ok(Enforcement::NotEnforced) => Some(
-                    "this kernel has no Landlock (or it is disabled): running without the sandbox"
+                Ok(Enforced { landlock: Enforcement::NotEnforced, .. }) => Some(
+                    "this kernel has no Landlock (or it is disabled): reads, writes and the network are not restricted"
                         .to_owned(),
                 ),
                 Err(e) => Some(format!("running without the sandbox: {e}")),

@@ -28,9 +28,16 @@
 //! threads it starts later, so [`enforce`] refuses to run (and says why) when other
 //! threads already exist: strata sandboxes itself before its first thread pool.
 //!
-//! No seccomp filter: Landlock already denies mount, ptrace and exec, and a syscall
-//! deny-list for a root process (modules, kexec, bpf...) is an arms race that a
-//! capability drop would do better; see the README.
+//! Landlock leaves a gap a root process must not have: it does not guard a file's
+//! metadata, so `chmod`, `chown`, `utimensat` and `setxattr` would still reach every
+//! file strata may read; and before ABI 9 it does not guard unix sockets named by
+//! path (`/run/docker.sock`), nor UDP at all. A short seccomp filter closes those:
+//! a fixed deny-list ([`DENIED_SYSCALLS`]) answered with `EPERM`, plus `socket()`
+//! (every family without network, `AF_UNIX` with it). It also refuses what no reader
+//! ever needs and a root process could abuse: loading kernel modules, kexec, bpf,
+//! ptrace, namespaces, mounts, keyrings, the clock. A deny-list, not an allow-list:
+//! an allow-list of every call the standard library, glibc and rayon make is what
+//! would not stay simple.
 
 use landlock::{
     Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
@@ -111,9 +118,143 @@ const NETWORK_FILES: &[&str] = &[
     "/usr/lib/ssl",
 ];
 
+/// System calls the seccomp filter refuses with `EPERM`, by number for this
+/// architecture: metadata changes Landlock does not cover, and the calls of a root
+/// process that a reader never makes.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub const DENIED_SYSCALLS: &[i64] = &[
+    // File metadata: not covered by Landlock.
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    452, // fchmodat2
+    libc::SYS_fchown,
+    libc::SYS_fchownat,
+    libc::SYS_setxattr,
+    libc::SYS_lsetxattr,
+    libc::SYS_fsetxattr,
+    libc::SYS_removexattr,
+    libc::SYS_lremovexattr,
+    libc::SYS_fremovexattr,
+    463, // setxattrat
+    466, // removexattrat
+    libc::SYS_utimensat,
+    libc::SYS_mknodat,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_open_by_handle_at,
+    // The kernel and the machine.
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_bpf,
+    libc::SYS_perf_event_open,
+    libc::SYS_reboot,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_settimeofday,
+    libc::SYS_clock_settime,
+    libc::SYS_clock_adjtime,
+    libc::SYS_adjtimex,
+    libc::SYS_sethostname,
+    libc::SYS_setdomainname,
+    libc::SYS_acct,
+    libc::SYS_quotactl,
+    libc::SYS_fanotify_init,
+    libc::SYS_userfaultfd,
+    // Other processes, namespaces, mounts, keyrings.
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_pivot_root,
+    libc::SYS_chroot,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    // The same on x86_64 under their older names.
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chmod,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chown,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_lchown,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_utime,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_utimes,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_futimesat,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_mknod,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_iopl,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_ioperm,
+];
+
+/// Installs the seccomp filter on the calling thread (inherited by the threads it
+/// starts). `Err` says why it could not be.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn filter_syscalls(network: bool) -> Result<(), String> {
+    use seccompiler::{
+        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    };
+    use std::collections::BTreeMap;
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        DENIED_SYSCALLS.iter().map(|&n| (n, Vec::new())).collect();
+    // No rule: every socket() is refused. With network, only unix sockets (the
+    // engine's API socket is one), which name resolution can do without.
+    let socket = if network {
+        let unix = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            libc::AF_UNIX as u64,
+        )
+        .map_err(|e| e.to_string())?;
+        vec![SeccompRule::new(vec![unix]).map_err(|e| e.to_string())?]
+    } else {
+        Vec::new()
+    };
+    rules.insert(libc::SYS_socket, socket);
+    let arch =
+        std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: seccompiler::BpfProgram =
+        filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    // A filter needs no_new_privs (or CAP_SYS_ADMIN); Landlock has set it already.
+    // SAFETY: prctl with constant arguments changes only this process's flags.
+    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn filter_syscalls(_network: bool) -> Result<(), String> {
+    Err(format!("no system call filter for {}", std::env::consts::ARCH))
+}
+
+/// How much of the sandbox this kernel enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enforced {
+    /// The Landlock ruleset.
+    pub landlock: Enforcement,
+    /// Why the seccomp filter is not installed, if it is not.
+    pub filter_missing: Option<String>,
+}
+
 /// Restricts this process (its calling thread and every thread started after) to
 /// `policy`, for good. Call it from the main thread before any thread pool exists.
-pub fn enforce(policy: &Policy) -> Result<Enforcement, SandboxError> {
+pub fn enforce(policy: &Policy) -> Result<Enforced, SandboxError> {
     let threads = thread_count();
     if threads > 1 {
         return Err(SandboxError::Threads(threads));
@@ -148,11 +289,12 @@ pub fn enforce(policy: &Policy) -> Result<Enforcement, SandboxError> {
             created.add_rule(PathBeneath::new(fd, AccessFs::MakeReg | AccessFs::RemoveFile))?;
     }
     let status = created.restrict_self()?;
-    Ok(match status.ruleset {
+    let landlock = match status.ruleset {
         RulesetStatus::FullyEnforced => Enforcement::Full,
         RulesetStatus::PartiallyEnforced => Enforcement::Partial,
         RulesetStatus::NotEnforced => Enforcement::NotEnforced,
-    })
+    };
+    Ok(Enforced { landlock, filter_missing: filter_syscalls(policy.network).err() })
 }
 
 /// Threads of this process, from `/proc/self/task` (1 when it cannot be read).
@@ -186,8 +328,9 @@ impl Probe {
         Some(Self { dir, port })
     }
 
-    /// Tries to create and write `DIR/probe-written`, to read `DIR/probe-secret`, and
-    /// to connect to `127.0.0.1:PORT`; one `(what, outcome)` per attempt.
+    /// Tries to create and write `DIR/probe-written`, to read `DIR/probe-secret`, to
+    /// change its mode (the same), and to connect to `127.0.0.1:PORT`; one
+    /// `(what, outcome)` per attempt.
     pub fn run(&self) -> Vec<(&'static str, std::io::Result<()>)> {
         use std::io::{Read, Write};
         let mut out = Vec::new();
@@ -197,6 +340,10 @@ impl Probe {
         let read = std::fs::File::open(self.dir.join("probe-secret"))
             .and_then(|mut f| f.read_to_end(&mut Vec::new()).map(|_| ()));
         out.push(("read", read));
+        let secret = self.dir.join("probe-secret");
+        let chmod = std::fs::metadata(&secret)
+            .and_then(|m| std::fs::set_permissions(&secret, m.permissions()));
+        out.push(("chmod", chmod));
         if let Some(port) = self.port {
             let connect = std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ());
             out.push(("connect", connect));

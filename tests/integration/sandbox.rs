@@ -11,13 +11,6 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// What the kernel says about Landlock on this machine, from strata's own note.
-enum Kernel {
-    Full,
-    /// Older Landlock: filesystem rules hold, TCP rules may not.
-    Partial,
-}
-
 /// Runs strata with the probe pointed at `dir` (and at a TCP listener of our own).
 fn probe(args: &[&str], dir: &Path, listener: &TcpListener) -> Output {
     let port = listener.local_addr().unwrap().port();
@@ -39,14 +32,19 @@ fn outcome(out: &Output, what: &str) -> String {
         .to_owned()
 }
 
-/// Skips when the kernel has no Landlock at all; says whether it enforces all of it.
-fn kernel(out: &Output) -> Option<Kernel> {
+/// Skips when the kernel has no Landlock at all (strata says so on stderr).
+fn has_landlock(out: &Output) -> bool {
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("has no Landlock") {
         skip("this kernel has no Landlock (or it is disabled at boot)");
-        return None;
+        return false;
     }
-    Some(if err.contains("enforces only part") { Kernel::Partial } else { Kernel::Full })
+    true
+}
+
+/// Refused by the kernel: Landlock answers `EACCES`, the seccomp filter `EPERM`.
+fn refused(said: &str, by: &str) -> bool {
+    said.starts_with(&format!("refused: {by}"))
 }
 
 fn accepted(listener: &TcpListener) -> bool {
@@ -64,25 +62,29 @@ fn a_write_a_read_and_a_connection_outside_the_roots_are_refused() {
     let args = ["--root", root.to_str().unwrap(), "layers"];
 
     let out = probe(&args, outside.path(), &listener);
-    let Some(kernel) = kernel(&out) else { return };
+    if !has_landlock(&out) {
+        return;
+    }
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     for what in ["write", "read"] {
         let said = outcome(&out, what);
-        assert!(said.starts_with("refused: Permission denied"), "{what}: {said}");
+        assert!(refused(&said, "Permission denied"), "{what}: {said}");
     }
     assert!(!outside.path().join("probe-written").exists(), "the sandbox let a file be created");
-    if matches!(kernel, Kernel::Full) {
-        let said = outcome(&out, "connect");
-        assert!(said.starts_with("refused: Permission denied"), "connect: {said}");
-        assert!(!accepted(&listener), "a connection reached the listener through the sandbox");
-    }
+    // Landlock does not guard metadata: the seccomp filter does.
+    let said = outcome(&out, "chmod");
+    assert!(refused(&said, "Operation not permitted"), "chmod: {said}");
+    // Both refuse: Landlock's TCP rule, and the filter before it (no socket at all).
+    let said = outcome(&out, "connect");
+    assert!(said.starts_with("refused:"), "connect: {said}");
+    assert!(!accepted(&listener), "a connection reached the listener through the sandbox");
 
     // The same attempts, without the sandbox, all go through: the probe is real.
     let mut args = args.to_vec();
     args.insert(0, "--no-sandbox");
     let out = probe(&args, outside.path(), &listener);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    for what in ["write", "read", "connect"] {
+    for what in ["write", "read", "chmod", "connect"] {
         assert_eq!(outcome(&out, what), "allowed", "{what} with --no-sandbox");
     }
     assert!(outside.path().join("probe-written").is_file());
@@ -97,13 +99,15 @@ fn beneath_the_root_files_are_read_but_nothing_is_written() {
     std::fs::write(inside.join("probe-secret"), b"planted\n").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let out = probe(&["--root", copy.path().to_str().unwrap(), "images"], &inside, &listener);
-    if kernel(&out).is_none() {
+    if !has_landlock(&out) {
         return;
     }
     assert_eq!(outcome(&out, "read"), "allowed");
     let said = outcome(&out, "write");
-    assert!(said.starts_with("refused: Permission denied"), "write: {said}");
+    assert!(refused(&said, "Permission denied"), "write: {said}");
     assert!(!inside.join("probe-written").exists());
+    let said = outcome(&out, "chmod");
+    assert!(refused(&said, "Operation not permitted"), "chmod: {said}");
 }
 
 /// Replaces the scan's own time (`2026-12-01T00:56:07Z`, whole seconds, as strata
