@@ -414,23 +414,26 @@ impl Plan {
 
     /// Loads, resolves the command's references, and dispatches.
     fn run(&self) -> anyhow::Result<i32> {
+        let roots = self.read_roots();
+        let file = match &self.command {
+            Command::Audit(AuditArgs { output: Some(p), .. }) => {
+                let refused: Vec<&std::path::Path> = roots.iter().map(|r| r.as_path()).collect();
+                Some(OutputFile::create(p, &refused)?)
+            }
+            _ => None,
+        };
+        // The one place the sandbox starts: the roots are known, the output file is
+        // open, and nothing from the roots has been parsed yet, nor any thread started.
+        self.confine(roots, file.as_ref());
         let (g, root) = self.load()?;
         if !matches!(self.command, Command::Verify(_) | Command::Audit(_)) {
             // The audit and verify reports carry read problems themselves.
             self.note_read_problems(&g.findings);
         }
         let Some(mut job) = self.resolve(&g) else { return Ok(exit::CANNOT_RUN) };
-        if let Job::Audit(args, file) = &mut job {
-            if let Some(p) = &args.output {
-                let roots: Vec<&std::path::Path> = std::iter::once(root.path())
-                    .chain(g.containerd.as_ref().map(|c| c.root.path()))
-                    .collect();
-                *file = Some(OutputFile::create(p, &roots)?);
-            }
+        if let Job::Audit(_, slot) = &mut job {
+            *slot = file;
         }
-        // The one place the sandbox starts: every root and the output file are open,
-        // and no thread pool exists yet.
-        self.confine(&g, &job);
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let code = self.dispatch(job, &g, &root, &mut out)?;
@@ -438,18 +441,15 @@ impl Plan {
         Ok(code)
     }
 
-    /// Restricts the process to reading the roots this command reads (and writing its
-    /// `-o` file) with [`strata::sandbox`], unless `--no-sandbox`. A kernel that
+    /// Restricts the process to reading `read` (and renaming its `-o` file into place)
+    /// with [`strata::sandbox`], unless `--no-sandbox`. A kernel that
     /// cannot enforce it all is said once on stderr, and the command goes on.
-    fn confine(&self, g: &Graph, job: &Job<'_>) {
+    fn confine(&self, read: Vec<PathBuf>, output: Option<&OutputFile>) {
         let probe = strata::sandbox::Probe::from_env();
         if self.sandbox {
             let policy = strata::sandbox::Policy {
-                read: self.read_roots(g, job),
-                output_dir: match job {
-                    Job::Audit(_, Some(f)) => Some(strata::sandbox::parent_dir(&f.tmp)),
-                    _ => None,
-                },
+                read,
+                output_dir: output.map(|f| strata::sandbox::parent_dir(&f.tmp)),
                 // `audit --online` and `registry-check` will pass true here.
                 network: false,
             };
@@ -484,17 +484,13 @@ impl Plan {
         }
     }
 
-    /// Every tree the command may read after loading: the data-root, the containerd
-    /// root (found, given, or the one a second load would find), `--host-root`,
-    /// `--registry-root`, and for this machine's own data-root the system files a
-    /// second load or the host identity reads.
-    fn read_roots(&self, g: &Graph, job: &Job<'_>) -> Vec<PathBuf> {
+    /// Every tree the command reads: the data-root, the containerd root (given, or
+    /// found as loading will find it), `--host-root`, `--registry-root`, and for this
+    /// machine's own data-root the system files loading and the host identity read.
+    /// The first two are where `-o` may not write.
+    fn read_roots(&self) -> Vec<PathBuf> {
         use strata::store::containerd::locate::{locate, Hints};
-        let mut read = vec![self.data_root.clone(), g.data_root.clone()];
-        read.extend(self.load.host_root.clone());
-        read.extend(self.load.containerd_root.clone());
-        read.extend(g.containerd.as_ref().map(|c| c.location.path.clone()));
-        // `images` loads the other store again when a migration left both.
+        let mut read = vec![self.data_root.clone()];
         let hints = Hints {
             explicit: self.load.containerd_root.as_deref(),
             host_root: self.load.host_root.as_deref(),
@@ -502,18 +498,19 @@ impl Plan {
             data_root_is_local: self.load.data_root_is_local,
         };
         read.extend(locate(&hints).map(|l| l.path));
+        read.extend(self.load.host_root.clone());
+        read.extend(self.load.containerd_root.clone());
+        if self.data_root == std::path::Path::new("/var/lib/docker") {
+            // The system containerd a dockerd of the default data-root may use.
+            read.push(PathBuf::from("/var/lib/containerd"));
+        }
         if self.load.data_root_is_local {
             read.extend(
-                [
-                    "/etc/docker/daemon.json",
-                    "/etc/containerd/config.toml",
-                    "/etc/hostname",
-                    "/var/lib/containerd",
-                ]
-                .map(PathBuf::from),
+                ["/etc/docker/daemon.json", "/etc/containerd/config.toml", "/etc/hostname"]
+                    .map(PathBuf::from),
             );
         }
-        if let Job::Audit(args, _) = job {
+        if let Command::Audit(args) = &self.command {
             read.extend(args.registry_root.clone());
         }
         read

@@ -1,6 +1,7 @@
-//! The kernel's guard around a scan: once the roots and the output file are open,
-//! strata restricts itself with Landlock so that even a bug in a parser fed by an
-//! attacker cannot write, read outside the roots or reach the network.
+//! The kernel's guard around a scan: once the roots are known and the output file is
+//! open, before anything under the roots is parsed, strata restricts itself with
+//! Landlock and a seccomp filter, so that even a bug in a parser fed by an attacker
+//! cannot write, read outside the roots or reach the network.
 //!
 //! strata runs as root on hosts that may be compromised and parses whatever was left
 //! there; its read-only, contained reading (`fsread`) is the first guard, this is the
