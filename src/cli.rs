@@ -74,7 +74,7 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     quiet: bool,
 
-    /// Run without the Landlock sandbox (read-only roots, no other file, no network), for debugging
+    /// Run without the sandbox (Landlock: read-only roots, no other file, no network; a seccomp filter), for debugging
     #[arg(long, global = true)]
     no_sandbox: bool,
 
