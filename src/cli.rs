@@ -74,6 +74,10 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     quiet: bool,
 
+    /// Run without the sandbox (Landlock: read-only roots, no other file, no network; a seccomp filter), for debugging
+    #[arg(long, global = true)]
+    no_sandbox: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -283,6 +287,8 @@ struct Plan {
     load: LoadOptions,
     limits: Limits,
     quiet: bool,
+    /// Restrict the process with Landlock once the roots are open (not `--no-sandbox`).
+    sandbox: bool,
     /// Format for every command but `tree`.
     format: Format,
     /// Format for `tree`.
@@ -367,6 +373,7 @@ impl Plan {
             },
             limits,
             quiet: cli.quiet,
+            sandbox: !cli.no_sandbox,
             format,
             tree_format,
             layout,
@@ -411,17 +418,106 @@ impl Plan {
 
     /// Loads, resolves the command's references, and dispatches.
     fn run(&self) -> anyhow::Result<i32> {
+        let roots = self.read_roots();
+        let file = match &self.command {
+            Command::Audit(AuditArgs { output: Some(p), .. }) => {
+                let refused: Vec<&std::path::Path> = roots.iter().map(|r| r.as_path()).collect();
+                Some(OutputFile::create(p, &refused)?)
+            }
+            _ => None,
+        };
+        // The one place the sandbox starts: the roots are known, the output file is
+        // open, and nothing from the roots has been parsed yet, nor any thread started.
+        self.confine(roots, file.as_ref());
         let (g, root) = self.load()?;
         if !matches!(self.command, Command::Verify(_) | Command::Audit(_)) {
             // The audit and verify reports carry read problems themselves.
             self.note_read_problems(&g.findings);
         }
-        let Some(job) = self.resolve(&g) else { return Ok(exit::CANNOT_RUN) };
+        let Some(mut job) = self.resolve(&g) else { return Ok(exit::CANNOT_RUN) };
+        if let Job::Audit(_, slot) = &mut job {
+            *slot = file;
+        }
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let code = self.dispatch(job, &g, &root, &mut out)?;
         out.flush()?;
         Ok(code)
+    }
+
+    /// Restricts the process to reading `read` (and renaming its `-o` file into place)
+    /// with [`strata::sandbox`], unless `--no-sandbox`. A kernel that
+    /// cannot enforce it all is said once on stderr, and the command goes on.
+    fn confine(&self, read: Vec<PathBuf>, output: Option<&OutputFile>) {
+        let probe = strata::sandbox::Probe::from_env();
+        if self.sandbox {
+            let policy = strata::sandbox::Policy {
+                read,
+                output_dir: output.map(|f| strata::sandbox::parent_dir(&f.tmp)),
+                // `audit --online` and `registry-check` will pass true here.
+                network: false,
+            };
+            use strata::sandbox::{Enforced, Enforcement};
+            let said = match strata::sandbox::enforce(&policy) {
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: None }) => None,
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: Some(why) }) => {
+                    Some(format!("sandboxed without the system call filter: {why}"))
+                }
+                Ok(Enforced { landlock: Enforcement::Partial, .. }) => Some(
+                    "this kernel's Landlock enforces only part of the sandbox (Linux 6.15 enforces all)"
+                        .to_owned(),
+                ),
+                Ok(Enforced { landlock: Enforcement::NotEnforced, .. }) => Some(
+                    "this kernel has no Landlock (or it is disabled): reads, writes and the network are not restricted"
+                        .to_owned(),
+                ),
+                Err(e) => Some(format!("running without the sandbox: {e}")),
+            };
+            if let (Some(said), false) = (said, self.quiet) {
+                eprintln!("strata: note: {said}");
+            }
+        }
+        // Test-only (see `strata::sandbox::Probe`): what the sandbox lets through.
+        if let Some(probe) = probe {
+            for (what, outcome) in probe.run() {
+                match outcome {
+                    Ok(()) => eprintln!("strata-sandbox-probe: {what}: allowed"),
+                    Err(e) => eprintln!("strata-sandbox-probe: {what}: refused: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Every tree the command reads: the data-root, the containerd root (given, or
+    /// found as loading will find it), `--host-root`, `--registry-root`, and for this
+    /// machine's own data-root the system files loading and the host identity read.
+    /// The first two are where `-o` may not write.
+    fn read_roots(&self) -> Vec<PathBuf> {
+        use strata::store::containerd::locate::{locate, Hints};
+        let mut read = vec![self.data_root.clone()];
+        let hints = Hints {
+            explicit: self.load.containerd_root.as_deref(),
+            host_root: self.load.host_root.as_deref(),
+            data_root: Some(&self.data_root),
+            data_root_is_local: self.load.data_root_is_local,
+        };
+        read.extend(locate(&hints).map(|l| l.path));
+        read.extend(self.load.host_root.clone());
+        read.extend(self.load.containerd_root.clone());
+        if self.data_root == std::path::Path::new("/var/lib/docker") {
+            // The system containerd a dockerd of the default data-root may use.
+            read.push(PathBuf::from("/var/lib/containerd"));
+        }
+        if self.load.data_root_is_local {
+            read.extend(
+                ["/etc/docker/daemon.json", "/etc/containerd/config.toml", "/etc/hostname"]
+                    .map(PathBuf::from),
+            );
+        }
+        if let Command::Audit(args) = &self.command {
+            read.extend(args.registry_root.clone());
+        }
+        read
     }
 
     /// The command with its references resolved to targets; `None` (said on stderr)
@@ -533,7 +629,7 @@ impl Plan {
                 }
                 Job::Verify(args, sel)
             }
-            Command::Audit(args) => Job::Audit(args),
+            Command::Audit(args) => Job::Audit(args, None),
         })
     }
 
@@ -547,7 +643,7 @@ impl Plan {
         let (format, layout) = (self.format, self.layout);
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
-            Job::Audit(args) => return self.audit(args, g, root, out),
+            Job::Audit(args, file) => return self.audit(args, file, g, root, out),
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {
@@ -668,6 +764,7 @@ impl Plan {
     fn audit(
         &self,
         args: &AuditArgs,
+        mut file: Option<OutputFile>,
         g: &Graph,
         root: &SafeDir,
         out: &mut dyn Write,
@@ -693,13 +790,6 @@ impl Plan {
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let roots: Vec<&std::path::Path> = std::iter::once(root.path())
-            .chain(g.containerd.as_ref().map(|c| c.root.path()))
-            .collect();
-        let mut file = match &args.output {
-            Some(p) => Some(OutputFile::create(p, &roots)?),
-            None => None,
-        };
         let code = self.write_audit(
             args,
             g,
@@ -863,16 +953,22 @@ enum Job<'a> {
     Images,
     Layers,
     Containers,
-    Df { reconcile: bool },
+    Df {
+        reconcile: bool,
+    },
     Volumes,
     Inspect(Target),
     InspectVolume(&'a str),
     Files(Vec<LayerId>),
-    Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
+    Tree {
+        filter: report::tree::TreeFilter,
+        style: report::tree::TreeStyle,
+    },
     Diff(strata::id::ContainerId),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
-    Audit(&'a AuditArgs),
+    /// With the `-o` file, opened before the sandbox starts.
+    Audit(&'a AuditArgs, Option<OutputFile>),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.
@@ -904,10 +1000,7 @@ struct OutputFile {
 
 impl OutputFile {
     fn create(dest: &std::path::Path, roots: &[&std::path::Path]) -> anyhow::Result<Self> {
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = strata::sandbox::parent_dir(dest);
         let dir = std::fs::canonicalize(&parent).map_err(|e| {
             anyhow::anyhow!(
                 "cannot write {}: its directory {}: {e}",

@@ -15,6 +15,7 @@ pub mod id;
 pub mod reference;
 pub mod report;
 pub mod resolve;
+pub mod sandbox;
 pub mod store;
 pub mod tarsplit;
 pub mod verify;

@@ -32,6 +32,7 @@ mod registry_crosslinks;
 mod report_html;
 mod report_ndjson;
 mod report_tables;
+mod sandbox;
 mod schemas;
 mod tree_snapshots;
 mod userns_hosts;
