@@ -261,7 +261,10 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
                 gr.digests.push((digest, source));
             }
         };
-        for rd in &img.repo_digests {
+        // containerd derives RepoDigests from every name, pulled or only tagged here;
+        // what it pulled from where is in the target's distribution-source labels.
+        let repo_digests = if img.containerd.is_some() { &[][..] } else { &img.repo_digests[..] };
+        for rd in repo_digests {
             let Ok(r) = Reference::parse(rd) else { continue };
             let Some(d) = r.digest else { continue };
             if let Some((host, repo)) = r.name.split_once('/') {

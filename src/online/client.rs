@@ -348,7 +348,7 @@ impl RegistryClient {
             }
             rb.config().timeout_global(Some(budget)).build().call()
         }
-        .map_err(|e| map_error(e, budget, self.limits.max_redirects))?;
+        .map_err(|e| self.map_error(e, budget))?;
         let header = |n: &str| {
             resp.headers().get(n).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect::<String>())
         };
@@ -368,13 +368,35 @@ impl RegistryClient {
                 .with_config()
                 .limit(cap)
                 .read_to_vec()
-                .map_err(|e| map_error(e, budget, self.limits.max_redirects))?;
+                .map_err(|e| self.map_error(e, budget))?;
         }
         Ok((ans, challenge))
     }
 }
 
-fn map_error(e: ureq::Error, budget: Duration, redirects: u32) -> FetchError {
+impl RegistryClient {
+    fn map_error(&self, e: ureq::Error, budget: Duration) -> FetchError {
+        let redirects = self.limits.max_redirects;
+        let tls_hint = |what: String| {
+            if self.addr.https {
+                FetchError::Unreachable(format!(
+                    "TLS with {} failed ({what}); if it speaks plain HTTP, give --insecure-registry {}",
+                    self.addr.api_host, self.addr.host
+                ))
+            } else {
+                FetchError::Protocol(what)
+            }
+        };
+        map_error(e, budget, redirects, tls_hint)
+    }
+}
+
+fn map_error(
+    e: ureq::Error,
+    budget: Duration,
+    redirects: u32,
+    tls: impl Fn(String) -> FetchError,
+) -> FetchError {
     match e {
         ureq::Error::Timeout(t) => {
             FetchError::Timeout(format!("{t} (after {:.1}s)", budget.as_secs_f64()))
@@ -394,10 +416,12 @@ fn map_error(e: ureq::Error, budget: Duration, redirects: u32) -> FetchError {
             | std::io::ErrorKind::NetworkUnreachable
             | std::io::ErrorKind::HostUnreachable
             | std::io::ErrorKind::PermissionDenied => FetchError::Unreachable(io.to_string()),
+            // rustls reports a peer that does not speak TLS as invalid data.
+            std::io::ErrorKind::InvalidData => tls(io.to_string()),
             _ => FetchError::Protocol(io.to_string()),
         },
         ureq::Error::BodyStalled => FetchError::Timeout("the body stalled".into()),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => FetchError::Unreachable(e.to_string()),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => tls(e.to_string()),
         other => FetchError::Protocol(other.to_string()),
     }
 }
