@@ -82,7 +82,8 @@ pub struct OnlineCheck {
     pub repository: String,
     /// The manifest (or index) digest the host recorded.
     pub digest: Digest,
-    /// Where the host's digest came from: `repo-digest` or `distribution-source` (containerd label).
+    /// Where the host's digest came from: `repo-digest` (graphdriver RepoDigests) or
+    /// `distribution-source` (a containerd image name its target's label confirms).
     pub source: String,
     /// The image's tags in this repository.
     pub tags: Vec<TagCheck>,
@@ -271,14 +272,27 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
                 add(host, repo, d, "repo-digest");
             }
         }
-        if let (Some(_), Some(store)) = (&img.containerd, g.containerd.as_ref()) {
+        if let (Some(info), Some(store)) = (&img.containerd, g.containerd.as_ref()) {
+            // containerd's label key drops the port (`...source.127.0.0.1=strata/app`),
+            // and BuildKit labels what a FROM resolved as well as what was pulled: a name
+            // of the image, with its registry and port, that a label confirms is asked.
             let target = *img.id().digest();
-            if let Some(b) = store.store.blobs.get(&target) {
-                for (k, v) in &b.labels {
-                    let Some(host) = k.strip_prefix("containerd.io/distribution.source.") else {
-                        continue;
-                    };
-                    for repo in v.split(',').filter(|r| !r.is_empty()) {
+            let labels = store.store.blobs.get(&target).map(|b| &b.labels);
+            let confirmed = |host: &str, repo: &str| {
+                let bare = host.rsplit_once(':').map_or(host, |(h, p)| {
+                    if p.bytes().all(|b| b.is_ascii_digit()) {
+                        h
+                    } else {
+                        host
+                    }
+                });
+                labels.and_then(|l| l.get(&format!("containerd.io/distribution.source.{bare}")))
+                    .is_some_and(|v| v.split(',').any(|r| r == repo))
+            };
+            for n in &info.names {
+                let Ok(r) = Reference::parse(n) else { continue };
+                if let Some((host, repo)) = r.name.split_once('/') {
+                    if confirmed(host, repo) {
                         add(host, repo, target, "distribution-source");
                     }
                 }

@@ -418,7 +418,8 @@ fn map_error(
             | std::io::ErrorKind::PermissionDenied => FetchError::Unreachable(io.to_string()),
             // rustls reports a peer that does not speak TLS as invalid data.
             std::io::ErrorKind::InvalidData => tls(io.to_string()),
-            _ => FetchError::Protocol(io.to_string()),
+            // Name lookup and other socket failures: no answer from the registry.
+            _ => FetchError::Unreachable(io.to_string()),
         },
         ureq::Error::BodyStalled => FetchError::Timeout("the body stalled".into()),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => tls(e.to_string()),

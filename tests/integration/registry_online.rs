@@ -182,24 +182,38 @@ fn online_confirms_every_repo_digest_the_engine_lists() {
         let root = host(name);
         let (code, v, err) = online(&root, &["registry-check"], &[]);
         assert_eq!(code, 0, "{name}: {err}\n{v:#}");
-        assert!(online_findings(&v).is_empty(), "{name}: {:#}", v["findings"]);
+        // containerd-sid's base is also labelled docker.io/strata/base (BuildKit's FROM
+        // resolved it so); that registry is not reachable from a test: said as info.
+        let elsewhere = |f: &Value| {
+            f["code"] == "registry-unreachable" && f["subject"].as_str().unwrap().starts_with("docker.io")
+        };
+        let f: Vec<Value> = online_findings(&v).into_iter().filter(|f| !elsewhere(f)).collect();
+        assert!(f.is_empty(), "{name}: {f:#?}");
         let want = engine_repo_digests(name, reg.port);
         assert!(!want.is_empty(), "{name}: the engine lists repo digests");
-        let checks = v["online"]["checks"].as_array().unwrap();
+        let checks: Vec<Value> = v["online"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["registry"] == format!("127.0.0.1:{}", reg.port))
+            .cloned()
+            .collect();
         let got: BTreeSet<String> =
             checks.iter().map(|c| c["reference"].as_str().unwrap().to_owned()).collect();
         assert_eq!(got, want, "{name}: every repo digest naming the registry, no other");
-        for c in checks {
+        for c in &checks {
             assert_eq!(c["status"], "verified", "{name}: {c}");
             assert!(c["layers_present"].as_u64().unwrap() > 0, "{name}: {c}");
             assert!(!c["tags"].as_array().unwrap().is_empty(), "{name}: {c}");
         }
-        assert_eq!(v["online"]["registries"][0]["auth"], "anonymous");
+        let ours = v["online"]["registries"].as_array().unwrap().iter().find(|r| r["host"] == "127.0.0.1:5000").cloned().unwrap();
+        assert_eq!(ours["auth"], "anonymous");
 
-        // audit --online carries the same report and no online finding.
+        // audit --online carries the same report and no other online finding.
         let (_, a, _) = online(&root, &["audit", "--metadata-only", "--online"], &[]);
-        assert_eq!(a["cross_links"]["online"]["checks"].as_array().unwrap().len(), checks.len());
-        assert!(online_findings(&a).is_empty(), "{name}: {:#}", a["findings"]);
+        assert_eq!(a["cross_links"]["online"]["checks"], v["online"]["checks"]);
+        let f: Vec<Value> = online_findings(&a).into_iter().filter(|f| !elsewhere(f)).collect();
+        assert!(f.is_empty(), "{name}: {f:#?}");
     }
 }
 
