@@ -810,7 +810,9 @@ impl Plan {
             Some(p) => match AuthStore::from_file(p) {
                 Ok(a) => a,
                 Err(e) => {
-                    eprintln!("strata: {e}; give a Docker client config (`{{\"auths\": {{...}}}}`)");
+                    eprintln!(
+                        "strata: {e}; give a Docker client config (`{{\"auths\": {{...}}}}`)"
+                    );
                     return None;
                 }
             },
@@ -864,7 +866,14 @@ impl Plan {
         Finding::sort_worst_first(&mut findings);
         findings.dedup();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        report::online::write_registry_check(out, &report, &findings, now, self.format, self.layout)?;
+        report::online::write_registry_check(
+            out,
+            &report,
+            &findings,
+            now,
+            self.format,
+            self.layout,
+        )?;
         Ok(if args.fail_on.tripped(&findings) { exit::FINDINGS } else { exit::OK })
     }
 
@@ -1009,17 +1018,25 @@ enum Job<'a> {
     Images,
     Layers,
     Containers,
-    Df { reconcile: bool },
+    Df {
+        reconcile: bool,
+    },
     Volumes,
     Inspect(Target),
     InspectVolume(&'a str),
     Files(Vec<LayerId>),
-    Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
+    Tree {
+        filter: report::tree::TreeFilter,
+        style: report::tree::TreeStyle,
+    },
     Diff(strata::id::ContainerId),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     Audit(&'a AuditArgs),
-    RegistryCheck(&'a RegistryCheckArgs, Option<std::collections::BTreeSet<strata::digest::ImageId>>),
+    RegistryCheck(
+        &'a RegistryCheckArgs,
+        Option<std::collections::BTreeSet<strata::digest::ImageId>>,
+    ),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.

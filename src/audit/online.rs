@@ -167,12 +167,17 @@ pub fn check_online(g: &Graph, opts: &OnlineOptions, out: &mut Vec<Finding>) -> 
         .iter()
         .map(|h| {
             let addr = RegistryAddr::new(h, &opts.insecure);
-            (h.to_string(), RegistryClient::new(addr, &opts.auth, &opts.insecure, opts.limits, deadline))
+            (
+                h.to_string(),
+                RegistryClient::new(addr, &opts.auth, &opts.insecure, opts.limits, deadline),
+            )
         })
         .collect();
     let dead: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Vec<OnlineCheck>, Vec<Finding>)>> = Mutex::new(Vec::new());
+    // Each group's checks and findings, by its index: sorted back into order after.
+    type Done = (usize, Vec<OnlineCheck>, Vec<Finding>);
+    let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
     let workers = opts.limits.concurrency.clamp(1, 16).min(groups.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -248,16 +253,17 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
             if !is_valid_host(host) || !is_valid_repo(repo) {
                 return;
             }
-            let gr = by_key.entry((img.id(), host.to_owned(), repo.to_owned())).or_insert_with(|| {
-                Group {
-                    image: img.id(),
-                    host: host.to_owned(),
-                    repo: repo.to_owned(),
-                    digests: Vec::new(),
-                    tags: Vec::new(),
-                    expect: expect.clone(),
-                }
-            });
+            let gr =
+                by_key.entry((img.id(), host.to_owned(), repo.to_owned())).or_insert_with(|| {
+                    Group {
+                        image: img.id(),
+                        host: host.to_owned(),
+                        repo: repo.to_owned(),
+                        digests: Vec::new(),
+                        tags: Vec::new(),
+                        expect: expect.clone(),
+                    }
+                });
             if !gr.digests.iter().any(|(d, _)| *d == digest) {
                 gr.digests.push((digest, source));
             }
@@ -286,7 +292,8 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
                         host
                     }
                 });
-                labels.and_then(|l| l.get(&format!("containerd.io/distribution.source.{bare}")))
+                labels
+                    .and_then(|l| l.get(&format!("containerd.io/distribution.source.{bare}")))
                     .is_some_and(|v| v.split(',').any(|r| r == repo))
             };
             for n in &info.names {
@@ -300,8 +307,7 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
         }
         for t in &img.repo_tags {
             let Ok(r) = Reference::parse(t) else { continue };
-            let (Some(tag), Some((host, repo))) = (r.tag.as_deref(), r.name.split_once('/'))
-            else {
+            let (Some(tag), Some((host, repo))) = (r.tag.as_deref(), r.name.split_once('/')) else {
                 continue;
             };
             if let Some(gr) = by_key.get_mut(&(img.id(), host.to_owned(), repo.to_owned())) {
@@ -336,7 +342,9 @@ fn expect(g: &Graph, img: &crate::graph::ImageNode) -> Option<Expect> {
             if let Some(l) = img.chain_ids.get(i).and_then(|c| g.layers.get(c)) {
                 s.extend(l.blobs.iter().map(|b| b.digest));
             }
-            s.extend(g.distribution.diffid_by_digest.iter().filter(|(_, v)| *v == d).map(|(k, _)| *k));
+            s.extend(
+                g.distribution.diffid_by_digest.iter().filter(|(_, v)| *v == d).map(|(k, _)| *k),
+            );
             s
         })
         .collect();
@@ -388,7 +396,13 @@ impl Ctx<'_> {
         format!("{}/{}", self.gr.host, self.gr.repo)
     }
 
-    fn finding(&self, code: Code, sev: crate::finding::Severity, subject: String, msg: String) -> Finding {
+    fn finding(
+        &self,
+        code: Code,
+        sev: crate::finding::Severity,
+        subject: String,
+        msg: String,
+    ) -> Finding {
         Finding::new(code, sev, terminal_safe(&msg)).with_image(self.gr.image).with_subject(subject)
     }
 
@@ -466,17 +480,35 @@ fn check_group(
                 None => match client.manifest(&gr.repo, tag, false) {
                     Ok(b) if b.status == 200 => Some(Digest::of(&b.body)),
                     Ok(b) => {
-                        out.push(cx.finding(Code::RegistryUnreachable, Info, subject.clone(), format!("{subject}: the registry answered HTTP {} for the tag", b.status)));
+                        out.push(cx.finding(
+                            Code::RegistryUnreachable,
+                            Info,
+                            subject.clone(),
+                            format!(
+                                "{subject}: the registry answered HTTP {} for the tag",
+                                b.status
+                            ),
+                        ));
                         continue;
                     }
                     Err(e) => {
-                        cx.failed(&e, &format!("{subject}: asking for the tag"), subject.clone(), out);
+                        cx.failed(
+                            &e,
+                            &format!("{subject}: asking for the tag"),
+                            subject.clone(),
+                            out,
+                        );
                         continue;
                     }
                 },
             },
             Ok(a) => {
-                out.push(cx.finding(Code::RegistryUnreachable, Info, subject.clone(), format!("{subject}: the registry answered HTTP {} for the tag", a.status)));
+                out.push(cx.finding(
+                    Code::RegistryUnreachable,
+                    Info,
+                    subject.clone(),
+                    format!("{subject}: the registry answered HTTP {} for the tag", a.status),
+                ));
                 continue;
             }
             Err(e) => {
@@ -489,9 +521,11 @@ fn check_group(
         match remote {
             None if !gone.is_empty() => {
                 // The tag went with the manifest: one finding (manifest gone) says both.
-                if let Some(f) = out.iter_mut().rev().find(|f| {
-                    f.code == Code::RegistryManifestGone && f.image == Some(gr.image)
-                }) {
+                if let Some(f) = out
+                    .iter_mut()
+                    .rev()
+                    .find(|f| f.code == Code::RegistryManifestGone && f.image == Some(gr.image))
+                {
                     f.message.push_str(&format!("; tag {tag} is gone too"));
                 }
             }
@@ -499,7 +533,10 @@ fn check_group(
                 Code::RegistryTagMoved,
                 Info,
                 subject.clone(),
-                format!("{subject}: the tag no longer exists in the registry; this host has it at {}", local.join(", ")),
+                format!(
+                    "{subject}: the tag no longer exists in the registry; this host has it at {}",
+                    local.join(", ")
+                ),
             )),
             Some(r) if moved => {
                 let when = tag_times(&cx, &r, &gr.expect);
@@ -558,7 +595,12 @@ fn fetch_verified(
     let a = match cx.client.manifest(&cx.gr.repo, &digest.to_string(), false) {
         Ok(a) => a,
         Err(e) => {
-            cx.failed(&e, &format!("{subject}: getting manifest {digest}"), subject.to_owned(), out);
+            cx.failed(
+                &e,
+                &format!("{subject}: getting manifest {digest}"),
+                subject.to_owned(),
+                out,
+            );
             return Err(OnlineStatus::Unreachable);
         }
     };
@@ -572,7 +614,12 @@ fn fetch_verified(
         return Err(OnlineStatus::Gone);
     }
     if a.status != 200 {
-        out.push(cx.finding(Code::RegistryUnreachable, Info, subject.to_owned(), format!("{subject}: the registry answered HTTP {} for manifest {digest}", a.status)));
+        out.push(cx.finding(
+            Code::RegistryUnreachable,
+            Info,
+            subject.to_owned(),
+            format!("{subject}: the registry answered HTTP {} for manifest {digest}", a.status),
+        ));
         return Err(OnlineStatus::Unreachable);
     }
     let actual = Digest::of(&a.body);
@@ -593,7 +640,11 @@ fn fetch_verified(
             Code::RegistryContentMismatch,
             Error,
             subject.to_owned(),
-            format!("{name}: the registry served manifest {digest}{}, but {}", tags_said(cx), why.join(" and ")),
+            format!(
+                "{name}: the registry served manifest {digest}{}, but {}",
+                tags_said(cx),
+                why.join(" and ")
+            ),
         ));
         return Err(OnlineStatus::Mismatch);
     }
@@ -621,13 +672,16 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
     let manifest = match top.kind {
         ManifestKind::Manifest => top,
         ManifestKind::Index => {
-            let idx: RawIndex = serde_json::from_slice(&a.body).unwrap_or(RawIndex { manifests: vec![] });
+            let idx: RawIndex =
+                serde_json::from_slice(&a.body).unwrap_or(RawIndex { manifests: vec![] });
             let mut cands: Vec<Digest> = Vec::new();
             if let Some(m) = e.manifest.filter(|m| top.manifests.contains(m)) {
                 cands.push(m);
             }
             for en in &idx.manifests {
-                let Some(d) = en.digest.as_deref().and_then(|s| Digest::parse(s).ok()) else { continue };
+                let Some(d) = en.digest.as_deref().and_then(|s| Digest::parse(s).ok()) else {
+                    continue;
+                };
                 let fits = en.platform.as_ref().is_none_or(|p| {
                     (e.os.is_none() || p.os == e.os)
                         && (e.arch.is_none() || p.architecture == e.arch)
@@ -678,7 +732,10 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
                 Code::RegistryLegacyManifest,
                 Info,
                 subject.clone(),
-                format!("{name}: manifest {} is not a schema2/OCI manifest or index; not cross-checked", c.digest),
+                format!(
+                    "{name}: manifest {} is not a schema2/OCI manifest or index; not cross-checked",
+                    c.digest
+                ),
             ));
             return OnlineStatus::Unreachable;
         }
@@ -714,21 +771,42 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
                 }
             }
             Ok(b) if b.status == 404 => {
-                out.push(cx.finding(Code::RegistryBlobGone, Warning, subject.clone(), format!("{name}: config blob {} of manifest {} is not served (HTTP 404)", e.config, manifest.digest)));
+                out.push(cx.finding(
+                    Code::RegistryBlobGone,
+                    Warning,
+                    subject.clone(),
+                    format!(
+                        "{name}: config blob {} of manifest {} is not served (HTTP 404)",
+                        e.config, manifest.digest
+                    ),
+                ));
                 status = OnlineStatus::Mismatch;
             }
-            Ok(b) => out.push(cx.finding(Code::RegistryUnreachable, Info, subject.clone(), format!("{name}: config blob {}: HTTP {}", e.config, b.status))),
-            Err(err) => cx.failed(&err, &format!("{name}: config blob {}", e.config), subject.clone(), out),
+            Ok(b) => out.push(cx.finding(
+                Code::RegistryUnreachable,
+                Info,
+                subject.clone(),
+                format!("{name}: config blob {}: HTTP {}", e.config, b.status),
+            )),
+            Err(err) => {
+                cx.failed(&err, &format!("{name}: config blob {}", e.config), subject.clone(), out)
+            }
         }
     }
     // Layers: the blobs the host's metadata maps to each DiffID.
     let mut differ = Vec::new();
     if !e.diff_ids.is_empty() && manifest.layers.len() != e.diff_ids.len() {
-        differ.push(format!("the manifest has {} layers, the local image {}", manifest.layers.len(), e.diff_ids.len()));
+        differ.push(format!(
+            "the manifest has {} layers, the local image {}",
+            manifest.layers.len(),
+            e.diff_ids.len()
+        ));
     }
     for (i, (blob, diff)) in manifest.layers.iter().zip(&e.diff_ids).enumerate() {
         if let Some(other) = e.diffid_by_blob.get(blob).filter(|d| *d != diff) {
-            differ.push(format!("layer {i} is blob {blob}, which diffid-by-digest maps to {other}, not {diff}"));
+            differ.push(format!(
+                "layer {i} is blob {blob}, which diffid-by-digest maps to {other}, not {diff}"
+            ));
         } else if !e.known[i].is_empty() && !e.known[i].contains(blob) {
             differ.push(format!(
                 "layer {i} is blob {blob}; the host knows DiffID {diff} as {}",
@@ -763,7 +841,12 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
                 }
             }
             Ok(b) if b.status == 404 => missing.push(blob.to_string()),
-            Ok(b) => out.push(cx.finding(Code::RegistryUnreachable, Info, subject.clone(), format!("{name}: layer blob {blob}: HTTP {}", b.status))),
+            Ok(b) => out.push(cx.finding(
+                Code::RegistryUnreachable,
+                Info,
+                subject.clone(),
+                format!("{name}: layer blob {blob}: HTTP {}", b.status),
+            )),
             Err(err) => {
                 cx.failed(&err, &format!("{name}: layer blob {blob}"), subject.clone(), out);
                 if err.is_transport() {

@@ -123,7 +123,11 @@ impl AuthStore {
                     .and_then(|b| String::from_utf8(b).ok());
                 match dec.as_deref().and_then(|s| s.split_once(':')) {
                     Some((u, p)) => Some(Credential { username: u.into(), secret: p.into() }),
-                    None => return Err(err(format!("auths entry for {key}: `auth` is not base64 of user:password"))),
+                    None => {
+                        return Err(err(format!(
+                            "auths entry for {key}: `auth` is not base64 of user:password"
+                        )))
+                    }
                 }
             } else {
                 None

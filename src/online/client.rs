@@ -350,7 +350,10 @@ impl RegistryClient {
         }
         .map_err(|e| self.map_error(e, budget))?;
         let header = |n: &str| {
-            resp.headers().get(n).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect::<String>())
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect::<String>())
         };
         let mut ans = Answer {
             status: resp.status().as_u16(),

@@ -76,7 +76,8 @@ impl RegistryAddr {
 pub fn is_valid_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// Whether a repository path is safe to put in a URL (`strata/app`).
@@ -85,7 +86,9 @@ pub fn is_valid_repo(r: &str) -> bool {
         && r.len() <= 255
         && r.split('/').all(|c| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
                 && c != "."
                 && c != ".."
         })
@@ -93,5 +96,7 @@ pub fn is_valid_repo(r: &str) -> bool {
 
 /// Whether a tag is safe to put in a URL.
 pub fn is_valid_tag(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    !t.is_empty()
+        && t.len() <= 128
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

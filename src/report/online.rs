@@ -87,7 +87,10 @@ pub fn write_registry_check(
             r.auth,
             if r.credentials { " with configured credentials" } else { "" },
             r.requests,
-            r.unreachable.as_ref().map(|u| format!("; not reached: {}", terminal_safe(u))).unwrap_or_default()
+            r.unreachable
+                .as_ref()
+                .map(|u| format!("; not reached: {}", terminal_safe(u)))
+                .unwrap_or_default()
         )?;
     }
     if let Some(n) = &report.note {

@@ -177,7 +177,7 @@ fn engine_repo_digests(name: &str, port: u16) -> BTreeSet<String> {
 fn online_confirms_every_repo_digest_the_engine_lists() {
     require_root!();
     require_tool!("docker-registry", "--version", "apt-get install docker-registry");
-    for name in ["basic", "trixie26", "containerd-sid"] {
+    for name in ["basic", "trixie26", "containerd-sid", "buildkit"] {
         let reg = Registry::start(name, "");
         let root = host(name);
         let (code, v, err) = online(&root, &["registry-check"], &[]);
@@ -185,12 +185,18 @@ fn online_confirms_every_repo_digest_the_engine_lists() {
         // containerd-sid's base is also labelled docker.io/strata/base (BuildKit's FROM
         // resolved it so); that registry is not reachable from a test: said as info.
         let elsewhere = |f: &Value| {
-            f["code"] == "registry-unreachable" && f["subject"].as_str().unwrap().starts_with("docker.io")
+            f["code"] == "registry-unreachable"
+                && f["subject"].as_str().unwrap().starts_with("docker.io")
         };
         let f: Vec<Value> = online_findings(&v).into_iter().filter(|f| !elsewhere(f)).collect();
         assert!(f.is_empty(), "{name}: {f:#?}");
         let want = engine_repo_digests(name, reg.port);
-        assert!(!want.is_empty(), "{name}: the engine lists repo digests");
+        if want.is_empty() {
+            // buildkit's images were built here and never pushed or pulled.
+            assert!(v["online"]["checks"].as_array().unwrap().is_empty(), "{name}: {v:#}");
+            assert!(v["online"]["note"].as_str().unwrap().contains("nothing to ask"), "{name}");
+            continue;
+        }
         let checks: Vec<Value> = v["online"]["checks"]
             .as_array()
             .unwrap()
@@ -206,7 +212,13 @@ fn online_confirms_every_repo_digest_the_engine_lists() {
             assert!(c["layers_present"].as_u64().unwrap() > 0, "{name}: {c}");
             assert!(!c["tags"].as_array().unwrap().is_empty(), "{name}: {c}");
         }
-        let ours = v["online"]["registries"].as_array().unwrap().iter().find(|r| r["host"] == "127.0.0.1:5000").cloned().unwrap();
+        let ours = v["online"]["registries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["host"] == "127.0.0.1:5000")
+            .cloned()
+            .unwrap();
         assert_eq!(ours["auth"], "anonymous");
 
         // audit --online carries the same report and no other online finding.
@@ -221,11 +233,8 @@ fn online_confirms_every_repo_digest_the_engine_lists() {
 /// returns (old digest, new digest).
 fn move_tag(reg: &Registry, repo: &str, tag: &str) -> (String, String) {
     let a = agent();
-    let mut r = a
-        .get(reg.url(&format!("/v2/{repo}/manifests/{tag}")))
-        .header("Accept", V2)
-        .call()
-        .unwrap();
+    let mut r =
+        a.get(reg.url(&format!("/v2/{repo}/manifests/{tag}"))).header("Accept", V2).call().unwrap();
     let old_bytes = r.body_mut().read_to_vec().unwrap();
     let old = format!("sha256:{}", sha(&old_bytes));
     let mut m: Value = serde_json::from_slice(&old_bytes).unwrap();
@@ -273,9 +282,10 @@ fn online_finds_a_moved_tag_a_deleted_manifest_and_a_corrupt_blob_and_nothing_el
             .iter()
             .find_map(|i| {
                 i["RepoDigests"].as_array().unwrap().iter().find_map(|d| {
-                    d.as_str().unwrap().strip_prefix(&want).map(|d| {
-                        (i["Id"].as_str().unwrap().to_owned(), d.to_owned())
-                    })
+                    d.as_str()
+                        .unwrap()
+                        .strip_prefix(&want)
+                        .map(|d| (i["Id"].as_str().unwrap().to_owned(), d.to_owned()))
                 })
             })
             .unwrap()
@@ -305,7 +315,12 @@ fn online_finds_a_moved_tag_a_deleted_manifest_and_a_corrupt_blob_and_nothing_el
         let found = online_findings(&v);
         let codes: Vec<&str> = found.iter().map(|f| f["code"].as_str().unwrap()).collect();
         assert_eq!(found.len(), 3, "{cmd:?}: exactly three: {found:#?}");
-        let one = |code: &str| found.iter().find(|f| f["code"] == code).unwrap_or_else(|| panic!("{cmd:?}: no {code} in {codes:?}"));
+        let one = |code: &str| {
+            found
+                .iter()
+                .find(|f| f["code"] == code)
+                .unwrap_or_else(|| panic!("{cmd:?}: no {code} in {codes:?}"))
+        };
         let moved = one("registry-tag-moved");
         assert_eq!(moved["subject"], "127.0.0.1:5000/strata/app:1");
         assert_eq!(moved["severity"], "info");
@@ -381,7 +396,9 @@ fn online_answers_htpasswd_basic_auth_and_never_prints_the_password() {
     let bad = auth_file(dir.path(), "alice", "wrong-pw");
     let (_, v, err) =
         online(&root, &["registry-check"], &["--registry-auth-file", bad.to_str().unwrap()]);
-    assert!(online_findings(&v).iter().any(|f| f["message"].as_str().unwrap().contains("unauthorized")));
+    assert!(online_findings(&v)
+        .iter()
+        .any(|f| f["message"].as_str().unwrap().contains("unauthorized")));
     assert!(!format!("{v}{err}").contains("wrong-pw"));
 }
 
@@ -471,17 +488,18 @@ fn b64url(b: &[u8]) -> String {
 }
 
 fn jwt(key: &Path, x5c: &str, repo: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
     let claims = json!({
         "iss": "strata-test-issuer", "sub": "alice", "aud": "strata-test-registry",
         "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{repo}"),
         "access": [{"type": "repository", "name": repo, "actions": ["pull"]}],
     });
-    let signing = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
+    let signing = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha256", "-sign"])
         .arg(key)
@@ -582,9 +600,14 @@ fn hostile(mode: Hostile, port: u16, stop: Arc<AtomicBool>) {
                         }
                     }
                     Hostile::EndlessBody => {
-                        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: {V2}\r\nConnection: close\r\n\r\n");
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Type: {V2}\r\nConnection: close\r\n\r\n"
+                        );
                         let chunk = vec![b' '; 64 << 10];
-                        while !head && !stop.load(Ordering::Relaxed) && s.write_all(&chunk).is_ok() {}
+                        while !head && !stop.load(Ordering::Relaxed) && s.write_all(&chunk).is_ok()
+                        {
+                        }
                     }
                     Hostile::SlowDrip => {
                         let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
@@ -624,10 +647,14 @@ fn online_survives_a_hostile_registry() {
         stop.store(true, Ordering::Relaxed);
         assert!(t.elapsed() < Duration::from_secs(30), "{mode:?}: took {:?}", t.elapsed());
         let f = online_findings(&v);
-        let hit = f.iter().any(|f| f["code"] == want || f["message"].as_str().unwrap().contains(want));
+        let hit =
+            f.iter().any(|f| f["code"] == want || f["message"].as_str().unwrap().contains(want));
         assert!(hit, "{mode:?}: want {want}: {f:#?}\n{err}");
         let checks = v["online"]["checks"].as_array().unwrap();
-        assert!(!checks.is_empty() && checks.iter().all(|c| c["status"] != "verified"), "{mode:?}: {checks:#?}");
+        assert!(
+            !checks.is_empty() && checks.iter().all(|c| c["status"] != "verified"),
+            "{mode:?}: {checks:#?}"
+        );
         // Let the listener go before the next mode binds the port.
         std::thread::sleep(Duration::from_millis(100));
     }
