@@ -200,6 +200,7 @@ pub fn check_online(g: &Graph, opts: &OnlineOptions, out: &mut Vec<Finding>) -> 
         checks.extend(c);
         out.extend(f);
     }
+    checks.sort_by(|a, b| a.reference.cmp(&b.reference));
     let dead = dead.into_inner().unwrap_or_default();
     let registries: Vec<RegistryContact> = clients
         .values()
@@ -544,7 +545,7 @@ fn check_group(
                     Code::RegistryTagMoved,
                     Info,
                     subject.clone(),
-                    format!("{subject}: tag moved: this host pulled {} , the registry now gives {r}{when}", local.join(", ")),
+                    format!("{subject}: tag moved: this host recorded {}, the registry now gives {r}{when}", local.join(", ")),
                 ));
             }
             Some(_) => {}
@@ -609,7 +610,7 @@ fn fetch_verified(
             Code::RegistryManifestGone,
             Warning,
             subject.to_owned(),
-            format!("{name}: the registry no longer serves manifest {digest} (HTTP 404), which this host pulled{}", tags_said(cx)),
+            format!("{name}: the registry no longer serves manifest {digest} (HTTP 404), which this host recorded{}", tags_said(cx)),
         ));
         return Err(OnlineStatus::Gone);
     }
@@ -765,7 +766,7 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
                         Code::RegistryContentMismatch,
                         Error,
                         subject.clone(),
-                        format!("{name}: the registry served config blob {}{} , but its bytes hash to {h}", e.config, tags_said(cx)),
+                        format!("{name}: the registry served config blob {}{}, but its bytes hash to {h}", e.config, tags_said(cx)),
                     ));
                     status = OnlineStatus::Mismatch;
                 }
