@@ -794,16 +794,19 @@ fn check_digest(cx: &Ctx<'_>, c: &mut OnlineCheck, out: &mut Vec<Finding>) -> On
             }
         }
     }
-    // Layers: the blobs the host's metadata maps to each DiffID.
+    // Layers: the blobs the host's metadata maps to each DiffID. Under another config
+    // the manifest is another image, which the config finding already says.
     let mut differ = Vec::new();
-    if !e.diff_ids.is_empty() && manifest.layers.len() != e.diff_ids.len() {
+    let same_config = manifest.config == Some(e.config);
+    if same_config && !e.diff_ids.is_empty() && manifest.layers.len() != e.diff_ids.len() {
         differ.push(format!(
             "the manifest has {} layers, the local image {}",
             manifest.layers.len(),
             e.diff_ids.len()
         ));
     }
-    for (i, (blob, diff)) in manifest.layers.iter().zip(&e.diff_ids).enumerate() {
+    let compared = if same_config { e.diff_ids.len() } else { 0 };
+    for (i, (blob, diff)) in manifest.layers.iter().zip(&e.diff_ids).take(compared).enumerate() {
         if let Some(other) = e.diffid_by_blob.get(blob).filter(|d| *d != diff) {
             differ.push(format!(
                 "layer {i} is blob {blob}, which diffid-by-digest maps to {other}, not {diff}"

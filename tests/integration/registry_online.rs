@@ -677,3 +677,73 @@ fn online_without_a_network_says_so_and_gives_the_offline_report() {
     let (_, offline, _) = online(&root, &["audit", "--metadata-only"], &[]);
     assert_eq!(v["images"], offline["images"]);
 }
+
+/// A private copy of `basic`'s data-root and its graphdriver image directory.
+fn tampered_basic() -> (tempfile::TempDir, PathBuf) {
+    let copy = copy_tree(&crate::support::data_root("basic"));
+    let img = std::fs::read_dir(copy.path().join("image"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("repositories.json").exists())
+        .unwrap();
+    (copy, img)
+}
+
+#[test]
+fn online_finds_a_tampered_host_config_and_layer_map() {
+    require_root!();
+    require_tool!("docker-registry", "--version", "apt-get install docker-registry");
+    let _reg = Registry::start("basic", "");
+    let inspect = read_json(&crate::support::answers("basic").join("image-inspect.json"));
+    let image = |tag: &str| {
+        inspect
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["RepoTags"].as_array().unwrap().iter().any(|t| t == tag))
+            .unwrap()
+            .clone()
+    };
+    let (app, base) = (image("strata/app:1"), image("strata/base:1.0"));
+
+    // repositories.json says the base's registry digest is the app image's.
+    let (copy, img) = tampered_basic();
+    let repos = img.join("repositories.json");
+    let mut r: Value = serde_json::from_slice(&std::fs::read(&repos).unwrap()).unwrap();
+    let base_ref = base["RepoDigests"][0].as_str().unwrap().to_owned();
+    r["Repositories"]["127.0.0.1:5000/strata/base"][&base_ref] = app["Id"].clone();
+    std::fs::write(&repos, serde_json::to_vec(&r).unwrap()).unwrap();
+    let (code, v, err) = online(copy.path(), &["registry-check"], &[]);
+    assert_eq!(code, 1, "{err}");
+    let f = online_findings(&v);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["code"], "registry-config-mismatch");
+    assert_eq!(f[0]["image"], app["Id"]);
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(base["Id"].as_str().unwrap()) && msg.contains(app["Id"].as_str().unwrap()),
+        "{msg}"
+    );
+
+    // diffid-by-digest maps the only-pulled image's layer blob to another DiffID.
+    let (copy, img) = tampered_basic();
+    let pulled = image("127.0.0.1:5000/strata/only-pulled:1");
+    let diff = pulled["RootFS"]["Layers"][0].as_str().unwrap();
+    let map = img.join("distribution/diffid-by-digest/sha256");
+    let mut hit = None;
+    for e in std::fs::read_dir(&map).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::read_to_string(&p).unwrap().trim() == diff {
+            std::fs::write(&p, format!("sha256:{}", "ab".repeat(32))).unwrap();
+            hit = Some(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    let blob = hit.expect("diffid-by-digest knows the layer");
+    let (code, v, err) = online(copy.path(), &["registry-check"], &[]);
+    assert_eq!(code, 1, "{err}");
+    let f: Vec<Value> =
+        online_findings(&v).into_iter().filter(|f| f["code"] == "registry-layers-differ").collect();
+    assert!(!f.is_empty(), "{:#}", v["findings"]);
+    assert!(f.iter().all(|f| f["message"].as_str().unwrap().contains(&blob)), "{f:#?}");
+    assert!(f.iter().any(|f| f["image"] == pulled["Id"]), "{f:#?}");
+}
