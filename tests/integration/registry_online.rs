@@ -147,6 +147,7 @@ fn online(root: &Path, cmd: &[&str], extra: &[&str]) -> (i32, Value, String) {
     assert!(code == 0 || code == 1, "{cmd:?} exit {code}: {stderr}");
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    crate::support::validate(if cmd[0] == "audit" { "audit" } else { "registry-check" }, &v);
     (code, v, stderr)
 }
 
@@ -746,4 +747,52 @@ fn online_finds_a_tampered_host_config_and_layer_map() {
     assert!(!f.is_empty(), "{:#}", v["findings"]);
     assert!(f.iter().all(|f| f["message"].as_str().unwrap().contains(&blob)), "{f:#?}");
     assert!(f.iter().any(|f| f["image"] == pulled["Id"]), "{f:#?}");
+}
+
+#[test]
+fn online_finds_the_platform_manifest_under_an_index() {
+    require_root!();
+    require_tool!("docker-registry", "--version", "apt-get install docker-registry");
+    let reg = Registry::start("basic", "");
+    let a = agent();
+    let mut r = a.get(reg.url("/v2/strata/app/manifests/1")).header("Accept", V2).call().unwrap();
+    let m = r.body_mut().read_to_vec().unwrap();
+    let app_manifest = format!("sha256:{}", sha(&m));
+    let list = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            {"mediaType": V2, "size": m.len(), "digest": app_manifest,
+             "platform": {"architecture": "amd64", "os": "linux"}},
+        ],
+    });
+    let bytes = serde_json::to_vec(&list).unwrap();
+    let r = a
+        .put(reg.url("/v2/strata/app/manifests/multi"))
+        .header("Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json")
+        .send(&bytes[..])
+        .unwrap();
+    assert_eq!(r.status(), 201, "index put");
+    let index = format!("sha256:{}", sha(&bytes));
+
+    // The host also recorded the index digest for the app image (as a pull by a
+    // multi-platform tag does).
+    let (copy, img) = tampered_basic();
+    let repos = img.join("repositories.json");
+    let mut j: Value = serde_json::from_slice(&std::fs::read(&repos).unwrap()).unwrap();
+    let app_id =
+        j["Repositories"]["127.0.0.1:5000/strata/app"]["127.0.0.1:5000/strata/app:1"].clone();
+    j["Repositories"]["127.0.0.1:5000/strata/app"][format!("127.0.0.1:5000/strata/app@{index}")] =
+        app_id.clone();
+    std::fs::write(&repos, serde_json::to_vec(&j).unwrap()).unwrap();
+    let (code, v, err) =
+        online(copy.path(), &["registry-check", "127.0.0.1:5000/strata/app:1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(online_findings(&v).is_empty(), "{:#}", v["findings"]);
+    let checks = v["online"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "the manifest and the index digests: {checks:#?}");
+    let via = checks.iter().find(|c| c["digest"] == index.as_str()).unwrap();
+    assert_eq!(via["status"], "verified");
+    assert_eq!(via["platform_manifest"], app_manifest.as_str());
+    assert_eq!(via["image"], app_id);
 }
