@@ -445,8 +445,39 @@ fn query_escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn client(host: &str, insecure: &[String]) -> RegistryClient {
+        let mut auth = AuthStore::default();
+        auth.insert(host, Credential { username: "u".into(), secret: "p".into() });
+        RegistryClient::new(
+            RegistryAddr::new(host, insecure),
+            &auth,
+            insecure,
+            Limits::default(),
+            Instant::now() + Duration::from_secs(5),
+        )
+    }
+
+    #[test]
+    fn credentials_cross_plain_http_only_where_the_analyst_allowed_it() {
+        let tls = client("registry.example:443", &[]);
+        assert!(tls.check_realm("https://auth.example/token").is_ok());
+        assert!(matches!(
+            tls.check_realm("http://auth.example/token"),
+            Err(FetchError::Unauthorized(_))
+        ));
+        assert!(tls.check_realm("ftp://auth.example/").is_err());
+        let plain = client("127.0.0.1:5000", &["127.0.0.1:5000".into()]);
+        // The insecure registry's own machine, another port: allowed.
+        assert!(plain.check_realm("http://127.0.0.1:5001/token").is_ok());
+        assert!(plain.check_realm("http://10.0.0.1:5001/token").is_err());
+        let allowed = client("127.0.0.1:5000", &["127.0.0.1:5000".into(), "10.0.0.1:5001".into()]);
+        assert!(allowed.check_realm("http://10.0.0.1:5001/token").is_ok());
+    }
+
     #[test]
     fn query_values_are_escaped() {
-        assert_eq!(super::query_escape("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(query_escape("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
     }
 }
