@@ -273,6 +273,10 @@ struct OnlineArgs {
     #[arg(long, value_name = "FILE")]
     registry_auth_file: Option<PathBuf>,
 
+    /// Ask only this registry (HOST[:PORT], as image names spell it); may be repeated [default: every registry the images name]
+    #[arg(long = "registry", value_name = "HOST[:PORT]")]
+    registries: Vec<String>,
+
     /// Allow plain HTTP to this registry (HOST:PORT); may be repeated. Nothing else is ever asked without TLS
     #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
     insecure_registries: Vec<String>,
@@ -839,6 +843,7 @@ impl Plan {
             auth,
             insecure: net.insecure_registries.clone(),
             only,
+            registries: net.registries.clone(),
         })
     }
 

@@ -40,6 +40,8 @@ pub struct OnlineOptions {
     pub insecure: Vec<String>,
     /// Only these images (`registry-check REF...`); every image when `None`.
     pub only: Option<BTreeSet<ImageId>>,
+    /// Only these registry hosts (`--registry`); every registry the images name when empty.
+    pub registries: Vec<String>,
 }
 
 /// How one repo digest fared.
@@ -252,6 +254,11 @@ fn groups(g: &Graph, opts: &OnlineOptions) -> Vec<Group> {
         let Some(expect) = expect(g, img) else { continue };
         let mut add = |host: &str, repo: &str, digest: Digest, source: &'static str| {
             if !is_valid_host(host) || !is_valid_repo(repo) {
+                return;
+            }
+            if !opts.registries.is_empty()
+                && !opts.registries.iter().any(|r| r.eq_ignore_ascii_case(host))
+            {
                 return;
             }
             let gr =
