@@ -112,6 +112,8 @@ enum Command {
     Df(DfArgs),
     /// Audit the whole data-root: consistency checks, registry cross-links, layer content, disk usage
     Audit(AuditArgs),
+    /// Ask the live registries whether they still serve what this host pulled (uses the network)
+    RegistryCheck(RegistryCheckArgs),
     /// Draw the layer forest: shared layers once, images at their top layer, containers at their image
     Tree {
         /// Draw with ASCII instead of Unicode box drawing
@@ -243,6 +245,57 @@ struct AuditArgs {
     /// Write the report to FILE instead of stdout (for --format html: the page)
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Also ask the live registries the images came from (uses the network; see `strata registry-check`)
+    #[arg(long)]
+    online: bool,
+
+    #[command(flatten)]
+    net: OnlineArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct RegistryCheckArgs {
+    /// Images (id, short id, name:tag, name@digest) to check [default: every image with a registry digest]
+    references: Vec<String>,
+
+    /// Exit 1 when a finding at or above this severity is found
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+
+    #[command(flatten)]
+    out: Output,
+
+    #[command(flatten)]
+    net: OnlineArgs,
+}
+
+/// How `--online` and `registry-check` speak to registries.
+#[derive(clap::Args, Debug, Clone)]
+struct OnlineArgs {
+    /// A Docker client config (`{"auths": {...}}`) to take registry credentials from [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    registry_auth_file: Option<PathBuf>,
+
+    /// Ask only this registry (HOST[:PORT], as image names spell it); may be repeated [default: every registry the images name]
+    #[arg(long = "registry", value_name = "HOST[:PORT]")]
+    registries: Vec<String>,
+
+    /// Allow plain HTTP to this registry (HOST:PORT); may be repeated. Nothing else is ever asked without TLS
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
+
+    /// Seconds one registry request may take, body included
+    #[arg(long, value_name = "SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    registry_timeout: u64,
+
+    /// Seconds all registry requests together may take; what is left is reported as not checked
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    registry_total_timeout: u64,
+
+    /// Images checked at once (each sends its requests one after another)
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    registry_concurrency: u64,
 }
 
 pub fn main() -> i32 {
@@ -329,6 +382,7 @@ impl Plan {
             | Command::History { out, .. } => Some(*out),
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
+            Command::RegistryCheck(a) => Some(a.out),
             Command::Tree { .. } => None,
         };
         let sub = output.and_then(|o| o.format);
@@ -454,8 +508,7 @@ impl Plan {
             let policy = strata::sandbox::Policy {
                 read,
                 output_dir: output.map(|f| strata::sandbox::parent_dir(&f.tmp)),
-                // `audit --online` and `registry-check` will pass true here.
-                network: false,
+                network: self.needs_network(),
             };
             use strata::sandbox::{Enforced, Enforcement};
             let said = match strata::sandbox::enforce(&policy) {
@@ -516,6 +569,19 @@ impl Plan {
         }
         if let Command::Audit(args) = &self.command {
             read.extend(args.registry_root.clone());
+        }
+        // The online check reads the analyst's credentials after the sandbox is on.
+        let net = match &self.command {
+            Command::Audit(a) if a.online => Some(&a.net),
+            Command::RegistryCheck(a) => Some(&a.net),
+            _ => None,
+        };
+        if let Some(net) = net {
+            read.extend(
+                net.registry_auth_file
+                    .clone()
+                    .or_else(strata::online::auth::docker_config_path),
+            );
         }
         read
     }
@@ -630,6 +696,18 @@ impl Plan {
                 Job::Verify(args, sel)
             }
             Command::Audit(args) => Job::Audit(args, None),
+            Command::RegistryCheck(args) => {
+                let mut only = std::collections::BTreeSet::new();
+                for r in &args.references {
+                    match resolve_or_report(g, r, Kinds::IMAGES)? {
+                        Target::Image(i) => {
+                            only.insert(i);
+                        }
+                        _ => return None,
+                    }
+                }
+                Job::RegistryCheck(args, (!args.references.is_empty()).then_some(only))
+            }
         })
     }
 
@@ -644,6 +722,7 @@ impl Plan {
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args, file) => return self.audit(args, file, g, root, out),
+            Job::RegistryCheck(args, only) => return self.registry_check(args, only, g, out),
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {
@@ -787,8 +866,18 @@ impl Plan {
             limits: self.limits,
             progress: Some(&tick),
         };
-        let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+        let mut result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
+        if self.needs_network() {
+            let Some(online) = self.online_options(&args.net, None) else {
+                return Ok(exit::CANNOT_RUN);
+            };
+            let report = strata::audit::online::check_online(g, &online, &mut result.findings);
+            self.note_online(&report);
+            Finding::sort_worst_first(&mut result.findings);
+            result.findings.dedup();
+            result.cross_links.online = Some(report);
+        }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let code = self.write_audit(
             args,
@@ -805,6 +894,98 @@ impl Plan {
             f.commit()?;
         }
         Ok(code)
+    }
+
+    /// Whether this run opens network connections: `audit --online` and
+    /// `registry-check` do, every other command reads disk only. A sandbox (Landlock,
+    /// seccomp, a network namespace) may close the network to every run where this is
+    /// false; nothing outside [`strata::online`] ever connects.
+    fn needs_network(&self) -> bool {
+        match &self.command {
+            Command::Audit(a) => a.online,
+            Command::RegistryCheck(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The online check's options from the flags; `None` (said on stderr) when the
+    /// auth file given cannot be used.
+    fn online_options(
+        &self,
+        net: &OnlineArgs,
+        only: Option<std::collections::BTreeSet<strata::digest::ImageId>>,
+    ) -> Option<strata::audit::online::OnlineOptions> {
+        use strata::online::auth::AuthStore;
+        let auth = match &net.registry_auth_file {
+            Some(p) => match AuthStore::from_file(p) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!(
+                        "strata: {e}; give a Docker client config (`{{\"auths\": {{...}}}}`)"
+                    );
+                    return None;
+                }
+            },
+            None => AuthStore::from_docker_config().unwrap_or_else(|e| {
+                if !self.quiet {
+                    eprintln!("strata: note: {e}; asking registries anonymously");
+                }
+                AuthStore::default()
+            }),
+        };
+        if !auth.helper_hosts.is_empty() && !self.quiet {
+            eprintln!(
+                "strata: note: credential helpers (credsStore/credHelpers) are not run; registries that need them are asked anonymously"
+            );
+        }
+        let limits = strata::online::Limits {
+            request_timeout: std::time::Duration::from_secs(net.registry_timeout),
+            total_timeout: std::time::Duration::from_secs(net.registry_total_timeout),
+            concurrency: net.registry_concurrency as usize,
+            ..Default::default()
+        };
+        Some(strata::audit::online::OnlineOptions {
+            limits,
+            auth,
+            insecure: net.insecure_registries.clone(),
+            only,
+            registries: net.registries.clone(),
+        })
+    }
+
+    /// Says on stderr when the registries could not be asked, so an offline report is
+    /// never mistaken for an online one.
+    fn note_online(&self, report: &strata::audit::online::OnlineReport) {
+        if let (Some(n), false) = (&report.note, self.quiet) {
+            eprintln!("strata: note: {}", strata::finding::terminal_safe(n));
+        }
+    }
+
+    fn registry_check(
+        &self,
+        args: &RegistryCheckArgs,
+        only: Option<std::collections::BTreeSet<strata::digest::ImageId>>,
+        g: &Graph,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        let Some(opts) = self.online_options(&args.net, only) else {
+            return Ok(exit::CANNOT_RUN);
+        };
+        let mut findings = Vec::new();
+        let report = strata::audit::online::check_online(g, &opts, &mut findings);
+        self.note_online(&report);
+        Finding::sort_worst_first(&mut findings);
+        findings.dedup();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        report::online::write_registry_check(
+            out,
+            &report,
+            &findings,
+            now,
+            self.format,
+            self.layout,
+        )?;
+        Ok(if args.fail_on.tripped(&findings) { exit::FINDINGS } else { exit::OK })
     }
 
     fn write_audit(
@@ -969,6 +1150,10 @@ enum Job<'a> {
     Verify(&'a VerifyArgs, Selection),
     /// With the `-o` file, opened before the sandbox starts.
     Audit(&'a AuditArgs, Option<OutputFile>),
+    RegistryCheck(
+        &'a RegistryCheckArgs,
+        Option<std::collections::BTreeSet<strata::digest::ImageId>>,
+    ),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.

@@ -112,6 +112,21 @@ pub enum Code {
     RegistryLayerMismatch,
     /// A Docker schema1 manifest (legacy, no config blob): not cross-checked.
     RegistryLegacyManifest,
+    // Live registries (`audit --online`, `registry-check`).
+    /// A tag in the registry now points at another manifest than the one this host pulled.
+    RegistryTagMoved,
+    /// The registry no longer serves a manifest this host pulled (or the tag is gone).
+    RegistryManifestGone,
+    /// What the registry served does not hash to the digest it was asked for or named.
+    RegistryContentMismatch,
+    /// The registry's manifest names another config than the local image's.
+    RegistryConfigMismatch,
+    /// The registry's manifest names layer blobs the local distribution metadata maps to other DiffIDs.
+    RegistryLayersDiffer,
+    /// A blob the registry's manifest names is not served.
+    RegistryBlobGone,
+    /// A registry could not be asked: unreachable, unauthorized, too slow, or its answer refused.
+    RegistryUnreachable,
     // The containerd image store's content.
     /// A content blob that metadata or a manifest names is not in the content store.
     ContentBlobMissing,

@@ -12,6 +12,7 @@ pub mod finding;
 pub mod fsread;
 pub mod graph;
 pub mod id;
+pub mod online;
 pub mod reference;
 pub mod report;
 pub mod resolve;

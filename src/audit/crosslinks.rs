@@ -103,6 +103,9 @@ pub struct CrossLinks {
     /// The offline registry cross-check, when `--registry-root` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryReport>,
+    /// The online cross-check against live registries, with `--online`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<super::online::OnlineReport>,
 }
 
 fn dist_file(g: &Graph, ns: &str, d: &Digest) -> PathBuf {
@@ -219,7 +222,7 @@ pub fn cross_links(g: &Graph, out: &mut Vec<Finding>) -> CrossLinks {
         }
     }
 
-    CrossLinks { images, layers, registry: None }
+    CrossLinks { images, layers, registry: None, online: None }
 }
 
 #[cfg(test)]

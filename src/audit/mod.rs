@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod containerd;
 pub mod crosslinks;
+pub mod online;
 pub mod registry;
 
 use crate::analysis::df::{disk_usage, DiskUsage};

@@ -210,6 +210,26 @@ pub fn write_audit(
         )?;
     }
 
+    if let Some(on) = &report.cross_links.online {
+        use crate::audit::online::OnlineStatus;
+        let count = |st: OnlineStatus| on.checks.iter().filter(|c| c.status == st).count();
+        let hosts: Vec<String> = on.registries.iter().map(|r| terminal_safe(&r.host)).collect();
+        writeln!(
+            out,
+            "online ({}): {}/{} local repo digests verified, {} with a moved tag, {} mismatched, {} gone, {} not checked",
+            if hosts.is_empty() { "no registry".to_owned() } else { hosts.join(", ") },
+            count(OnlineStatus::Verified),
+            on.checks.len(),
+            count(OnlineStatus::TagMoved),
+            count(OnlineStatus::Mismatch),
+            count(OnlineStatus::Gone),
+            count(OnlineStatus::Unreachable)
+        )?;
+        if let Some(n) = &on.note {
+            writeln!(out, "online: {}", terminal_safe(n))?;
+        }
+    }
+
     if !report.findings.is_empty() {
         writeln!(out)?;
         super::findings::write_findings_table(out, report.findings, layout)?;

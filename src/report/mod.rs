@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod layout;
 pub mod listing;
 pub mod ndjson;
+pub mod online;
 pub mod schema;
 pub mod tree;
 pub mod verify;

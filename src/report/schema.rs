@@ -79,5 +79,13 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ),
         ("df", root::<DfJson<'static>>("df", "strata df report", "Output of `strata df --format json`.")),
         ("volumes", root::<VolumesJson<'static>>("volumes", "strata volumes report", "Output of `strata volumes --format json`.")),
+        (
+            "registry-check",
+            root::<super::online::RegistryCheckJson<'static>>(
+                "registry-check",
+                "strata registry-check report",
+                "Output of `strata registry-check --format json`: local repo digests asked of their live registries.",
+            ),
+        ),
     ]
 }

@@ -29,6 +29,7 @@ mod hostile_structures;
 mod prop_digest;
 mod prop_tarsplit;
 mod registry_crosslinks;
+mod registry_online;
 mod report_html;
 mod report_ndjson;
 mod report_tables;
