@@ -686,8 +686,9 @@ impl Plan {
             limits: self.limits,
             progress: Some(&tick),
         };
-        let result = strata::audit::run(g, root, registry.as_ref(), &opts);
+        let mut result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
+        self.second_look(g, &mut result.findings);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let roots: Vec<&std::path::Path> = std::iter::once(root.path())
             .chain(g.containerd.as_ref().map(|c| c.root.path()))
@@ -797,6 +798,25 @@ impl Plan {
 
     /// A progress bar on stderr for hashing runs, only for a person at a terminal, only
     /// when there is enough to hash for it to matter, and never with --quiet.
+    /// Reads the store again before reporting a warning or an error: what changed between
+    /// the reads is the engine at work, reported as `changed-during-scan`
+    /// (`audit::recheck`). While the store keeps moving, up to two more looks, a
+    /// little later each time, so a delete in progress can finish.
+    fn second_look(&self, g: &Graph, findings: &mut [Finding]) {
+        for pause_ms in [0, 50, 250] {
+            if !strata::audit::recheck::needs_recheck(findings) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            let Ok((later, _)) = Graph::load(&self.data_root, &self.load) else { break };
+            strata::audit::recheck::recheck(g, &later, findings);
+            if !strata::audit::recheck::store_moved(g, &later) {
+                break;
+            }
+        }
+        Finding::sort_worst_first(findings);
+    }
+
     fn progress_bar(&self, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
         use std::io::IsTerminal;
         let total: u64 = g
@@ -829,8 +849,9 @@ impl Plan {
         let bar = self.progress_bar(g, !args.quick);
         let tick = |n: u64| bar.inc(n);
         let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
-        let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
+        let mut result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
+        self.second_look(g, &mut result.findings);
         if self.format == Format::Ndjson {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let scan = self.scan("verify", g, root, now);

@@ -253,6 +253,8 @@ struct Tally {
     missed_fault: Vec<String>,
     /// `changed-during-scan` findings seen.
     changed_during_scan: usize,
+    /// What they said, by code and message (IDs elided), with how often.
+    changes: std::collections::BTreeMap<String, usize>,
 }
 
 impl Tally {
@@ -284,6 +286,12 @@ impl Tally {
         for f in findings {
             if f["code"] == "changed-during-scan" {
                 self.changed_during_scan += 1;
+                let msg = f["message"].as_str().unwrap_or_default();
+                let words: Vec<&str> = msg
+                    .split_whitespace()
+                    .filter(|w| !w.chars().any(|c| c.is_ascii_digit()) || w.len() < 8)
+                    .collect();
+                *self.changes.entry(words.join(" ")).or_default() += 1;
             }
             if f["severity"] != "error" {
                 continue;
@@ -345,6 +353,9 @@ fn read_while_churning(
         tally.changed_during_scan,
         tally.missed_fault.len(),
     );
+    for (what, n) in &tally.changes {
+        eprintln!("  {n} x changed-during-scan: {what}");
+    }
     for line in count.failed.iter().take(10) {
         eprintln!("  engine: {line}");
     }
