@@ -40,16 +40,26 @@ pub fn recheck(first: &Graph, second: &Graph, findings: &mut [Finding]) -> usize
     turned
 }
 
-/// Whether the two reads hold the same images, layers, containers, RW layers and driver
-/// directories: when they do, the store is quiet and a further look would see the same.
+/// Whether the two reads hold the same images, layers, containers, RW layers, driver
+/// directories, snapshots and content records: when they do, the store is quiet and a further look would see the same.
 pub fn store_moved(first: &Graph, second: &Graph) -> bool {
+    let ctd = |g: &Graph| {
+        g.containerd.as_ref().map(|c| {
+            let s = &c.store;
+            (
+                s.snapshots.keys().cloned().collect::<Vec<_>>(),
+                s.blobs.keys().copied().collect::<Vec<_>>(),
+            )
+        })
+    };
     let dirs =
         |g: &Graph| g.driver_home.as_ref().map(|h| h.dirs.keys().cloned().collect::<Vec<_>>());
     !(first.images.keys().eq(second.images.keys())
         && first.layers.keys().eq(second.layers.keys())
         && first.containers.keys().eq(second.containers.keys())
         && first.layerdb.mounts.keys().eq(second.layerdb.mounts.keys())
-        && dirs(first) == dirs(second))
+        && dirs(first) == dirs(second)
+        && ctd(first) == ctd(second))
 }
 
 /// Whether any finding is one [`recheck`] would look at again.
@@ -87,6 +97,12 @@ pub fn what_changed(first: &Graph, second: &Graph, f: &Finding) -> Option<String
         if let Some(what) = driver_dir_changed(first, second, subject) {
             return Some(what);
         }
+        if let Some(what) = snapshot_changed(first, second, subject) {
+            return Some(what);
+        }
+    }
+    if let Some(what) = f.file.as_deref().and_then(|file| blob_changed(first, second, file)) {
+        return Some(what);
     }
     // A read problem (a file that would not parse, a directory gone) that the second
     // read does not meet again: the file was being written or removed.
@@ -134,6 +150,30 @@ fn container_changed(first: &Graph, second: &Graph, subject: &str) -> Option<Str
         (Some(a), Some(b)) if a != b => Some(format!("the RW layer of {short} changed")),
         _ => None,
     }
+}
+
+/// A containerd snapshot (by meta.db key) that came, went, or that the snapshotter
+/// and meta.db, read one after the other, did not yet (or no longer) agree on.
+fn snapshot_changed(first: &Graph, second: &Graph, key: &str) -> Option<String> {
+    let seen = |g: &Graph| {
+        let s = g.containerd.as_ref()?.store.snapshots.get(key)?;
+        Some((s.name.clone(), s.backend.is_some(), s.dir.clone(), s.dir_present))
+    };
+    let (a, b) = (seen(first), seen(second));
+    (a.is_some() && a != b).then(|| format!("snapshot {key} changed"))
+}
+
+/// A content blob (`io.containerd.content.v1.content/blobs/sha256/<hex>`, relative to
+/// the containerd root) that was removed, written or recorded between the reads.
+fn blob_changed(first: &Graph, second: &Graph, file: &str) -> Option<String> {
+    let hex = file.strip_prefix("io.containerd.content.v1.content/blobs/sha256/")?;
+    let digest = crate::digest::Digest::from_hex(hex).ok()?;
+    let seen = |g: &Graph| {
+        let store = &g.containerd.as_ref()?.store;
+        Some(store.blobs.get(&digest).map(|b| b.present))
+    };
+    let (a, b) = (seen(first), seen(second));
+    (a != b).then(|| format!("content blob {} changed", digest.short()))
 }
 
 /// A tag or digest reference that was retagged, removed or created.
