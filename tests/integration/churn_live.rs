@@ -253,6 +253,11 @@ struct Tally {
     missed_fault: Vec<String>,
     /// `changed-during-scan` findings seen.
     changed_during_scan: usize,
+    /// Runs whose first read saw an error that the second read showed to be a change:
+    /// the false errors strata would report without its second look.
+    runs_with_errors_rechecked: usize,
+    /// Warnings left after the second read, by code, with how often.
+    warnings: std::collections::BTreeMap<String, usize>,
     /// What they said, by code and message (IDs elided), with how often.
     changes: std::collections::BTreeMap<String, usize>,
 }
@@ -283,15 +288,22 @@ impl Tally {
         let Some(findings) = json.get("findings").and_then(|f| f.as_array()) else { return };
         let mut saw_fault = false;
         let mut false_here = 0;
+        let mut rechecked_here = 0;
         for f in findings {
             if f["code"] == "changed-during-scan" {
                 self.changed_during_scan += 1;
+                let msg = f["message"].as_str().unwrap_or_default();
+                rechecked_here += usize::from(msg.contains("first read (error)"));
                 let msg = f["message"].as_str().unwrap_or_default();
                 let words: Vec<&str> = msg
                     .split_whitespace()
                     .filter(|w| !w.chars().any(|c| c.is_ascii_digit()) || w.len() < 8)
                     .collect();
                 *self.changes.entry(words.join(" ")).or_default() += 1;
+            }
+            if f["severity"] == "warning" {
+                let code = f["code"].as_str().unwrap_or_default().to_owned();
+                *self.warnings.entry(code).or_default() += 1;
             }
             if f["severity"] != "error" {
                 continue;
@@ -305,6 +317,9 @@ impl Tally {
         }
         if false_here > 0 {
             self.runs_with_false_errors += 1;
+        }
+        if rechecked_here > 0 {
+            self.runs_with_errors_rechecked += 1;
         }
         if !saw_fault {
             self.missed_fault.push(what);
@@ -339,7 +354,8 @@ fn read_while_churning(
     eprintln!(
         "churn {label}: {} strata runs {:?}; engine: {} builds, {} pushes, {} pulls, {} runs, \
          {} removals, {} failed docker commands; {} runs with false errors ({} findings), \
-         {} changed-during-scan findings, {} runs missed the planted fault",
+         {} changed-during-scan findings ({} runs would have reported false errors without \
+         the second read), {} runs missed the planted fault",
         tally.runs,
         tally.per_command,
         count.builds,
@@ -351,8 +367,10 @@ fn read_while_churning(
         tally.runs_with_false_errors,
         tally.false_errors.len(),
         tally.changed_during_scan,
+        tally.runs_with_errors_rechecked,
         tally.missed_fault.len(),
     );
+    eprintln!("  warnings left: {:?}", tally.warnings);
     for (what, n) in &tally.changes {
         eprintln!("  {n} x changed-during-scan: {what}");
     }
