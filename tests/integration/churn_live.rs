@@ -546,3 +546,57 @@ fn which_busybox() -> PathBuf {
         .find(|p| p.is_file())
         .expect("busybox (apt-get install busybox-static)")
 }
+
+/// The second read, step by step on a still data-root: a layer whose files go between
+/// the reads (as `docker rmi` does it: driver directory first, then its layerdb entry)
+/// is `changed-during-scan`; a layer whose files were gone before the scan stays an error.
+#[test]
+fn the_second_read_tells_a_change_from_damage() {
+    use strata::audit::{recheck, AuditOptions};
+    use strata::finding::{Code, Severity};
+    use strata::fsread::SafeDir;
+    use strata::graph::{Graph, LoadOptions};
+    require_root!();
+    let copy = crate::support::copy_tree(&crate::support::data_root("basic"));
+    let root = copy.path();
+    let load = || Graph::load(root, &LoadOptions::default()).expect("load the copy").0;
+    let cache_dir = |g: &Graph, layer: &strata::digest::ChainId| {
+        root.join("overlay2").join(g.layers[layer].record.cache_id.as_ref().unwrap().as_str())
+    };
+    // Damage before the scan: strata/app:1's top layer has lost its files.
+    let before = load();
+    let app = before.images.values().find(|i| i.repo_tags.iter().any(|t| t == "strata/app:1"));
+    let damaged = *app.unwrap().chain_ids.last().unwrap();
+    std::fs::remove_dir_all(cache_dir(&before, &damaged)).unwrap();
+    // The scan's first read; then the engine removes the dangling old strata/rebuilt:1's
+    // own layer while the content checks run.
+    let first = load();
+    let dangling = first.images.values().find(|i| i.record.id.short() == "c785dd794af7");
+    let removed = *dangling.expect("the dangling image of the fixture").chain_ids.last().unwrap();
+    std::fs::remove_dir_all(cache_dir(&first, &removed)).unwrap();
+    let safe = SafeDir::open_root(root).unwrap();
+    let mut findings = strata::audit::run(&first, &safe, None, &AuditOptions::default()).findings;
+    let errors_on = |fs: &[strata::finding::Finding], layer| {
+        fs.iter().filter(|f| f.layer == Some(layer) && f.severity == Severity::Error).count()
+    };
+    assert!(errors_on(&findings, removed) > 0, "the first read sees the half-removed layer");
+    assert!(errors_on(&findings, damaged) > 0, "the first read sees the damaged layer");
+    std::fs::remove_dir_all(root.join("image/overlay2/layerdb/sha256").join(removed.hex()))
+        .unwrap();
+    let second = load();
+    assert!(recheck::store_moved(&first, &second));
+    recheck::recheck(&first, &second, &mut findings);
+    assert_eq!(errors_on(&findings, removed), 0, "{findings:#?}");
+    assert!(findings.iter().any(|f| f.layer == Some(removed)
+        && f.code == Code::ChangedDuringScan
+        && f.severity == Severity::Info
+        && f.message.contains("was removed")));
+    assert!(errors_on(&findings, damaged) > 0, "damage from before the scan stays an error");
+    // A store that did not move explains nothing: every error stays.
+    let third = load();
+    let mut again = strata::audit::run(&second, &safe, None, &AuditOptions::default()).findings;
+    let errors = again.iter().filter(|f| f.severity == Severity::Error).count();
+    assert!(!recheck::store_moved(&second, &third));
+    assert_eq!(recheck::recheck(&second, &third, &mut again), 0);
+    assert_eq!(again.iter().filter(|f| f.severity == Severity::Error).count(), errors);
+}
