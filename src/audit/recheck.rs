@@ -104,13 +104,20 @@ pub fn what_changed(first: &Graph, second: &Graph, f: &Finding) -> Option<String
     if let Some(what) = f.file.as_deref().and_then(|file| blob_changed(first, second, file)) {
         return Some(what);
     }
-    // A layer registration in progress (`layerdb/tmp/write-set-*`) that has since finished.
-    if f.code == Code::LayerdbTmpLeftover {
-        let file = f.file.as_deref().unwrap_or_default();
-        let seen = |g: &Graph| g.layerdb.tmp_leftovers.iter().any(|t| t.to_string_lossy() == file);
-        if seen(first) && !seen(second) {
-            return Some(format!("{file} was a layer registration in progress"));
+    // A layer registration (`layerdb/tmp/write-set-*`) or delete (`<chainID>-<random>-removing`)
+    // in progress, which has since finished.
+    let file = f.file.as_deref().unwrap_or_default();
+    let seen = |g: &Graph| match f.code {
+        Code::LayerdbTmpLeftover => {
+            g.layerdb.tmp_leftovers.iter().any(|t| t.to_string_lossy() == file)
         }
+        Code::LayerRemovingLeftover => {
+            g.layerdb.removing.iter().any(|r| r.dir.to_string_lossy() == file)
+        }
+        _ => false,
+    };
+    if seen(first) && !seen(second) {
+        return Some(format!("{file} was a layer transaction in progress"));
     }
     // A read problem (a file that would not parse, a directory gone) that the second
     // read does not meet again: the file was being written or removed.
