@@ -40,8 +40,9 @@ pub fn recheck(first: &Graph, second: &Graph, findings: &mut [Finding]) -> usize
     turned
 }
 
-/// Whether the two reads hold the same images, layers, containers, RW layers, driver
-/// directories, snapshots and content records: when they do, the store is quiet and a further look would see the same.
+/// Whether the two reads differ in their images, layers, containers, RW layers, driver
+/// directories, snapshots or content records. When they do not, the store is quiet and a
+/// further look would see the same.
 pub fn store_moved(first: &Graph, second: &Graph) -> bool {
     let ctd = |g: &Graph| {
         g.containerd.as_ref().map(|c| {
