@@ -10,7 +10,23 @@ missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The containerd image store's churn test (tests/integration/churn_live.rs) needs an engine
+# with the containerd-snapshotter feature, which bookworm's 20.10 lacks: sid's docker.io 28
+# and containerd 2, unpacked beside the system's by fixtures/fetch-engine.sh (Debian's
+# package archive only; nothing is installed).
+fetch_sid_engine() {
+    local dir=${STRATA_ENGINE_SID:-/var/tmp/strata-engine-sid}
+    [ -x "$dir/usr/sbin/dockerd" ] && [ -x "$dir/usr/bin/containerd" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-docker.sh: need root to fetch sid's engine into $dir" >&2
+        return 1
+    fi
+    bash "$(dirname "$0")/../fixtures/fetch-engine.sh" "$dir" sid >/dev/null
+}
+if [ ${#missing[@]} -eq 0 ]; then
+    fetch_sid_engine
+    exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-docker.sh: need root to install: ${missing[*]}" >&2
     exit 1
@@ -23,3 +39,4 @@ if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${m
     exit 1
 fi
 rm -f "$log"
+fetch_sid_engine

@@ -868,6 +868,7 @@ impl Plan {
         };
         let mut result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
+        self.second_look(g, &mut result.findings);
         if self.needs_network() {
             let Some(online) = self.online_options(&args.net, None) else {
                 return Ok(exit::CANNOT_RUN);
@@ -1072,6 +1073,25 @@ impl Plan {
 
     /// A progress bar on stderr for hashing runs, only for a person at a terminal, only
     /// when there is enough to hash for it to matter, and never with --quiet.
+    /// Reads the store again before reporting a warning or an error: what changed between
+    /// the reads is the engine at work, reported as `changed-during-scan`
+    /// (`audit::recheck`). While the store keeps moving, up to two more looks, a
+    /// little later each time, so a delete in progress can finish.
+    fn second_look(&self, g: &Graph, findings: &mut [Finding]) {
+        for pause_ms in [0, 50, 250] {
+            if !strata::audit::recheck::needs_recheck(findings) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            let Ok((later, _)) = Graph::load(&self.data_root, &self.load) else { break };
+            strata::audit::recheck::recheck(g, &later, findings);
+            if !strata::audit::recheck::store_moved(g, &later) {
+                break;
+            }
+        }
+        Finding::sort_worst_first(findings);
+    }
+
     fn progress_bar(&self, g: &Graph, hashing: bool) -> indicatif::ProgressBar {
         use std::io::IsTerminal;
         let total: u64 = g
@@ -1109,8 +1129,9 @@ impl Plan {
             limits: self.limits,
             ..VerifyOptions::default()
         };
-        let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
+        let mut result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
+        self.second_look(g, &mut result.findings);
         if self.format == Format::Ndjson {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let scan = self.scan("verify", g, root, now);

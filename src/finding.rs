@@ -137,6 +137,10 @@ pub enum Code {
     // BuildKit's build cache.
     /// A BuildKit record names a snapshot that is not there, or a snapshot's directory is missing.
     BuildCacheBroken,
+    // A live engine.
+    /// Something changed or disappeared between two reads of the scan (the engine was at
+    /// work): a problem the first read saw that the second read explains, not damage.
+    ChangedDuringScan,
     // Things strata sees but does not analyse yet.
     /// A store strata sees but does not analyse (another graphdriver store, a store it cannot read yet).
     UnsupportedStore,

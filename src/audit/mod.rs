@@ -10,6 +10,7 @@ pub mod checks;
 pub mod containerd;
 pub mod crosslinks;
 pub mod online;
+pub mod recheck;
 pub mod registry;
 
 use crate::analysis::df::{disk_usage, DiskUsage};

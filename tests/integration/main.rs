@@ -9,6 +9,7 @@ mod support;
 
 mod audit_checks;
 mod buildkit_df;
+mod churn_live;
 mod containerd_graph;
 mod containerd_k8s;
 mod containerd_store;
