@@ -565,7 +565,12 @@ impl Plan {
                 report::listing::write_containers(out, g, &sizes, format, layout)?
             }
             Job::Inspect(target) => {
-                if let Some(view) = report::inspect::inspect(g, &target) {
+                if let Some(mut view) = report::inspect::inspect(g, &target) {
+                    if let report::inspect::InspectView::Container { container, .. } = &mut view {
+                        if let Some(c) = g.containers.get(container.id.as_str()) {
+                            container.set_sizes(strata::analysis::df::container_sizes(g, root, c));
+                        }
+                    }
                     report::write_json(out, &view)?;
                 }
             }

@@ -703,9 +703,19 @@ impl Graph {
     pub fn images_newest_first(&self) -> Vec<&ImageNode> {
         let mut v: Vec<&ImageNode> = self.images.values().collect();
         v.sort_by(|a, b| {
-            let ca = a.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
-            let cb = b.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
-            cb.cmp(&ca).then_with(|| a.id().cmp(&b.id()))
+            let ca = a.record.config.as_ref().and_then(|c| c.created.as_deref());
+            let cb = b.record.config.as_ref().and_then(|c| c.created.as_deref());
+            newest_first(ca, cb).then_with(|| a.id().cmp(&b.id()))
+        });
+        v
+    }
+
+    /// Containers newest first (by `Created`), as `docker ps -a` orders them.
+    pub fn containers_newest_first(&self) -> Vec<&ContainerNode> {
+        let mut v: Vec<&ContainerNode> = self.containers.values().collect();
+        v.sort_by(|a, b| {
+            newest_first(a.record.created.as_deref(), b.record.created.as_deref())
+                .then_with(|| a.record.id.cmp(&b.record.id))
         });
         v
     }
@@ -731,4 +741,12 @@ impl Graph {
         out.reverse();
         out
     }
+}
+
+/// Orders two recorded times newest first, on the instants they name: RFC 3339 text
+/// does not sort (`…43Z` after `…43.1Z`; offsets). A time that does not parse sorts
+/// after every one that does, as if oldest.
+pub fn newest_first(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    let parse = |t: Option<&str>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    parse(b).cmp(&parse(a))
 }

@@ -220,9 +220,14 @@ impl ContainerView {
 
     /// Fills in the sizes measured by [`crate::analysis::df::container_sizes`].
     pub fn with_sizes(mut self, sizes: ContainerSizes) -> Self {
+        self.set_sizes(sizes);
+        self
+    }
+
+    /// Fills in the sizes in place (see [`ContainerView::with_sizes`]).
+    pub fn set_sizes(&mut self, sizes: ContainerSizes) {
         self.rw_size = sizes.rw;
         self.rootfs_size = sizes.rootfs;
-        self
     }
 }
 
@@ -385,10 +390,7 @@ pub fn write_containers(
     layout: Layout,
 ) -> io::Result<()> {
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
-    let mut list: Vec<&ContainerNode> = g.containers.values().collect();
-    list.sort_by(|a, b| {
-        b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
-    });
+    let list = g.containers_newest_first();
     if format == Format::Json {
         let v: Vec<ContainerView> =
             list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
