@@ -136,6 +136,12 @@ enum Command {
     Diff {
         /// Container (id, short id, name)
         container: String,
+        /// Do not count a modification time alone as a change (a copy that did not keep times)
+        #[arg(long)]
+        ignore_times: bool,
+        /// Do not count an owner alone as a change (a copy that did not keep owners)
+        #[arg(long)]
+        ignore_owners: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -184,6 +190,37 @@ fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_str(s, false)
 }
 
+/// How layer content findings are told: `verify` and `audit`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct FindingArgs {
+    /// List every metadata drift one by one; by default, when most entries of a layer drift the same way (times, owners...), they are one summary finding per layer
+    #[arg(long)]
+    all_findings: bool,
+
+    /// Do not compare modification times with the layer tar (a copy that did not keep them)
+    #[arg(long)]
+    ignore_times: bool,
+
+    /// Do not compare owners with the layer tar (a copy that did not keep them)
+    #[arg(long)]
+    ignore_owners: bool,
+
+    /// Most findings kept per layer; past it, less severe findings make way for worse ones and the rest are counted
+    #[arg(long, value_name = "N", default_value_t = strata::verify::MAX_FINDINGS_PER_LAYER, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
+    max_findings_per_layer: usize,
+}
+
+impl FindingArgs {
+    fn options(&self) -> strata::verify::FindingOptions {
+        strata::verify::FindingOptions {
+            max_per_layer: self.max_findings_per_layer,
+            all_findings: self.all_findings,
+            ignore_times: self.ignore_times,
+            ignore_owners: self.ignore_owners,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
     /// Images (id, short id, name:tag, name@digest) or layers (chain id) to verify [default: everything]
@@ -196,6 +233,9 @@ struct VerifyArgs {
     /// Compare sizes, types and presence only: hash nothing
     #[arg(long)]
     quick: bool,
+
+    #[command(flatten)]
+    findings: FindingArgs,
 
     #[command(flatten)]
     out: Output,
@@ -232,6 +272,9 @@ struct AuditArgs {
     /// Exit 1 when a finding at or above this severity is found
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+
+    #[command(flatten)]
+    findings: FindingArgs,
 
     #[command(flatten)]
     out: Output,
@@ -492,13 +535,17 @@ impl Plan {
                 };
                 Job::Tree { filter, style }
             }
-            Command::Diff { container, .. } => {
+            Command::Diff { container, ignore_times, ignore_owners, .. } => {
                 let Some(Target::Container(id)) =
                     resolve_or_report(g, container, Kinds::CONTAINERS)
                 else {
                     return None;
                 };
-                g.containers.contains_key(&id).then_some(Job::Diff(id))?
+                let opts = strata::analysis::diff::DiffOptions {
+                    ignore_times: *ignore_times,
+                    ignore_owners: *ignore_owners,
+                };
+                g.containers.contains_key(&id).then_some(Job::Diff(id, opts))?
             }
             Command::History { image, .. } => {
                 let Some(Target::Image(id)) = resolve_or_report(g, image, Kinds::IMAGES) else {
@@ -619,9 +666,13 @@ impl Plan {
                     TreeFormat::Table => report::tree::write_tree_text(out, &forest, style)?,
                 }
             }
-            Job::Diff(id) => {
-                let (changes, findings) =
-                    strata::analysis::diff::container_changes(g, root, &g.containers[id.as_str()])?;
+            Job::Diff(id, opts) => {
+                let (changes, findings) = strata::analysis::diff::container_changes_with(
+                    g,
+                    root,
+                    &g.containers[id.as_str()],
+                    opts,
+                )?;
                 self.note_read_problems(&findings);
                 report::diff::write_diff(out, &changes, format)?;
             }
@@ -690,6 +741,7 @@ impl Plan {
             jobs: args.jobs,
             limits: self.limits,
             progress: Some(&tick),
+            findings: args.findings.options(),
         };
         let result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
@@ -833,7 +885,12 @@ impl Plan {
     ) -> anyhow::Result<i32> {
         let bar = self.progress_bar(g, !args.quick);
         let tick = |n: u64| bar.inc(n);
-        let opts = VerifyOptions { quick: args.quick, jobs: args.jobs, limits: self.limits };
+        let opts = VerifyOptions {
+            quick: args.quick,
+            jobs: args.jobs,
+            limits: self.limits,
+            findings: args.findings.options(),
+        };
         let result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
         bar.finish_and_clear();
         if self.format == Format::Ndjson {
@@ -865,7 +922,7 @@ enum Job<'a> {
     InspectVolume(&'a str),
     Files(Vec<LayerId>),
     Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
-    Diff(strata::id::ContainerId),
+    Diff(strata::id::ContainerId, strata::analysis::diff::DiffOptions),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     Audit(&'a AuditArgs),

@@ -33,6 +33,8 @@ pub struct AuditOptions<'a> {
     pub limits: Limits,
     /// Told of bytes hashed, for a progress bar.
     pub progress: Option<Progress<'a>>,
+    /// What the layer content findings say and how many are kept.
+    pub findings: crate::verify::FindingOptions,
 }
 
 /// What the content checks did.
@@ -128,7 +130,12 @@ fn content_checks(
     }
     let layers: BTreeSet<ChainId> =
         g.layers.values().filter(|l| l.driver_dir_present).map(|l| l.chain_id()).collect();
-    let vopts = VerifyOptions { quick: false, jobs: opts.jobs, limits: opts.limits };
+    let vopts = VerifyOptions {
+        quick: false,
+        jobs: opts.jobs,
+        limits: opts.limits,
+        findings: opts.findings,
+    };
     let results = verify_content(root, g, &layers, &vopts, opts.progress);
     for r in &results {
         out.extend(r.findings.iter().cloned());

@@ -35,5 +35,6 @@ mod report_tables;
 mod schemas;
 mod tree_snapshots;
 mod verify_cli;
+mod verify_drift;
 mod verify_fixtures;
 mod verify_layers;
