@@ -389,7 +389,9 @@ impl Reporter {
     }
 
     pub(crate) fn has_errors(&self) -> bool {
-        self.dropped[rank(Severity::Error)] > 0 || !self.kept[rank(Severity::Error)].is_empty()
+        self.dropped[rank(Severity::Error)] > 0
+            || !self.kept[rank(Severity::Error)].is_empty()
+            || self.general.iter().any(|(_, f)| f.severity == Severity::Error)
     }
 
     pub(crate) fn finish(mut self) -> Vec<Finding> {

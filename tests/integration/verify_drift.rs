@@ -197,3 +197,55 @@ fn the_cap_never_drops_an_error_for_a_warning() {
     let (code, _) = crate::support::audit::audit(root, &["--max-findings-per-layer", "3"]);
     assert_eq!(code, 1);
 }
+
+/// `diff --ignore-times` / `--ignore-owners`: a path the container copied up but left
+/// as it was is no change; after a copy moved its time (or owner), the engine's rule
+/// makes it one, and the flags leave that out.
+#[test]
+fn diff_can_leave_times_and_owners_out() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let id = "396d3350f4698e137f4f0dd17f57108a6d5b4c580d52c5e702313a376e715046";
+    let containers = run_json(root, &["containers"]);
+    let rw = containers.as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["rw_dir"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let upper = root.join(rw).join("opt/lower/keep.txt");
+    // The container only chmodded keep.txt (copy-up keeps time and owner): undo that,
+    // so the copy-up differs from its lower file in nothing.
+    let lower = std::fs::read_dir(root.join("overlay2"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("diff/opt/lower/keep.txt"))
+        .find(|p| p.is_file() && !upper.starts_with(p.parent().unwrap()))
+        .expect("the image's keep.txt");
+    let lower_meta = std::fs::metadata(&lower).unwrap();
+    std::fs::set_permissions(&upper, lower_meta.permissions()).unwrap();
+    let changed = |args: &[&str]| -> bool {
+        let mut all = vec!["diff", id];
+        all.extend_from_slice(args);
+        let v = run_json(root, &all);
+        v.as_array().unwrap().iter().any(|c| c["path"] == "/opt/lower/keep.txt")
+    };
+    assert!(!changed(&[]), "an unchanged copy-up is no change");
+    // A copy that did not keep times: the copy-up's time moved.
+    let t = filetime_of(&lower) + 3600;
+    run_ok(Command::new("touch").arg("-d").arg(format!("@{t}")).arg(&upper));
+    assert!(changed(&[]), "the engine's rule counts the time");
+    assert!(!changed(&["--ignore-times"]));
+    // And one that did not keep owners.
+    std::os::unix::fs::lchown(&upper, Some(4242), Some(4242)).unwrap();
+    assert!(changed(&["--ignore-times"]));
+    assert!(!changed(&["--ignore-times", "--ignore-owners"]));
+}
+
+fn filetime_of(p: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().mtime()
+}
+
+fn run_ok(cmd: &mut Command) {
+    let status = cmd.status().expect("run");
+    assert!(status.success(), "{cmd:?} failed");
+}
