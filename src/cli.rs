@@ -591,6 +591,16 @@ impl Plan {
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
+            Job::Images if g.images.is_empty() && g.legacy.is_some() => {
+                if let Some(l) = &g.legacy {
+                    report::listing::write_legacy_images(out, l, format, layout)?
+                }
+            }
+            Job::Containers if g.containers.is_empty() && g.legacy.is_some() => {
+                if let Some(l) = &g.legacy {
+                    report::listing::write_legacy_containers(out, l, format, layout)?
+                }
+            }
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {

@@ -201,6 +201,9 @@ pub struct Graph {
     pub buildkit: Option<crate::store::buildkit::BuildkitStore>,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
+    /// A pre-1.10 data-root's images and containers (`graph/`), when there is no
+    /// modern image store: listed as recorded, nothing to verify.
+    pub legacy: Option<crate::store::legacy::LegacyStore>,
     /// Problems met while reading; checks add their own findings elsewhere.
     pub findings: Vec<Finding>,
 }
@@ -312,6 +315,11 @@ impl Graph {
             Default::default()
         };
         let containers = read_containers(&ctx, &mut findings);
+        let legacy = if layout.chosen.is_none() {
+            crate::store::legacy::read_legacy(root, &opts.limits, &mut findings)
+        } else {
+            None
+        };
         let buildkit = crate::store::buildkit::read_buildkit(
             root,
             driver.map(|k| k.name()),
@@ -340,6 +348,7 @@ impl Graph {
             } else {
                 EngineGeneration::Legacy
             },
+            legacy,
             findings,
         };
         g.link(images, db, containers, root);
@@ -468,6 +477,7 @@ impl Graph {
             driver_home: None,
             buildkit: crate::store::buildkit::read_buildkit(root, None, &opts.limits, findings),
             engine: EngineGeneration::Modern,
+            legacy: None,
             findings: std::mem::take(findings),
         };
         let image_content = containerd::link(&mut g, &ctd_root, &store, containers, opts.limits);

@@ -413,3 +413,79 @@ pub fn write_containers(
     }
     write_table(out, t, layout)
 }
+
+/// `strata images` on a pre-1.10 data-root: one row per tag (or one `<none>` row),
+/// with the v1 IDs as the engine recorded them, parents and layer directories.
+pub fn write_legacy_images(
+    out: &mut dyn Write,
+    store: &crate::store::legacy::LegacyStore,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
+    if format == Format::Json {
+        return write_json(out, &store.images);
+    }
+    let mut t = new_table(&[
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID (v1)",
+        "PARENT",
+        "CREATED",
+        "SIZE",
+        "LAYER DIR",
+    ]);
+    let short = |id: &str| id.get(..12).unwrap_or(id).to_owned();
+    for img in &store.images {
+        let names: Vec<(String, String)> = if img.tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            img.tags
+                .iter()
+                .map(|t| match t.rsplit_once([':', '@']).filter(|(n, _)| !n.is_empty()) {
+                    Some((n, tag)) if !tag.contains('/') => (n.to_owned(), tag.to_owned()),
+                    _ => (t.clone(), "<none>".into()),
+                })
+                .collect()
+        };
+        for (repo, tag) in names {
+            t.add_row(vec![
+                terminal_safe(&repo),
+                terminal_safe(&tag),
+                short(&img.id),
+                img.parent.as_deref().map(short).unwrap_or_default(),
+                short_time(&img.created),
+                opt_size(img.size),
+                match (&img.layer_dir, img.layer_dir_present) {
+                    (Some(d), true) => terminal_safe(d),
+                    (Some(d), false) => format!("{} (missing)", terminal_safe(d)),
+                    (None, _) => "?".into(),
+                },
+            ]);
+        }
+    }
+    write_table(out, t, layout)
+}
+
+/// `strata containers` on a pre-1.10 data-root.
+pub fn write_legacy_containers(
+    out: &mut dyn Write,
+    store: &crate::store::legacy::LegacyStore,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
+    if format == Format::Json {
+        return write_json(out, &store.containers);
+    }
+    let mut t = new_table(&["CONTAINER ID", "IMAGE", "IMAGE ID (v1)", "NAME", "STATE", "CREATED"]);
+    for c in &store.containers {
+        t.add_row(vec![
+            c.id.get(..12).unwrap_or(&c.id).to_owned(),
+            terminal_safe(c.image_ref.as_deref().unwrap_or("?")),
+            c.image.as_deref().map(|i| i.get(..12).unwrap_or(i).to_owned()).unwrap_or_default(),
+            terminal_safe(c.name.as_deref().unwrap_or("")),
+            if c.running { "running".into() } else { format!("exited ({})", c.exit_code) },
+            short_time(&c.created),
+        ]);
+    }
+    write_table(out, t, layout)
+}

@@ -26,6 +26,7 @@ mod hostile_readonly;
 mod hostile_regressions;
 mod hostile_sizes;
 mod hostile_structures;
+mod legacy_pre110;
 mod prop_digest;
 mod prop_tarsplit;
 mod registry_crosslinks;
