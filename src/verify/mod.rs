@@ -156,9 +156,9 @@ pub fn verify_layers(
 /// files must not turn into millions of findings in memory.
 pub const MAX_FINDINGS_PER_LAYER: usize = 10_000;
 
-/// Fewest entries drifting the same way before they are summarised: below this,
-/// listing them one by one is no flood.
-pub const SUMMARY_MIN_ENTRIES: usize = 10;
+/// Fewest entries drifting the same way before they are summarised: one or two
+/// are as short listed as summarised.
+pub const SUMMARY_MIN_ENTRIES: usize = 3;
 
 /// How many example paths a summary finding names.
 const SUMMARY_EXAMPLES: usize = 3;
