@@ -142,6 +142,12 @@ enum Command {
     Diff {
         /// Container (id, short id, name)
         container: String,
+        /// Do not count a modification time alone as a change (a copy that did not keep times)
+        #[arg(long)]
+        ignore_times: bool,
+        /// Do not count an owner alone as a change (a copy that did not keep owners)
+        #[arg(long)]
+        ignore_owners: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -190,6 +196,37 @@ fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_str(s, false)
 }
 
+/// How layer content findings are told: `verify` and `audit`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct FindingArgs {
+    /// List every metadata drift one by one; by default, when most entries of a layer drift the same way (times, owners...), they are one summary finding per layer
+    #[arg(long)]
+    all_findings: bool,
+
+    /// Do not compare modification times with the layer tar (a copy that did not keep them)
+    #[arg(long)]
+    ignore_times: bool,
+
+    /// Do not compare owners with the layer tar (a copy that did not keep them)
+    #[arg(long)]
+    ignore_owners: bool,
+
+    /// Most findings kept per layer; past it, less severe findings make way for worse ones and the rest are counted
+    #[arg(long, value_name = "N", default_value_t = strata::verify::MAX_FINDINGS_PER_LAYER, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
+    max_findings_per_layer: usize,
+}
+
+impl FindingArgs {
+    fn options(&self) -> strata::verify::FindingOptions {
+        strata::verify::FindingOptions {
+            max_per_layer: self.max_findings_per_layer,
+            all_findings: self.all_findings,
+            ignore_times: self.ignore_times,
+            ignore_owners: self.ignore_owners,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
     /// Images (id, short id, name:tag, name@digest) or layers (chain id) to verify [default: everything]
@@ -202,6 +239,9 @@ struct VerifyArgs {
     /// Compare sizes, types and presence only: hash nothing
     #[arg(long)]
     quick: bool,
+
+    #[command(flatten)]
+    findings: FindingArgs,
 
     #[command(flatten)]
     out: Output,
@@ -238,6 +278,9 @@ struct AuditArgs {
     /// Exit 1 when a finding at or above this severity is found
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+
+    #[command(flatten)]
+    findings: FindingArgs,
 
     #[command(flatten)]
     out: Output,
@@ -658,13 +701,17 @@ impl Plan {
                 };
                 Job::Tree { filter, style }
             }
-            Command::Diff { container, .. } => {
+            Command::Diff { container, ignore_times, ignore_owners, .. } => {
                 let Some(Target::Container(id)) =
                     resolve_or_report(g, container, Kinds::CONTAINERS)
                 else {
                     return None;
                 };
-                g.containers.contains_key(&id).then_some(Job::Diff(id))?
+                let opts = strata::analysis::diff::DiffOptions {
+                    ignore_times: *ignore_times,
+                    ignore_owners: *ignore_owners,
+                };
+                g.containers.contains_key(&id).then_some(Job::Diff(id, opts))?
             }
             Command::History { image, .. } => {
                 let Some(Target::Image(id)) = resolve_or_report(g, image, Kinds::IMAGES) else {
@@ -723,6 +770,16 @@ impl Plan {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args, file) => return self.audit(args, file, g, root, out),
             Job::RegistryCheck(args, only) => return self.registry_check(args, only, g, out),
+            Job::Images if g.images.is_empty() && g.legacy.is_some() => {
+                if let Some(l) = &g.legacy {
+                    report::listing::write_legacy_images(out, l, format, layout)?
+                }
+            }
+            Job::Containers if g.containers.is_empty() && g.legacy.is_some() => {
+                if let Some(l) = &g.legacy {
+                    report::listing::write_legacy_containers(out, l, format, layout)?
+                }
+            }
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {
@@ -744,7 +801,12 @@ impl Plan {
                 report::listing::write_containers(out, g, &sizes, format, layout)?
             }
             Job::Inspect(target) => {
-                if let Some(view) = report::inspect::inspect(g, &target) {
+                if let Some(mut view) = report::inspect::inspect(g, &target) {
+                    if let report::inspect::InspectView::Container { container, .. } = &mut view {
+                        if let Some(c) = g.containers.get(container.id.as_str()) {
+                            container.set_sizes(strata::analysis::df::container_sizes(g, root, c));
+                        }
+                    }
                     report::write_json(out, &view)?;
                 }
             }
@@ -793,9 +855,13 @@ impl Plan {
                     TreeFormat::Table => report::tree::write_tree_text(out, &forest, style)?,
                 }
             }
-            Job::Diff(id) => {
-                let (changes, findings) =
-                    strata::analysis::diff::container_changes(g, root, &g.containers[id.as_str()])?;
+            Job::Diff(id, opts) => {
+                let (changes, findings) = strata::analysis::diff::container_changes_with(
+                    g,
+                    root,
+                    &g.containers[id.as_str()],
+                    opts,
+                )?;
                 self.note_read_problems(&findings);
                 report::diff::write_diff(out, &changes, format)?;
             }
@@ -865,6 +931,7 @@ impl Plan {
             jobs: args.jobs,
             limits: self.limits,
             progress: Some(&tick),
+            findings: args.findings.options(),
         };
         let mut result = strata::audit::run(g, root, registry.as_ref(), &opts);
         bar.finish_and_clear();
@@ -1127,6 +1194,7 @@ impl Plan {
             quick: args.quick,
             jobs: args.jobs,
             limits: self.limits,
+            findings: args.findings.options(),
             ..VerifyOptions::default()
         };
         let mut result = strata::verify::run::run(root, g, sel, &opts, Some(&tick));
@@ -1162,11 +1230,8 @@ enum Job<'a> {
     Inspect(Target),
     InspectVolume(&'a str),
     Files(Vec<LayerId>),
-    Tree {
-        filter: report::tree::TreeFilter,
-        style: report::tree::TreeStyle,
-    },
-    Diff(strata::id::ContainerId),
+    Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
+    Diff(strata::id::ContainerId, strata::analysis::diff::DiffOptions),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     /// With the `-o` file, opened before the sandbox starts.

@@ -320,10 +320,7 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
         .collect();
 
     let mut containers = Vec::new();
-    let mut list: Vec<_> = g.containers.values().collect();
-    list.sort_by(|a, b| {
-        b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
-    });
+    let list = g.containers_newest_first();
     for c in list {
         let measured = measure_rw(g, root, c);
         let rw_size = match (measured, &c.rw_dir) {

@@ -176,6 +176,7 @@ type Merged = Vec<usize>;
 struct Walker<'a> {
     /// Full-copy driver: no whiteouts, no opaque marks, deletions found by listing.
     full: bool,
+    opts: DiffOptions,
     upper: &'a SafeDir,
     lowers: &'a [SafeDir],
     findings: &'a mut Vec<Finding>,
@@ -186,6 +187,19 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// The engine's rule, less what the options leave out: a copy that did not keep
+    /// times (or owners) would otherwise make every touched path a change.
+    fn stat_different(&self, lower: &Meta, upper: &Meta) -> bool {
+        let mut upper = *upper;
+        if self.opts.ignore_times {
+            (upper.mtime, upper.mtime_nsec) = (lower.mtime, lower.mtime_nsec);
+        }
+        if self.opts.ignore_owners {
+            (upper.uid, upper.gid) = (lower.uid, lower.gid);
+        }
+        stat_different(lower, &upper)
+    }
+
     /// The lower entry at `rel` (whose parent directory is `parent`), top-most copy.
     fn lookup(&mut self, parent: &Merged, rel: &Path) -> Option<(Meta, usize)> {
         for &i in parent {
@@ -455,7 +469,7 @@ impl Walker<'_> {
                     ),
                 ));
             }
-            let changed = stat_different(&lm, &um)
+            let changed = self.stat_different(&lm, &um)
                 || (matches!(um.kind, FileKind::File | FileKind::Dir)
                     && capability(&self.lowers[top], &p) != capability(self.upper, &p));
             let at = out.len();
@@ -495,12 +509,31 @@ fn change(rel: &Path, kind: ChangeKind) -> Change {
     Change { path, kind }
 }
 
+/// What `diff` leaves out of the engine's comparison.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiffOptions {
+    /// A modification time alone is no change.
+    pub ignore_times: bool,
+    /// An owner alone is no change.
+    pub ignore_owners: bool,
+}
+
 /// The changes of container `c` against its image, sorted by path with each
 /// directory before what it contains, plus findings about what could not be read.
 pub fn container_changes(
     g: &Graph,
     root: &SafeDir,
     c: &ContainerNode,
+) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
+    container_changes_with(g, root, c, DiffOptions::default())
+}
+
+/// [`container_changes`] with some of the engine's comparisons left out.
+pub fn container_changes_with(
+    g: &Graph,
+    root: &SafeDir,
+    c: &ContainerNode,
+    opts: DiffOptions,
 ) -> Result<(Vec<Change>, Vec<Finding>), DiffError> {
     let id = &c.record.id;
     let root = g.content_root(root);
@@ -528,6 +561,7 @@ pub fn container_changes(
         }
         let mut w = Walker {
             full,
+            opts,
             upper: &upper,
             lowers: &lowers,
             findings: &mut findings,

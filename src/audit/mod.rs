@@ -34,6 +34,8 @@ pub struct AuditOptions<'a> {
     pub limits: Limits,
     /// Told of bytes hashed, for a progress bar.
     pub progress: Option<Progress<'a>>,
+    /// What the layer content findings say and how many are kept.
+    pub findings: crate::verify::FindingOptions,
 }
 
 /// What the content checks did.
@@ -138,6 +140,7 @@ fn content_checks(
         quick: false,
         jobs: opts.jobs,
         limits: opts.limits,
+        findings: opts.findings,
         ..VerifyOptions::default()
     };
     let (results, ns) =

@@ -201,6 +201,9 @@ pub struct Graph {
     pub buildkit: Option<crate::store::buildkit::BuildkitStore>,
     /// Which engine generation wrote the data-root, as far as the disk tells.
     pub engine: EngineGeneration,
+    /// A pre-1.10 data-root's images and containers (`graph/`), when there is no
+    /// modern image store: listed as recorded, nothing to verify.
+    pub legacy: Option<crate::store::legacy::LegacyStore>,
     /// Problems met while reading; checks add their own findings elsewhere.
     pub findings: Vec<Finding>,
     /// The user namespace the store was written in (userns-remap or rootless), whose
@@ -375,6 +378,11 @@ impl Graph {
             Default::default()
         };
         let containers = read_containers(&ctx, &mut findings);
+        let legacy = if layout.chosen.is_none() {
+            crate::store::legacy::read_legacy(root, &opts.limits, &mut findings)
+        } else {
+            None
+        };
         let buildkit = crate::store::buildkit::read_buildkit(
             root,
             driver.map(|k| k.name()),
@@ -403,6 +411,7 @@ impl Graph {
             } else {
                 EngineGeneration::Legacy
             },
+            legacy,
             findings,
             userns: None,
         };
@@ -532,6 +541,7 @@ impl Graph {
             driver_home: None,
             buildkit: crate::store::buildkit::read_buildkit(root, None, &opts.limits, findings),
             engine: EngineGeneration::Modern,
+            legacy: None,
             findings: std::mem::take(findings),
             userns: None,
         };
@@ -768,9 +778,19 @@ impl Graph {
     pub fn images_newest_first(&self) -> Vec<&ImageNode> {
         let mut v: Vec<&ImageNode> = self.images.values().collect();
         v.sort_by(|a, b| {
-            let ca = a.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
-            let cb = b.record.config.as_ref().and_then(|c| c.created.clone()).unwrap_or_default();
-            cb.cmp(&ca).then_with(|| a.id().cmp(&b.id()))
+            let ca = a.record.config.as_ref().and_then(|c| c.created.as_deref());
+            let cb = b.record.config.as_ref().and_then(|c| c.created.as_deref());
+            newest_first(ca, cb).then_with(|| a.id().cmp(&b.id()))
+        });
+        v
+    }
+
+    /// Containers newest first (by `Created`), as `docker ps -a` orders them.
+    pub fn containers_newest_first(&self) -> Vec<&ContainerNode> {
+        let mut v: Vec<&ContainerNode> = self.containers.values().collect();
+        v.sort_by(|a, b| {
+            newest_first(a.record.created.as_deref(), b.record.created.as_deref())
+                .then_with(|| a.record.id.cmp(&b.record.id))
         });
         v
     }
@@ -796,4 +816,12 @@ impl Graph {
         out.reverse();
         out
     }
+}
+
+/// Orders two recorded times newest first, on the instants they name: RFC 3339 text
+/// does not sort (`…43Z` after `…43.1Z`; offsets). A time that does not parse sorts
+/// after every one that does, as if oldest.
+pub fn newest_first(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    let parse = |t: Option<&str>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    parse(b).cmp(&parse(a))
 }

@@ -4,6 +4,7 @@
 use super::df::write_summary;
 use super::listing::{ContainerView, ImageView, LayerView};
 use super::{write_json, Format, Layout, SCHEMA_VERSION};
+use crate::analysis::df::ContainerSizes;
 use crate::analysis::df::DiskUsage;
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
@@ -107,10 +108,7 @@ impl<'a> AuditReport<'a> {
     /// UTC.
     pub fn new(g: &Graph, audit: &'a Audit, generated_at: String) -> Self {
         let counts = SeverityCounts::of(&audit.findings);
-        let mut containers: Vec<_> = g.containers.values().collect();
-        containers.sort_by(|a, b| {
-            b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
-        });
+        let containers = g.containers_newest_first();
         Self {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo { name: "strata", version: env!("CARGO_PKG_VERSION") },
@@ -138,7 +136,17 @@ impl<'a> AuditReport<'a> {
             },
             images: g.images_newest_first().into_iter().map(ImageView::new).collect(),
             layers: g.layers.values().map(LayerView::new).collect(),
-            containers: containers.into_iter().map(ContainerView::new).collect(),
+            // The sizes `df` measured (the same rule as `strata containers`), not measured twice.
+            containers: containers
+                .into_iter()
+                .map(|c| {
+                    let df = audit.disk_usage.containers.iter().find(|d| d.id == c.record.id);
+                    ContainerView::new(c).with_sizes(ContainerSizes {
+                        rw: df.and_then(|d| d.rw_size),
+                        rootfs: df.and_then(|d| d.rootfs_size),
+                    })
+                })
+                .collect(),
             cross_links: &audit.cross_links,
             disk_usage: &audit.disk_usage,
             findings: &audit.findings,

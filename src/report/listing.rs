@@ -220,9 +220,14 @@ impl ContainerView {
 
     /// Fills in the sizes measured by [`crate::analysis::df::container_sizes`].
     pub fn with_sizes(mut self, sizes: ContainerSizes) -> Self {
+        self.set_sizes(sizes);
+        self
+    }
+
+    /// Fills in the sizes in place (see [`ContainerView::with_sizes`]).
+    pub fn set_sizes(&mut self, sizes: ContainerSizes) {
         self.rw_size = sizes.rw;
         self.rootfs_size = sizes.rootfs;
-        self
     }
 }
 
@@ -385,10 +390,7 @@ pub fn write_containers(
     layout: Layout,
 ) -> io::Result<()> {
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
-    let mut list: Vec<&ContainerNode> = g.containers.values().collect();
-    list.sort_by(|a, b| {
-        b.record.created.cmp(&a.record.created).then_with(|| a.record.id.cmp(&b.record.id))
-    });
+    let list = g.containers_newest_first();
     if format == Format::Json {
         let v: Vec<ContainerView> =
             list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
@@ -407,6 +409,82 @@ pub fn write_containers(
             v.mount_id.as_ref().map(|m| m.short().to_owned()).unwrap_or_else(|| "-".into()),
             // As `docker ps -s` shows it.
             format!("{} (virtual {})", opt_size(v.rw_size), opt_size(v.rootfs_size)),
+        ]);
+    }
+    write_table(out, t, layout)
+}
+
+/// `strata images` on a pre-1.10 data-root: one row per tag (or one `<none>` row),
+/// with the v1 IDs as the engine recorded them, parents and layer directories.
+pub fn write_legacy_images(
+    out: &mut dyn Write,
+    store: &crate::store::legacy::LegacyStore,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
+    if format == Format::Json {
+        return write_json(out, &store.images);
+    }
+    let mut t = new_table(&[
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID (v1)",
+        "PARENT",
+        "CREATED",
+        "SIZE",
+        "LAYER DIR",
+    ]);
+    let short = |id: &str| id.get(..12).unwrap_or(id).to_owned();
+    for img in &store.images {
+        let names: Vec<(String, String)> = if img.tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            img.tags
+                .iter()
+                .map(|t| match t.rsplit_once([':', '@']).filter(|(n, _)| !n.is_empty()) {
+                    Some((n, tag)) if !tag.contains('/') => (n.to_owned(), tag.to_owned()),
+                    _ => (t.clone(), "<none>".into()),
+                })
+                .collect()
+        };
+        for (repo, tag) in names {
+            t.add_row(vec![
+                terminal_safe(&repo),
+                terminal_safe(&tag),
+                short(&img.id),
+                img.parent.as_deref().map(short).unwrap_or_default(),
+                short_time(&img.created),
+                opt_size(img.size),
+                match (&img.layer_dir, img.layer_dir_present) {
+                    (Some(d), true) => terminal_safe(d),
+                    (Some(d), false) => format!("{} (missing)", terminal_safe(d)),
+                    (None, _) => "?".into(),
+                },
+            ]);
+        }
+    }
+    write_table(out, t, layout)
+}
+
+/// `strata containers` on a pre-1.10 data-root.
+pub fn write_legacy_containers(
+    out: &mut dyn Write,
+    store: &crate::store::legacy::LegacyStore,
+    format: Format,
+    layout: Layout,
+) -> io::Result<()> {
+    if format == Format::Json {
+        return write_json(out, &store.containers);
+    }
+    let mut t = new_table(&["CONTAINER ID", "IMAGE", "IMAGE ID (v1)", "NAME", "STATE", "CREATED"]);
+    for c in &store.containers {
+        t.add_row(vec![
+            c.id.get(..12).unwrap_or(&c.id).to_owned(),
+            terminal_safe(c.image_ref.as_deref().unwrap_or("?")),
+            c.image.as_deref().map(|i| i.get(..12).unwrap_or(i).to_owned()).unwrap_or_default(),
+            terminal_safe(c.name.as_deref().unwrap_or("")),
+            if c.running { "running".into() } else { format!("exited ({})", c.exit_code) },
+            short_time(&c.created),
         ]);
     }
     write_table(out, t, layout)

@@ -74,6 +74,22 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             ),
         ),
         (
+            "legacy-images",
+            root::<Vec<crate::store::legacy::LegacyImage>>(
+                "legacy-images",
+                "strata images (pre-1.10 data-root)",
+                "Output of `strata images --format json` on a pre-1.10 data-root (graph/): one object per v1 image, newest first.",
+            ),
+        ),
+        (
+            "legacy-containers",
+            root::<Vec<crate::store::legacy::LegacyContainer>>(
+                "legacy-containers",
+                "strata containers (pre-1.10 data-root)",
+                "Output of `strata containers --format json` on a pre-1.10 data-root: one object per v1 container, newest first.",
+            ),
+        ),
+        (
             "audit",
             root::<AuditReport<'static>>("audit", "strata audit report", "Output of `strata audit --format json`: one object per run."),
         ),

@@ -172,6 +172,14 @@ pub fn read_containers(
         let rel = dir.join("config.v2.json");
         let bytes = match ctx.root.read_file(&rel, ctx.limits.max_metadata_bytes) {
             Ok(b) => b,
+            // A pre-1.10 container (v1 config.json only): store/legacy.rs lists it.
+            Err(e)
+                if e.is_not_found()
+                    && ctx.root.exists(&dir.join("config.json"))
+                    && crate::store::legacy::is_legacy(ctx.root) =>
+            {
+                continue
+            }
             Err(e) => {
                 findings.push(read_error_finding(&e, &rel, ctx.root.path()));
                 continue;

@@ -138,8 +138,11 @@ pub fn detect_layout(
             );
         }
     }
+    // A pre-1.10 data-root keeps its images in graph/ beside the driver's directory;
+    // store/legacy.rs reads it and says what it is.
+    let legacy = chosen.is_none() && crate::store::legacy::is_legacy(root);
     for h in &driver_homes {
-        if Some(h) != chosen.as_ref() && !image_stores.contains(h) {
+        if Some(h) != chosen.as_ref() && !image_stores.contains(h) && !legacy {
             findings.push(
                 Finding::info(
                     Code::UnsupportedStore,
@@ -161,7 +164,7 @@ pub fn detect_layout(
     // Whether to read it instead is the graph's choice (moby's rules, and a root
     // outside the data-root); here it only keeps the "no store" warning away.
     let containerd = containerd_store(root, chosen.is_some());
-    if chosen.is_none() && containerd.is_none() {
+    if chosen.is_none() && containerd.is_none() && !legacy {
         findings.push(
             Finding::warning(Code::StoreMissing, "no image store found under image/, and no containerd root beside it: is this a Docker data-root? (for Docker's containerd image store, give --containerd-root DIR, or --host-root DIR for a mounted host)").with_file("image"),
         );

@@ -11,6 +11,7 @@ pub mod graphdriver;
 pub mod imagedb;
 pub mod layerdb;
 pub mod layout;
+pub mod legacy;
 pub mod logs;
 pub mod registry;
 pub mod repositories;

@@ -12,11 +12,11 @@ use super::blob::BlobDigests;
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::members::{open_tar_split, Event, LayerStream, Member, MemberStream, OpenError};
 use super::{
-    LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus,
+    Drift, LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus,
     WhiteoutStyle,
 };
 use crate::digest::{DiffId, Digest};
-use crate::finding::{display_bytes, Code, Finding};
+use crate::finding::{display_bytes, Code, Finding, Severity};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
 use crate::store::graphdriver::DriverKind;
 use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader};
@@ -78,7 +78,7 @@ fn run(
     progress: Option<Progress<'_>>,
     sink: Option<&mut dyn Write>,
 ) -> (LayerResult, Option<std::io::Error>) {
-    let mut out = Reporter::new(job.chain_id);
+    let mut out = Reporter::new(job.chain_id, opts.findings);
     let mut result = LayerResult {
         chain_id: job.chain_id,
         diff_id: job.diff_id,
@@ -655,17 +655,13 @@ impl Pass<'_, '_> {
             .lstat(path_of(&target))
             .map(|t| (t.dev, t.ino) == (this.dev, this.ino))
             .unwrap_or(false);
+        self.out.compared(Drift::HardLink);
         if !same {
-            self.out.push(
-                Finding::warning(
-                    Code::LayerMetadataModified,
-                    format!(
-                        "no longer a hard link to {:?} as the layer tar says",
-                        display_bytes(&target)
-                    ),
-                )
-                .with_path(rel),
+            let msg = format!(
+                "no longer a hard link to {:?} as the layer tar says",
+                display_bytes(&target)
             );
+            self.out.drift(rel, Severity::Warning, false, vec![(Drift::HardLink, msg)]);
         }
     }
 
@@ -674,39 +670,52 @@ impl Pass<'_, '_> {
     /// the CRC of the content does not.
     fn compare_metadata(&mut self, rel: &[u8], h: &TarHeader, on_disk: &OnDisk) {
         let disk = &on_disk.meta;
-        let mut diffs: Vec<String> = Vec::new();
+        let mut diffs: Vec<(Drift, String)> = Vec::new();
         let kind = h.kind();
+        let opts = self.out.options();
         if kind == MemberKind::Symlink {
             match self.layer.read_link(path_of(rel)) {
                 Ok(t) if t == h.linkname => {}
-                Ok(t) => diffs.push(format!(
-                    "link target {:?} (tar: {:?})",
-                    display_bytes(&t),
-                    display_bytes(&h.linkname)
+                Ok(t) => diffs.push((
+                    Drift::LinkTarget,
+                    format!(
+                        "link target {:?} (tar: {:?})",
+                        display_bytes(&t),
+                        display_bytes(&h.linkname)
+                    ),
                 )),
-                Err(e) => diffs.push(format!("link target unreadable: {e}")),
+                Err(e) => diffs.push((Drift::LinkTarget, format!("link target unreadable: {e}"))),
             }
-        } else if disk.mode != h.mode {
+        } else {
             // Symlink permission bits are meaningless on Linux.
-            diffs.push(format!("mode {:04o} (tar: {:04o})", disk.mode, h.mode));
+            self.out.compared(Drift::Mode);
+            if disk.mode != h.mode {
+                diffs.push((Drift::Mode, format!("mode {:04o} (tar: {:04o})", disk.mode, h.mode)));
+            }
         }
-        // Under a user namespace the owner on disk is the container's shifted into the
-        // host's range: compare the container's id, and show both.
-        let inside = (self.ids.uids.to_container(disk.uid), self.ids.gids.to_container(disk.gid));
-        if inside.0.map(u64::from) != Some(h.uid) || inside.1.map(u64::from) != Some(h.gid) {
-            if self.ids.is_identity() {
-                diffs.push(format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid));
-            } else {
-                let show = |v: Option<u32>| v.map_or("unmapped".to_string(), |v| v.to_string());
-                diffs.push(format!(
-                    "owner {}:{} on disk, {}:{} in the container's user namespace (tar: {}:{})",
-                    disk.uid,
-                    disk.gid,
-                    show(inside.0),
-                    show(inside.1),
-                    h.uid,
-                    h.gid
-                ));
+        if !opts.ignore_owners {
+            self.out.compared(Drift::Owner);
+            // Under a user namespace the owner on disk is the container's shifted into the
+            // host's range: compare the container's id, and show both.
+            let inside =
+                (self.ids.uids.to_container(disk.uid), self.ids.gids.to_container(disk.gid));
+            if inside.0.map(u64::from) != Some(h.uid) || inside.1.map(u64::from) != Some(h.gid) {
+                let text = if self.ids.is_identity() {
+                    format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid)
+                } else {
+                    let show =
+                        |v: Option<u32>| v.map_or("unmapped".to_string(), |v| v.to_string());
+                    format!(
+                        "owner {}:{} on disk, {}:{} in the container's user namespace (tar: {}:{})",
+                        disk.uid,
+                        disk.gid,
+                        show(inside.0),
+                        show(inside.1),
+                        h.uid,
+                        h.gid
+                    )
+                };
+                diffs.push((Drift::Owner, text));
             }
         }
         if kind == MemberKind::Dir {
@@ -726,28 +735,25 @@ impl Pass<'_, '_> {
             }
         }
         if matches!(kind, MemberKind::File | MemberKind::Dir) {
-            self.compare_xattrs(rel, h, on_disk.file.as_ref(), &mut diffs);
+            self.out.compared(Drift::Xattrs);
+            let mut xattrs = Vec::new();
+            self.compare_xattrs(rel, h, on_disk.file.as_ref(), &mut xattrs);
+            diffs.extend(xattrs.into_iter().map(|m| (Drift::Xattrs, m)));
         }
         if !diffs.is_empty() {
-            self.out.push(
-                Finding::warning(
-                    Code::LayerMetadataModified,
-                    format!("differs from the layer tar: {}", diffs.join("; ")),
-                )
-                .with_path(rel),
-            );
+            self.out.drift(rel, Severity::Warning, true, diffs);
         }
         // The driver itself touches the layer root after unpacking (seen on every
         // overlay2 layer with a `./` member), so its time says nothing.
-        if disk.mtime != h.mtime && !rel.is_empty() {
-            let msg = format!("modification time {} on disk (tar: {})", disk.mtime, h.mtime);
-            // Directory times move for harmless reasons (an entry added and removed).
-            let f = if kind == MemberKind::Dir {
-                Finding::info(Code::LayerMetadataModified, msg)
-            } else {
-                Finding::warning(Code::LayerMetadataModified, msg)
-            };
-            self.out.push(f.with_path(rel));
+        if !opts.ignore_times && !rel.is_empty() {
+            self.out.compared(Drift::Times);
+            if disk.mtime != h.mtime {
+                let msg = format!("modification time {} on disk (tar: {})", disk.mtime, h.mtime);
+                // Directory times move for harmless reasons (an entry added and removed).
+                let severity =
+                    if kind == MemberKind::Dir { Severity::Info } else { Severity::Warning };
+                self.out.drift(rel, severity, false, vec![(Drift::Times, msg)]);
+            }
         }
     }
 
