@@ -146,6 +146,57 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// One account, sorted by time, of every file of every layer and container and every event the metadata records
+    Timeline(TimelineArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TimelineArgs {
+    /// bodyfile (Sleuth Kit 3.x, for `mactime -b`), csv or jsonl
+    #[arg(long, value_enum, default_value_t = report::timeline::TimelineFormat::Bodyfile, value_name = "FORMAT")]
+    format: report::timeline::TimelineFormat,
+
+    /// Keep only times at or after T: RFC 3339 (2026-11-29T01:12:45Z), a date (2026-11-29, from its start, UTC) or @SECONDS since the epoch
+    #[arg(long, value_name = "T", value_parser = parse_since)]
+    since: Option<i64>,
+
+    /// Keep only times at or before T (a date alone means to its end, UTC)
+    #[arg(long, value_name = "T", value_parser = parse_until)]
+    until: Option<i64>,
+
+    /// Write to FILE (`-` for stdout, the default); never inside a root being read
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// A `--since`/`--until` time in nanoseconds since the epoch; a date alone is its
+/// first instant, or with `end_of_day` its last.
+fn parse_when(s: &str, end_of_day: bool) -> Result<i64, String> {
+    let bad = || {
+        format!("{s:?}: expected RFC 3339 (2026-11-29T01:12:45Z), a date (2026-11-29) or @SECONDS")
+    };
+    if let Some(secs) = s.strip_prefix('@') {
+        return secs.parse::<i64>().ok().and_then(|v| v.checked_mul(1_000_000_000)).ok_or_else(bad);
+    }
+    if let Some(t) = strata::analysis::timeline::parse_time(s) {
+        return Ok(t);
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(bad)?
+        .and_utc()
+        .timestamp_nanos_opt()
+        .ok_or_else(bad)?;
+    Ok(if end_of_day { start + 86_400 * 1_000_000_000 - 1 } else { start })
+}
+
+fn parse_since(s: &str) -> Result<i64, String> {
+    parse_when(s, false)
+}
+
+fn parse_until(s: &str) -> Result<i64, String> {
+    parse_when(s, true)
 }
 
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
@@ -323,7 +374,7 @@ impl Plan {
             | Command::History { out, .. } => Some(*out),
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
-            Command::Tree { .. } => None,
+            Command::Tree { .. } | Command::Timeline(_) => None,
         };
         let sub = output.and_then(|o| o.format);
         let digests = matches!(&cli.command, Command::Images(a) if a.digests);
@@ -530,6 +581,7 @@ impl Plan {
                 Job::Verify(args, sel)
             }
             Command::Audit(args) => Job::Audit(args),
+            Command::Timeline(args) => Job::Timeline(args),
         })
     }
 
@@ -544,6 +596,7 @@ impl Plan {
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
+            Job::Timeline(args) => return self.timeline(args, g, root, out),
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {
@@ -818,6 +871,79 @@ impl Plan {
         bar
     }
 
+    /// `strata timeline`: collects every entry, sorts it with bounded memory (runs
+    /// spilled to `TMPDIR`), and writes it to stdout or an [`OutputFile`].
+    fn timeline(
+        &self,
+        args: &TimelineArgs,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        use strata::analysis::timeline::{collect, rows, Sorter, Window};
+        let roots: Vec<&std::path::Path> = std::iter::once(root.path())
+            .chain(g.containerd.as_ref().map(|c| c.root.path()))
+            .collect();
+        let spill = std::env::temp_dir();
+        if let Ok(t) = std::fs::canonicalize(&spill) {
+            if let Some(r) =
+                roots.iter().find(|r| std::fs::canonicalize(r).is_ok_and(|r| t.starts_with(r)))
+            {
+                anyhow::bail!(
+                    "the temporary directory {} is inside {}, a root strata is reading (it never writes there): set TMPDIR to another place",
+                    t.display(),
+                    r.display()
+                );
+            }
+        }
+        let mut file = match &args.output {
+            Some(p) if p.as_os_str() != "-" => Some(OutputFile::create(p, &roots)?),
+            _ => None,
+        };
+        let bar = {
+            use std::io::IsTerminal;
+            if self.quiet || !io::stderr().is_terminal() {
+                indicatif::ProgressBar::hidden()
+            } else {
+                let b = indicatif::ProgressBar::new_spinner();
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} timeline: {human_pos} entries read ({per_sec}, {elapsed})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                b
+            }
+        };
+        let window = Window { since: args.since, until: args.until };
+        let one = args.format.one_row_per_entry();
+        let mut sorter = Sorter::new(&spill);
+        let mut findings = Vec::new();
+        let mut read = 0u64;
+        collect(g, root, self.limits, &mut findings, &mut |e| {
+            read += 1;
+            if read % 4096 == 0 {
+                bar.set_position(read);
+            }
+            rows(e, window, one).into_iter().try_for_each(|r| sorter.push(r))
+        })?;
+        bar.finish_and_clear();
+        {
+            let w: &mut dyn Write = match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            };
+            let mut tw = report::timeline::TimelineWriter::new(w, args.format)?;
+            sorter.finish(&mut |r| tw.row(&r))?;
+            tw.finish()?;
+        }
+        if let Some(f) = file {
+            f.commit()?;
+        }
+        self.note_read_problems(&findings);
+        Ok(exit::OK)
+    }
+
     fn verify(
         &self,
         args: &VerifyArgs,
@@ -864,6 +990,7 @@ enum Job<'a> {
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     Audit(&'a AuditArgs),
+    Timeline(&'a TimelineArgs),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod listing;
 pub mod ndjson;
 pub mod schema;
+pub mod timeline;
 pub mod tree;
 pub mod verify;
 pub mod volumes;

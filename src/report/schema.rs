@@ -79,5 +79,13 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ),
         ("df", root::<DfJson<'static>>("df", "strata df report", "Output of `strata df --format json`.")),
         ("volumes", root::<VolumesJson<'static>>("volumes", "strata volumes report", "Output of `strata volumes --format json`.")),
+        (
+            "timeline-line",
+            root::<super::timeline::TimelineLine>(
+                "timeline-line",
+                "strata timeline line",
+                "One line of `strata timeline --format jsonl`: a file or an event at one of its times.",
+            ),
+        ),
     ]
 }
