@@ -33,6 +33,7 @@ mod report_html;
 mod report_ndjson;
 mod report_tables;
 mod schemas;
+mod timeline_cli;
 mod tree_snapshots;
 mod verify_cli;
 mod verify_fixtures;
