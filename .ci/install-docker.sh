@@ -2,7 +2,7 @@
 # Idempotent: installs what the fixtures (fixtures/make-fixtures.sh, fixtures/extract.sh)
 # and the tests need on Debian bookworm, as root. Quiet; exits 0 when all is already there.
 set -euo pipefail
-PKGS=(docker.io docker-registry busybox-static tar-split graphviz attr curl jq debootstrap strace chromium)
+PKGS=(docker.io docker-registry busybox-static tar-split graphviz attr curl jq debootstrap strace chromium sleuthkit)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
