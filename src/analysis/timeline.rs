@@ -147,7 +147,7 @@ pub struct Row {
     pub time: i64,
     /// Which of the entry's times equal it, as mactime shows them: `m.c.`, `macb`.
     pub macb: String,
-    /// The entry, with times outside the window cleared.
+    /// The entry, with all its times.
     pub entry: Entry,
 }
 
@@ -176,19 +176,15 @@ impl PartialOrd for Row {
     }
 }
 
-/// The rows of `entry` inside `window`: one per distinct time (mactime's way, for
-/// csv and jsonl), or with `one_per_entry` a single row at its earliest time (for
-/// the bodyfile, where mactime does the spreading). Times outside the window are
-/// cleared, so a filtered bodyfile carries only what was asked for. An entry with no
-/// time inside gives none.
+/// The rows of `entry` inside `window`: one per distinct time inside it (mactime's
+/// way, for csv and jsonl), or with `one_per_entry` a single row at its earliest time
+/// inside (for the bodyfile, where mactime does the spreading). The entry keeps all
+/// its times, those outside the window too: the window chooses rows, it does not
+/// edit the evidence. An entry with no time inside gives none.
 pub fn rows(mut entry: Entry, window: Window, one_per_entry: bool) -> Vec<Row> {
-    for t in [&mut entry.mtime, &mut entry.atime, &mut entry.ctime, &mut entry.crtime] {
-        if t.is_some_and(|v| !window.contains(v)) {
-            *t = None;
-        }
-    }
     let times = entry.times();
-    let mut distinct: Vec<i64> = times.iter().flatten().copied().collect();
+    let mut distinct: Vec<i64> =
+        times.iter().flatten().copied().filter(|t| window.contains(*t)).collect();
     distinct.sort_unstable();
     distinct.dedup();
     if one_per_entry {
@@ -618,7 +614,7 @@ mod tests {
         );
         let r = rows(e.clone(), Window { since: Some(6), until: None }, false);
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].time, r[0].entry.mtime), (9, None));
+        assert_eq!((r[0].time, r[0].macb.as_str(), r[0].entry.mtime), (9, ".a..", Some(5)));
         let r = rows(e.clone(), Window::default(), true);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].time, 5);

@@ -369,12 +369,25 @@ fn since_and_until_keep_only_the_window() {
     assert_eq!(got.len(), inside.len(), "the rows inside the window, and only those");
     assert!(got.len() < all.len());
     for l in &got {
-        for k in ["atime", "mtime", "ctime", "crtime"] {
-            if let Some(t) = l[k].as_str() {
-                assert!((s..=u).contains(&ns(t)), "{k} outside the window: {l}");
-            }
+        let t = ns(l["time"].as_str().unwrap());
+        assert!((s..=u).contains(&t), "outside the window: {l}");
+        // The row is at the times its macb letters name.
+        for (k, c) in
+            ["mtime", "atime", "ctime", "crtime"].iter().zip(l["macb"].as_str().unwrap().chars())
+        {
+            assert_eq!(c != '.', l[*k].as_str().map(ns) == Some(t), "{k}: {l}");
         }
     }
+    // The bodyfile holds the entries with a time inside, once each.
+    let body = timeline_file(&root, &["--since", since, "--until", until]);
+    let entries: BTreeSet<(String, String, String, String)> = got
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap_or("").to_owned();
+            (s("owner_kind"), s("owner"), s("source"), s("path"))
+        })
+        .collect();
+    assert_eq!(body.lines().count(), entries.len());
     assert!(got.iter().any(|l| l["path"] == "started" && l["owner_name"] == "changer"));
     assert!(got.iter().any(|l| l["path"].as_str().unwrap().starts_with("finished")));
     // Whole seconds since the epoch, and a date alone (to its end for --until).
