@@ -8,7 +8,8 @@
 //! - **events** from metadata: image created (config), each build step (history),
 //!   `LastTagTime` (`lastUpdated`), container created/started/finished
 //!   (`config.v2.json`), and containerd's `createdat`/`updatedat` of images,
-//!   content, snapshots and containers, and leases' `createdat`. An event has one
+//!   content, snapshots (meta.db's and the snapshotter's records) and containers,
+//!   and leases' `createdat`. An event has one
 //!   time, put in all four time fields.
 //!
 //! Memory stays bounded on a host of millions of files: [`collect`] streams entries
@@ -421,6 +422,13 @@ pub fn events(g: &Graph, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::R
     for sn in s.snapshots.values() {
         ev(OwnerKind::Snapshot, &sn.key, None, "snapshot created", sn.created_at.as_deref())?;
         ev(OwnerKind::Snapshot, &sn.key, None, "snapshot updated", sn.updated_at.as_deref())?;
+        // The snapshotter's own record (its metadata.db) has times of its own.
+        if let Some(b) = &sn.backend {
+            let created = format!("snapshotter record {} created", b.key);
+            ev(OwnerKind::Snapshot, &sn.key, None, &created, b.created_at.as_deref())?;
+            let updated = format!("snapshotter record {} updated", b.key);
+            ev(OwnerKind::Snapshot, &sn.key, None, &updated, b.updated_at.as_deref())?;
+        }
     }
     for c in &s.containers {
         let created = "containerd container record created";
