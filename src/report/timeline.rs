@@ -13,6 +13,8 @@
 //! - **csv** and **jsonl**: one row per distinct time of an entry (mactime's
 //!   spreading done here, so the file reads in time order), with the bodyfile's
 //!   fields named, plus `time` and `macb`; times as RFC 3339 UTC with nanoseconds.
+//!   CSV escapes control characters as the bodyfile does, so a row is one line;
+//!   JSON keeps every string as it is (JSON escapes them itself).
 
 use crate::analysis::timeline::{Entry, OwnerKind, Row, Source};
 use serde::Serialize;
@@ -143,10 +145,15 @@ impl TimelineLine {
 /// A name made safe for one bodyfile field: no `|`, no line break, no control or
 /// bidi character.
 pub fn bodyfile_safe(s: &str) -> String {
+    escape_controls(s, true)
+}
+
+/// Control and bidi characters as `\xNN` / `\u{...}`, and with `pipe` `|` as `\x7c`.
+fn escape_controls(s: &str, pipe: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
-        if c == '|' {
+        if c == '|' && pipe {
             out.push_str("\\x7c");
         } else if (c as u32) < 0x20 || c as u32 == 0x7f {
             out.push_str(&format!("\\x{:02x}", c as u32));
@@ -199,9 +206,11 @@ pub fn bodyfile_line(e: &Entry) -> String {
     )
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+/// A CSV field: control characters escaped (`\xNN`, so each row is one line for
+/// line-oriented tools), then quoted when it holds a comma or quote (RFC 4180).
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let s = &escape_controls(s, false);
+    if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()

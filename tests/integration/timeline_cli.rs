@@ -431,3 +431,45 @@ fn output_inside_the_roots_is_refused() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("time,macb,source,owner_kind,owner,owner_name,path,"), "{out}");
 }
+
+/// A file name holding `|`, a line break and a non-UTF-8 byte, planted in a
+/// container's RW layer, stays one bodyfile line of 11 fields that mactime reads,
+/// and comes back escaped in every format.
+#[test]
+fn hostile_names_cannot_split_lines_or_fields() {
+    require_root!();
+    require_tool!("mactime", "-V", "apt-get install sleuthkit");
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let c = read_json(&answers("basic").join("container-inspect.json"))[0].clone();
+    let upper = c["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    let rw = root.join(&upper[upper.find("/overlay2/").unwrap() + 1..]);
+    use std::os::unix::ffi::OsStrExt;
+    let evil = std::ffi::OsStr::from_bytes(b"evil|name\nsecond\x1b[31m\xff");
+    std::fs::write(rw.join(evil), b"x").unwrap();
+    let body = timeline_file(root, &[]);
+    let lines: Vec<&str> = body.lines().filter(|l| l.contains("evil")).collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    let f: Vec<&str> = lines[0].split('|').collect();
+    assert_eq!(f.len(), 11, "{}", lines[0]);
+    assert!(f[1].ends_with("/evil\\x7cname\\x0asecond\\x1b[31m\\xff"), "{}", f[1]);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("body"), &body).unwrap();
+    let out = std::process::Command::new("mactime")
+        .arg("-b")
+        .arg(dir.path().join("body"))
+        .arg("-d")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stderr.is_empty());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("evil\\x7cname"));
+    let csv = timeline_file(root, &["--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().filter(|l| l.contains("evil")).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    for r in &rows {
+        assert!(r.contains(",/evil|name\\x0asecond\\x1b[31m\\xff,"), "one line, escaped: {r}");
+    }
+    let j = jsonl(root, &[]);
+    let e = j.iter().find(|l| l["path"].as_str().unwrap().contains("evil")).unwrap();
+    assert_eq!(e["path"], "/evil|name\nsecond\u{1b}[31m\\xff");
+}
