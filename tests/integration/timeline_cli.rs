@@ -473,3 +473,57 @@ fn hostile_names_cannot_split_lines_or_fields() {
     let e = j.iter().find(|l| l["path"].as_str().unwrap().contains("evil")).unwrap();
     assert_eq!(e["path"], "/evil|name\nsecond\u{1b}[31m\\xff");
 }
+
+/// On the containerd store the tar times come from the layer blobs: every tar entry
+/// of the timeline is a member of some blob in the content store, as GNU tar lists
+/// it, at the same mtime.
+#[test]
+fn containerd_tar_entries_carry_the_blob_member_times() {
+    require_root!();
+    require_tool!("tar", "--version", "apt-get install tar");
+    let root = host("containerd-sid");
+    let blobs =
+        root.parent().unwrap().join("containerd/io.containerd.content.v1.content/blobs/sha256");
+    let mut members: BTreeSet<(String, i64)> = BTreeSet::new();
+    for b in std::fs::read_dir(&blobs).unwrap() {
+        let out = std::process::Command::new("tar")
+            .env("TZ", "UTC")
+            .args(["-tv", "--full-time", "-f"])
+            .arg(b.unwrap().path())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            continue; // a config, manifest or index, not a layer
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let rest = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+            let name = rest.split(" -> ").next().unwrap().split(" link to ").next().unwrap();
+            let t = chrono::NaiveDateTime::parse_from_str(
+                &format!("{} {}", f[3], f[4]),
+                "%Y-%m-%d %H:%M:%S",
+            )
+            .unwrap()
+            .and_utc()
+            .timestamp();
+            let p = name.trim_start_matches("./").trim_end_matches('/');
+            members.insert((
+                if p.is_empty() || p == "." { "/".to_owned() } else { format!("/{p}") },
+                t,
+            ));
+        }
+    }
+    assert!(!members.is_empty(), "the content store holds layer blobs");
+    let lines = jsonl(&root, &[]);
+    let mut checked = 0;
+    for l in lines.iter().filter(|l| l["source"] == "tar") {
+        let p = l["path"].as_str().unwrap();
+        if p.contains('\\') || p.contains(' ') {
+            continue; // tar escapes these its own way
+        }
+        let t = ns(l["mtime"].as_str().unwrap()) / 1_000_000_000;
+        assert!(members.contains(&(p.to_owned(), t)), "{p} at {t} is a blob member: {l}");
+        checked += 1;
+    }
+    assert!(checked > 50, "checked {checked}");
+}
