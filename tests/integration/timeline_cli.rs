@@ -527,3 +527,30 @@ fn containerd_tar_entries_carry_the_blob_member_times() {
     }
     assert!(checked > 50, "checked {checked}");
 }
+
+/// A damaged store still gives its timeline: a layer whose tar-split is garbage and a
+/// container whose RW directory is gone are said on stderr, and everything else is
+/// there.
+#[test]
+fn damage_is_reported_and_the_rest_still_listed() {
+    require_root!();
+    let copy = copy_tree(&data_root("basic"));
+    let root = copy.path();
+    let layerdb = root.join("image/overlay2/layerdb/sha256");
+    let victim = std::fs::read_dir(&layerdb).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(victim.join("tar-split.json.gz"), b"not gzip at all").unwrap();
+    let c = read_json(&answers("basic").join("container-inspect.json"))[0].clone();
+    let upper = c["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    std::fs::remove_dir_all(root.join(&upper[upper.find("/overlay2/").unwrap() + 1..])).unwrap();
+    let (code, out, err) = run(root, &["timeline", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning") || err.contains("error"), "the damage is said: {err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let chain = format!("sha256:{}", victim.file_name().unwrap().to_string_lossy());
+    assert!(!lines.iter().any(|l| l["source"] == "tar" && l["owner"] == chain));
+    assert!(lines.iter().any(|l| l["source"] == "inode" && l["owner"] == chain), "its files still");
+    let id = c["Id"].as_str().unwrap();
+    assert!(!lines.iter().any(|l| l["owner_kind"] == "container-rw" && l["owner"] == id));
+    assert!(lines.iter().any(|l| l["owner_kind"] == "container-init" && l["owner"] == id));
+    assert!(lines.iter().any(|l| l["path"] == "created (config)"));
+}
