@@ -2,10 +2,12 @@
 # Idempotent: installs what the fixtures (fixtures/make-fixtures.sh, fixtures/extract.sh)
 # and the tests need on Debian bookworm, as root. Quiet; exits 0 when all is already there.
 set -euo pipefail
+# sleuthkit: mactime for the timeline tests.
 # rootlesskit, slirp4netns, uidmap, fuse-overlayfs: the rootless fixture's engine.
 # apache2-utils: htpasswd -B (bcrypt) for the registry's Basic auth in registry_online; openssl: the token server's test key.
 PKGS=(docker.io docker-registry busybox-static tar-split graphviz attr curl jq debootstrap strace chromium
-      rootlesskit slirp4netns uidmap fuse-overlayfs apache2-utils openssl)
+      rootlesskit slirp4netns uidmap fuse-overlayfs apache2-utils openssl
+      sleuthkit)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -158,6 +158,57 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// One account, sorted by time, of every file of every layer and container and every event the metadata records
+    Timeline(TimelineArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TimelineArgs {
+    /// bodyfile (Sleuth Kit 3.x, for `mactime -b`), csv or jsonl
+    #[arg(long, value_enum, default_value_t = report::timeline::TimelineFormat::Bodyfile, value_name = "FORMAT")]
+    format: report::timeline::TimelineFormat,
+
+    /// Keep only times at or after T: RFC 3339 (2026-11-29T01:12:45Z), a date (2026-11-29, from its start, UTC) or @SECONDS since the epoch
+    #[arg(long, value_name = "T", value_parser = parse_since)]
+    since: Option<i64>,
+
+    /// Keep only times at or before T (a date alone means to its end, UTC)
+    #[arg(long, value_name = "T", value_parser = parse_until)]
+    until: Option<i64>,
+
+    /// Write to FILE (`-` for stdout, the default); never inside a root being read
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// A `--since`/`--until` time in nanoseconds since the epoch; a date alone is its
+/// first instant, or with `end_of_day` its last.
+fn parse_when(s: &str, end_of_day: bool) -> Result<i64, String> {
+    let bad = || {
+        format!("{s:?}: expected RFC 3339 (2026-11-29T01:12:45Z), a date (2026-11-29) or @SECONDS")
+    };
+    if let Some(secs) = s.strip_prefix('@') {
+        return secs.parse::<i64>().ok().and_then(|v| v.checked_mul(1_000_000_000)).ok_or_else(bad);
+    }
+    if let Some(t) = strata::analysis::timeline::parse_time(s) {
+        return Ok(t);
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(bad)?
+        .and_utc()
+        .timestamp_nanos_opt()
+        .ok_or_else(bad)?;
+    Ok(if end_of_day { start + 86_400 * 1_000_000_000 - 1 } else { start })
+}
+
+fn parse_since(s: &str) -> Result<i64, String> {
+    parse_when(s, false)
+}
+
+fn parse_until(s: &str) -> Result<i64, String> {
+    parse_when(s, true)
 }
 
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
@@ -426,7 +477,7 @@ impl Plan {
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
             Command::RegistryCheck(a) => Some(a.out),
-            Command::Tree { .. } => None,
+            Command::Tree { .. } | Command::Timeline(_) => None,
         };
         let sub = output.and_then(|o| o.format);
         let digests = matches!(&cli.command, Command::Images(a) if a.digests);
@@ -516,30 +567,49 @@ impl Plan {
     /// Loads, resolves the command's references, and dispatches.
     fn run(&self) -> anyhow::Result<i32> {
         let roots = self.read_roots();
-        let file = match &self.command {
-            Command::Audit(AuditArgs { output: Some(p), .. }) => {
-                let refused: Vec<&std::path::Path> = roots.iter().map(|r| r.as_path()).collect();
-                Some(OutputFile::create(p, &refused)?)
-            }
+        let refused: Vec<&std::path::Path> = roots.iter().map(|r| r.as_path()).collect();
+        // Whatever the command writes is opened before the sandbox starts: once it is
+        // on, strata may create no file.
+        let file = match self.output_path() {
+            Some(p) => Some(OutputFile::create(p, &refused)?),
+            None => None,
+        };
+        let spill = match &self.command {
+            Command::Timeline(_) => Some(timeline_spill_file(&refused)?),
             _ => None,
         };
         // The one place the sandbox starts: the roots are known, the output file is
         // open, and nothing from the roots has been parsed yet, nor any thread started.
-        self.confine(roots, file.as_ref());
+        self.confine(roots.clone(), file.as_ref());
         let (g, root) = self.load()?;
         if !matches!(self.command, Command::Verify(_) | Command::Audit(_)) {
             // The audit and verify reports carry read problems themselves.
             self.note_read_problems(&g.findings);
         }
         let Some(mut job) = self.resolve(&g) else { return Ok(exit::CANNOT_RUN) };
-        if let Job::Audit(_, slot) = &mut job {
-            *slot = file;
+        match &mut job {
+            Job::Audit(_, slot) => *slot = file,
+            Job::Timeline(_, slot, spill_slot) => {
+                *slot = file;
+                *spill_slot = spill;
+            }
+            _ => {}
         }
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let code = self.dispatch(job, &g, &root, &mut out)?;
         out.flush()?;
         Ok(code)
+    }
+
+    /// The file `-o` names, for the commands that write one (`-` is stdout).
+    fn output_path(&self) -> Option<&std::path::Path> {
+        let p = match &self.command {
+            Command::Audit(a) => a.output.as_deref(),
+            Command::Timeline(a) => a.output.as_deref(),
+            _ => None,
+        }?;
+        (p.as_os_str() != "-").then_some(p)
     }
 
     /// Restricts the process to reading `read` (and renaming its `-o` file into place)
@@ -755,6 +825,7 @@ impl Plan {
                 }
                 Job::RegistryCheck(args, (!args.references.is_empty()).then_some(only))
             }
+            Command::Timeline(args) => Job::Timeline(args, None, None),
         })
     }
 
@@ -779,6 +850,9 @@ impl Plan {
                 if let Some(l) = &g.legacy {
                     report::listing::write_legacy_containers(out, l, format, layout)?
                 }
+            }
+            Job::Timeline(args, file, spill) => {
+                return self.timeline(args, file, spill, g, root, out);
             }
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
@@ -1180,6 +1254,64 @@ impl Plan {
         bar
     }
 
+    /// `strata timeline`: collects every entry, sorts it with bounded memory (runs
+    /// spilled to `TMPDIR`), and writes it to stdout or an [`OutputFile`].
+    fn timeline(
+        &self,
+        args: &TimelineArgs,
+        file: Option<OutputFile>,
+        spill: Option<std::fs::File>,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        use strata::analysis::timeline::{collect, rows, Sorter, Window};
+        let mut file = file;
+        let Some(spill) = spill else { anyhow::bail!("timeline: no spill file was made") };
+        let bar = {
+            use std::io::IsTerminal;
+            if self.quiet || !io::stderr().is_terminal() {
+                indicatif::ProgressBar::hidden()
+            } else {
+                let b = indicatif::ProgressBar::new_spinner();
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} timeline: {human_pos} entries read ({per_sec}, {elapsed})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                b
+            }
+        };
+        let window = Window { since: args.since, until: args.until };
+        let one = args.format.one_row_per_entry();
+        let mut sorter = Sorter::new(spill);
+        let mut findings = Vec::new();
+        let mut read = 0u64;
+        collect(g, root, self.limits, &mut findings, &mut |e| {
+            read += 1;
+            if read % 4096 == 0 {
+                bar.set_position(read);
+            }
+            rows(e, window, one).into_iter().try_for_each(|r| sorter.push(r))
+        })?;
+        bar.finish_and_clear();
+        {
+            let w: &mut dyn Write = match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            };
+            let mut tw = report::timeline::TimelineWriter::new(w, args.format)?;
+            sorter.finish(&mut |r| tw.row(&r))?;
+            tw.finish()?;
+        }
+        if let Some(f) = file {
+            f.commit()?;
+        }
+        self.note_read_problems(&findings);
+        Ok(exit::OK)
+    }
+
     fn verify(
         &self,
         args: &VerifyArgs,
@@ -1240,6 +1372,26 @@ enum Job<'a> {
         &'a RegistryCheckArgs,
         Option<std::collections::BTreeSet<strata::digest::ImageId>>,
     ),
+    /// With the `-o` file and the sorter's spill file, both opened before the sandbox.
+    Timeline(&'a TimelineArgs, Option<OutputFile>, Option<std::fs::File>),
+}
+
+/// The timeline sorter's spill file: anonymous, in `TMPDIR`, which must not lie inside a
+/// root strata reads (it never writes there).
+fn timeline_spill_file(roots: &[&std::path::Path]) -> anyhow::Result<std::fs::File> {
+    let spill = std::env::temp_dir();
+    if let Ok(t) = std::fs::canonicalize(&spill) {
+        if let Some(r) =
+            roots.iter().find(|r| std::fs::canonicalize(r).is_ok_and(|r| t.starts_with(r)))
+        {
+            anyhow::bail!(
+                "the temporary directory {} is inside {}, a root strata is reading (it never writes there): set TMPDIR to another place",
+                t.display(),
+                r.display()
+            );
+        }
+    }
+    Ok(strata::analysis::timeline::Sorter::spill_file(&spill)?)
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.

@@ -12,4 +12,5 @@ pub mod files;
 pub mod history;
 pub mod host;
 pub mod reconcile;
+pub mod timeline;
 pub mod usage;

@@ -19,6 +19,7 @@ pub mod listing;
 pub mod ndjson;
 pub mod online;
 pub mod schema;
+pub mod timeline;
 pub mod tree;
 pub mod verify;
 pub mod volumes;

@@ -103,5 +103,13 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
                 "Output of `strata registry-check --format json`: local repo digests asked of their live registries.",
             ),
         ),
+        (
+            "timeline-line",
+            root::<super::timeline::TimelineLine>(
+                "timeline-line",
+                "strata timeline line",
+                "One line of `strata timeline --format jsonl`: a file or an event at one of its times.",
+            ),
+        ),
     ]
 }

@@ -38,6 +38,7 @@ mod report_tables;
 mod sandbox;
 mod schemas;
 mod times_order;
+mod timeline_cli;
 mod tree_snapshots;
 mod userns_hosts;
 mod verify_cli;
