@@ -146,6 +146,35 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Save images to a tar archive `docker load` accepts, as `docker save` writes it; every layer checked against its DiffID on the way
+    Save(SaveArgs),
+    /// Export the flattened filesystem of a container (or of an image) to a tar archive, as `docker export` writes it
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SaveArgs {
+    /// Images (id, short id, name:tag, name@digest); a name:tag records that tag
+    #[arg(required = true)]
+    references: Vec<String>,
+
+    /// Write the archive to FILE (`-` for stdout); written under a temporary name and renamed when complete
+    #[arg(long, short = 'o', value_name = "FILE", required = true)]
+    output: PathBuf,
+
+    /// Write a layer that does not match its DiffID as it is on disk and record the mismatch in index.json, instead of stopping
+    #[arg(long)]
+    allow_mismatch: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// Container (id, short id, name) or image (id, short id, name:tag, name@digest)
+    reference: String,
+
+    /// Write the archive to FILE (`-` for stdout); written under a temporary name and renamed when complete
+    #[arg(long, short = 'o', value_name = "FILE", required = true)]
+    output: PathBuf,
 }
 
 /// `--format` for every command but `tree`: `dot` is refused here, by clap.
@@ -323,7 +352,7 @@ impl Plan {
             | Command::History { out, .. } => Some(*out),
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
-            Command::Tree { .. } => None,
+            Command::Tree { .. } | Command::Save(_) | Command::Export(_) => None,
         };
         let sub = output.and_then(|o| o.format);
         let digests = matches!(&cli.command, Command::Images(a) if a.digests);
@@ -530,6 +559,32 @@ impl Plan {
                 Job::Verify(args, sel)
             }
             Command::Audit(args) => Job::Audit(args),
+            Command::Save(args) => {
+                let mut images: Vec<strata::archive::save::SaveImage> = Vec::new();
+                for r in &args.references {
+                    let Target::Image(id) = resolve_or_report(g, r, Kinds::IMAGES)? else {
+                        return None;
+                    };
+                    let img = g.images.get(&id)?;
+                    // A name:tag records that tag, as `docker save` does; an ID none.
+                    let tag = strata::reference::Reference::parse(r)
+                        .ok()
+                        .filter(|p| p.digest.is_none())
+                        .map(|p| p.with_default_tag().familiar())
+                        .filter(|t| img.repo_tags.contains(t));
+                    match images.iter_mut().find(|i| i.id == id) {
+                        Some(i) => i.tags.extend(tag.filter(|t| !i.tags.contains(t))),
+                        None => images.push(strata::archive::save::SaveImage {
+                            id,
+                            tags: tag.into_iter().collect(),
+                        }),
+                    }
+                }
+                Job::Save(args, images)
+            }
+            Command::Export(args) => {
+                Job::Export(args, resolve_or_report(g, &args.reference, Kinds::ALL)?)
+            }
         })
     }
 
@@ -544,6 +599,8 @@ impl Plan {
         match job {
             Job::Verify(args, sel) => return self.verify(args, &sel, g, root, out),
             Job::Audit(args) => return self.audit(args, g, root, out),
+            Job::Save(args, images) => return self.save(args, &images, g, root, out),
+            Job::Export(args, target) => return self.export(args, &target, g, root, out),
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
                 let other = g.also.and_then(|store| {
@@ -818,6 +875,184 @@ impl Plan {
         bar
     }
 
+    /// Where `-o` sends an archive: stdout for `-` (never a terminal), else a file
+    /// written beside its final name and renamed into place when complete.
+    fn archive_output(&self, path: &std::path::Path, g: &Graph, root: &SafeDir) -> anyhow::Result<Option<OutputFile>> {
+        if path.as_os_str() == "-" {
+            use std::io::IsTerminal;
+            if io::stdout().is_terminal() {
+                anyhow::bail!("refusing to write a tar archive to a terminal: redirect stdout or give -o FILE");
+            }
+            return Ok(None);
+        }
+        let roots: Vec<&std::path::Path> = std::iter::once(root.path())
+            .chain(g.containerd.as_ref().map(|c| c.root.path()))
+            .collect();
+        Ok(Some(OutputFile::create(path, &roots)?))
+    }
+
+    /// A byte-counting progress bar on stderr, for a person at a terminal.
+    fn bytes_bar(&self, total: u64, what: &str) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        if self.quiet || !io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {what} {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, {{eta}})"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }
+
+    /// Prints the findings that explain a stop, or that the output carries, on stderr.
+    fn print_findings(&self, findings: &[Finding]) {
+        for f in findings.iter().take(20) {
+            let place = [f.path.as_deref(), f.file.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let place = if place.is_empty() { String::new() } else { format!(" ({place})") };
+            eprintln!(
+                "strata: {}: {}{}",
+                f.severity,
+                strata::finding::terminal_safe(&f.message),
+                strata::finding::terminal_safe(&place)
+            );
+        }
+        if findings.len() > 20 {
+            eprintln!("strata: ... and {} more; `strata verify` lists them all", findings.len() - 20);
+        }
+    }
+
+    fn save(
+        &self,
+        args: &SaveArgs,
+        images: &[strata::archive::save::SaveImage],
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        let mut file = self.archive_output(&args.output, g, root)?;
+        let mut seen = std::collections::BTreeSet::new();
+        let total: u64 = images
+            .iter()
+            .filter_map(|i| g.images.get(&i.id))
+            .flat_map(|i| i.chain_ids.iter())
+            .filter(|c| seen.insert(**c))
+            .filter_map(|c| g.layers.get(c))
+            .filter_map(|l| l.record.size.or(l.containerd.as_ref().and_then(|c| c.blob.as_ref()).map(|b| b.size)))
+            .map(|s| s.max(0) as u64)
+            .fold(0, u64::saturating_add);
+        let bar = self.bytes_bar(total, "saving");
+        let tick = |n: u64| bar.inc(n);
+        let opts = strata::archive::save::SaveOptions {
+            allow_mismatch: args.allow_mismatch,
+            limits: self.limits,
+        };
+        let result = strata::archive::save::save(
+            g,
+            root,
+            images,
+            &opts,
+            Some(&tick),
+            match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            },
+        );
+        bar.finish_and_clear();
+        match result {
+            Ok(outcome) => {
+                if let Some(f) = file {
+                    f.commit()?;
+                }
+                if !self.quiet {
+                    self.print_findings(&outcome.findings);
+                }
+                let mismatched = outcome.layers.iter().filter(|l| !l.matched).count();
+                if !self.quiet {
+                    let bytes: u64 = outcome.layers.iter().map(|l| l.size).sum();
+                    eprintln!(
+                        "strata: saved {} image(s), {} layer(s), {} bytes of layers to {}{}",
+                        images.len(),
+                        outcome.layers.len(),
+                        bytes,
+                        args.output.display(),
+                        if mismatched > 0 {
+                            format!("; {mismatched} layer(s) do not match their DiffID (recorded in index.json)")
+                        } else {
+                            "; every layer matches its DiffID".to_owned()
+                        }
+                    );
+                }
+                Ok(if mismatched > 0 { exit::FINDINGS } else { exit::OK })
+            }
+            Err(e) => {
+                drop(file);
+                self.print_findings(e.findings());
+                eprintln!("strata: {e}");
+                Ok(match e {
+                    strata::archive::save::SaveError::Io(_) => exit::CANNOT_RUN,
+                    _ => exit::FINDINGS,
+                })
+            }
+        }
+    }
+
+    fn export(
+        &self,
+        args: &ExportArgs,
+        target: &Target,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        use strata::archive::export;
+        let stack = match target {
+            Target::Container(id) => match g.containers.get(id) {
+                Some(c) => export::container_stack(g, c),
+                None => anyhow::bail!("container {id} is not in the store"),
+            },
+            Target::Image(id) => match g.images.get(id) {
+                Some(i) => export::image_stack(g, i),
+                None => anyhow::bail!("image {id} is not in the store"),
+            },
+            Target::Layer(_) => anyhow::bail!("export takes a container or an image, not a layer"),
+        };
+        let mut file = self.archive_output(&args.output, g, root)?;
+        let bar = self.bytes_bar(0, "exporting");
+        let tick = |n: u64| bar.inc(n);
+        let result = export::export(
+            g,
+            root,
+            &stack,
+            Some(&tick),
+            match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            },
+        );
+        bar.finish_and_clear();
+        let outcome = result?;
+        if let Some(f) = file {
+            f.commit()?;
+        }
+        if !self.quiet {
+            self.print_findings(&outcome.findings);
+            eprintln!(
+                "strata: exported {} entries, {} bytes of file content to {}",
+                outcome.entries,
+                outcome.content_bytes,
+                args.output.display()
+            );
+        }
+        Ok(if outcome.findings.is_empty() { exit::OK } else { exit::FINDINGS })
+    }
+
     fn verify(
         &self,
         args: &VerifyArgs,
@@ -864,6 +1099,8 @@ enum Job<'a> {
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
     Audit(&'a AuditArgs),
+    Save(&'a SaveArgs, Vec<strata::archive::save::SaveImage>),
+    Export(&'a ExportArgs, Target),
 }
 
 /// Resolves what the user typed, or says on stderr why it names nothing.
