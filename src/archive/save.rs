@@ -115,6 +115,15 @@ struct Descriptor {
     annotations: BTreeMap<String, String>,
 }
 
+/// A `LayerSources` value: moby's `distribution.Descriptor`, in its field order.
+#[derive(Serialize)]
+struct LayerSource {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    size: u64,
+    digest: Digest,
+}
+
 #[derive(Serialize)]
 struct OciManifest<'a> {
     #[serde(rename = "schemaVersion")]
@@ -143,7 +152,7 @@ struct ManifestItem {
     #[serde(rename = "Layers")]
     layers: Vec<String>,
     #[serde(rename = "LayerSources", skip_serializing_if = "BTreeMap::is_empty")]
-    layer_sources: BTreeMap<String, Descriptor>,
+    layer_sources: BTreeMap<String, LayerSource>,
 }
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -288,7 +297,14 @@ pub fn save(
             layer_sources: diff_ids
                 .iter()
                 .zip(&layers)
-                .map(|(d, l)| (d.to_string(), Descriptor { annotations: BTreeMap::new(), ..l.clone() }))
+                .map(|(d, l)| {
+                    let source = LayerSource {
+                        media_type: l.media_type.clone(),
+                        size: l.size,
+                        digest: l.digest,
+                    };
+                    (d.to_string(), source)
+                })
                 .collect(),
         });
     }
@@ -298,9 +314,14 @@ pub fn save(
         manifests: index,
     };
     tw.file("index.json", &serde_json::to_vec(&idx).map_err(io::Error::other)?, 0)?;
-    tw.file("manifest.json", &serde_json::to_vec(&manifest).map_err(io::Error::other)?, 0)?;
+    let mut bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    tw.file("manifest.json", &bytes, 0)?;
     if !repositories.is_empty() {
-        tw.file("repositories", &serde_json::to_vec(&repositories).map_err(io::Error::other)?, 0)?;
+        // Docker ends manifest.json and repositories (not index.json) with a newline.
+        let mut bytes = serde_json::to_vec(&repositories).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        tw.file("repositories", &bytes, 0)?;
     }
     tw.finish()?;
     Ok(outcome)
