@@ -877,7 +877,12 @@ impl Plan {
 
     /// Where `-o` sends an archive: stdout for `-` (never a terminal), else a file
     /// written beside its final name and renamed into place when complete.
-    fn archive_output(&self, path: &std::path::Path, g: &Graph, root: &SafeDir) -> anyhow::Result<Option<OutputFile>> {
+    fn archive_output(
+        &self,
+        path: &std::path::Path,
+        g: &Graph,
+        root: &SafeDir,
+    ) -> anyhow::Result<Option<OutputFile>> {
         if path.as_os_str() == "-" {
             use std::io::IsTerminal;
             if io::stdout().is_terminal() {
@@ -924,7 +929,10 @@ impl Plan {
             );
         }
         if findings.len() > 20 {
-            eprintln!("strata: ... and {} more; `strata verify` lists them all", findings.len() - 20);
+            eprintln!(
+                "strata: ... and {} more; `strata verify` lists them all",
+                findings.len() - 20
+            );
         }
     }
 
@@ -944,7 +952,13 @@ impl Plan {
             .flat_map(|i| i.chain_ids.iter())
             .filter(|c| seen.insert(**c))
             .filter_map(|c| g.layers.get(c))
-            .filter_map(|l| l.record.size.or(l.containerd.as_ref().and_then(|c| c.blob.as_ref()).map(|b| b.size)))
+            .filter_map(|l| {
+                l.record.size.or(l
+                    .containerd
+                    .as_ref()
+                    .and_then(|c| c.blob.as_ref())
+                    .map(|b| b.size))
+            })
             .map(|s| s.max(0) as u64)
             .fold(0, u64::saturating_add);
         let bar = self.bytes_bar(total, "saving");

@@ -296,7 +296,10 @@ impl Walk<'_, '_> {
             gid: u64::from(meta.gid),
             mtime: meta.mtime,
             link: &link,
-            device: (nix::sys::stat::major(meta.rdev) as u32, nix::sys::stat::minor(meta.rdev) as u32),
+            device: (
+                nix::sys::stat::major(meta.rdev) as u32,
+                nix::sys::stat::minor(meta.rdev) as u32,
+            ),
             xattrs: &xattrs,
         })?;
         self.outcome.entries += 1;
@@ -326,7 +329,10 @@ impl Walk<'_, '_> {
             self.buf = buf;
             if self.tw.owed() > 0 {
                 self.note(
-                    format!("file shrank while read: {} bytes of zeros written in its place", self.tw.owed()),
+                    format!(
+                        "file shrank while read: {} bytes of zeros written in its place",
+                        self.tw.owed()
+                    ),
                     rel,
                 );
             }

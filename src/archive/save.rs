@@ -16,7 +16,7 @@
 //! hash to, and `index.json` says so in `dev.strata.diffid-mismatch.<n>` annotations.
 
 use super::{EntryHeader, EntryKind, TarWriter};
-use crate::digest::{Digest, DiffId, ImageId};
+use crate::digest::{DiffId, Digest, ImageId};
 use crate::finding::{Code, Finding, Severity};
 use crate::fsread::{Limits, SafeDir};
 use crate::graph::Graph;
@@ -225,10 +225,12 @@ pub fn save(
         for (n, (chain, diff)) in img.chain_ids.iter().zip(&diff_ids).enumerate() {
             if !written.contains_key(diff) {
                 let job = match g.layers.get(chain) {
-                    Some(_) => verify::run::job_for(g, chain).map_err(|f| SaveError::Unsavable {
-                        what: format!("layer {} cannot be rebuilt", chain.short()),
-                        findings: vec![*f],
-                    })?,
+                    Some(_) => {
+                        verify::run::job_for(g, chain).map_err(|f| SaveError::Unsavable {
+                            what: format!("layer {} cannot be rebuilt", chain.short()),
+                            findings: vec![*f],
+                        })?
+                    }
                     None => {
                         return Err(SaveError::Unsavable {
                             what: format!("layer {} is not in the store", chain.short()),
@@ -343,7 +345,8 @@ fn write_layer(
     if let Some(blob) = &job.blob {
         return write_blob_layer(content, job, blob, opts, mtime, progress, tw, outcome);
     }
-    let stop = |findings: Vec<Finding>| SaveError::Mismatch { layer: chain.short().to_owned(), findings };
+    let stop =
+        |findings: Vec<Finding>| SaveError::Mismatch { layer: chain.short().to_owned(), findings };
     // The name and size go in the header before the content: from a first pass when
     // a mismatch may be written (its bytes are then named by their own hash), else
     // from the tar-split alone (the DiffID is the name; any difference stops the save).
@@ -382,7 +385,11 @@ fn write_layer(
     tw.end_entry()?;
     let matched = computed == Some(job.diff_id);
     let mismatch = (!matched).then(|| {
-        format!("recorded {}, on disk {}", job.diff_id, computed.map(|c| c.to_string()).unwrap_or_default())
+        format!(
+            "recorded {}, on disk {}",
+            job.diff_id,
+            computed.map(|c| c.to_string()).unwrap_or_default()
+        )
     });
     keep_findings(outcome, r.findings, matched);
     outcome.layers.push(SavedLayer { diff_id: job.diff_id, digest: name, size, matched });
@@ -400,9 +407,9 @@ fn write_layer(
 /// Findings worth passing on from a layer that was written: warnings and errors
 /// (metadata drift, files added beside the layer), and the mismatch itself.
 fn keep_findings(outcome: &mut SaveOutcome, findings: Vec<Finding>, matched: bool) {
-    outcome.findings.extend(
-        findings.into_iter().filter(|f| f.severity >= Severity::Warning || !matched),
-    );
+    outcome
+        .findings
+        .extend(findings.into_iter().filter(|f| f.severity >= Severity::Warning || !matched));
 }
 
 fn blob_header(path: &[u8], size: u64, mtime: i64) -> EntryHeader<'_> {
@@ -426,7 +433,8 @@ fn tar_size(content: &SafeDir, job: &LayerJob, limits: Limits) -> Result<u64, Sa
         what: format!("layer {} cannot be rebuilt", job.chain_id.short()),
         findings: vec![(*f).with_layer(job.chain_id)],
     };
-    let mut s = verify::LayerStream::open(content, &job.tar_split, None, limits).map_err(unsavable)?;
+    let mut s =
+        verify::LayerStream::open(content, &job.tar_split, None, limits).map_err(unsavable)?;
     let mut total = 0u64;
     while let Some(e) = s.next_event().map_err(unsavable)? {
         total = total.saturating_add(match e {
@@ -488,10 +496,13 @@ fn write_blob_layer(
     };
     let corrupt = |e: String| SaveError::Unsavable {
         what: format!("layer {}: its blob {} is not a readable layer", chain.short(), blob.digest),
-        findings: vec![Finding::error(Code::ContentBlobCorrupt, e).with_layer(chain).with_file(&blob.path)],
+        findings: vec![Finding::error(Code::ContentBlobCorrupt, e)
+            .with_layer(chain)
+            .with_file(&blob.path)],
     };
     let digests_of = |r: &mut dyn Read| -> Result<verify::blob::BlobDigests, String> {
-        let mut m = BlobMembers::new(r, blob.compression, opts.limits).map_err(|e| e.to_string())?;
+        let mut m =
+            BlobMembers::new(r, blob.compression, opts.limits).map_err(|e| e.to_string())?;
         while m.next_event().map_err(|e| e.to_string())?.is_some() {}
         m.finish().map_err(|e| e.to_string())
     };
@@ -514,7 +525,10 @@ fn write_blob_layer(
         findings.push(
             Finding::error(
                 Code::ContentBlobMismatch,
-                format!("the layer blob {} hashes to {}: its content is not what its name says", blob.digest, d.compressed),
+                format!(
+                    "the layer blob {} hashes to {}: its content is not what its name says",
+                    blob.digest, d.compressed
+                ),
             )
             .with_layer(chain)
             .with_file(&blob.path),
@@ -548,7 +562,12 @@ fn write_blob_layer(
         format!("recorded {}, on disk {} (blob {})", job.diff_id, d.uncompressed, d.compressed)
     });
     outcome.findings.extend(findings);
-    outcome.layers.push(SavedLayer { diff_id: job.diff_id, digest: name, size: meta.size, matched });
+    outcome.layers.push(SavedLayer {
+        diff_id: job.diff_id,
+        digest: name,
+        size: meta.size,
+        matched,
+    });
     // The OCI name of the blob's compression: the manifest written is an OCI one.
     let media_type = match blob.compression {
         Compression::None => OCI_LAYER.to_owned(),
@@ -556,7 +575,12 @@ fn write_blob_layer(
         Compression::Zstd => format!("{OCI_LAYER}+zstd"),
     };
     Ok(Written {
-        desc: Descriptor { media_type, digest: name, size: meta.size, annotations: BTreeMap::new() },
+        desc: Descriptor {
+            media_type,
+            digest: name,
+            size: meta.size,
+            annotations: BTreeMap::new(),
+        },
         mismatch,
     })
 }
