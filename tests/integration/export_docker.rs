@@ -51,7 +51,9 @@ fn entries(path: &Path) -> BTreeMap<Vec<u8>, Entry> {
             kind: h.entry_type().as_byte(),
             size: h.size().unwrap(),
             sha256: hex::encode(Sha256::digest(&data)),
-            mode: h.mode().unwrap(),
+            // Permission bits: 20.10's Go also sets the type bits (0o100000...) there,
+            // which the type flag already says; 28's does not (nor does strata).
+            mode: h.mode().unwrap() & 0o7777,
             uid: h.uid().unwrap(),
             gid: h.gid().unwrap(),
             link: e.link_name_bytes().map(|l| l.to_vec()).unwrap_or_default(),
