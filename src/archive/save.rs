@@ -296,18 +296,24 @@ pub fn save(
             config: blob_name(&config_digest),
             repo_tags: (!want.tags.is_empty()).then(|| want.tags.clone()),
             layers: layers.iter().map(|l| blob_name(&l.digest)).collect(),
-            layer_sources: diff_ids
-                .iter()
-                .zip(&layers)
-                .map(|(d, l)| {
-                    let source = LayerSource {
-                        media_type: l.media_type.clone(),
-                        size: l.size,
-                        digest: l.digest,
-                    };
-                    (d.to_string(), source)
-                })
-                .collect(),
+            // Docker writes these for graphdriver layers only; its containerd-store
+            // save, whose layers are the compressed blobs, has none.
+            layer_sources: if g.containerd.is_some() {
+                BTreeMap::new()
+            } else {
+                diff_ids
+                    .iter()
+                    .zip(&layers)
+                    .map(|(d, l)| {
+                        let source = LayerSource {
+                            media_type: l.media_type.clone(),
+                            size: l.size,
+                            digest: l.digest,
+                        };
+                        (d.to_string(), source)
+                    })
+                    .collect()
+            },
         });
     }
     let idx = OciIndex {
