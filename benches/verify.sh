@@ -68,6 +68,8 @@ EOF
     touch "$CACHE/ready"
 }
 [ -f "$CACHE/ready" ] || build_root
+# benches/save.sh builds the same data-root through this script, then times save itself.
+[ -z "${STRATA_BENCH_BUILD_ONLY:-}" ] || exit 0
 
 # ------------------------------------------------------------ strata binary
 if [ -z "${STRATA_BIN:-}" ]; then

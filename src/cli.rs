@@ -160,6 +160,35 @@ enum Command {
     },
     /// One account, sorted by time, of every file of every layer and container and every event the metadata records
     Timeline(TimelineArgs),
+    /// Save images to a tar archive `docker load` accepts, as `docker save` writes it; every layer checked against its DiffID on the way
+    Save(SaveArgs),
+    /// Export the flattened filesystem of a container (or of an image) to a tar archive, as `docker export` writes it
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SaveArgs {
+    /// Images (id, short id, name:tag, name@digest); a name:tag records that tag
+    #[arg(required = true)]
+    references: Vec<String>,
+
+    /// Write the archive to FILE (`-` for stdout); written under a temporary name and renamed when complete
+    #[arg(long, short = 'o', value_name = "FILE", required = true)]
+    output: PathBuf,
+
+    /// Write a layer that does not match its DiffID as it is on disk and record the mismatch in index.json, instead of stopping
+    #[arg(long)]
+    allow_mismatch: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// Container (id, short id, name) or image (id, short id, name:tag, name@digest)
+    reference: String,
+
+    /// Write the archive to FILE (`-` for stdout); written under a temporary name and renamed when complete
+    #[arg(long, short = 'o', value_name = "FILE", required = true)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -477,7 +506,9 @@ impl Plan {
             Command::Verify(a) => Some(a.out),
             Command::Audit(a) => Some(a.out),
             Command::RegistryCheck(a) => Some(a.out),
-            Command::Tree { .. } | Command::Timeline(_) => None,
+            Command::Tree { .. } | Command::Timeline(_) | Command::Save(_) | Command::Export(_) => {
+                None
+            }
         };
         let sub = output.and_then(|o| o.format);
         let digests = matches!(&cli.command, Command::Images(a) if a.digests);
@@ -593,6 +624,7 @@ impl Plan {
                 *slot = file;
                 *spill_slot = spill;
             }
+            Job::Save(_, _, slot) | Job::Export(_, _, slot) => *slot = file,
             _ => {}
         }
         let stdout = io::stdout();
@@ -607,6 +639,8 @@ impl Plan {
         let p = match &self.command {
             Command::Audit(a) => a.output.as_deref(),
             Command::Timeline(a) => a.output.as_deref(),
+            Command::Save(a) => Some(a.output.as_path()),
+            Command::Export(a) => Some(a.output.as_path()),
             _ => None,
         }?;
         (p.as_os_str() != "-").then_some(p)
@@ -691,9 +725,7 @@ impl Plan {
         };
         if let Some(net) = net {
             read.extend(
-                net.registry_auth_file
-                    .clone()
-                    .or_else(strata::online::auth::docker_config_path),
+                net.registry_auth_file.clone().or_else(strata::online::auth::docker_config_path),
             );
         }
         read
@@ -826,6 +858,32 @@ impl Plan {
                 Job::RegistryCheck(args, (!args.references.is_empty()).then_some(only))
             }
             Command::Timeline(args) => Job::Timeline(args, None, None),
+            Command::Save(args) => {
+                let mut images: Vec<strata::archive::save::SaveImage> = Vec::new();
+                for r in &args.references {
+                    let Target::Image(id) = resolve_or_report(g, r, Kinds::IMAGES)? else {
+                        return None;
+                    };
+                    let img = g.images.get(&id)?;
+                    // A name:tag records that tag, as `docker save` does; an ID none.
+                    let tag = strata::reference::Reference::parse(r)
+                        .ok()
+                        .filter(|p| p.digest.is_none())
+                        .map(|p| p.with_default_tag().familiar())
+                        .filter(|t| img.repo_tags.contains(t));
+                    match images.iter_mut().find(|i| i.id == id) {
+                        Some(i) => i.tags.extend(tag.filter(|t| !i.tags.contains(t))),
+                        None => images.push(strata::archive::save::SaveImage {
+                            id,
+                            tags: tag.into_iter().collect(),
+                        }),
+                    }
+                }
+                Job::Save(args, images, None)
+            }
+            Command::Export(args) => {
+                Job::Export(args, resolve_or_report(g, &args.reference, Kinds::ALL)?, None)
+            }
         })
     }
 
@@ -853,6 +911,10 @@ impl Plan {
             }
             Job::Timeline(args, file, spill) => {
                 return self.timeline(args, file, spill, g, root, out);
+            }
+            Job::Save(args, images, file) => return self.save(args, &images, file, g, root, out),
+            Job::Export(args, target, file) => {
+                return self.export(args, &target, file, g, root, out);
             }
             Job::Images => {
                 // After a migration both stores hold images: list both, labelled.
@@ -1312,6 +1374,197 @@ impl Plan {
         Ok(exit::OK)
     }
 
+    /// `-o -` sends an archive to stdout, never to a terminal. (A file named by `-o`
+    /// is opened before the sandbox starts: see [`Plan::output_path`].)
+    fn archive_to_stdout_ok(&self) -> anyhow::Result<()> {
+        use std::io::IsTerminal;
+        if io::stdout().is_terminal() {
+            anyhow::bail!(
+                "refusing to write a tar archive to a terminal: redirect stdout or give -o FILE"
+            );
+        }
+        Ok(())
+    }
+
+    /// A byte-counting progress bar on stderr, for a person at a terminal.
+    fn bytes_bar(&self, total: u64, what: &str) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        if self.quiet || !io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {what} {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, {{eta}})"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }
+
+    /// Prints the findings that explain a stop, or that the output carries, on stderr.
+    fn print_findings(&self, findings: &[Finding]) {
+        for f in findings.iter().take(20) {
+            let place = [f.path.as_deref(), f.file.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let place = if place.is_empty() { String::new() } else { format!(" ({place})") };
+            eprintln!(
+                "strata: {}: {}{}",
+                f.severity,
+                strata::finding::terminal_safe(&f.message),
+                strata::finding::terminal_safe(&place)
+            );
+        }
+        if findings.len() > 20 {
+            eprintln!(
+                "strata: ... and {} more; `strata verify` lists them all",
+                findings.len() - 20
+            );
+        }
+    }
+
+    fn save(
+        &self,
+        args: &SaveArgs,
+        images: &[strata::archive::save::SaveImage],
+        file: Option<OutputFile>,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        let mut file = file;
+        if file.is_none() {
+            self.archive_to_stdout_ok()?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let total: u64 = images
+            .iter()
+            .filter_map(|i| g.images.get(&i.id))
+            .flat_map(|i| i.chain_ids.iter())
+            .filter(|c| seen.insert(**c))
+            .filter_map(|c| g.layers.get(c))
+            .filter_map(|l| {
+                l.record.size.or(l
+                    .containerd
+                    .as_ref()
+                    .and_then(|c| c.blob.as_ref())
+                    .map(|b| b.size))
+            })
+            .map(|s| s.max(0) as u64)
+            .fold(0, u64::saturating_add);
+        let bar = self.bytes_bar(total, "saving");
+        let tick = |n: u64| bar.inc(n);
+        let opts = strata::archive::save::SaveOptions {
+            allow_mismatch: args.allow_mismatch,
+            limits: self.limits,
+        };
+        let result = strata::archive::save::save(
+            g,
+            root,
+            images,
+            &opts,
+            Some(&tick),
+            match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            },
+        );
+        bar.finish_and_clear();
+        match result {
+            Ok(outcome) => {
+                if let Some(f) = file {
+                    f.commit()?;
+                }
+                if !self.quiet {
+                    self.print_findings(&outcome.findings);
+                }
+                let mismatched = outcome.layers.iter().filter(|l| !l.matched).count();
+                if !self.quiet {
+                    let bytes: u64 = outcome.layers.iter().map(|l| l.size).sum();
+                    eprintln!(
+                        "strata: saved {} image(s), {} layer(s), {} bytes of layers to {}{}",
+                        images.len(),
+                        outcome.layers.len(),
+                        bytes,
+                        args.output.display(),
+                        if mismatched > 0 {
+                            format!("; {mismatched} layer(s) do not match their DiffID (recorded in index.json)")
+                        } else {
+                            "; every layer matches its DiffID".to_owned()
+                        }
+                    );
+                }
+                Ok(if mismatched > 0 { exit::FINDINGS } else { exit::OK })
+            }
+            Err(e) => {
+                drop(file);
+                self.print_findings(e.findings());
+                eprintln!("strata: {e}");
+                Ok(match e {
+                    strata::archive::save::SaveError::Io(_) => exit::CANNOT_RUN,
+                    _ => exit::FINDINGS,
+                })
+            }
+        }
+    }
+
+    fn export(
+        &self,
+        args: &ExportArgs,
+        target: &Target,
+        file: Option<OutputFile>,
+        g: &Graph,
+        root: &SafeDir,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
+        use strata::archive::export;
+        let stack = match target {
+            Target::Container(id) => match g.containers.get(id) {
+                Some(c) => export::container_stack(g, c),
+                None => anyhow::bail!("container {id} is not in the store"),
+            },
+            Target::Image(id) => match g.images.get(id) {
+                Some(i) => export::image_stack(g, i),
+                None => anyhow::bail!("image {id} is not in the store"),
+            },
+            Target::Layer(_) => anyhow::bail!("export takes a container or an image, not a layer"),
+        };
+        let mut file = file;
+        if file.is_none() {
+            self.archive_to_stdout_ok()?;
+        }
+        let bar = self.bytes_bar(0, "exporting");
+        let tick = |n: u64| bar.inc(n);
+        let result = export::export(
+            g,
+            root,
+            &stack,
+            Some(&tick),
+            match &mut file {
+                Some(f) => &mut f.file,
+                None => out,
+            },
+        );
+        bar.finish_and_clear();
+        let outcome = result?;
+        if let Some(f) = file {
+            f.commit()?;
+        }
+        if !self.quiet {
+            self.print_findings(&outcome.findings);
+            eprintln!(
+                "strata: exported {} entries, {} bytes of file content to {}",
+                outcome.entries,
+                outcome.content_bytes,
+                args.output.display()
+            );
+        }
+        Ok(if outcome.findings.is_empty() { exit::OK } else { exit::FINDINGS })
+    }
+
     fn verify(
         &self,
         args: &VerifyArgs,
@@ -1362,7 +1615,10 @@ enum Job<'a> {
     Inspect(Target),
     InspectVolume(&'a str),
     Files(Vec<LayerId>),
-    Tree { filter: report::tree::TreeFilter, style: report::tree::TreeStyle },
+    Tree {
+        filter: report::tree::TreeFilter,
+        style: report::tree::TreeStyle,
+    },
     Diff(strata::id::ContainerId, strata::analysis::diff::DiffOptions),
     History(strata::digest::ImageId),
     Verify(&'a VerifyArgs, Selection),
@@ -1374,6 +1630,10 @@ enum Job<'a> {
     ),
     /// With the `-o` file and the sorter's spill file, both opened before the sandbox.
     Timeline(&'a TimelineArgs, Option<OutputFile>, Option<std::fs::File>),
+    /// With the `-o` file (`None` for stdout), opened before the sandbox starts.
+    Save(&'a SaveArgs, Vec<strata::archive::save::SaveImage>, Option<OutputFile>),
+    /// With the `-o` file (`None` for stdout), opened before the sandbox starts.
+    Export(&'a ExportArgs, Target, Option<OutputFile>),
 }
 
 /// The timeline sorter's spill file: anonymous, in `TMPDIR`, which must not lie inside a

@@ -6,6 +6,7 @@
 //! and check, and [`report`] renders. Nothing here prints or exits; the binary decides that.
 
 pub mod analysis;
+pub mod archive;
 pub mod audit;
 pub mod digest;
 pub mod finding;

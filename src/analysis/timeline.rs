@@ -271,13 +271,7 @@ impl Sorter {
 
     /// A sorter with runs of `run_rows` rows (small in tests, to exercise the merge).
     pub fn with_run_rows(file: std::fs::File, run_rows: usize) -> Self {
-        Self {
-            run: Vec::new(),
-            file,
-            spilled: Vec::new(),
-            end: 0,
-            run_rows: run_rows.max(1),
-        }
+        Self { run: Vec::new(), file, spilled: Vec::new(), end: 0, run_rows: run_rows.max(1) }
     }
 
     /// Adds a row, spilling the run when it is full.

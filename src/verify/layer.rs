@@ -703,8 +703,7 @@ impl Pass<'_, '_> {
                 let text = if self.ids.is_identity() {
                     format!("owner {}:{} (tar: {}:{})", disk.uid, disk.gid, h.uid, h.gid)
                 } else {
-                    let show =
-                        |v: Option<u32>| v.map_or("unmapped".to_string(), |v| v.to_string());
+                    let show = |v: Option<u32>| v.map_or("unmapped".to_string(), |v| v.to_string());
                     format!(
                         "owner {}:{} on disk, {}:{} in the container's user namespace (tar: {}:{})",
                         disk.uid,

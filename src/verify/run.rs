@@ -69,7 +69,8 @@ fn selected_layers(g: &Graph, sel: &Selection) -> BTreeSet<ChainId> {
 }
 
 /// Builds the job for one layer, or the finding that says why it cannot be checked.
-fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
+/// `save` rebuilds layers from the same jobs.
+pub fn job_for(g: &Graph, chain: &ChainId) -> Result<LayerJob, Box<Finding>> {
     let l = &g.layers[chain];
     let unverifiable = |code: Code, msg: String| Finding::error(code, msg).with_layer(*chain);
     let diff_id = l.record.diff_id.ok_or_else(|| {

@@ -78,21 +78,23 @@ fn help(args: &[&str]) -> String {
 }
 
 /// Commands with no table or JSON report, left out of [`all_commands_for`]: their
-/// output (a bodyfile, with the inode numbers and times of the very copy read) cannot
-/// be compared across copies as a report can. Their own modules test them on
-/// hostile input (`timeline_cli::hostile_*`).
-pub const OWN_FORMATS: &[&str] = &["timeline"];
+/// output (a bodyfile with the inode numbers and times of the very copy read; a tar
+/// archive written to `-o`) cannot be compared across copies as a report can. Their own
+/// modules test them on hostile input (`timeline_cli::hostile_*`, `save_docker`,
+/// `export_docker`).
+pub const OWN_FORMATS: &[&str] = &["timeline", "save", "export"];
 
-/// Every subcommand `strata --help` lists (but `help` and [`OWN_FORMATS`]), each with the references
-/// its usage line asks for. Commands added later are picked up without touching the
-/// tests. For a command that needs a reference, candidates are tried on `root` (tags
-/// and container names strata itself lists there, then `extra`) and the first it
-/// accepts is used, so `history` gets an image and `diff` a container.
 /// Commands the harness leaves out: `registry-check` asks live registries (its answer
 /// depends on what listens on the host's network, not on the copy read); its hostile
 /// servers are `registry_online`'s.
 pub const NETWORK_COMMANDS: &[&str] = &["registry-check"];
 
+/// Every subcommand `strata --help` lists (but `help`, [`OWN_FORMATS`] and
+/// [`NETWORK_COMMANDS`]), each with the references its usage line asks for. Commands
+/// added later are picked up without touching the tests. For a command that needs a
+/// reference, candidates are tried on `root` (tags and container names strata itself
+/// lists there, then `extra`) and the first it accepts is used, so `history` gets an
+/// image and `diff` a container.
 pub fn all_commands_for(root: &Path, extra: &[&str]) -> Vec<Vec<String>> {
     let top = help(&[]);
     let mut names = Vec::new();
