@@ -166,8 +166,9 @@ pub fn read_containers(
 ) -> BTreeMap<ContainerId, ContainerRecord> {
     let mut out = BTreeMap::new();
     let base = Path::new("containers");
-    for entry in ctx.list_dir_or_finding(base, findings).unwrap_or_default() {
-        let Some(id) = entry.name.to_str() else { continue };
+    let entries = ctx.list_dir_or_finding(base, findings).unwrap_or_default();
+    let (records, found) = super::par_read(entries, |entry, findings| {
+        let id = entry.name.to_str()?;
         let dir = base.join(id);
         let rel = dir.join("config.v2.json");
         let bytes = match ctx.root.read_file(&rel, ctx.limits.max_metadata_bytes) {
@@ -182,7 +183,7 @@ pub fn read_containers(
             }
             Err(e) => {
                 findings.push(read_error_finding(&e, &rel, ctx.root.path()));
-                continue;
+                return None;
             }
         };
         let raw = match parse_container_config(&bytes) {
@@ -195,7 +196,7 @@ pub fn read_containers(
                     )
                     .with_file(&rel),
                 );
-                continue;
+                return None;
             }
         };
         if raw.id.as_deref() != Some(id) {
@@ -224,22 +225,21 @@ pub fn read_containers(
             Some(c) => (c.image, c.labels.unwrap_or_default()),
             None => (None, BTreeMap::new()),
         };
-        out.insert(
-            ContainerId::new(id),
-            ContainerRecord {
-                id: ContainerId::new(id),
-                name: raw.name.map(|n| n.trim_start_matches('/').to_owned()),
-                image,
-                image_ref,
-                state: raw.state.unwrap_or_default(),
-                created: raw.created,
-                driver: raw.driver,
-                path: raw.path,
-                args: raw.args.unwrap_or_default(),
-                labels,
-                dir,
-            },
-        );
-    }
+        Some(ContainerRecord {
+            id: ContainerId::new(id),
+            name: raw.name.map(|n| n.trim_start_matches('/').to_owned()),
+            image,
+            image_ref,
+            state: raw.state.unwrap_or_default(),
+            created: raw.created,
+            driver: raw.driver,
+            path: raw.path,
+            args: raw.args.unwrap_or_default(),
+            labels,
+            dir,
+        })
+    });
+    findings.extend(found);
+    out.extend(records.into_iter().map(|c| (c.id.clone(), c)));
     out
 }

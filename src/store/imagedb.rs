@@ -171,21 +171,17 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
     let Some(entries) = ctx.list_dir_or_finding(&content_dir, findings) else {
         return out;
     };
-    for entry in entries {
-        let Some(name) = entry.name.to_str() else {
-            continue;
-        };
+    let (records, found) = super::par_read(entries, |entry, findings| {
+        let name = entry.name.to_str()?;
         // Temp files (`.tmp-*`) and anything else not named by a digest are not images.
-        let Ok(id) = ImageId::from_hex(name) else {
-            continue;
-        };
+        let id = ImageId::from_hex(name).ok()?;
         let content_file = content_dir.join(name);
         let raw = match ctx.root.read_file(&content_file, ctx.limits.max_metadata_bytes) {
             Ok(b) => b,
             Err(e) => {
                 findings
                     .push(read_error_finding(&e, &content_file, ctx.root.path()).with_image(id));
-                continue;
+                return None;
             }
         };
         let config = match parse_config(&raw) {
@@ -219,11 +215,10 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
         let last_updated =
             ctx.read_small_text(&meta_dir.join("lastUpdated"), findings).filter(|s| !s.is_empty());
         let built_locally = ctx.root.exists(&meta_dir.join("builtLocally"));
-        out.insert(
-            id,
-            ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file },
-        );
-    }
+        Some(ImageRecord { id, raw, config, parent, last_updated, built_locally, content_file })
+    });
+    findings.extend(found);
+    out.extend(records.into_iter().map(|r| (r.id, r)));
     out
 }
 

@@ -131,26 +131,42 @@ pub fn read_layerdb(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> LayerDb {
     let mut db = LayerDb::default();
     let base = ctx.image_root.join("layerdb");
     let sha_dir = base.join("sha256");
-    for entry in ctx.list_dir_or_finding(&sha_dir, findings).unwrap_or_default() {
-        let Some(name) = entry.name.to_str() else { continue };
+    enum Entry {
+        Layer(LayerRecord),
+        Removing(RemovingLayer),
+    }
+    let entries = ctx.list_dir_or_finding(&sha_dir, findings).unwrap_or_default();
+    let (read, found) = super::par_read(entries, |entry, findings| {
+        let name = entry.name.to_str()?;
         let dir = sha_dir.join(name);
         if name.ends_with("-removing") {
             let cache_id = ctx
                 .read_small_text(&dir.join("cache-id"), findings)
                 .map(|s| CacheId::new(s.trim()))
                 .filter(|s| is_safe_dir_name(s));
-            db.removing.push(RemovingLayer { dir, cache_id });
-            continue;
+            return Some(Entry::Removing(RemovingLayer { dir, cache_id }));
         }
-        let Ok(chain_id) = ChainId::from_hex(name) else { continue };
-        db.layers.insert(chain_id, read_layer(ctx, chain_id, dir, findings));
+        let chain_id = ChainId::from_hex(name).ok()?;
+        Some(Entry::Layer(read_layer(ctx, chain_id, dir, findings)))
+    });
+    findings.extend(found);
+    for e in read {
+        match e {
+            Entry::Layer(l) => {
+                db.layers.insert(l.chain_id, l);
+            }
+            Entry::Removing(r) => db.removing.push(r),
+        }
     }
     let mounts_dir = base.join("mounts");
-    for entry in ctx.list_dir_or_finding(&mounts_dir, findings).unwrap_or_default() {
-        let Some(name) = entry.name.to_str() else { continue };
+    let entries = ctx.list_dir_or_finding(&mounts_dir, findings).unwrap_or_default();
+    let (mounts, found) = super::par_read(entries, |entry, findings| {
+        let name = entry.name.to_str()?;
         let dir = mounts_dir.join(name);
-        db.mounts.insert(name.to_owned(), read_mount(ctx, name, dir, findings));
-    }
+        Some(read_mount(ctx, name, dir, findings))
+    });
+    findings.extend(found);
+    db.mounts = mounts.into_iter().map(|m| (m.name.clone(), m)).collect();
     let tmp_dir = base.join("tmp");
     for entry in ctx.list_dir_or_finding(&tmp_dir, findings).unwrap_or_default() {
         db.tmp_leftovers.push(tmp_dir.join(&entry.name));

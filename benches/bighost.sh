@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bighost.sh - strata on a big host (10,000 images, 1,000 containers) beside the live engine
+# answering the same questions from its memory, warm and cold (issue 15).
+#
+# Built once by a real dockerd (Debian's 20.10, overlay2) and cached (STRATA_BENCH_BIG_CACHE,
+# default /var/tmp/strata-bench-big; delete root.ready to rebuild):
+#   10,000 images loaded by `docker load` of archives from benches/gen-load-archive.py
+#   (50 base layers, each image one layer of its own, tagged across 50 repositories), and
+#   1,000 containers by `docker create`. `docker load` rather than the 10,000 `docker commit`s
+#   issue 15 describes: the engine writes the same stores (imagedb, layerdb, overlay2 dirs,
+#   repositories.json) in a fraction of the hour commits take here.
+#
+# Timed in one run, page cache warm (median of RUNS) and cold (caches dropped before each):
+#   strata images / df / audit --metadata-only, peak RSS of each
+#   the live engine on the same root: GET /images/json?all=1, docker image ls -a,
+#   GET /system/df, docker system df -v (median of RUNS, after one warming call)
+#   the sequential floor: find image/ -type f | xargs cat (cold)
+# Needs root. Exit 77 when it cannot run here.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${STRATA_BENCH_BIG_CACHE:-/var/tmp/strata-bench-big}
+N=${STRATA_BENCH_BIG_IMAGES:-10000}
+NC=${STRATA_BENCH_BIG_CONTAINERS:-1000}
+RUNS=${STRATA_BENCH_RUNS:-5}
+STRATA=${STRATA:-$HERE/target/release/strata}
+ROOT=$CACHE/root
+B=$CACHE/run
+me=bighost.sh
+
+[ "$(id -u)" -eq 0 ] || { echo "$me: needs root (dockerd)" >&2; exit 77; }
+for t in dockerd docker curl python3 /usr/bin/time; do
+    command -v "$t" >/dev/null || { echo "$me: $t not installed" >&2; exit 77; }
+done
+log() { printf '== %s\n' "$*" >&2; }
+
+DOCKERD_PID=
+start_dockerd() {
+    mkdir -p "$B/exec" "$ROOT"
+    export DOCKER_HOST="unix://$B/sock" DOCKER_CONFIG="$B/cli"
+    mkdir -p "$DOCKER_CONFIG"
+    dockerd --data-root "$ROOT" --exec-root "$B/exec" -H "$DOCKER_HOST" --pidfile "$B/pid" \
+        --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \
+        >"$B/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    for _ in $(seq 1 120); do docker version >/dev/null 2>&1 && return 0; sleep 0.5; done
+    tail -20 "$B/dockerd.log" >&2; exit 77
+}
+stop_dockerd() {
+    [ -n "$DOCKERD_PID" ] || return 0
+    kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+    DOCKERD_PID=
+    awk -v d="$CACHE" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
+}
+trap stop_dockerd EXIT
+
+build() {
+    log "building $N images and $NC containers in $ROOT (once)"
+    rm -rf "$ROOT" "$B"
+    start_dockerd
+    local t0=$SECONDS batch=1000 first=0
+    while [ "$first" -lt "$N" ]; do
+        local count=$(( N - first < batch ? N - first : batch ))
+        python3 "$HERE/benches/gen-load-archive.py" "$B/load.tar" "$first" "$count"
+        docker load -q -i "$B/load.tar" >/dev/null
+        first=$(( first + count ))
+        log "  $first images ($(( SECONDS - t0 )) s)"
+    done
+    rm -f "$B/load.tar"
+    seq 0 $(( NC - 1 )) | xargs -P4 -I{} sh -c \
+        'docker create --name c{} "bench/r$(( {} % 50 )):{}" /bin/sh >/dev/null'
+    log "  built in $(( SECONDS - t0 )) s"
+    stop_dockerd
+    touch "$CACHE/root.ready"
+}
+
+[ -f "$CACHE/root.ready" ] || build
+[ "${1:-}" = build ] && exit 0
+[ -x "$STRATA" ] || (cd "$HERE" && cargo build --release -q)
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# secs CMD...: wall seconds of one run, output discarded
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc; }
+med() { local i; for i in $(seq 1 "$RUNS"); do secs "$@"; done | median; }
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-34s %10s %10s\n' "work (10k root, warm)" "seconds" "peak KiB"
+for cmd in "images" "df" "audit --metadata-only"; do
+    # shellcheck disable=SC2086
+    "$STRATA" --root "$ROOT" $cmd --format json >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    printf '%-34s %10.3f %10s\n' "strata $cmd" "$(med "$STRATA" --root "$ROOT" $cmd --format json)" \
+        "$(rss "$STRATA" --root "$ROOT" $cmd --format json)"
+done
+# shellcheck disable=SC2086
+printf '%-34s %10s %10s\n' "strata audit (full)" "-" "$(rss "$STRATA" --root "$ROOT" audit --format json)"
+
+start_dockerd
+api() { curl -sf --unix-socket "$B/sock" "http://localhost$1"; }
+api /images/json?all=1 >/dev/null; api /system/df >/dev/null
+printf '%-34s %10.3f\n' "engine GET /images/json?all=1" "$(med api '/images/json?all=1')"
+printf '%-34s %10.3f\n' "engine docker image ls -a" "$(med docker image ls -a)"
+printf '%-34s %10.3f\n' "engine GET /system/df" "$(med api /system/df)"
+printf '%-34s %10.3f\n' "engine docker system df -v" "$(med docker system df -v)"
+stop_dockerd
+
+printf '%-34s %10s\n' "cold (caches dropped before each)" "seconds"
+floor() { find "$ROOT/image" -type f -print0 | xargs -0 cat >/dev/null; }
+drop; printf '%-34s %10.3f\n' "floor: find image/ | xargs cat" "$(secs floor)"
+for cmd in "images" "audit --metadata-only"; do
+    # shellcheck disable=SC2086
+    drop; printf '%-34s %10.3f\n' "strata $cmd" "$(secs "$STRATA" --root "$ROOT" $cmd --format json)"
+done
