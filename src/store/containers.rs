@@ -179,7 +179,7 @@ pub fn read_containers(
                     && ctx.root.exists(&dir.join("config.json"))
                     && crate::store::legacy::is_legacy(ctx.root) =>
             {
-                continue
+                return None
             }
             Err(e) => {
                 findings.push(read_error_finding(&e, &rel, ctx.root.path()));
