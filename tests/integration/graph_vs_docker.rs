@@ -316,6 +316,8 @@ fn live_engine_fresh_data_root() {
         .arg("--out")
         .arg(out.path())
         .arg("basic")
+        // Not 5000: registry_online serves the fixtures' registries there.
+        .env("STRATA_REGISTRY_PORT_FROM", "5300")
         .stdout(std::process::Stdio::null())
         .status()
         .expect("run fixtures/make-fixtures.sh");
