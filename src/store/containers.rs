@@ -181,6 +181,23 @@ pub fn read_containers(
             {
                 return None
             }
+            // A container directory without its config: one the engine is creating (the
+            // directory comes first, the config after the RW layer) or removing, or a
+            // creation a crash cut short. Docker skips it on restore: a warning, not the
+            // corruption of a file that is there.
+            Err(e) if e.is_not_found() => {
+                findings.push(
+                    Finding::warning(
+                        Code::MetadataCorrupt,
+                        format!(
+                            "container {id}: no config.v2.json (a container being created or removed, or a creation that never finished); Docker skips it"
+                        ),
+                    )
+                    .with_subject(id)
+                    .with_file(&rel),
+                );
+                return None;
+            }
             Err(e) => {
                 findings.push(read_error_finding(&e, &rel, ctx.root.path()));
                 return None;

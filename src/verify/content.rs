@@ -28,6 +28,18 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
         let rel = blob_path(d);
         let mut file = match ctd.root.open_file(&rel) {
             Ok((f, _)) => f,
+            // Listed a moment ago and gone now: the store changed under the scan
+            // (containerd's garbage collector at work), which a static copy never does.
+            Err(e) if e.is_not_found() => {
+                findings.push(
+                    Finding::info(
+                        Code::ChangedDuringScan,
+                        format!("content {d} was removed while strata read it: {e}"),
+                    )
+                    .with_file(&rel),
+                );
+                continue;
+            }
             Err(e) => {
                 findings.push(
                     Finding::error(

@@ -51,7 +51,7 @@ fn cross_links_equal_v2metadata_and_repositories_json() {
     for name in GRAPHDRIVER_FIXTURES {
         let root = data_root(name);
         let (_, r) = audit(&root, &["--metadata-only"]);
-        let img = root.join("image").join(r["driver"].as_str().unwrap());
+        let img = support::store_dir(&root).join("image").join(r["driver"].as_str().unwrap());
 
         // v2metadata on disk, by DiffID.
         let mut want: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();

@@ -56,7 +56,7 @@ fn scratch_layer(root: &Path) -> String {
 #[test]
 fn tree_views_match_snapshots() {
     require_root!();
-    for fx in GRAPHDRIVER_FIXTURES {
+    for fx in BASIC_SCENARIO_FIXTURES {
         let root = data_root(fx);
         for (name, args) in VIEWS {
             snapshot(&format!("tree_{fx}_{name}"), &tree(&root, args));
@@ -79,7 +79,7 @@ fn tree_views_match_snapshots() {
 #[test]
 fn json_forest_holds_each_layer_once() {
     require_root!();
-    for fx in GRAPHDRIVER_FIXTURES {
+    for fx in BASIC_SCENARIO_FIXTURES {
         let root = data_root(fx);
         let forest = run_json(&root, &["tree", "--all"]);
         let layers = run_json(&root, &["layers"]);
@@ -133,7 +133,7 @@ fn json_forest_holds_each_layer_once() {
 fn dot_renders_with_graphviz() {
     require_root!();
     require_tool!("dot", "-V", "apt-get install graphviz");
-    for fx in GRAPHDRIVER_FIXTURES {
+    for fx in BASIC_SCENARIO_FIXTURES {
         let root = data_root(fx);
         for args in [
             &["tree", "--format", "dot"][..],

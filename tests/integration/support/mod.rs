@@ -107,6 +107,10 @@ macro_rules! require_tool {
 /// Names of the graphdriver-store fixtures every comparison test runs over.
 pub const GRAPHDRIVER_FIXTURES: &[&str] = &["basic", "trixie26", "vfs", "userns", "rootless"];
 
+/// The graphdriver fixtures made by the `basic` scenario (the same images, tags and
+/// containers on three engines or drivers), for tests that rely on that scenario's images.
+pub const BASIC_SCENARIO_FIXTURES: &[&str] = &["basic", "trixie26", "vfs"];
+
 /// Docker's recorded answers for a fixture.
 pub fn answers(name: &str) -> PathBuf {
     repo().join("fixtures").join(name).join("docker")
@@ -156,6 +160,22 @@ pub fn extracted(name: &str, archive: &str) -> PathBuf {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     dest
+}
+
+/// Where a data-root's image store lives: the data-root itself, or under
+/// `--userns-remap` the `<uid>.<gid>` directory in it that holds `image/`.
+pub fn store_dir(root: &Path) -> PathBuf {
+    if root.join("image").is_dir() {
+        return root.to_path_buf();
+    }
+    let remapped = std::fs::read_dir(root).into_iter().flatten().flatten().find(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.split_once('.')
+            .is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok())
+            && e.path().join("image").is_dir()
+    });
+    remapped.map_or_else(|| root.to_path_buf(), |e| e.path())
 }
 
 /// The data-root of a fixture, extracted (needs root).
