@@ -1461,17 +1461,22 @@ impl Plan {
             allow_mismatch: args.allow_mismatch,
             limits: self.limits,
         };
-        let result = strata::archive::save::save(
-            g,
-            root,
-            images,
-            &opts,
-            Some(&tick),
-            match &mut file {
-                Some(f) => &mut f.file,
-                None => out,
-            },
-        );
+        let result = match &mut file {
+            // A new file: its layers are written at their offsets, in parallel.
+            Some(f) => {
+                f.file.flush().map_err(strata::archive::save::SaveError::Io).and_then(|()| {
+                    strata::archive::save::save_file(
+                        g,
+                        root,
+                        images,
+                        &opts,
+                        Some(&tick),
+                        f.file.get_ref(),
+                    )
+                })
+            }
+            None => strata::archive::save::save(g, root, images, &opts, Some(&tick), out),
+        };
         bar.finish_and_clear();
         match result {
             Ok(outcome) => {

@@ -220,6 +220,36 @@ impl<W: Write> TarWriter<W> {
     }
 }
 
+impl<W: Write + io::Seek> TarWriter<W> {
+    /// Leaves the current entry's content and its padding to be written later, at
+    /// the offset returned, by a [`TarWriter::entry_at`] writer: seeks past them.
+    pub fn defer_entry(&mut self) -> io::Result<u64> {
+        let at = self.written;
+        let n = self.owed + padding(self.entry_size).len() as u64;
+        let skip = i64::try_from(n).map_err(io::Error::other)?;
+        self.out.seek(io::SeekFrom::Current(skip))?;
+        self.written += n;
+        self.owed = 0;
+        self.entry_size = 0;
+        Ok(at)
+    }
+}
+
+impl<W: Write> TarWriter<W> {
+    /// A writer for the content of one entry of `size` bytes whose header is
+    /// already written (see [`TarWriter::defer_entry`]): [`Self::content`], then
+    /// [`Self::end_entry`].
+    pub fn entry_at(out: W, size: u64) -> Self {
+        Self { out, written: 0, owed: size, entry_size: size }
+    }
+
+    /// Flushes and gives the writer back.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 impl<W: Write> Write for TarWriter<W> {
     /// Content of the current entry (see [`TarWriter::content`]).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -24,7 +24,9 @@ use crate::verify::blob::{BlobMembers, Compression};
 use crate::verify::{self, LayerJob, Progress, VerifyOptions, VerifyStatus};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
 
 /// One image to save, with the tags to record for it (familiar `name:tag`).
 #[derive(Debug, Clone)]
@@ -169,6 +171,76 @@ struct Written {
     mismatch: Option<String>,
 }
 
+/// Where the archive goes: a stream, written in order, or a file, whose rebuilt
+/// layers are written at their offsets, several at once.
+enum Out<'a> {
+    Stream(&'a mut dyn Write),
+    File(io::BufWriter<&'a File>),
+}
+
+impl Write for Out<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Stream(w) => w.write(buf),
+            Out::File(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Out::Stream(w) => w.write_all(buf),
+            Out::File(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Stream(w) => w.flush(),
+            Out::File(w) => w.flush(),
+        }
+    }
+}
+
+impl Seek for Out<'_> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Out::Stream(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            Out::File(w) => w.seek(pos),
+        }
+    }
+}
+
+/// Writes at an offset of a file, moving on as it writes (`pwrite`): one per layer
+/// written in parallel.
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Write for At<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Buffer of each layer's writer into the archive file.
+const WRITE_BUF: usize = 1 << 20;
+
+/// A graphdriver layer whose header is written and whose content is left for later:
+/// rebuilt at its offset, alongside the others, once the rest is written.
+struct Deferred {
+    /// Offset of its content in the archive.
+    at: u64,
+    job: LayerJob,
+    size: u64,
+}
+
 /// Writes the archive of `images` to `out`. On `Err` what was written is incomplete.
 pub fn save(
     g: &Graph,
@@ -178,7 +250,48 @@ pub fn save(
     progress: Option<Progress<'_>>,
     out: &mut dyn Write,
 ) -> Result<SaveOutcome, SaveError> {
+    save_to(g, root, images, opts, progress, Out::Stream(out))
+}
+
+/// Writes the archive of `images` into `file`, a new empty regular file, from its
+/// start. Unlike [`save`], graphdriver layers are rebuilt at once on the cores there
+/// are, each written at its place in the archive (their sizes are known from their
+/// tar-splits beforehand); with `allow_mismatch` they are written one after another.
+/// On `Err` what was written is incomplete.
+pub fn save_file(
+    g: &Graph,
+    root: &SafeDir,
+    images: &[SaveImage],
+    opts: &SaveOptions,
+    progress: Option<Progress<'_>>,
+    file: &File,
+) -> Result<SaveOutcome, SaveError> {
+    save_to(
+        g,
+        root,
+        images,
+        opts,
+        progress,
+        Out::File(io::BufWriter::with_capacity(WRITE_BUF, file)),
+    )
+}
+
+fn save_to(
+    g: &Graph,
+    root: &SafeDir,
+    images: &[SaveImage],
+    opts: &SaveOptions,
+    progress: Option<Progress<'_>>,
+    out: Out<'_>,
+) -> Result<SaveOutcome, SaveError> {
     let content = g.content_root(root);
+    let file = match &out {
+        Out::File(w) => Some(*w.get_ref()),
+        Out::Stream(_) => None,
+    };
+    // Layers named by their DiffID have a size known from the tar-split alone.
+    let defer = file.is_some() && !opts.allow_mismatch;
+    let mut deferred: Vec<Deferred> = Vec::new();
     let mut tw = TarWriter::new(out);
     let mut outcome = SaveOutcome::default();
     let mut written: BTreeMap<DiffId, Written> = BTreeMap::new();
@@ -238,7 +351,24 @@ pub fn save(
                         })
                     }
                 };
-                let w = write_layer(content, &job, opts, mtime, progress, &mut tw, &mut outcome)?;
+                let w = if defer && job.blob.is_none() {
+                    let name = *job.diff_id.digest();
+                    let size = tar_size(content, &job, opts.limits)?;
+                    tw.begin_entry(&blob_header(blob_name(&name).as_bytes(), size, mtime))?;
+                    let at = tw.defer_entry()?;
+                    deferred.push(Deferred { at, job, size });
+                    Written {
+                        desc: Descriptor {
+                            media_type: OCI_LAYER.to_owned(),
+                            digest: name,
+                            size,
+                            annotations: BTreeMap::new(),
+                        },
+                        mismatch: None,
+                    }
+                } else {
+                    write_layer(content, &job, opts, mtime, progress, &mut tw, &mut outcome)?
+                };
                 blobs.insert(w.desc.digest);
                 written.insert(*diff, w);
             }
@@ -332,7 +462,62 @@ pub fn save(
         tw.file("repositories", &bytes, 0)?;
     }
     tw.finish()?;
+    if let Some(file) = file {
+        write_deferred(content, file, deferred, opts, progress, &mut outcome)?;
+    }
     Ok(outcome)
+}
+
+/// Rebuilds the deferred layers in parallel, each into its place in `file`, the
+/// largest first; then checks each against its DiffID, in archive order.
+fn write_deferred(
+    content: &SafeDir,
+    file: &File,
+    deferred: Vec<Deferred>,
+    opts: &SaveOptions,
+    progress: Option<Progress<'_>>,
+    outcome: &mut SaveOutcome,
+) -> Result<(), SaveError> {
+    use rayon::prelude::*;
+    let vopts =
+        VerifyOptions { quick: false, jobs: 1, limits: opts.limits, ..VerifyOptions::default() };
+    let mut order: Vec<usize> = (0..deferred.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(deferred[i].size));
+    let one = |d: &Deferred| -> io::Result<verify::LayerResult> {
+        let at = io::BufWriter::with_capacity(WRITE_BUF, At { file, pos: d.at });
+        let mut w = TarWriter::entry_at(at, d.size);
+        let r = verify::reassemble_layer(content, &d.job, &vopts, progress, &mut w)?;
+        w.end_entry()?;
+        w.into_inner()?;
+        Ok(r)
+    };
+    let mut results: Vec<(usize, io::Result<verify::LayerResult>)> =
+        order.par_iter().with_max_len(1).map(|&i| (i, one(&deferred[i]))).collect();
+    results.sort_by_key(|(i, _)| *i);
+    for ((_, r), d) in results.into_iter().zip(&deferred) {
+        let r = r?;
+        let chain = d.job.chain_id;
+        if r.status == VerifyStatus::Unverifiable {
+            return Err(SaveError::Unsavable {
+                what: format!("layer {} cannot be rebuilt", chain.short()),
+                findings: r.findings,
+            });
+        }
+        if r.computed_diff_id != Some(d.job.diff_id) {
+            return Err(SaveError::Mismatch {
+                layer: chain.short().to_owned(),
+                findings: r.findings,
+            });
+        }
+        keep_findings(outcome, r.findings, true);
+        outcome.layers.push(SavedLayer {
+            diff_id: d.job.diff_id,
+            digest: *d.job.diff_id.digest(),
+            size: d.size,
+            matched: true,
+        });
+    }
+    Ok(())
 }
 
 /// Writes one layer blob; stops on a mismatch unless it is allowed.
@@ -343,7 +528,7 @@ fn write_layer(
     opts: &SaveOptions,
     mtime: i64,
     progress: Option<Progress<'_>>,
-    tw: &mut TarWriter<&mut dyn Write>,
+    tw: &mut TarWriter<Out<'_>>,
     outcome: &mut SaveOutcome,
 ) -> Result<Written, SaveError> {
     let chain = job.chain_id;
@@ -455,7 +640,7 @@ fn tar_size(content: &SafeDir, job: &LayerJob, limits: Limits) -> Result<u64, Sa
 /// Copies what it reads into the archive entry, and counts it.
 struct Tee<'a, 'w> {
     file: std::fs::File,
-    tw: &'a mut TarWriter<&'w mut dyn Write>,
+    tw: &'a mut TarWriter<Out<'w>>,
     progress: Option<Progress<'a>>,
     error: Option<io::Error>,
 }
@@ -486,7 +671,7 @@ fn write_blob_layer(
     opts: &SaveOptions,
     mtime: i64,
     progress: Option<Progress<'_>>,
-    tw: &mut TarWriter<&mut dyn Write>,
+    tw: &mut TarWriter<Out<'_>>,
     outcome: &mut SaveOutcome,
 ) -> Result<Written, SaveError> {
     let chain = job.chain_id;
