@@ -29,7 +29,7 @@ B=$CACHE/run
 me=bighost.sh
 
 [ "$(id -u)" -eq 0 ] || { echo "$me: needs root (dockerd)" >&2; exit 77; }
-for t in dockerd docker curl python3 /usr/bin/time; do
+for t in dockerd docker curl python3 bc /usr/bin/time; do
     command -v "$t" >/dev/null || { echo "$me: $t not installed" >&2; exit 77; }
 done
 log() { printf '== %s\n' "$*" >&2; }
@@ -43,7 +43,7 @@ start_dockerd() {
         --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \
         >"$B/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
-    for _ in $(seq 1 120); do docker version >/dev/null 2>&1 && return 0; sleep 0.5; done
+    for _ in $(seq 1 1200); do docker version >/dev/null 2>&1 && return 0; sleep 0.5; done
     tail -20 "$B/dockerd.log" >&2; exit 77
 }
 stop_dockerd() {
@@ -77,20 +77,37 @@ build() {
 
 [ -f "$CACHE/root.ready" ] || build
 [ "${1:-}" = build ] && exit 0
-[ -x "$STRATA" ] || (cd "$HERE" && cargo build --release -q)
+# Always build: a release binary left from an older checkout would time the wrong code.
+[ -n "${STRATA_NO_BUILD:-}" ] || (cd "$HERE" && cargo build --release -q)
+[ -x "$STRATA" ] || { echo "$me: no $STRATA" >&2; exit 77; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -n | awk '/FAIL/ {f = 1} {a[NR]=$1} END {print f ? "FAIL" : a[int((NR+1)/2)]}'; }
 # secs CMD...: wall seconds of one run, output discarded
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# A command that could not run (strata exit 2, a curl error) used to be timed as a fast one;
+# now it prints FAIL, which the printf below refuses (set -e stops the run). strata exits 1
+# when audit finds problems: that is a finished run.
+secs() {
+    local s e rc=0
+    s=$(date +%s.%N)
+    "$@" >/dev/null 2>"$B/secs.err" || rc=$?
+    e=$(date +%s.%N)
+    if [ "$rc" -gt 1 ]; then
+        echo "$me: failed ($rc): $* ($(tail -1 "$B/secs.err"))" >&2
+        echo FAIL
+        return 0
+    fi
+    echo "$e - $s" | bc
+}
 med() { local i; for i in $(seq 1 "$RUNS"); do secs "$@"; done | median; }
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+mkdir -p "$B"
 printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %10s %10s\n' "work (10k root, warm)" "seconds" "peak KiB"
 for cmd in "images" "df" "audit --metadata-only"; do
     # shellcheck disable=SC2086
-    "$STRATA" --root "$ROOT" $cmd --format json >/dev/null 2>&1 || true
+    "$STRATA" --root "$ROOT" $cmd --format json >/dev/null || [ $? -le 1 ]
     # shellcheck disable=SC2086
     printf '%-34s %10.3f %10s\n' "strata $cmd" "$(med "$STRATA" --root "$ROOT" $cmd --format json)" \
         "$(rss "$STRATA" --root "$ROOT" $cmd --format json)"

@@ -3,9 +3,10 @@
 //! strata runs as root over trees an attacker may have shaped. Every open here is
 //! relative to a directory descriptor and resolved by the kernel with
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so no symlink and no `..` can lead a read
-//! outside the tree; final components are opened `O_NOFOLLOW | O_NONBLOCK` after an
-//! lstat has shown a regular file, so FIFOs and devices are never opened; nothing is
-//! ever opened for writing; and every whole-file read has a byte limit.
+//! outside the tree; final components are opened `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`
+//! and checked with fstat of the opened descriptor, so a FIFO never blocks, a device
+//! or FIFO is never read and no stat-then-open race exists; nothing is ever opened for
+//! writing; and every whole-file read has a byte limit.
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
@@ -376,36 +377,49 @@ impl SafeDir {
     }
 
     /// Opens a regular file for reading. Anything else (symlink, FIFO, device,
-    /// directory) is refused without being opened.
+    /// directory, socket) is refused and never read.
+    ///
+    /// One `openat2` and one `fstat` of the opened descriptor: the final component is
+    /// opened `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY` beneath this directory, so a symlink
+    /// fails to open, a FIFO opens without blocking and a terminal is never acquired;
+    /// the fstat of what was opened then decides, with no window between a stat and
+    /// the open. When the open fails, the path is looked at again with lstat so the
+    /// error names what is there (a socket, a link) as before.
     pub fn open_file(&self, rel: &Path) -> Result<(File, Meta), ReadError> {
-        let before = self.lstat(rel)?;
-        if before.kind == FileKind::Symlink {
-            return Err(ReadError::new(self.display_path(rel), ReadErrorKind::Symlink));
-        }
-        if before.kind != FileKind::File {
-            return Err(ReadError::new(
-                self.display_path(rel),
-                ReadErrorKind::NotRegular(before.kind),
-            ));
-        }
         let base = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
         // O_NOATIME keeps a forensic read from touching access times; only the owner
         // or a privileged process may ask for it, so fall back without it.
-        let fd = match self.open_how(rel, beneath(base | OFlag::O_NOATIME)) {
+        let opened = match self.open_how(rel, beneath(base | OFlag::O_NOATIME)) {
+            Err(e) if e.is_permission_denied() => self.open_how(rel, beneath(base)),
+            other => other,
+        };
+        let fd = match opened {
             Ok(fd) => fd,
-            Err(e) if e.is_permission_denied() => self.open_how(rel, beneath(base))?,
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.classify_open_error(rel, e)),
         };
         let st = fstat(fd.as_fd()).map_err(|e| ReadError::from_errno(self.display_path(rel), e))?;
-        let after = Meta::from_stat(&st);
-        if after.kind != FileKind::File || after.ino != before.ino || after.dev != before.dev {
-            // Swapped between lstat and open: treat as what it now is, never read it.
+        let meta = Meta::from_stat(&st);
+        if meta.kind != FileKind::File {
             return Err(ReadError::new(
                 self.display_path(rel),
-                ReadErrorKind::NotRegular(after.kind),
+                ReadErrorKind::NotRegular(meta.kind),
             ));
         }
-        Ok((File::from(fd), after))
+        Ok((File::from(fd), meta))
+    }
+
+    /// The error for a file that would not open: what lstat shows is there (a
+    /// symlink, a socket, a missing parent) when it says more than the open did.
+    fn classify_open_error(&self, rel: &Path, open_err: ReadError) -> ReadError {
+        let before = match self.lstat(rel) {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        match before.kind {
+            FileKind::Symlink => ReadError::new(self.display_path(rel), ReadErrorKind::Symlink),
+            FileKind::File => open_err,
+            kind => ReadError::new(self.display_path(rel), ReadErrorKind::NotRegular(kind)),
+        }
     }
 
     /// Reads a whole regular file, refusing more than `limit` bytes.

@@ -171,6 +171,16 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
     let Some(entries) = ctx.list_dir_or_finding(&content_dir, findings) else {
         return out;
     };
+    // One listing of `metadata/sha256` spares three failed lookups for every image that has no
+    // metadata directory (all of them, on a root filled by `docker load`). A name that is
+    // listed, whatever it is, is read as before; when the listing fails for another reason than
+    // absence, every image is looked up as before, so findings do not change.
+    let meta_names: Option<std::collections::HashSet<std::ffi::OsString>> =
+        match ctx.root.read_dir(&imagedb.join("metadata/sha256")) {
+            Ok(v) => Some(v.into_iter().map(|e| e.name).collect()),
+            Err(e) if e.is_not_found() => Some(Default::default()),
+            Err(_) => None,
+        };
     let (records, found) = super::par_read(entries, |entry, findings| {
         let name = entry.name.to_str()?;
         // Temp files (`.tmp-*`) and anything else not named by a digest are not images.
@@ -198,6 +208,17 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
                 None
             }
         };
+        if meta_names.as_ref().is_some_and(|m| !m.contains(&entry.name)) {
+            return Some(ImageRecord {
+                id,
+                raw,
+                config,
+                parent: None,
+                last_updated: None,
+                built_locally: false,
+                content_file,
+            });
+        }
         let meta_dir = imagedb.join("metadata/sha256").join(name);
         let parent = ctx.read_small_text(&meta_dir.join("parent"), findings).and_then(|s| {
             match ImageId::parse(s.trim()) {
