@@ -21,28 +21,7 @@ fn mode_string(f: &LayerFile) -> String {
         FileType::File => '-',
         FileType::Meta | FileType::Unknown => '?',
     };
-    let m = f.mode;
-    let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
-    let exec = |x: u32, special: u32, set: char, unset: char| match (m & x != 0, m & special != 0) {
-        (true, true) => set,
-        (false, true) => unset,
-        (true, false) => 'x',
-        (false, false) => '-',
-    };
-    [
-        t,
-        bit(0o400, 'r'),
-        bit(0o200, 'w'),
-        exec(0o100, 0o4000, 's', 'S'),
-        bit(0o040, 'r'),
-        bit(0o020, 'w'),
-        exec(0o010, 0o2000, 's', 'S'),
-        bit(0o004, 'r'),
-        bit(0o002, 'w'),
-        exec(0o001, 0o1000, 't', 'T'),
-    ]
-    .iter()
-    .collect()
+    super::permission_string(t, f.mode)
 }
 
 fn time_string(secs: i64) -> String {

@@ -118,6 +118,33 @@ pub fn opt_size(bytes: Option<i64>) -> String {
     bytes.map_or_else(|| "N/A".to_owned(), human_size)
 }
 
+/// `ls -l`'s mode column: the type character `t`, then `rwx` for owner, group and other
+/// from `mode`, with setuid, setgid and sticky shown as `s`/`S` and `t`/`T`.
+pub fn permission_string(t: char, mode: u32) -> String {
+    let bit = |mask: u32, c: char| if mode & mask != 0 { c } else { '-' };
+    let exec =
+        |x: u32, special: u32, set: char, unset: char| match (mode & x != 0, mode & special != 0) {
+            (true, true) => set,
+            (false, true) => unset,
+            (true, false) => 'x',
+            (false, false) => '-',
+        };
+    [
+        t,
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        exec(0o100, 0o4000, 's', 'S'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        exec(0o010, 0o2000, 's', 'S'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        exec(0o001, 0o1000, 't', 'T'),
+    ]
+    .iter()
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::human_size;

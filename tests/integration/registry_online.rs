@@ -373,6 +373,8 @@ fn online_answers_htpasswd_basic_auth_and_never_prints_the_password() {
     assert!(v["online"]["checks"].as_array().unwrap().iter().all(|c| c["status"] == "verified"));
     let all = format!("{v}{err}");
     assert!(!all.contains("s3cret-pw") && !all.contains("YWxpY2U6czNjcmV0LXB3"), "leak: {all}");
+    // DOCKER_CONFIG names a directory holding `config.json`.
+    std::fs::copy(&file, dir.path().join("config.json")).unwrap();
     let out = strata()
         .arg("--root")
         .arg(&root)
