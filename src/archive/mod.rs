@@ -59,6 +59,25 @@ pub struct EntryHeader<'a> {
     pub xattrs: &'a [(String, Vec<u8>)],
 }
 
+impl<'a> EntryHeader<'a> {
+    /// A root-owned entry of `kind` with `mode`, no link, device or xattrs: what the
+    /// archive's own files (blobs, JSON, directories) are written as.
+    pub fn plain(path: &'a [u8], kind: EntryKind, size: u64, mode: u32, mtime: i64) -> Self {
+        EntryHeader {
+            path,
+            kind,
+            size,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime,
+            link: b"",
+            device: (0, 0),
+            xattrs: &[],
+        }
+    }
+}
+
 /// A streaming tar writer that counts what it wrote.
 pub struct TarWriter<W: Write> {
     out: W,
@@ -180,36 +199,21 @@ impl<W: Write> TarWriter<W> {
 
     /// A whole small file entry.
     pub fn file(&mut self, path: &str, data: &[u8], mtime: i64) -> io::Result<()> {
-        self.begin_entry(&EntryHeader {
-            path: path.as_bytes(),
-            kind: EntryKind::File,
-            size: data.len() as u64,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
+        let size = data.len() as u64;
+        self.begin_entry(&EntryHeader::plain(
+            path.as_bytes(),
+            EntryKind::File,
+            size,
+            0o644,
             mtime,
-            link: b"",
-            device: (0, 0),
-            xattrs: &[],
-        })?;
+        ))?;
         self.content(data)?;
         self.end_entry()
     }
 
     /// A directory entry.
     pub fn dir(&mut self, path: &str, mtime: i64) -> io::Result<()> {
-        self.begin_entry(&EntryHeader {
-            path: path.as_bytes(),
-            kind: EntryKind::Dir,
-            size: 0,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            mtime,
-            link: b"",
-            device: (0, 0),
-            xattrs: &[],
-        })
+        self.begin_entry(&EntryHeader::plain(path.as_bytes(), EntryKind::Dir, 0, 0o755, mtime))
     }
 
     /// Writes the end-of-archive marker and flushes; gives the writer back.

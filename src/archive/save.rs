@@ -605,18 +605,7 @@ fn keep_findings(outcome: &mut SaveOutcome, findings: Vec<Finding>, matched: boo
 }
 
 fn blob_header(path: &[u8], size: u64, mtime: i64) -> EntryHeader<'_> {
-    EntryHeader {
-        path,
-        kind: EntryKind::File,
-        size,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        mtime,
-        link: b"",
-        device: (0, 0),
-        xattrs: &[],
-    }
+    EntryHeader::plain(path, EntryKind::File, size, 0o644, mtime)
 }
 
 /// The length of the layer tar its tar-split describes: segments plus file sizes.
