@@ -56,20 +56,25 @@ stop_dockerd() {
 trap stop_dockerd EXIT
 
 build() {
-    log "building $N images and $NC containers in $ROOT (once)"
-    rm -rf "$ROOT" "$B"
+    # A build takes most of an hour: it resumes after the last batch loaded (CACHE/loaded;
+    # loading a batch again is harmless, the engine keeps what it already has).
+    local t0=$SECONDS batch=1000 first
+    first=$(cat "$CACHE/loaded" 2>/dev/null || echo 0)
+    log "building $N images and $NC containers in $ROOT (once; from image $first)"
+    [ "$first" -gt 0 ] || rm -rf "$ROOT" "$B"
     start_dockerd
-    local t0=$SECONDS batch=1000 first=0
     while [ "$first" -lt "$N" ]; do
         local count=$(( N - first < batch ? N - first : batch ))
         python3 "$HERE/benches/gen-load-archive.py" "$B/load.tar" "$first" "$count"
         docker load -q -i "$B/load.tar" >/dev/null
         first=$(( first + count ))
+        echo "$first" >"$CACHE/loaded"
         log "  $first images ($(( SECONDS - t0 )) s)"
     done
     rm -f "$B/load.tar"
+    # `docker create` of a name that exists fails; a resumed build skips those.
     seq 0 $(( NC - 1 )) | xargs -P4 -I{} sh -c \
-        'docker create --name c{} "bench/r$(( {} % 50 )):{}" /bin/sh >/dev/null'
+        'docker create --name c{} "bench/r$(( {} % 50 )):{}" /bin/sh >/dev/null 2>&1 || docker inspect c{} >/dev/null'
     log "  built in $(( SECONDS - t0 )) s"
     stop_dockerd
     touch "$CACHE/root.ready"
