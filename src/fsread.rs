@@ -292,6 +292,16 @@ fn beneath(flags: OFlag) -> OpenHow {
     )
 }
 
+/// An `O_PATH` handle on what `rel` names, itself (a symlink is not followed), resolved as
+/// [`beneath`] does. `O_PATH` takes no other flags: openat2 refuses `O_NOCTTY` with it.
+fn path_only() -> OpenHow {
+    OpenHow::new().flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
 impl SafeDir {
     /// Opens the top of a tree. The top itself may be reached through symlinks (a
     /// data-root at `/var/lib/docker -> /srv/docker` is common); nothing below it is.
@@ -395,6 +405,10 @@ impl SafeDir {
         };
         let fd = match opened {
             Ok(fd) => fd,
+            // Nothing is there (or a directory on the way is missing): an lstat would
+            // only say the same again, at the cost of two more path walks. Absent files
+            // are common (a base layer has no `parent`), so this is most failed opens.
+            Err(e) if e.is_not_found() => return Err(e),
             Err(e) => return Err(self.classify_open_error(rel, e)),
         };
         let st = fstat(fd.as_fd()).map_err(|e| ReadError::from_errno(self.display_path(rel), e))?;
@@ -428,10 +442,7 @@ impl SafeDir {
         if meta.size > limit {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
         }
-        let mut buf = Vec::with_capacity(meta.size as usize);
-        // Read one byte past the limit so a file that grew since fstat is still caught.
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
+        let buf = read_whole(file, meta.size, limit)
             .map_err(|e| ReadError::from_io(self.display_path(rel), e))?;
         if buf.len() as u64 > limit {
             return Err(ReadError::new(self.display_path(rel), ReadErrorKind::TooLarge { limit }));
@@ -566,10 +577,74 @@ impl SafeDir {
         })
     }
 
-    /// Whether `rel` exists (as anything, links included).
-    pub fn exists(&self, rel: &Path) -> bool {
-        self.lstat(rel).is_ok()
+    /// When `rel` (not followed) last changed, in nanoseconds since the epoch: its ctime,
+    /// which no user call can set back. `None` when it is absent or the kernel keeps none.
+    pub fn changed_at(&self, rel: &Path) -> Option<i64> {
+        use rustix::fs::{AtFlags, StatxFlags};
+        let fd = self.open_how(rel, path_only()).ok()?;
+        let st = rustix::fs::statx(
+            fd.as_fd(),
+            "",
+            AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC,
+            StatxFlags::CTIME,
+        )
+        .ok()?;
+        if st.stx_mask & StatxFlags::CTIME.bits() == 0 {
+            return None;
+        }
+        st.stx_ctime.tv_sec.checked_mul(1_000_000_000)?.checked_add(i64::from(st.stx_ctime.tv_nsec))
     }
+
+    /// Whether `rel` exists (as anything, links included).
+    ///
+    /// One `openat2(O_PATH | O_NOFOLLOW)` beneath this directory and a close: an `O_PATH`
+    /// descriptor reads nothing and may name a symlink, a FIFO or a device without
+    /// touching it, and the walk is the kernel's contained one. (An lstat would open the
+    /// parent directory first: three calls and two walks, for every layer on a big host.)
+    pub fn exists(&self, rel: &Path) -> bool {
+        self.open_how(rel, path_only()).is_ok()
+    }
+}
+
+/// Reads `file` to its end, taking at most `limit + 1` bytes (one past the limit, so a file
+/// that grew since its fstat is still caught as too large).
+///
+/// `size` is what fstat said: the buffer holds one byte more, so a file that has not
+/// changed is read by one `read` call that comes back short, which for a regular file
+/// means its end. `read_to_end` would ask once more to see the end (two calls a file,
+/// and the store of a big host is tens of thousands of small files). Only a read that
+/// fills the buffer goes on reading.
+fn read_whole(mut file: File, size: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+    let cap = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; cap(size.saturating_add(1).min(limit.saturating_add(1)))];
+    let mut got = 0;
+    // Set once the file proved larger than fstat said: from then on only a zero-length
+    // read ends it.
+    let mut grew = false;
+    loop {
+        if got == buf.len() {
+            if got as u64 > limit {
+                break;
+            }
+            grew = true;
+            let next = buf.len().saturating_mul(2).max(4096).min(cap(limit.saturating_add(1)));
+            buf.resize(next, 0);
+        }
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        // Short of the one byte past fstat's size: the end (a regular file's read comes
+        // back short only there). Short of the size itself (a file that shrank, a network
+        // filesystem's partial read): ask again.
+        if !grew && got < buf.len() && got as u64 >= size {
+            break;
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
 }
 
 /// Extended attributes of a file already opened through [`SafeDir`], sorted by name;
@@ -639,5 +714,56 @@ mod tests {
         let names: Vec<_> =
             d.read_dir(Path::new("")).unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, vec!["fifo", "slash", "sub"]);
+    }
+
+    #[test]
+    fn exists_and_changed_at_name_anything_beneath_and_nothing_outside() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/ok"), b"x").unwrap();
+        std::fs::write(t.path().join("secret"), b"outside").unwrap();
+        symlink("../secret", root.join("link")).unwrap();
+        symlink("/", root.join("slash")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo"), Mode::S_IRUSR).unwrap();
+        let d = SafeDir::open_root(&root).unwrap();
+        for present in ["", "sub", "sub/ok", "link", "slash", "fifo"] {
+            assert!(d.exists(Path::new(present)), "{present}");
+            assert!(d.changed_at(Path::new(present)).is_some(), "{present}");
+        }
+        // Absent, through a symlink, or outside: not there for strata.
+        for absent in ["nope", "sub/nope", "slash/etc/passwd", "../secret", "link/x"] {
+            assert!(!d.exists(Path::new(absent)), "{absent}");
+            assert!(d.changed_at(Path::new(absent)).is_none(), "{absent}");
+        }
+        let before = d.changed_at(Path::new("sub")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(root.join("sub/new"), b"y").unwrap();
+        assert!(d.changed_at(Path::new("sub")).unwrap() > before);
+    }
+
+    #[test]
+    fn whole_files_read_at_every_size_and_limit() {
+        let t = tempfile::tempdir().unwrap();
+        let d = SafeDir::open_root(t.path()).unwrap();
+        for size in [0usize, 1, 4095, 4096, 4097, (1 << 20) + 3, (3 << 20) + 1] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            std::fs::write(t.path().join("f"), &bytes).unwrap();
+            assert_eq!(d.read_file(Path::new("f"), 64 << 20).unwrap(), bytes, "{size}");
+            if size > 0 {
+                let limit = size as u64 - 1;
+                assert!(matches!(
+                    d.read_file(Path::new("f"), limit).unwrap_err().kind,
+                    ReadErrorKind::TooLarge { .. }
+                ));
+            }
+        }
+        // A file larger than its fstat said (grown in between) is read on to its end,
+        // and still refused past the limit.
+        let bytes = vec![5u8; 10_000];
+        std::fs::write(t.path().join("g"), &bytes).unwrap();
+        let open = |_| std::fs::File::open(t.path().join("g")).unwrap();
+        assert_eq!(read_whole(open(()), 100, 1 << 20).unwrap(), bytes);
+        assert_eq!(read_whole(open(()), 100, 5000).unwrap().len(), 5001);
     }
 }

@@ -391,7 +391,7 @@ pub(super) fn link(
 
         let (record, chain, manifest, config, platform) = match best {
             Some((_, r)) => {
-                let config = parse_config(&r.config_raw).ok();
+                let config = parse_config(&r.config_raw).ok().map(Box::new);
                 let diffs = config.as_ref().and_then(|c| c.diff_ids.clone()).unwrap_or_default();
                 let chain = chain_ids(&diffs);
                 for (i, (c, d)) in chain.iter().zip(&diffs).enumerate() {

@@ -40,6 +40,12 @@ pub struct LoadOptions {
     pub data_root_is_local: bool,
     /// `--namespace`: the containerd namespace [default: moby].
     pub namespace: Option<String>,
+    /// Leave out overlay2's short-link bookkeeping (each layer directory's `link` and
+    /// `lower`, the `l/` symlinks): set by the commands that do not show or check it
+    /// (listings, df), which then read a third of the files on a big host.
+    pub skip_overlay_links: bool,
+    /// Which of each layer's layerdb files are read (all unless a listing asks for less).
+    pub layer_files: crate::store::layerdb::LayerFiles,
 }
 
 /// Which image store a graph was built from.
@@ -366,18 +372,40 @@ impl Graph {
         let driver = DriverKind::from_name(&driver_name);
         let ctx = StoreCtx::new(root, &driver_name, opts.limits);
 
-        let (images, db, references, distribution, driver_home) = if layout.chosen.is_some() {
-            (
-                read_images(&ctx, &mut findings),
-                read_layerdb(&ctx, &mut findings),
-                read_references(&ctx, &mut findings),
-                read_distribution(&ctx, &mut findings),
-                driver.map(|k| read_driver_home(&ctx, k, &mut findings)),
-            )
+        // The four big stores are read at once (see `store::together`), each into its own
+        // findings, which are then kept in the order they were always reported in.
+        let chosen = layout.chosen.is_some();
+        let links = !opts.skip_overlay_links;
+        let mut found: [Vec<Finding>; 4] = Default::default();
+        let [f_images, f_layers, f_home, f_containers] = &mut found;
+        let ((images, db), (driver_home, containers)) = crate::store::together(
+            || {
+                crate::store::together(
+                    || chosen.then(|| read_images(&ctx, f_images)).unwrap_or_default(),
+                    || {
+                        chosen
+                            .then(|| read_layerdb(&ctx, opts.layer_files, f_layers))
+                            .unwrap_or_default()
+                    },
+                )
+            },
+            || {
+                crate::store::together(
+                    || driver.filter(|_| chosen).map(|k| read_driver_home(&ctx, k, links, f_home)),
+                    || read_containers(&ctx, f_containers),
+                )
+            },
+        );
+        let [f_images, f_layers, f_home, f_containers] = found;
+        findings.extend(f_images);
+        findings.extend(f_layers);
+        let (references, distribution) = if chosen {
+            (read_references(&ctx, &mut findings), read_distribution(&ctx, &mut findings))
         } else {
             Default::default()
         };
-        let containers = read_containers(&ctx, &mut findings);
+        findings.extend(f_home);
+        findings.extend(f_containers);
         let legacy = if layout.chosen.is_none() {
             crate::store::legacy::read_legacy(root, &opts.limits, &mut findings)
         } else {
@@ -622,6 +650,7 @@ impl Graph {
         let LayerDb { layers, mounts, removing, tmp_leftovers } = db;
         self.layerdb = LayerDbExtras { mounts, removing, tmp_leftovers };
 
+        let mut layer_nodes = Vec::with_capacity(layers.len());
         for (id, record) in layers {
             let driver_dir = match (self.driver, &record.cache_id) {
                 (Some(k), Some(c)) => Some(k.layer_dir(c)),
@@ -631,12 +660,21 @@ impl Graph {
                 (Some(k), Some(c)) => Some(k.content_dir(c)),
                 _ => None,
             };
-            let driver_dir_present = driver_dir.as_deref().is_some_and(|d| root.exists(d));
+            // The driver home's listing already says which directories exist (one
+            // getdents, not a lookup per layer); the disk is asked only when it cannot.
+            let listed = match (&self.driver_home, &record.cache_id) {
+                (Some(h), Some(c)) => h.holds(c.as_str()),
+                _ => None,
+            };
+            let driver_dir_present = match listed {
+                Some(present) => present && driver_dir.is_some(),
+                None => driver_dir.as_deref().is_some_and(|d| root.exists(d)),
+            };
             let blobs = record
                 .diff_id
                 .and_then(|d| self.distribution.v2metadata_by_diffid.get(&d).cloned())
                 .unwrap_or_default();
-            self.layers.insert(
+            layer_nodes.push((
                 id,
                 LayerNode {
                     record,
@@ -649,8 +687,9 @@ impl Graph {
                     blobs,
                     containerd: None,
                 },
-            );
+            ));
         }
+        fill_map(&mut self.layers, layer_nodes);
         let parents: Vec<(ChainId, ChainId)> = self
             .layers
             .values()
@@ -673,6 +712,7 @@ impl Graph {
             v.sort_by_key(|r| r.to_string());
         }
 
+        let mut image_nodes = Vec::with_capacity(images.len());
         for (id, record) in images {
             let chain = record
                 .config
@@ -702,7 +742,7 @@ impl Graph {
                     l.images.push(id);
                 }
             }
-            self.images.insert(
+            image_nodes.push((
                 id,
                 ImageNode {
                     record,
@@ -715,8 +755,9 @@ impl Graph {
                     shared_size: None,
                     containerd: None,
                 },
-            );
+            ));
         }
+        fill_map(&mut self.images, image_nodes);
         let image_parents: Vec<(ImageId, ImageId)> =
             self.images.values().filter_map(|i| i.record.parent.map(|p| (p, i.id()))).collect();
         for (parent, child) in image_parents {
@@ -777,10 +818,11 @@ impl Graph {
     /// Images ordered as `docker image ls` orders them: newest first.
     pub fn images_newest_first(&self) -> Vec<&ImageNode> {
         let mut v: Vec<&ImageNode> = self.images.values().collect();
-        v.sort_by(|a, b| {
-            let ca = a.record.config.as_ref().and_then(|c| c.created.as_deref());
-            let cb = b.record.config.as_ref().and_then(|c| c.created.as_deref());
-            newest_first(ca, cb).then_with(|| a.id().cmp(&b.id()))
+        // Each time parsed once (a comparison sort would parse two per comparison: 280,000
+        // parses for 10,000 images); the key orders as `newest_first`, then by ID.
+        v.sort_by_cached_key(|i| {
+            let created = i.record.config.as_ref().and_then(|c| c.created.as_deref());
+            (std::cmp::Reverse(instant(created)), i.id())
         });
         v
     }
@@ -788,9 +830,8 @@ impl Graph {
     /// Containers newest first (by `Created`), as `docker ps -a` orders them.
     pub fn containers_newest_first(&self) -> Vec<&ContainerNode> {
         let mut v: Vec<&ContainerNode> = self.containers.values().collect();
-        v.sort_by(|a, b| {
-            newest_first(a.record.created.as_deref(), b.record.created.as_deref())
-                .then_with(|| a.record.id.cmp(&b.record.id))
+        v.sort_by_cached_key(|c| {
+            (std::cmp::Reverse(instant(c.record.created.as_deref())), c.record.id.clone())
         });
         v
     }
@@ -818,10 +859,26 @@ impl Graph {
     }
 }
 
+/// Puts `nodes` into `map`. An empty map is built from them in one go: `collect` fills
+/// every B-tree node, where inserting keys in order one at a time leaves each node about
+/// half empty; with nodes of a kilobyte and more (images, layers), that slack is a third
+/// of the graph's memory on a big host.
+fn fill_map<K: Ord, V>(map: &mut BTreeMap<K, V>, nodes: Vec<(K, V)>) {
+    if map.is_empty() {
+        *map = nodes.into_iter().collect();
+    } else {
+        map.extend(nodes);
+    }
+}
+
 /// Orders two recorded times newest first, on the instants they name: RFC 3339 text
 /// does not sort (`…43Z` after `…43.1Z`; offsets). A time that does not parse sorts
 /// after every one that does, as if oldest.
 pub fn newest_first(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
-    let parse = |t: Option<&str>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    parse(b).cmp(&parse(a))
+    instant(b).cmp(&instant(a))
+}
+
+/// The instant a recorded RFC 3339 time names; `None` (older than any) when it does not parse.
+fn instant(t: Option<&str>) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
 }

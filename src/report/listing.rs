@@ -244,9 +244,8 @@ pub fn write_images_of_stores(
     layout: Layout,
 ) -> io::Result<()> {
     if format == Format::Json {
-        let v: Vec<ImageView> =
-            graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new).collect();
-        return write_json(out, &v);
+        let images = graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new);
+        return crate::report::write_json_seq(out, images);
     }
     for (i, g) in graphs.iter().enumerate() {
         if graphs.len() > 1 {
@@ -272,8 +271,7 @@ pub fn write_images(
 ) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
-        let v: Vec<ImageView> = images.iter().map(|i| ImageView::new(i)).collect();
-        return write_json(out, &v);
+        return crate::report::write_json_seq(out, images.into_iter().map(ImageView::new));
     }
     let digests = layout.shows_digests();
     let header: &[&str] = if digests {

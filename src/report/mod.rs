@@ -64,6 +64,22 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::
     writeln!(out)
 }
 
+/// Writes the items as one pretty JSON array, the same bytes as [`write_json`] of a `Vec` of
+/// them, without holding them all: each is made and written in turn (10,000 image views are
+/// several megabytes a big host does not need to hold twice).
+pub fn write_json_seq<T: Serialize, I: Iterator<Item = T>>(
+    out: &mut dyn Write,
+    items: I,
+) -> io::Result<()> {
+    struct Seq<I>(std::cell::Cell<Option<I>>);
+    impl<T: Serialize, I: Iterator<Item = T>> Serialize for Seq<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.take().into_iter().flatten())
+        }
+    }
+    write_json(out, &Seq(std::cell::Cell::new(Some(items))))
+}
+
 /// A table in the house style: no borders, like `docker` prints them.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -17,8 +17,9 @@ pub struct ImageRecord {
     pub id: ImageId,
     /// Exact config bytes.
     pub raw: Vec<u8>,
-    /// Parsed config, or `None` when the bytes are not a valid config.
-    pub config: Option<ImageConfig>,
+    /// Parsed config, or `None` when the bytes are not a valid config. Boxed: it is most
+    /// of a record's size, and records are moved from reader to graph (see `fill_map`).
+    pub config: Option<Box<ImageConfig>>,
     /// `imagedb/metadata/sha256/<id>/parent`: the image it was built on (classic builder, `docker
     /// commit`).
     pub parent: Option<ImageId>,
@@ -195,7 +196,7 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
             }
         };
         let config = match parse_config(&raw) {
-            Ok(c) => Some(c),
+            Ok(c) => Some(Box::new(c)),
             Err(msg) => {
                 findings.push(
                     Finding::error(

@@ -102,6 +102,22 @@ where
     (out, findings)
 }
 
+/// Runs `a` and `b` at the same time on the reader pool (one after the other when it cannot
+/// be made). Whole stores are read this way so the pool never idles at the end of one
+/// store's listing while another's has not begun; each reader keeps its own findings.
+pub(crate) fn together<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    match io_pool() {
+        Some(pool) => pool.join(a, b),
+        None => (a(), b()),
+    }
+}
+
 /// The pool [`par_read`] reads on: 4 threads per core, at least 8, at most 32. `None` if the
 /// threads cannot be made (the global pool is used then).
 fn io_pool() -> Option<&'static rayon::ThreadPool> {
