@@ -19,7 +19,8 @@
 #   strata      verify, all cores (the tar-splits and metadata read cold too)
 #   floor       every layer file read once: find DIRS -type f -print0 | xargs -0 cat
 #   peer        tar-split asm ... | openssl dgst -sha256, layer by layer
-# and the ratio strata / floor (target <= 1.0).
+# and the ratio strata / floor (target <= 1.0). STRATA_BASELINE_BIN=OLD also times that
+# binary in the same turns (before/after a change, under the same load).
 #
 # Needs root (dockerd, overlay mounts). Exit 77 when it cannot run here.
 set -euo pipefail
@@ -132,6 +133,7 @@ if [ "$MODE" = cold ]; then
     log "cold: $RUNS runs of each, caches dropped before every run (load $(cut -d' ' -f1 /proc/loadavg))"
     for i in $(seq 1 "$RUNS"); do
         cold strata "${STRATA[@]}"
+        [ -z "${STRATA_BASELINE_BIN:-}" ] || cold baseline "$STRATA_BASELINE_BIN" "${STRATA[@]:1}"
         cold floor floor
         cold peer peer_ossl
     done
@@ -141,6 +143,11 @@ if [ "$MODE" = cold ]; then
     grep -q '"status": *"verified"' "$CACHE/out.cold.strata" || echo "strata verify did not report verified layers: see $CACHE/out.cold.strata"
     echo "cold page cache, median of $RUNS (load now $(cut -d' ' -f1-3 /proc/loadavg)):"
     printf '%-44s %6.2fs   runs: %s\n' "strata verify (all cores)" "$S" "${T[strata]}"
+    if [ -n "${STRATA_BASELINE_BIN:-}" ]; then
+        B=$(median "${T[baseline]}")
+        printf '%-44s %6.2fs   runs: %s (baseline / floor %.2f)\n' "strata verify, baseline $(basename "$STRATA_BASELINE_BIN")" \
+            "$B" "${T[baseline]}" "$(echo "$B / $F" | bc -l)"
+    fi
     printf '%-44s %6.2fs   runs: %s\n' "floor: find | xargs cat (every layer file)" "$F" "${T[floor]}"
     printf '%-44s %6.2fs   runs: %s\n' "peer: tar-split asm | openssl dgst" "$P" "${T[peer]}"
     printf 'strata / floor: %.2f (target <= 1.0)   peer / strata: %.2f\n' \
