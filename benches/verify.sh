@@ -13,8 +13,18 @@
 #   sha256sum   of the largest layer's big file alone (the floor for one stream),
 #               and `openssl dgst -sha256` of it (which uses the SHA extensions)
 #
+# `verify.sh cold` times from a cold page cache instead (issue 15, cold evidence),
+# dropping caches (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run,
+# in turn, STRATA_BENCH_RUNS times (default 5), and prints the median of each:
+#   strata      verify, all cores (the tar-splits and metadata read cold too)
+#   floor       every layer file read once: find DIRS -type f -print0 | xargs -0 cat
+#   peer        tar-split asm ... | openssl dgst -sha256, layer by layer
+# and the ratio strata / floor (target <= 1.0). STRATA_BASELINE_BIN=OLD also times that
+# binary in the same turns (before/after a change, under the same load).
+#
 # Needs root (dockerd, overlay mounts). Exit 77 when it cannot run here.
 set -euo pipefail
+MODE=${1:-warm}
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${STRATA_BENCH_CACHE:-/var/tmp/strata-bench}
@@ -93,6 +103,57 @@ for l in "$DB"/*/; do
     if [ "$size" -gt "$BIG_SIZE" ]; then BIG_SIZE=$size BIG_DIR=$dir; fi
 done
 BIG_FILE=$(find "$BIG_DIR" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+
+# ------------------------------------------------------------ cold mode
+if [ "$MODE" = cold ]; then
+    RUNS=${STRATA_BENCH_RUNS:-5}
+    DIRS=()
+    for pair in "${LAYERS[@]}"; do DIRS+=("${pair#* }"); done
+    drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+    # cold NAME CMD...: one run from a dropped cache, wall seconds appended to T_NAME.
+    declare -A T
+    cold() {
+        local name=$1; shift
+        drop
+        local t0=$EPOCHREALTIME
+        "$@" >"$CACHE/out.cold.$name" 2>/dev/null || true
+        local t1=$EPOCHREALTIME dt
+        dt=$(printf '%.2f' "$(echo "$t1 - $t0" | bc -l)")
+        T[$name]+="$dt "
+        log "$name $dt s"
+    }
+    floor() { find "${DIRS[@]}" -type f -print0 | xargs -0 -r cat >/dev/null; }
+    peer_ossl() {
+        local ts dir
+        for pair in "${LAYERS[@]}"; do
+            read -r ts dir <<<"$pair"
+            tar-split asm --input "$ts" --path "$dir" --output - 2>/dev/null | openssl dgst -sha256 >/dev/null
+        done
+    }
+    log "cold: $RUNS runs of each, caches dropped before every run (load $(cut -d' ' -f1 /proc/loadavg))"
+    for i in $(seq 1 "$RUNS"); do
+        cold strata "${STRATA[@]}"
+        [ -z "${STRATA_BASELINE_BIN:-}" ] || cold baseline "$STRATA_BASELINE_BIN" "${STRATA[@]:1}"
+        cold floor floor
+        cold peer peer_ossl
+    done
+    median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
+    S=$(median "${T[strata]}") F=$(median "${T[floor]}") P=$(median "${T[peer]}")
+    # The strata run must have verified every layer, or its time means nothing.
+    grep -q '"status": *"verified"' "$CACHE/out.cold.strata" || echo "strata verify did not report verified layers: see $CACHE/out.cold.strata"
+    echo "cold page cache, median of $RUNS (load now $(cut -d' ' -f1-3 /proc/loadavg)):"
+    printf '%-44s %6.2fs   runs: %s\n' "strata verify (all cores)" "$S" "${T[strata]}"
+    if [ -n "${STRATA_BASELINE_BIN:-}" ]; then
+        B=$(median "${T[baseline]}")
+        printf '%-44s %6.2fs   runs: %s (baseline / floor %.2f)\n' "strata verify, baseline $(basename "$STRATA_BASELINE_BIN")" \
+            "$B" "${T[baseline]}" "$(echo "$B / $F" | bc -l)"
+    fi
+    printf '%-44s %6.2fs   runs: %s\n' "floor: find | xargs cat (every layer file)" "$F" "${T[floor]}"
+    printf '%-44s %6.2fs   runs: %s\n' "peer: tar-split asm | openssl dgst" "$P" "${T[peer]}"
+    printf 'strata / floor: %.2f (target <= 1.0)   peer / strata: %.2f\n' \
+        "$(echo "$S / $F" | bc -l)" "$(echo "$P / $S" | bc -l)"
+    exit 0
+fi
 
 peer() { # hasher...
     local ts dir

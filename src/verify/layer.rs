@@ -11,6 +11,7 @@
 use super::blob::BlobDigests;
 use super::expect::{self, file_kind_of, walk, ExpectedTree, Placement};
 use super::members::{open_tar_split, Event, LayerStream, Member, MemberStream, OpenError};
+use super::prefetch::{self, FileAhead};
 use super::{
     Drift, LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus,
     WhiteoutStyle,
@@ -143,19 +144,46 @@ fn run(
         sink_error: None,
         ids: opts.id_map,
     };
-    let mut complete = true;
-    while pass.sink_error.is_none() {
-        match source.next_event() {
-            Ok(None) => break,
-            Ok(Some(Event::Segment(bytes))) => pass.emit(&bytes),
-            Ok(Some(Event::Member(m))) => pass.member(m),
-            Err(f) => {
-                pass.out.push(*f);
-                complete = false;
-                break;
+    // A helper reads ahead of this pass (see `prefetch`); it runs only while the pass
+    // does, and only for a tar-split with more than a handful of members.
+    let ahead = match (&source, opts.quick) {
+        (LayerStream::TarSplit { .. }, false) => root
+            .lstat(&job.tar_split)
+            .ok()
+            .filter(|m| m.size >= prefetch::MIN_TAR_SPLIT_BYTES)
+            .and_then(|_| open_tar_split(root, &job.tar_split).ok()),
+        _ => None,
+    };
+    let window = prefetch::Window::default();
+    let mut complete = std::thread::scope(|s| {
+        let _over = window.finish_on_drop();
+        let helper = ahead.and_then(|input| {
+            let (layer, window, limits) = (&layer, &window, opts.limits);
+            std::thread::Builder::new()
+                .name("strata-read-ahead".into())
+                .spawn_scoped(s, move || prefetch::read_ahead(layer, input, limits, window))
+                .ok()
+        });
+        let window = helper.as_ref().map(|_| &window);
+        while pass.sink_error.is_none() {
+            match source.next_event() {
+                Ok(None) => break,
+                Ok(Some(Event::Segment(bytes))) => pass.emit(&bytes),
+                Ok(Some(Event::Member(m))) => {
+                    let size = m.size;
+                    pass.member(m);
+                    if let Some(w) = window {
+                        w.consumed(size);
+                    }
+                }
+                Err(f) => {
+                    pass.out.push(*f);
+                    return false;
+                }
             }
         }
-    }
+        true
+    });
     if complete && pass.sink_error.is_none() {
         match source.finish() {
             Ok(Some((blob, d))) => compare_blob(&blob, &d, job, pass.out),
@@ -501,7 +529,7 @@ impl Pass<'_, '_> {
             }
         };
         let limit = size.saturating_add(MAX_OVERRUN);
-        let (read, got_crc, err) = self.hash_file(&file, limit);
+        let (read, got_crc, err) = self.hash_file(&file, meta.size, limit);
         if let Some(e) = err {
             self.modified(rel, format!("read failed after {read} bytes: {e}"));
         } else if read == limit && read_full(&mut &file, &mut [0u8; 1]).unwrap_or(0) > 0 {
@@ -523,12 +551,20 @@ impl Pass<'_, '_> {
     /// Copies a file into the hash until EOF, as moby does, computing its CRC-64,
     /// but no further than `limit` bytes. The SHA-256 of one chunk runs alongside
     /// the CRC and the read of the next.
-    fn hash_file(&mut self, file: &File, limit: u64) -> (u64, u64, Option<std::io::Error>) {
+    /// `on_disk` is the file's size when opened, how far ahead reading is advised.
+    fn hash_file(
+        &mut self,
+        file: &File,
+        on_disk: u64,
+        limit: u64,
+    ) -> (u64, u64, Option<std::io::Error>) {
+        let mut ahead = FileAhead::new(file, on_disk.min(limit), CHUNK as u64);
         let mut file = file.take(limit);
         let mut crc = Crc64::new();
         let [mut cur, mut next] = std::mem::take(&mut self.bufs);
         let mut total = 0u64;
         let mut err = None;
+        ahead.before_read(0);
         let mut n = match read_full(&mut file, &mut cur) {
             Ok(n) => n,
             Err(e) => {
@@ -539,15 +575,18 @@ impl Pass<'_, '_> {
         while n > 0 {
             let data = &cur[..n];
             let sha = &mut self.sha;
+            let pos = total + n as u64;
             let following = if n < PARALLEL_MIN {
                 sha.update(data);
                 crc.update(data);
+                ahead.before_read(pos);
                 read_full(&mut file, &mut next)
             } else {
                 rayon::join(
                     || sha.update(data),
                     || {
                         crc.update(data);
+                        ahead.before_read(pos);
                         read_full(&mut file, &mut next)
                     },
                 )

@@ -13,6 +13,7 @@ mod expect;
 pub mod identity;
 mod layer;
 mod members;
+mod prefetch;
 pub mod run;
 
 pub use expect::{placement, ExpectedTree, Placement};
