@@ -743,10 +743,15 @@ pub fn write_tree_text(out: &mut dyn Write, f: &Forest, style: TreeStyle) -> io:
         let c = planner.collapse();
         let mut why = Vec::new();
         if c.fanout > 0 {
-            why.push(format!("more than {} entries under one node summed up", c.fanout));
+            let n = c.fanout;
+            why.push(format!(
+                "more than {n} {} under one node summed up",
+                if n == 1 { "entry" } else { "entries" }
+            ));
         }
         if c.chain > 0 {
-            why.push(format!("chains of more than {} plain layers folded", c.chain));
+            let n = c.chain;
+            why.push(format!("chains of more than {n} plain layer{} folded", plural(n)));
         }
         writeln!(
             out,

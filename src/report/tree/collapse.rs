@@ -416,11 +416,171 @@ impl Planner {
 fn keep<T>(entries: Vec<(Interest, u8, T)>, n: usize) -> (Vec<T>, Vec<T>) {
     let mut ranked: Vec<(Interest, u8, usize, T)> =
         entries.into_iter().enumerate().map(|(pos, (i, k, t))| (i, k, pos, t)).collect();
-    ranked.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+    ranked.sort_by_key(|a| (a.0, a.2));
     let hidden_part = ranked.split_off(n.min(ranked.len()));
     // Kept: by kind (images, containers, layers), each most interesting first.
-    ranked.sort_by(|a, b| (a.1, a.0, a.2).cmp(&(b.1, b.0, b.2)));
+    ranked.sort_by_key(|a| (a.1, a.0, a.2));
     let mut hidden: Vec<(usize, T)> = hidden_part.into_iter().map(|(_, _, p, t)| (p, t)).collect();
     hidden.sort_by_key(|h| h.0);
     (ranked.into_iter().map(|r| r.3).collect(), hidden.into_iter().map(|h| h.1).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{write_tree_text, Totals, TreeStyle};
+    use super::*;
+    use crate::digest::ImageId;
+    use crate::id::ContainerId;
+
+    fn hex(kind: u64, n: u64) -> String {
+        format!("{kind:016x}{n:048x}")
+    }
+
+    fn layer(n: u64, children: Vec<LayerBranch>, images: Vec<ImageLeaf>) -> LayerBranch {
+        LayerBranch {
+            chain_id: ChainId::from_hex(&hex(1, n)).unwrap(),
+            diff_id: None,
+            size: Some(5),
+            created_by: None,
+            parent_missing: false,
+            images,
+            hidden_intermediates: 0,
+            containers: Vec::new(),
+            children,
+            truncated: false,
+        }
+    }
+
+    fn image(n: u64, containers: usize, state: &str) -> ImageLeaf {
+        ImageLeaf {
+            id: ImageId::from_hex(&hex(2, n)).unwrap(),
+            repo_tags: vec![format!("bench/r{}:{n}", n % 50)],
+            repo_digests: Vec::new(),
+            dangling: false,
+            intermediate: false,
+            size: Some(10),
+            created: Some(format!("2026-11-29T01:{:02}:{:02}Z", (n / 60) % 60, n % 60)),
+            containers: (0..containers)
+                .map(|k| ContainerLeaf {
+                    id: ContainerId::new(hex(3, n * 100 + k as u64)),
+                    name: Some(format!("c{n}-{k}")),
+                    state: state.to_owned(),
+                    created: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn forest(roots: Vec<LayerBranch>) -> Forest {
+        Forest {
+            schema_version: "test",
+            requires: None,
+            roots,
+            unplaced_images: Vec::new(),
+            unplaced_containers: Vec::new(),
+            totals: Totals::default(),
+        }
+    }
+
+    /// Walks the plan as a renderer does: what is drawn, and what summaries stand for.
+    fn walk(p: &Planner, l: &LayerBranch, drawn: &mut Count, summed: &mut Count) {
+        drawn.layers += 1;
+        drawn.images += l.hidden_intermediates;
+        let plan = p.layer(l, true);
+        for i in &plan.images {
+            drawn.images += 1;
+            let (cs, more) = p.image(i);
+            drawn.containers += cs.len();
+            if let Some(m) = more {
+                summed.add(m.count);
+            }
+        }
+        drawn.containers += plan.containers.len();
+        for n in &plan.children {
+            match n {
+                Next::Layer(k) => walk(p, k, drawn, summed),
+                Next::Fold(f) => {
+                    summed.layers += f.layers;
+                    summed.images += f.intermediates;
+                    walk(p, f.below, drawn, summed);
+                }
+            }
+        }
+        if let Some(m) = &plan.more {
+            summed.add(m.count);
+        }
+    }
+
+    fn drawn_and_summed(f: &Forest, c: Collapse) -> (Count, Count) {
+        let p = Planner::new(f, c);
+        let top = p.top(f);
+        let (mut drawn, mut summed) = (Count::default(), Count::default());
+        for r in &top.roots {
+            walk(&p, r, &mut drawn, &mut summed);
+        }
+        if let Some(m) = &top.more_roots {
+            summed.add(m.count);
+        }
+        (drawn, summed)
+    }
+
+    /// The bench host's shape: 50 bases, 10,000 one-layer images on them, 1,000 of them
+    /// with a container (one running).
+    fn big_host() -> Forest {
+        let roots = (0..50)
+            .map(|b| {
+                let kids = (0..200)
+                    .map(|k| {
+                        let n = b * 200 + k;
+                        let state = if n == 7770 { "running" } else { "created" };
+                        layer(100 + n, Vec::new(), vec![image(n, usize::from(n % 10 == 0), state)])
+                    })
+                    .collect();
+                layer(b, kids, Vec::new())
+            })
+            .collect();
+        forest(roots)
+    }
+
+    #[test]
+    fn ten_thousand_images_draw_in_a_bounded_tree_whose_counts_add_up() {
+        let f = big_host();
+        let all = Count { layers: 10_050, images: 10_000, containers: 1_000 };
+        for c in [Collapse::default(), Collapse { fanout: 1, chain: 1 }, Collapse::NONE] {
+            let (mut drawn, summed) = drawn_and_summed(&f, c);
+            drawn.add(summed);
+            assert_eq!(drawn, all, "{c:?}");
+        }
+        let mut out = Vec::new();
+        write_tree_text(&mut out, &f, TreeStyle::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // 20 bases, 20 entries each (layer, image, container), the summaries.
+        assert!(text.lines().count() <= 20 * (1 + 20 * 3 + 1) + 4, "{}", text.lines().count());
+        // The running container's branch is drawn first of all.
+        let first_image = text.lines().skip(1).find(|l| l.contains("◆ ")).unwrap();
+        assert!(first_image.contains("bench/r20:7770"), "{first_image}");
+        assert!(text.contains("… and 30 more (6030 layers, 6000 images, 600 containers)"));
+    }
+
+    #[test]
+    fn a_long_plain_chain_folds_into_one_line_keeping_its_first_layer() {
+        // 100 layers, an image on the top one only.
+        let mut top = layer(99, Vec::new(), vec![image(1, 0, "created")]);
+        for n in (0..99).rev() {
+            top = layer(n, vec![top], Vec::new());
+        }
+        let f = forest(vec![top]);
+        let p = Planner::new(&f, Collapse::default());
+        let plan = p.layer(&f.roots[0], true);
+        let [Next::Fold(fold)] = plan.children.as_slice() else { panic!("{plan:?}") };
+        assert_eq!(fold.layers, 98);
+        assert_eq!(fold.bytes, 98 * 5);
+        assert_eq!(fold.first, f.roots[0].children[0].chain_id);
+        assert_eq!(fold.below.images.len(), 1);
+        // A run just at the limit is drawn whole.
+        let p = Planner::new(&f, Collapse { fanout: 20, chain: 99 });
+        assert!(matches!(p.layer(&f.roots[0], true).children.as_slice(), [Next::Layer(_)]));
+        let p = Planner::new(&f, Collapse { fanout: 20, chain: 98 });
+        assert!(matches!(p.layer(&f.roots[0], true).children.as_slice(), [Next::Fold(_)]));
+    }
 }
