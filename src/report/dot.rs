@@ -151,7 +151,7 @@ fn layer(out: &mut dyn Write, p: &Planner, l: &LayerBranch, from: Option<&str>) 
 /// says (the same reduction as the text tree: a dashed box for a folded chain, a note
 /// for the entries of a node not drawn).
 pub fn write_dot(out: &mut dyn Write, f: &Forest, collapse: Collapse) -> io::Result<()> {
-    let p = Planner::new(f, collapse);
+    let p = Planner::new(collapse);
     writeln!(out, "digraph strata {{")?;
     writeln!(out, "  rankdir=TB;")?;
     writeln!(out, "  node [fontname=\"monospace\", fontsize=10];")?;

@@ -697,7 +697,7 @@ fn draw(
 /// fan-out and long chains are summed up as `style.collapse` says, and a `not drawn`
 /// line before the totals says what those summaries stand for.
 pub fn write_tree_text(out: &mut dyn Write, f: &Forest, style: TreeStyle) -> io::Result<()> {
-    let planner = Planner::new(f, style.collapse);
+    let planner = Planner::new(style.collapse);
     let mut ctx = Ctx { pen: Pen { style }, plan: &planner, hidden: Count::default() };
     writeln!(
         out,

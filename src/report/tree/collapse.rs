@@ -21,7 +21,6 @@ use super::{ContainerLeaf, Forest, ImageLeaf, LayerBranch};
 use crate::digest::ChainId;
 use chrono::{DateTime, FixedOffset};
 use std::cmp::Reverse;
-use std::collections::HashMap;
 
 /// Entries drawn under one node by default (`--fanout`).
 pub const DEFAULT_FANOUT: usize = 20;
@@ -207,11 +206,13 @@ fn is_plain(l: &LayerBranch) -> bool {
     l.children.len() == 1 && l.images.is_empty() && l.containers.is_empty() && !l.truncated
 }
 
-/// The plan of a forest: what each node draws, from counts computed once.
+/// The plan of a forest: what each node draws.
+///
+/// What sits above a layer is counted when a node's entries do not all fit, over the
+/// entries in question only, and not kept: a map over every layer of a 10,000-image
+/// forest cost 3 MiB of peak memory for counts that are each needed once or twice.
 pub struct Planner {
     collapse: Collapse,
-    /// Per layer: what it and everything above it hold, and its interest.
-    above: HashMap<ChainId, (Count, Interest)>,
 }
 
 enum Entry<'f> {
@@ -221,15 +222,9 @@ enum Entry<'f> {
 }
 
 impl Planner {
-    /// Counts what sits above every layer of `f`, once.
-    pub fn new(f: &Forest, collapse: Collapse) -> Planner {
-        let mut above = HashMap::new();
-        if collapse != Collapse::NONE {
-            for r in &f.roots {
-                Self::measure(r, &mut above);
-            }
-        }
-        Planner { collapse, above }
+    /// A plan of `f` as `collapse` says.
+    pub fn new(collapse: Collapse) -> Planner {
+        Planner { collapse }
     }
 
     /// The collapse the plan follows.
@@ -237,29 +232,28 @@ impl Planner {
         self.collapse
     }
 
-    // Recursion bounded by the forest's own depth (`MAX_DEPTH`).
-    fn measure(l: &LayerBranch, above: &mut HashMap<ChainId, (Count, Interest)>) {
-        let mut count =
-            Count { layers: 1, images: l.hidden_intermediates, containers: l.containers.len() };
-        let mut interest = Interest::default();
-        for i in &l.images {
-            count.add(image_count(i));
-            interest.merge(image_interest(i));
-        }
-        for c in &l.containers {
-            interest.merge(container_interest(c));
-        }
-        for k in &l.children {
-            Self::measure(k, above);
-            let (c, i) = above[&k.chain_id];
-            count.add(c);
-            interest.merge(i);
-        }
-        above.insert(l.chain_id, (count, interest));
-    }
-
+    /// What `l` and everything above it hold, and its interest: one walk, iterative (a
+    /// chain is up to `MAX_DEPTH` deep).
     fn layer_count(&self, l: &LayerBranch) -> (Count, Interest) {
-        self.above.get(&l.chain_id).copied().unwrap_or_default()
+        let mut count = Count::default();
+        let mut interest = Interest::default();
+        let mut stack = vec![l];
+        while let Some(l) = stack.pop() {
+            count.add(Count {
+                layers: 1,
+                images: l.hidden_intermediates,
+                containers: l.containers.len(),
+            });
+            for i in &l.images {
+                count.add(image_count(i));
+                interest.merge(image_interest(i));
+            }
+            for c in &l.containers {
+                interest.merge(container_interest(c));
+            }
+            stack.extend(l.children.iter());
+        }
+        (count, interest)
     }
 
     /// What is drawn under layer `l`; without `with_children` (the `--depth` limit,
@@ -512,7 +506,7 @@ mod tests {
     }
 
     fn drawn_and_summed(f: &Forest, c: Collapse) -> (Count, Count) {
-        let p = Planner::new(f, c);
+        let p = Planner::new(c);
         let top = p.top(f);
         let (mut drawn, mut summed) = (Count::default(), Count::default());
         for r in &top.roots {
@@ -570,7 +564,7 @@ mod tests {
             top = layer(n, vec![top], Vec::new());
         }
         let f = forest(vec![top]);
-        let p = Planner::new(&f, Collapse::default());
+        let p = Planner::new(Collapse::default());
         let plan = p.layer(&f.roots[0], true);
         let [Next::Fold(fold)] = plan.children.as_slice() else { panic!("{plan:?}") };
         assert_eq!(fold.layers, 98);
@@ -578,9 +572,9 @@ mod tests {
         assert_eq!(fold.first, f.roots[0].children[0].chain_id);
         assert_eq!(fold.below.images.len(), 1);
         // A run just at the limit is drawn whole.
-        let p = Planner::new(&f, Collapse { fanout: 20, chain: 99 });
+        let p = Planner::new(Collapse { fanout: 20, chain: 99 });
         assert!(matches!(p.layer(&f.roots[0], true).children.as_slice(), [Next::Layer(_)]));
-        let p = Planner::new(&f, Collapse { fanout: 20, chain: 98 });
+        let p = Planner::new(Collapse { fanout: 20, chain: 98 });
         assert!(matches!(p.layer(&f.roots[0], true).children.as_slice(), [Next::Fold(_)]));
     }
 }
