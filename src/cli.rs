@@ -134,8 +134,9 @@ enum Command {
         /// Show build steps in full
         #[arg(long)]
         no_trunc: bool,
-        /// Draw at most N entries under a layer or image, the most telling first (running
-        /// containers, then containers, then newest), and sum up the rest; 0: all
+        /// Draw at most N entries under a layer, an image or the forest's top, the most
+        /// telling first (running containers, then containers, then newest), and sum up the
+        /// rest in one line; 0: all
         #[arg(long, value_name = "N", default_value_t = report::tree::collapse::DEFAULT_FANOUT)]
         fanout: usize,
         /// Fold chains of more than N plain layers (one child, nothing on them) into one
