@@ -134,6 +134,18 @@ enum Command {
         /// Show build steps in full
         #[arg(long)]
         no_trunc: bool,
+        /// Draw at most N entries under a layer, an image or the forest's top, the most
+        /// telling first (running containers, then containers, then newest), and sum up the
+        /// rest in one line; 0: all
+        #[arg(long, value_name = "N", default_value_t = report::tree::collapse::DEFAULT_FANOUT)]
+        fanout: usize,
+        /// Fold chains of more than N plain layers (one child, nothing on them) into one
+        /// line; 0: never
+        #[arg(long, value_name = "N", default_value_t = report::tree::collapse::DEFAULT_CHAIN)]
+        chain: usize,
+        /// Draw everything: no fan-out summary, no folded chains (--fanout 0 --chain 0)
+        #[arg(long, conflicts_with_all = ["fanout", "chain"])]
+        no_collapse: bool,
         /// Output format: table, json or dot (Graphviz) [default: table]
         #[arg(long, value_enum, value_name = "FORMAT")]
         format: Option<TreeFormat>,
@@ -791,7 +803,18 @@ impl Plan {
                     _ => return None,
                 })
             }
-            Command::Tree { ascii, depth, image, whatrequires, all, no_trunc, .. } => {
+            Command::Tree {
+                ascii,
+                depth,
+                image,
+                whatrequires,
+                all,
+                no_trunc,
+                fanout,
+                chain,
+                no_collapse,
+                ..
+            } => {
                 let mut filter = report::tree::TreeFilter { all: *all, ..Default::default() };
                 if let Some(r) = image {
                     let Some(Target::Image(id)) = resolve_or_report(g, r, Kinds::IMAGES) else {
@@ -818,6 +841,11 @@ impl Plan {
                     color: use_color(),
                     no_trunc: *no_trunc,
                     depth: depth.map(|d| d as usize),
+                    collapse: if *no_collapse {
+                        report::tree::collapse::Collapse::NONE
+                    } else {
+                        report::tree::collapse::Collapse { fanout: *fanout, chain: *chain }
+                    },
                 };
                 Job::Tree { filter, style }
             }
@@ -1005,7 +1033,7 @@ impl Plan {
                 let forest = report::tree::build(g, &filter);
                 match self.tree_format {
                     TreeFormat::Json => report::tree::write_tree_json(out, &forest)?,
-                    TreeFormat::Dot => report::dot::write_dot(out, &forest)?,
+                    TreeFormat::Dot => report::dot::write_dot(out, &forest, style.collapse)?,
                     TreeFormat::Table => report::tree::write_tree_text(out, &forest, style)?,
                 }
             }

@@ -6,6 +6,7 @@
 
 use super::history::short_command;
 use super::human_size;
+use super::tree::collapse::{Collapse, More, Next, Planner};
 use super::tree::{ContainerLeaf, Forest, ImageLeaf, LayerBranch};
 use crate::finding::terminal_safe;
 use std::io::{self, Write};
@@ -53,7 +54,21 @@ fn container(out: &mut dyn Write, c: &ContainerLeaf, from: &str) -> io::Result<(
     writeln!(out, "  \"{from}\" -> \"{node}\";")
 }
 
-fn image(out: &mut dyn Write, img: &ImageLeaf, from: Option<&str>) -> io::Result<()> {
+fn more(out: &mut dyn Write, m: &More, node: &str, from: Option<&str>) -> io::Result<()> {
+    writeln!(
+        out,
+        "  \"{node}\" [shape=note, style=dashed, label=\"… and {} more\\n{}\\n{}\"];",
+        m.entries,
+        esc(&m.count.describe()),
+        esc(&m.see)
+    )?;
+    if let Some(f) = from {
+        writeln!(out, "  \"{f}\" -> \"{node}\" [style=dashed];")?;
+    }
+    Ok(())
+}
+
+fn image(out: &mut dyn Write, p: &Planner, img: &ImageLeaf, from: Option<&str>) -> io::Result<()> {
     let node = format!("i_{}", img.id.hex());
     let names = if !img.repo_tags.is_empty() {
         img.repo_tags.join("\n")
@@ -73,13 +88,17 @@ fn image(out: &mut dyn Write, img: &ImageLeaf, from: Option<&str>) -> io::Result
     if let Some(f) = from {
         writeln!(out, "  \"{f}\" -> \"{node}\";")?;
     }
-    for c in &img.containers {
+    let (shown, rest) = p.image(img);
+    for c in shown {
         container(out, c, &node)?;
+    }
+    if let Some(m) = rest {
+        more(out, &m, &format!("m_{node}"), Some(&node))?;
     }
     Ok(())
 }
 
-fn layer(out: &mut dyn Write, l: &LayerBranch, from: Option<&str>) -> io::Result<()> {
+fn layer(out: &mut dyn Write, p: &Planner, l: &LayerBranch, from: Option<&str>) -> io::Result<()> {
     let node = format!("l_{}", l.chain_id.hex());
     let step =
         l.created_by.as_deref().map(|s| esc(&cut(&short_command(s), 40))).unwrap_or_default();
@@ -93,20 +112,46 @@ fn layer(out: &mut dyn Write, l: &LayerBranch, from: Option<&str>) -> io::Result
     if let Some(f) = from {
         writeln!(out, "  \"{f}\" -> \"{node}\";")?;
     }
-    for i in &l.images {
-        image(out, i, Some(&node))?;
+    let plan = p.layer(l, true);
+    for i in &plan.images {
+        image(out, p, i, Some(&node))?;
     }
-    for c in &l.containers {
+    for c in &plan.containers {
         container(out, c, &node)?;
     }
-    for c in &l.children {
-        layer(out, c, Some(&node))?;
+    for next in &plan.children {
+        match next {
+            Next::Layer(k) => layer(out, p, k, Some(&node))?,
+            Next::Fold(f) => {
+                // One dashed box for the folded run, named after its lowest layer.
+                let fold = format!("f_{}", f.first.hex());
+                let mut label = format!(
+                    "… {} layers folded\\n{} … {}\\n{}",
+                    f.layers,
+                    f.first.short(),
+                    f.last.short(),
+                    human_size(f.bytes)
+                );
+                if f.intermediates > 0 {
+                    label.push_str(&format!("\\n+{} intermediate images", f.intermediates));
+                }
+                writeln!(out, "  \"{fold}\" [shape=box, style=dashed, label=\"{label}\"];")?;
+                writeln!(out, "  \"{node}\" -> \"{fold}\";")?;
+                layer(out, p, f.below, Some(&fold))?;
+            }
+        }
+    }
+    if let Some(m) = &plan.more {
+        more(out, m, &format!("m_{node}"), Some(&node))?;
     }
     Ok(())
 }
 
-/// Writes the forest as one `digraph`.
-pub fn write_dot(out: &mut dyn Write, f: &Forest) -> io::Result<()> {
+/// Writes the forest as one `digraph`, fan-out and long chains summed up as `collapse`
+/// says (the same reduction as the text tree: a dashed box for a folded chain, a note
+/// for the entries of a node not drawn).
+pub fn write_dot(out: &mut dyn Write, f: &Forest, collapse: Collapse) -> io::Result<()> {
+    let p = Planner::new(collapse);
     writeln!(out, "digraph strata {{")?;
     writeln!(out, "  rankdir=TB;")?;
     writeln!(out, "  node [fontname=\"monospace\", fontsize=10];")?;
@@ -119,13 +164,20 @@ pub fn write_dot(out: &mut dyn Write, f: &Forest) -> io::Result<()> {
         human_size(t.bytes),
         human_size(t.bytes_shared)
     )?;
-    for r in &f.roots {
-        layer(out, r, None)?;
+    let top = p.top(f);
+    for r in &top.roots {
+        layer(out, &p, r, None)?;
     }
-    for i in &f.unplaced_images {
-        image(out, i, None)?;
+    if let Some(m) = &top.more_roots {
+        more(out, m, "m_roots", None)?;
     }
-    for c in &f.unplaced_containers {
+    for i in &top.unplaced_images {
+        image(out, &p, i, None)?;
+    }
+    if let Some(m) = &top.more_unplaced_images {
+        more(out, m, "m_unplaced_images", None)?;
+    }
+    for c in &top.unplaced_containers {
         let node = format!("c_{}", esc(&c.id));
         let name = c.name.as_deref().unwrap_or("<unnamed>");
         writeln!(
@@ -134,6 +186,9 @@ pub fn write_dot(out: &mut dyn Write, f: &Forest) -> io::Result<()> {
             esc(name),
             esc(&c.state)
         )?;
+    }
+    if let Some(m) = &top.more_unplaced_containers {
+        more(out, m, "m_unplaced_containers", None)?;
     }
     writeln!(out, "}}")
 }

@@ -17,6 +17,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
+pub mod collapse;
+use collapse::{Collapse, Count, More, Next, Planner};
+
 /// Layers deeper than this are cut off. Docker refuses chains deeper than 125; a
 /// deeper one is crafted, and following it blindly would exhaust the stack.
 pub const MAX_DEPTH: usize = 1000;
@@ -30,8 +33,10 @@ pub struct TreeStyle {
     pub color: bool,
     /// Show build steps in full rather than cut to one short line.
     pub no_trunc: bool,
-    /// Layer levels to draw; deeper ones are summarised.
+    /// Layer levels to draw (a folded chain is one); deeper ones are summarised.
     pub depth: Option<usize>,
+    /// Fan-out and long chains summed up (the text and Graphviz views; JSON is whole).
+    pub collapse: Collapse,
 }
 
 /// Which part of the forest to show.
@@ -107,6 +112,8 @@ pub struct ImageLeaf {
     pub intermediate: bool,
     /// Σ layer sizes over its chain; null when a layer is missing.
     pub size: Option<i64>,
+    /// The config's `created`, as written (RFC 3339).
+    pub created: Option<String>,
     /// Containers created from it.
     pub containers: Vec<ContainerLeaf>,
 }
@@ -120,6 +127,8 @@ pub struct ContainerLeaf {
     pub name: Option<String>,
     /// Docker's one-word state.
     pub state: String,
+    /// `Created`, as written (RFC 3339).
+    pub created: Option<String>,
 }
 
 /// What the forest shown holds.
@@ -141,6 +150,7 @@ fn container_leaf(c: &ContainerNode) -> ContainerLeaf {
         id: c.record.id.clone(),
         name: c.record.name.clone(),
         state: c.record.state.status().to_owned(),
+        created: c.record.created.clone(),
     }
 }
 
@@ -180,6 +190,7 @@ impl<'g> Builder<'g> {
             dangling: img.is_dangling(),
             intermediate: img.is_intermediate(),
             size: img.size,
+            created: img.record.config.as_ref().and_then(|c| c.created.clone()),
             containers,
         }
     }
@@ -506,19 +517,132 @@ fn container_line(pen: &Pen, c: &ContainerLeaf) -> Line {
     }
 }
 
-fn image_line(pen: &Pen, img: &ImageLeaf) -> Line {
-    let mut text = format!(
-        "{} {}  {}",
-        pen.glyph(Kind::Image),
-        pen.paint(&image_names(img), AnsiColor::Green.on_default().bold()),
-        img.id.short()
-    );
-    if img.intermediate {
-        text.push_str("  (intermediate)");
-    } else if img.dangling {
-        text.push_str("  (dangling)");
+/// The text renderer's state: the pen, the plan, and what the summary lines stood for.
+struct Ctx<'p> {
+    pen: Pen,
+    plan: &'p Planner,
+    /// What fold and fan-out lines stood for, for the `not drawn` line.
+    hidden: Count,
+}
+
+impl Ctx<'_> {
+    fn more_line(&mut self, m: &More) -> Line {
+        self.hidden.layers += m.count.layers;
+        self.hidden.images += m.count.images;
+        self.hidden.containers += m.count.containers;
+        Line {
+            text: format!(
+                "{} and {} more ({}): {}",
+                self.pen.glyph(Kind::More),
+                m.entries,
+                m.count.describe(),
+                m.see
+            ),
+            children: Vec::new(),
+        }
     }
-    Line { text, children: img.containers.iter().map(|c| container_line(pen, c)).collect() }
+
+    fn image_line(&mut self, img: &ImageLeaf) -> Line {
+        let pen = &self.pen;
+        let mut text = format!(
+            "{} {}  {}",
+            pen.glyph(Kind::Image),
+            pen.paint(&image_names(img), AnsiColor::Green.on_default().bold()),
+            img.id.short()
+        );
+        if img.intermediate {
+            text.push_str("  (intermediate)");
+        } else if img.dangling {
+            text.push_str("  (dangling)");
+        }
+        let (shown, more) = self.plan.image(img);
+        let mut children: Vec<Line> = shown.into_iter().map(|c| container_line(pen, c)).collect();
+        if let Some(m) = more {
+            children.push(self.more_line(&m));
+        }
+        Line { text, children }
+    }
+
+    fn layer_line(&mut self, l: &LayerBranch, depth: usize) -> Line {
+        let pen = &self.pen;
+        let mut text = format!(
+            "{} {}  {}",
+            pen.glyph(Kind::Layer),
+            pen.paint(&l.chain_id.short(), AnsiColor::Yellow.on_default()),
+            opt_size(l.size)
+        );
+        if let Some(s) = &l.created_by {
+            text.push_str("  ");
+            text.push_str(&step_text(pen, s));
+        }
+        if l.parent_missing {
+            text.push_str("  (parent layer missing)");
+        }
+        if l.hidden_intermediates > 0 {
+            let n = l.hidden_intermediates;
+            text.push_str(&format!("  (+{n} intermediate image{})", plural(n)));
+        }
+        let at_limit = pen.style.depth.is_some_and(|d| depth + 1 >= d);
+        let plan = self.plan.layer(l, !at_limit);
+        let mut children: Vec<Line> = Vec::new();
+        for i in &plan.images {
+            children.push(self.image_line(i));
+        }
+        children.extend(plan.containers.iter().map(|c| container_line(&self.pen, c)));
+        if at_limit {
+            let (layers, images) = count_below(l);
+            if layers > 0 {
+                children.push(Line {
+                    text: format!(
+                        "{} {layers} more layer{}, {images} image{}",
+                        self.pen.glyph(Kind::More),
+                        plural(layers),
+                        plural(images)
+                    ),
+                    children: Vec::new(),
+                });
+            }
+        } else {
+            for next in &plan.children {
+                match next {
+                    Next::Layer(k) => children.push(self.layer_line(k, depth + 1)),
+                    Next::Fold(f) => {
+                        self.hidden.layers += f.layers;
+                        self.hidden.images += f.intermediates;
+                        let mut text = format!(
+                            "{} {} layer{} folded: {} {} {}, {}",
+                            self.pen.glyph(Kind::More),
+                            f.layers,
+                            plural(f.layers),
+                            f.first.short(),
+                            self.pen.ellipsis(),
+                            f.last.short(),
+                            human_size(f.bytes)
+                        );
+                        if f.intermediates > 0 {
+                            let n = f.intermediates;
+                            text.push_str(&format!(" (+{n} intermediate image{})", plural(n)));
+                        }
+                        let below = self.layer_line(f.below, depth + 2);
+                        children.push(Line { text, children: vec![below] });
+                    }
+                }
+            }
+            if l.truncated {
+                children.push(Line {
+                    text: format!(
+                        "{} deeper layers not shown (chain longer than {MAX_DEPTH})",
+                        self.pen.glyph(Kind::More)
+                    ),
+                    children: Vec::new(),
+                });
+            }
+        }
+        if let Some(m) = &plan.more {
+            children.push(self.more_line(m));
+        }
+        Line { text, children }
+    }
 }
 
 fn count_below(l: &LayerBranch) -> (usize, usize) {
@@ -531,54 +655,6 @@ fn count_below(l: &LayerBranch) -> (usize, usize) {
         stack.extend(x.children.iter());
     }
     (layers, images)
-}
-
-fn layer_line(pen: &Pen, l: &LayerBranch, depth: usize) -> Line {
-    let mut text = format!(
-        "{} {}  {}",
-        pen.glyph(Kind::Layer),
-        pen.paint(&l.chain_id.short(), AnsiColor::Yellow.on_default()),
-        opt_size(l.size)
-    );
-    if let Some(s) = &l.created_by {
-        text.push_str("  ");
-        text.push_str(&step_text(pen, s));
-    }
-    if l.parent_missing {
-        text.push_str("  (parent layer missing)");
-    }
-    if l.hidden_intermediates > 0 {
-        let n = l.hidden_intermediates;
-        text.push_str(&format!("  (+{n} intermediate image{})", if n == 1 { "" } else { "s" }));
-    }
-    let mut children: Vec<Line> = l.images.iter().map(|i| image_line(pen, i)).collect();
-    children.extend(l.containers.iter().map(|c| container_line(pen, c)));
-    if pen.style.depth.is_some_and(|d| depth + 1 >= d) {
-        let (layers, images) = count_below(l);
-        if layers > 0 {
-            children.push(Line {
-                text: format!(
-                    "{} {layers} more layer{}, {images} image{}",
-                    pen.glyph(Kind::More),
-                    plural(layers),
-                    plural(images)
-                ),
-                children: Vec::new(),
-            });
-        }
-    } else {
-        children.extend(l.children.iter().map(|c| layer_line(pen, c, depth + 1)));
-        if l.truncated {
-            children.push(Line {
-                text: format!(
-                    "{} deeper layers not shown (chain longer than {MAX_DEPTH})",
-                    pen.glyph(Kind::More)
-                ),
-                children: Vec::new(),
-            });
-        }
-    }
-    Line { text, children }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -617,31 +693,72 @@ fn draw(
     Ok(())
 }
 
-/// Writes the forest as a text tree with a legend line first and a totals line last.
+/// Writes the forest as a text tree with a legend line first and a totals line last;
+/// fan-out and long chains are summed up as `style.collapse` says, and a `not drawn`
+/// line before the totals says what those summaries stand for.
 pub fn write_tree_text(out: &mut dyn Write, f: &Forest, style: TreeStyle) -> io::Result<()> {
-    let pen = Pen { style };
+    let planner = Planner::new(style.collapse);
+    let mut ctx = Ctx { pen: Pen { style }, plan: &planner, hidden: Count::default() };
     writeln!(
         out,
         "legend: {} layer (chain id, own size, build step)  {} image (tags, id)  {} container (name, id, state)",
-        pen.glyph(Kind::Layer),
-        pen.glyph(Kind::Image),
-        pen.glyph(Kind::Container)
+        ctx.pen.glyph(Kind::Layer),
+        ctx.pen.glyph(Kind::Image),
+        ctx.pen.glyph(Kind::Container)
     )?;
     if let Some(r) = &f.requires {
         writeln!(out, "what requires {r}:")?;
     }
-    for r in &f.roots {
-        draw(out, &pen, &layer_line(&pen, r, 0), "", "")?;
+    let top = planner.top(f);
+    // Each root is drawn as soon as it is planned: a big forest is never held as lines.
+    for r in &top.roots {
+        let line = ctx.layer_line(r, 0);
+        draw(out, &ctx.pen, &line, "", "")?;
     }
-    for i in &f.unplaced_images {
-        let mut line = image_line(&pen, i);
+    if let Some(m) = &top.more_roots {
+        let line = ctx.more_line(m);
+        draw(out, &ctx.pen, &line, "", "")?;
+    }
+    for i in &top.unplaced_images {
+        let mut line = ctx.image_line(i);
         line.text.push_str("  (no layers in layerdb)");
-        draw(out, &pen, &line, "", "")?;
+        draw(out, &ctx.pen, &line, "", "")?;
     }
-    for c in &f.unplaced_containers {
-        let mut line = container_line(&pen, c);
+    if let Some(m) = &top.more_unplaced_images {
+        let mut line = ctx.more_line(m);
+        line.text.push_str("  (images with no layers in layerdb)");
+        draw(out, &ctx.pen, &line, "", "")?;
+    }
+    for c in &top.unplaced_containers {
+        let mut line = container_line(&ctx.pen, c);
         line.text.push_str("  (image and layer unknown)");
-        draw(out, &pen, &line, "", "")?;
+        draw(out, &ctx.pen, &line, "", "")?;
+    }
+    if let Some(m) = &top.more_unplaced_containers {
+        let mut line = ctx.more_line(m);
+        line.text.push_str("  (containers with image and layer unknown)");
+        draw(out, &ctx.pen, &line, "", "")?;
+    }
+    if ctx.hidden != Count::default() {
+        let c = planner.collapse();
+        let mut why = Vec::new();
+        if c.fanout > 0 {
+            let n = c.fanout;
+            why.push(format!(
+                "more than {n} {} under one node summed up",
+                if n == 1 { "entry" } else { "entries" }
+            ));
+        }
+        if c.chain > 0 {
+            let n = c.chain;
+            why.push(format!("chains of more than {n} plain layer{} folded", plural(n)));
+        }
+        writeln!(
+            out,
+            "not drawn: {} ({}; --fanout N, --chain N or --no-collapse draw more)",
+            ctx.hidden.describe(),
+            why.join(", ")
+        )?;
     }
     let t = &f.totals;
     writeln!(

@@ -41,6 +41,7 @@ mod save_docker;
 mod schemas;
 mod timeline_cli;
 mod times_order;
+mod tree_collapse;
 mod tree_snapshots;
 mod userns_hosts;
 mod verify_cli;

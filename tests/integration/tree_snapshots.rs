@@ -35,6 +35,9 @@ const VIEWS: &[(&str, &[&str])] = &[
     ("all", &["--all", "--no-trunc"]),
     ("image-base", &["--image", "strata/base:1.0"]),
     ("whatrequires-base", &["--whatrequires", "strata/base:1.0"]),
+    // Fan-out and chain thresholds small enough for a fixture (tree_collapse.rs checks
+    // the counts against the engine's answers).
+    ("collapsed", &["--fanout", "2", "--chain", "2"]),
 ];
 
 fn image_with_tag(root: &Path, tag: &str) -> Option<serde_json::Value> {
@@ -71,6 +74,10 @@ fn tree_views_match_snapshots() {
             snapshot(&format!("tree_{fx}_image-app"), &tree(&root, &["--image", "strata/app:1"]));
         }
         snapshot(&format!("tree_{fx}_dot"), &tree(&root, &["--format", "dot"]));
+        snapshot(
+            &format!("tree_{fx}_dot-collapsed"),
+            &tree(&root, &["--format", "dot", "--fanout", "2", "--chain", "2"]),
+        );
     }
 }
 
