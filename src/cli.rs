@@ -564,10 +564,10 @@ impl Plan {
                 // Only this machine's own data-root may lead to this machine's containerd.
                 data_root_is_local: matches!(source, RootSource::DaemonJson | RootSource::Default),
                 namespace: cli.namespace.clone(),
-                // Only the audit checks overlay2's short links, and inspect shows them.
+                // The audit and verify check overlay2's short links, and inspect shows them.
                 skip_overlay_links: !matches!(
                     cli.command,
-                    Command::Audit(_) | Command::Inspect { .. }
+                    Command::Audit(_) | Command::Verify(_) | Command::Inspect { .. }
                 ),
                 // The listings read what they show; everything else reads every file.
                 layer_files: match cli.command {

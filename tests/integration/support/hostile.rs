@@ -435,3 +435,17 @@ pub fn stable_json(out: &str, root: &Path) -> String {
         Err(_) => text,
     }
 }
+
+/// Whether `cmd` reads the store file `label` (a [`pick_files`] label) names, so that damage to
+/// it must show in what `cmd` prints. The listings read only what they show (README, "Big
+/// hosts"): `images` reads each layer's `size` and not its `diff`, `cache-id` or `parent`; `df`
+/// reads `size` and `cache-id`; only `audit`, `verify` and `inspect` read overlay2's `link` and
+/// `lower`. Every other command reads every store file.
+pub fn command_reads(cmd: &str, label: &str) -> bool {
+    match (cmd, label) {
+        (_, "overlay2 link" | "overlay2 lower") => matches!(cmd, "audit" | "verify" | "inspect"),
+        ("images", "layer diff" | "layer cache-id" | "layer parent") => false,
+        ("df", "layer diff" | "layer parent") => false,
+        _ => true,
+    }
+}
