@@ -72,7 +72,7 @@ const QUIET_MARGIN_NS: i64 = 2_000_000_000;
 /// (nanoseconds since the epoch, taken before the first read): every directory whose
 /// entries the store is read from, every container's and RW layer's directory, the
 /// containerd databases, and every file a warning or error names, last changed (ctime)
-/// at least [`QUIET_MARGIN_NS`] before it.
+/// at least two seconds before it (`QUIET_MARGIN_NS`).
 ///
 /// Why: on a quiet host or an evidence copy the second read sees what the first saw and
 /// costs as much again (on a 10,000-image host, half of `audit --metadata-only`).

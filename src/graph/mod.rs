@@ -381,11 +381,13 @@ impl Graph {
         let ((images, db), (driver_home, containers)) = crate::store::together(
             || {
                 crate::store::together(
-                    || chosen.then(|| read_images(&ctx, f_images)).unwrap_or_default(),
+                    || if chosen { read_images(&ctx, f_images) } else { Default::default() },
                     || {
-                        chosen
-                            .then(|| read_layerdb(&ctx, opts.layer_files, f_layers))
-                            .unwrap_or_default()
+                        if chosen {
+                            read_layerdb(&ctx, opts.layer_files, f_layers)
+                        } else {
+                            Default::default()
+                        }
                     },
                 )
             },
