@@ -70,8 +70,8 @@ const QUIET_MARGIN_NS: i64 = 2_000_000_000;
 
 /// Whether nothing a second read would see differently has changed since `started`
 /// (nanoseconds since the epoch, taken before the first read): every directory whose
-/// entries the store is read from, every container's and RW layer's directory, the
-/// containerd databases, and every file a warning or error names, last changed (ctime)
+/// entries the graphdriver store is read from, every container's and RW layer's directory,
+/// and every file a warning or error names, last changed (ctime)
 /// at least two seconds before it (`QUIET_MARGIN_NS`).
 ///
 /// Why: on a quiet host or an evidence copy the second read sees what the first saw and
@@ -88,12 +88,18 @@ pub fn quiet_since(
     started: i64,
 ) -> bool {
     use std::path::{Path, PathBuf};
+    // The containerd store is always read again: its databases are rewritten in place by
+    // several writers (leases, garbage collection, ingests), and a second read of it costs
+    // little next to a graphdriver store's tens of thousands of files.
+    if g.containerd.is_some() {
+        return false;
+    }
     let limit = started.saturating_sub(QUIET_MARGIN_NS);
     let quiet = |root: &crate::fsread::SafeDir, rel: &Path| {
         root.changed_at(rel).is_none_or(|changed| changed < limit)
     };
     let mut paths: Vec<PathBuf> = ["", "image", "containers"].iter().map(PathBuf::from).collect();
-    if !g.driver_name.is_empty() && g.containerd.is_none() {
+    if !g.driver_name.is_empty() {
         let image = Path::new("image").join(&g.driver_name);
         for sub in [
             "",
@@ -127,24 +133,7 @@ pub fn quiet_since(
         paths.push(p.clone());
         paths.extend(p.parent().map(Path::to_path_buf));
     }
-    if !paths.iter().all(|p| quiet(data_root, p)) {
-        return false;
-    }
-    let Some(ctd) = &g.containerd else { return true };
-    let snapshotter = format!("io.containerd.snapshotter.v1.{}", ctd.store.snapshotter);
-    let mut ctd_paths: Vec<PathBuf> = vec![
-        PathBuf::new(),
-        PathBuf::from("io.containerd.metadata.v1.bolt"),
-        PathBuf::from(crate::store::containerd::locate::META_DB),
-        PathBuf::from(crate::store::containerd::content::CONTENT_ROOT),
-        Path::new(crate::store::containerd::content::CONTENT_ROOT).join("blobs/sha256"),
-        Path::new(crate::store::containerd::content::CONTENT_ROOT).join("ingest"),
-        PathBuf::from(&snapshotter),
-        Path::new(&snapshotter).join("metadata.db"),
-        Path::new(&snapshotter).join("snapshots"),
-    ];
-    ctd_paths.extend(named);
-    ctd_paths.iter().all(|p| quiet(&ctd.root, p))
+    paths.iter().all(|p| quiet(data_root, p))
 }
 
 /// Whether any finding is one [`recheck`] would look at again.

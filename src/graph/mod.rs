@@ -393,7 +393,13 @@ impl Graph {
             },
             || {
                 crate::store::together(
-                    || driver.filter(|_| chosen).map(|k| read_driver_home(&ctx, k, links, f_home)),
+                    || {
+                        // Without cache-ids nothing ties the driver home's directories to
+                        // a layer: a command that reads none (`images`) skips its listing.
+                        driver
+                            .filter(|_| chosen && opts.layer_files.cache_id)
+                            .map(|k| read_driver_home(&ctx, k, links, f_home))
+                    },
                     || read_containers(&ctx, f_containers),
                 )
             },

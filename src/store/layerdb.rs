@@ -37,7 +37,8 @@ impl LayerRecord {
     }
 }
 
-/// Which files of each `layerdb/sha256/<chainID>/` are read. `size` always is.
+/// Which files of each `layerdb/sha256/<chainID>/` are read (`size` always is), and whether
+/// `layerdb/mounts/` is.
 ///
 /// A listing needs few of them: `images` shows each image's size (the sum of its layers'
 /// `size`), `df` also which driver directories the layers own (`cache-id`). On a
@@ -54,15 +55,19 @@ pub struct LayerFiles {
     pub parent: bool,
     /// Whether `tar-split.json.gz` is there.
     pub tar_split: bool,
+    /// `layerdb/mounts/`: the containers' RW layers.
+    pub mounts: bool,
 }
 
 impl LayerFiles {
     /// Every file: what verify, audit and the graph views need.
-    pub const ALL: Self = Self { diff: true, cache_id: true, parent: true, tar_split: true };
-    /// `size` alone: image sizes (`strata images`).
-    pub const SIZE: Self = Self { diff: false, cache_id: false, parent: false, tar_split: false };
+    pub const ALL: Self =
+        Self { diff: true, cache_id: true, parent: true, tar_split: true, mounts: true };
+    /// `size` alone, and no mounts: image sizes (`strata images`).
+    pub const SIZE: Self =
+        Self { diff: false, cache_id: false, parent: false, tar_split: false, mounts: false };
     /// `size` and `cache-id`: sizes and which driver directories are owned (`strata df`).
-    pub const SIZE_AND_CACHE_ID: Self = Self { cache_id: true, ..Self::SIZE };
+    pub const SIZE_AND_CACHE_ID: Self = Self { cache_id: true, mounts: true, ..Self::SIZE };
 }
 
 impl Default for LayerFiles {
@@ -193,7 +198,11 @@ pub fn read_layerdb(ctx: &StoreCtx, files: LayerFiles, findings: &mut Vec<Findin
         }
     }
     let mounts_dir = base.join("mounts");
-    let entries = ctx.list_dir_or_finding(&mounts_dir, findings).unwrap_or_default();
+    let entries = if files.mounts {
+        ctx.list_dir_or_finding(&mounts_dir, findings).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let (mounts, found) = super::par_read(entries, |entry, findings| {
         let name = entry.name.to_str()?;
         let dir = mounts_dir.join(name);

@@ -31,6 +31,7 @@ mod hostile_structures;
 mod legacy_pre110;
 mod prop_digest;
 mod prop_tarsplit;
+mod recheck_quiet;
 mod registry_crosslinks;
 mod registry_online;
 mod report_html;

@@ -438,13 +438,18 @@ pub fn stable_json(out: &str, root: &Path) -> String {
 
 /// Whether `cmd` reads the store file `label` (a [`pick_files`] label) names, so that damage to
 /// it must show in what `cmd` prints. The listings read only what they show (README, "Big
-/// hosts"): `images` reads each layer's `size` and not its `diff`, `cache-id` or `parent`; `df`
+/// hosts"): `images` reads each layer's `size` and not its `diff`, `cache-id` or `parent`, nor
+/// the RW layers (`layerdb/mounts`); `df`
 /// reads `size` and `cache-id`; only `audit`, `verify` and `inspect` read overlay2's `link` and
 /// `lower`. Every other command reads every store file.
 pub fn command_reads(cmd: &str, label: &str) -> bool {
     match (cmd, label) {
         (_, "overlay2 link" | "overlay2 lower") => matches!(cmd, "audit" | "verify" | "inspect"),
-        ("images", "layer diff" | "layer cache-id" | "layer parent") => false,
+        (
+            "images",
+            "layer diff" | "layer cache-id" | "layer parent" | "mount-id" | "init-id"
+            | "mount parent",
+        ) => false,
         ("df", "layer diff" | "layer parent") => false,
         _ => true,
     }
