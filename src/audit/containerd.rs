@@ -97,7 +97,10 @@ fn snapshots(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                     Code::LayerContentMissing,
                     format!("snapshot {}: its directory is missing", s.key),
                 )
-                .with_file(dir),
+                .with_file(dir)
+                // The key lets the second read see a snapshot removed under the scan (its
+                // directory renamed away before the snapshotter's records let go of it).
+                .with_subject(s.key.as_str()),
             ),
             _ => {}
         }

@@ -172,7 +172,7 @@ pub fn parse_lower(text: &str) -> Result<Vec<String>, ParseError> {
 ///
 /// `links` is off for the listings (`images`, `df`, ...): they need which directories exist,
 /// not overlay2's short-link bookkeeping, which is two more files a layer and a symlink for
-/// every layer (33,000 reads on a 10,000-image host). The audit and inspect read them.
+/// every layer (33,000 reads on a 10,000-image host). The audit, verify and inspect read them.
 pub fn read_driver_home(
     ctx: &StoreCtx,
     kind: DriverKind,
