@@ -149,22 +149,7 @@ fn dot_renders_with_graphviz() {
         ] {
             let (code, out, err) = run(&root, args);
             assert_eq!(code, 0, "{err}");
-            let mut child = std::process::Command::new("dot")
-                .arg("-Tsvg")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(out.as_bytes()).unwrap();
-            let res = child.wait_with_output().unwrap();
-            assert!(
-                res.status.success(),
-                "{fx} {args:?}: dot failed: {}",
-                String::from_utf8_lossy(&res.stderr)
-            );
-            let svg = String::from_utf8_lossy(&res.stdout);
+            let svg = dot_svg(&out).unwrap_or_else(|e| panic!("{fx} {args:?}: dot failed: {e}"));
             let layer = scratch_layer(&root);
             assert!(svg.contains("<svg"), "{fx} {args:?}: no svg");
             let whole_forest = !args.contains(&"--whatrequires");

@@ -237,3 +237,22 @@ pub fn validate(name: &str, value: &serde_json::Value) {
         validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     assert!(errors.is_empty(), "output does not match {}:\n{}", path.display(), errors.join("\n"));
 }
+
+/// Renders DOT text with Graphviz (`dot -Tsvg`): the SVG, or what `dot` said on stderr.
+pub fn dot_svg(dot: &str) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run dot");
+    child.stdin.take().expect("dot's stdin").write_all(dot.as_bytes()).expect("write to dot");
+    let res = child.wait_with_output().expect("wait for dot");
+    if res.status.success() {
+        Ok(String::from_utf8_lossy(&res.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&res.stderr).into_owned())
+    }
+}
