@@ -153,6 +153,27 @@ pub fn mounts(g: &Graph, root: &SafeDir, out: &mut Vec<Finding>) {
     }
 }
 
+/// A container whose RW layer (or a part of it) is gone: an error, unless its
+/// config.v2.json marks it dead or being removed. Docker writes that mark before it lets
+/// go of the RW layer and removes the container's directory last, so such a container
+/// is a removal under way, or one that failed part way (the engine removes a dead
+/// container at its next start): worth a warning, not a lost layer.
+pub(crate) fn rw_layer_gone(c: &crate::graph::ContainerNode, message: String) -> Finding {
+    let state = &c.record.state;
+    let f = if state.dead || state.removal_in_progress {
+        Finding::warning(
+            Code::ContainerLayerMissing,
+            format!(
+                "{message}; the container is marked {}: a removal under way or one that did not finish (Docker removes a dead container when it starts)",
+                state.status()
+            ),
+        )
+    } else {
+        Finding::error(Code::ContainerLayerMissing, message)
+    };
+    f.with_subject(c.record.id.as_str())
+}
+
 /// container-image-missing and container-layer-missing, from the container side.
 pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
     for c in g.containers.values() {
@@ -192,14 +213,13 @@ pub fn containers(g: &Graph, out: &mut Vec<Finding>) {
         };
         match &c.mount {
             None => out.push(
-                Finding::error(
-                    Code::ContainerLayerMissing,
+                rw_layer_gone(
+                    c,
                     format!(
                         "container {}: no RW layer (layerdb/mounts/{id} is missing)",
                         id.short()
                     ),
                 )
-                .with_subject(id.as_str())
                 .with_file(image_root(g).join("layerdb/mounts").join(id)),
             ),
             Some(m) => {

@@ -5,6 +5,7 @@
 use crate::finding::{Code, Finding};
 use crate::graph::{ContainerdPart, Graph};
 use crate::store::containerd::blob_path;
+use super::checks::rw_layer_gone;
 use std::path::Path;
 
 /// Every check; nothing here reads layer content.
@@ -124,23 +125,17 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
     for c in g.containers.values() {
         let id = &c.record.id;
         let Some(m) = &c.mount else {
-            out.push(
-                Finding::error(
-                    Code::ContainerLayerMissing,
-                    format!("container {}: its RW snapshot is not in meta.db", id.short()),
-                )
-                .with_subject(id.as_str()),
-            );
+            out.push(rw_layer_gone(
+                c,
+                format!("container {}: its RW snapshot is not in meta.db", id.short()),
+            ));
             continue;
         };
         if c.rw_dir.is_none() || !ctd.store.snapshots.get(&m.name).is_some_and(|s| s.dir_present) {
-            out.push(
-                Finding::error(
-                    Code::ContainerLayerMissing,
-                    format!("container {}: its RW snapshot directory is missing", id.short()),
-                )
-                .with_subject(id.as_str()),
-            );
+            out.push(rw_layer_gone(
+                c,
+                format!("container {}: its RW snapshot directory is missing", id.short()),
+            ));
         }
         if c.init_dir.is_some()
             && !ctd
@@ -149,13 +144,10 @@ fn containers(g: &Graph, ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                 .values()
                 .any(|s| s.dir.as_ref() == c.init_dir.as_ref() && s.dir_present)
         {
-            out.push(
-                Finding::error(
-                    Code::ContainerLayerMissing,
-                    format!("container {}: its init snapshot directory is missing", id.short()),
-                )
-                .with_subject(id.as_str()),
-            );
+            out.push(rw_layer_gone(
+                c,
+                format!("container {}: its init snapshot directory is missing", id.short()),
+            ));
         }
         // The snapshot must sit on the image's top layer; otherwise the
         // container's filesystem is not the image it claims.

@@ -221,6 +221,34 @@ fn container_changed(first: &Graph, second: &Graph, subject: &str) -> Option<Str
         (Some(a), Some(b)) if a.record.image != b.record.image => {
             return Some(format!("container {short} changed"))
         }
+        (Some(a), Some(b)) if a.record.state.status() != b.record.state.status() => {
+            return Some(format!(
+                "container {short} went from {} to {}",
+                a.record.state.status(),
+                b.record.state.status()
+            ))
+        }
+        (Some(a), Some(b)) => {
+            // The RW layer as the graph linked it: on the containerd store this is the
+            // container's snapshot in meta.db (there is no layerdb/mounts to compare).
+            let linked = |g: &Graph, c: &crate::graph::ContainerNode| {
+                let m = c.mount.as_ref().map(|m| {
+                    let present = g.containerd.as_ref().and_then(|ctd| {
+                        ctd.store.snapshots.get(&m.name).map(|s| s.dir_present)
+                    });
+                    (m.mount_id.clone(), m.init_id.clone(), m.parent, present)
+                });
+                (m, c.rw_dir.clone(), c.init_dir.clone())
+            };
+            let (la, lb) = (linked(first, a), linked(second, b));
+            if la != lb {
+                return Some(match (&la.0, &lb.0) {
+                    (Some(_), None) => format!("the RW layer of {short} was removed"),
+                    (None, Some(_)) => format!("the RW layer of {short} was created"),
+                    _ => format!("the RW layer of {short} changed"),
+                });
+            }
+        }
         _ => {}
     }
     let mount = |g: &Graph| {

@@ -524,6 +524,14 @@ impl Graph {
                 return Err(None);
             }
         };
+        // Docker's containers are listed before meta.db is read, not after: Docker
+        // prepares a container's snapshot before it writes its config.v2.json, and marks
+        // a container dead on disk before it removes the snapshot. Read in this order, a
+        // live container listed here has its snapshot in the meta.db read next, so one
+        // being created cannot look like one whose snapshot was lost.
+        let ctx = StoreCtx::new(root, "", opts.limits);
+        let mut container_findings = Vec::new();
+        let containers = read_containers(&ctx, &mut container_findings);
         let read = |ns: &str, findings: &mut Vec<Finding>| {
             crate::store::containerd::read_store(&ctd_root, ns, None, opts.limits, findings)
         };
@@ -542,8 +550,7 @@ impl Graph {
                 findings.extend(again);
             }
         }
-        let ctx = StoreCtx::new(root, "", opts.limits);
-        let containers = read_containers(&ctx, findings);
+        findings.extend(container_findings);
         // Snapshotters laid out as a graphdriver strata knows: overlayfs keeps
         // overlay2's diffs and whiteouts, native a full copy per snapshot as vfs.
         let driver = match store.snapshotter.as_str() {

@@ -224,6 +224,24 @@ fn container_without_its_rw_layer() {
     assert_eq!(with_code(&r, "graphdriver-dir-orphaned").len(), 2);
 }
 
+/// Docker writes `Dead: true` to config.v2.json before it lets go of a container's RW
+/// layer, and removes the container's directory last: a dead container without its RW
+/// layer is a removal under way (or one that failed part way), a warning, not a lost layer.
+#[test]
+fn dead_container_without_its_rw_layer_is_a_removal_not_a_loss() {
+    require_root!();
+    let t = basic_copy();
+    fs::remove_dir_all(t.path().join(IMG).join("layerdb/mounts").join(FROM_SHORT_ID)).unwrap();
+    let file = t.path().join("containers").join(FROM_SHORT_ID).join("config.v2.json");
+    let mut v: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    v["State"]["Dead"] = Value::Bool(true);
+    fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
+    let (_, r) = audit(t.path(), &[]);
+    let f = one(&r, "container-layer-missing");
+    assert_finding(f, "warning", "subject", FROM_SHORT_ID);
+    assert!(f["message"].as_str().unwrap().contains("marked dead"), "{f:#}");
+}
+
 #[test]
 fn layer_content_missing() {
     require_root!();

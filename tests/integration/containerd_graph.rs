@@ -320,6 +320,39 @@ fn tampered_copies_are_each_reported_by_path_or_digest() {
     assert!(a["findings"].to_string().contains("meta.db"), "{a:#}");
 }
 
+/// A container whose RW snapshot directory is gone is an error; once its config.v2.json
+/// marks it dead (Docker writes that before it removes the snapshot) it is a removal
+/// under way, a warning.
+#[test]
+fn container_without_its_snapshot_is_an_error_unless_marked_dead() {
+    require_root!();
+    let (_keep, root, ctd) = damaged("containerd-sid");
+    let list = json(&["containers"], &root);
+    let c = list.as_array().unwrap().iter().find(|c| c["name"] == "changer").unwrap();
+    let id = c["id"].as_str().unwrap().to_owned();
+    let rw = ctd.join(c["rw_dir"].as_str().unwrap());
+    std::fs::remove_dir_all(rw.parent().unwrap()).unwrap();
+    let about = |f: &[Value]| -> Vec<Value> {
+        f.iter()
+            .filter(|x| x["code"] == "container-layer-missing" && x["subject"] == id.as_str())
+            .cloned()
+            .collect()
+    };
+    let f = about(&findings(&["audit"], &root));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["severity"], "error", "{f:#?}");
+    assert!(f[0]["message"].as_str().unwrap().contains("RW snapshot directory is missing"));
+
+    let file = root.join("containers").join(&id).join("config.v2.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["State"]["Dead"] = Value::Bool(true);
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let f = about(&findings(&["audit"], &root));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["severity"], "warning", "{f:#?}");
+    assert!(f[0]["message"].as_str().unwrap().contains("marked dead"), "{f:#?}");
+}
+
 /// `strata df` equals `/system/df`: LayersSize (snapshots only on 26.1, snapshots
 /// plus image content from 28.2), and each container's SizeRw.
 #[test]
