@@ -2,10 +2,10 @@
 //! images, content, snapshots, containers and leases that containerd's garbage
 //! collector relies on, and the leftovers it may leave.
 
+use super::checks::rw_layer_gone;
 use crate::finding::{Code, Finding};
 use crate::graph::{ContainerdPart, Graph};
 use crate::store::containerd::blob_path;
-use super::checks::rw_layer_gone;
 use std::path::Path;
 
 /// Every check; nothing here reads layer content.

@@ -233,9 +233,10 @@ fn container_changed(first: &Graph, second: &Graph, subject: &str) -> Option<Str
             // container's snapshot in meta.db (there is no layerdb/mounts to compare).
             let linked = |g: &Graph, c: &crate::graph::ContainerNode| {
                 let m = c.mount.as_ref().map(|m| {
-                    let present = g.containerd.as_ref().and_then(|ctd| {
-                        ctd.store.snapshots.get(&m.name).map(|s| s.dir_present)
-                    });
+                    let present = g
+                        .containerd
+                        .as_ref()
+                        .and_then(|ctd| ctd.store.snapshots.get(&m.name).map(|s| s.dir_present));
                     (m.mount_id.clone(), m.init_id.clone(), m.parent, present)
                 });
                 (m, c.rw_dir.clone(), c.init_dir.clone())
