@@ -661,6 +661,9 @@ impl Plan {
         let mut out = io::BufWriter::new(stdout.lock());
         let code = self.dispatch(job, &g, &root, &mut out)?;
         out.flush()?;
+        // The process ends next and the kernel takes its memory back at once; freeing
+        // the graph node by node first is a tenth of a second on a 10,000-image host.
+        std::mem::forget(g);
         Ok(code)
     }
 
@@ -1143,6 +1146,8 @@ impl Plan {
         if let Some(f) = file {
             f.commit()?;
         }
+        // As for the graph (see `run`): the process ends next.
+        std::mem::forget(result);
         Ok(code)
     }
 

@@ -83,18 +83,29 @@ pub fn read_logs(root: &SafeDir) -> Vec<ContainerLogs> {
                 }
             }
         };
+        // The container directory's listing also says which `local` log directories
+        // exist: only those are opened (two failed opens a container otherwise).
+        let mut local_dirs: Vec<&'static str> = Vec::new();
         if let Ok(list) = root.read_dir(&dir) {
-            let mut names: Vec<String> = list
-                .into_iter()
-                .filter_map(|d| d.name.into_string().ok())
-                .filter(|n| is_json_log(id, n))
-                .collect();
+            let mut names: Vec<String> = Vec::new();
+            for d in list {
+                let Ok(n) = d.name.into_string() else { continue };
+                if let Some(l) = LOCAL_LOG_DIRS.iter().find(|l| **l == n) {
+                    if d.kind == FileKind::Dir {
+                        local_dirs.push(l);
+                    }
+                } else if is_json_log(id, &n) {
+                    names.push(n);
+                }
+            }
             names.sort();
             for n in names {
                 add(&dir.join(n), &mut files);
             }
         }
-        for local in LOCAL_LOG_DIRS.iter().map(|d| dir.join(d)) {
+        // In LOCAL_LOG_DIRS' order, whatever order the directory listed them in.
+        let listed = LOCAL_LOG_DIRS.iter().filter(|l| local_dirs.contains(l));
+        for local in listed.map(|d| dir.join(d)) {
             let Ok(list) = root.read_dir(&local) else { continue };
             let mut names: Vec<String> = list
                 .into_iter()
