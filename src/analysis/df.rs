@@ -319,10 +319,39 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
         })
         .collect();
 
-    let mut containers = Vec::new();
+    // The RW layers, leftovers, volumes and logs are all read from disk, and none needs
+    // another: they are read at once on the reader pool (on a cold disk, one container
+    // directory after another waits on a seek each). Findings keep the order of a
+    // one-at-a-time read.
     let list = g.containers_newest_first();
-    for c in list {
-        let measured = measure_rw(g, root, c);
+    let ((measured, (orphaned, orphan_findings)), ((volumes, volume_findings), logs)) =
+        crate::store::together(
+            || {
+                crate::store::together(
+                    || crate::store::par_read(list.clone(), |c, _| Some(measure_rw(g, root, c))).0,
+                    || {
+                        let mut found = Vec::new();
+                        (measure_orphans(g, root, &find_orphans(g), &mut found), found)
+                    },
+                )
+            },
+            || {
+                crate::store::together(
+                    || {
+                        let mut found = Vec::new();
+                        let v = crate::store::volumes::read_volumes(
+                            root,
+                            &crate::fsread::Limits::default(),
+                            &mut found,
+                        );
+                        (v, found)
+                    },
+                    || crate::store::logs::read_logs(root),
+                )
+            },
+        );
+    let mut containers = Vec::new();
+    for (c, measured) in list.into_iter().zip(measured) {
         let rw_size = match (measured, &c.rw_dir) {
             (Some(m), Some(dir)) => match m {
                 Ok((n, problems)) => {
@@ -354,14 +383,10 @@ pub fn disk_usage(g: &Graph, root: &SafeDir) -> (DiskUsage, Vec<Finding>) {
         });
     }
 
-    let orphaned = measure_orphans(g, root, &find_orphans(g), &mut findings);
-    let volumes: Vec<_> =
-        crate::store::volumes::read_volumes(root, &crate::fsread::Limits::default(), &mut findings)
-            .into_iter()
-            .filter(|v| v.driver == "local")
-            .collect();
+    findings.extend(orphan_findings);
+    findings.extend(volume_findings);
+    let volumes: Vec<_> = volumes.into_iter().filter(|v| v.driver == "local").collect();
     let build_cache = g.buildkit.as_ref().map(|b| b.records.clone()).unwrap_or_default();
-    let logs = crate::store::logs::read_logs(root);
     let active_ids: BTreeSet<&str> =
         containers.iter().filter(|c| c.active).map(|c| c.id.as_str()).collect();
     let sum = |it: &mut dyn Iterator<Item = i64>| it.fold(0i64, i64::saturating_add);

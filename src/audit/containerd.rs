@@ -28,7 +28,10 @@ fn content_references(ctd: &ContainerdPart, out: &mut Vec<Finding>) {
                     Code::ContentBlobMissing,
                     format!("image {}: its target {d} is not in the content store", img.name),
                 )
-                .with_file(blob_path(&d)),
+                .with_file(blob_path(&d))
+                // The image (its ID is its target's digest) lets the second read see an
+                // image removed under the scan, whose content the collector took first.
+                .with_image(crate::digest::ImageId(d)),
             );
         }
     }

@@ -96,22 +96,30 @@ pub fn run(
     registry: Option<&SafeDir>,
     opts: &AuditOptions<'_>,
 ) -> Audit {
-    let mut findings = g.findings.clone();
-    findings.extend(crate::verify::identity::check_identities(g).1);
-    match &g.containerd {
-        Some(ctd) => containerd::run_all(g, ctd, &mut findings),
-        None => checks::run_all(g, root, &mut findings),
-    }
-    let mut cross_links = crosslinks::cross_links(g, &mut findings);
-    if let Some(reg) = registry {
-        cross_links.registry = Some(registry::check_registry(g, reg, &opts.limits, &mut findings));
-    }
+    // What `df` reports reads the RW layers, leftovers, volumes and logs from disk and
+    // needs nothing the checks find: it is measured while the checks run.
+    let ((mut findings, cross_links), (disk_usage, du_findings)) = crate::store::together(
+        || {
+            let mut findings = g.findings.clone();
+            findings.extend(crate::verify::identity::check_identities(g).1);
+            match &g.containerd {
+                Some(ctd) => containerd::run_all(g, ctd, &mut findings),
+                None => checks::run_all(g, root, &mut findings),
+            }
+            let mut cross_links = crosslinks::cross_links(g, &mut findings);
+            if let Some(reg) = registry {
+                cross_links.registry =
+                    Some(registry::check_registry(g, reg, &opts.limits, &mut findings));
+            }
+            (findings, cross_links)
+        },
+        || disk_usage(g, root),
+    );
     let mut userns = g.userns.clone();
     let content = content_checks(g, root, opts, &mut findings, &mut userns);
     if g.containerd.is_some() {
         checks::dangling(g, &mut findings);
     }
-    let (disk_usage, du_findings) = disk_usage(g, root);
     findings.extend(du_findings);
     Finding::sort_worst_first(&mut findings);
     findings.dedup();
