@@ -11,8 +11,33 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A `sha256:<64 lowercase hex>` digest. Only SHA-256 is used by the stores strata reads.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Digest([u8; 32]);
+
+/// The bytes' lexicographic order (what a derived `Ord` gives), compared eight bytes at a
+/// time. Why by hand: the derived one calls libc's `memcmp` for every comparison, and the
+/// graph of a 10,000-image host searches its maps keyed by digests some 100,000 times;
+/// those calls were a sixth of linking it.
+impl Ord for Digest {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let words = |d: &Digest| {
+            let mut w = [0u64; 4];
+            for (i, chunk) in d.0.chunks_exact(8).enumerate() {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                w[i] = u64::from_be_bytes(b);
+            }
+            w
+        };
+        words(self).cmp(&words(other))
+    }
+}
+
+impl PartialOrd for Digest {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Why a string is not a digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,14 +67,29 @@ impl Digest {
     /// Parses the bare 64-hex form used as file and directory names.
     /// Uppercase is refused, as moby refuses it: such a name was not written by Docker.
     pub fn from_hex(hex_str: &str) -> Result<Self, DigestError> {
-        let valid = hex_str.len() == 64
-            && hex_str.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !valid {
+        // Checked and decoded in one pass: every ID on disk goes through here (some 60,000
+        // on a 10,000-image host).
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let bytes = hex_str.as_bytes();
+        let mut out = [0u8; 32];
+        let ok = bytes.len() == 64
+            && out.iter_mut().zip(bytes.chunks_exact(2)).all(|(o, pair)| {
+                match (nibble(pair[0]), nibble(pair[1])) {
+                    (Some(h), Some(l)) => {
+                        *o = h << 4 | l;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        if !ok {
             let shown: String = hex_str.chars().take(80).collect();
             return Err(DigestError::BadHex(shown));
         }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_str, &mut out).map_err(|_| DigestError::BadHex(hex_str.into()))?;
         Ok(Self(out))
     }
 
@@ -230,6 +270,23 @@ pub fn chain_ids(diff_ids: &[DiffId]) -> Vec<ChainId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_is_the_bytes_order() {
+        let mut all: Vec<[u8; 32]> = Vec::new();
+        for i in 0..32 {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut b = [0x55u8; 32];
+                b[i] = v;
+                all.push(b);
+            }
+        }
+        for a in &all {
+            for b in &all {
+                assert_eq!(Digest(*a).cmp(&Digest(*b)), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn parse_round_trips_and_rejects_bad_forms() {

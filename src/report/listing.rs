@@ -244,8 +244,8 @@ pub fn write_images_of_stores(
     layout: Layout,
 ) -> io::Result<()> {
     if format == Format::Json {
-        let images = graphs.iter().flat_map(|g| g.images_newest_first()).map(ImageView::new);
-        return crate::report::write_json_seq(out, images);
+        let images: Vec<&ImageNode> = graphs.iter().flat_map(|g| g.images_newest_first()).collect();
+        return crate::report::write_json_array_par(out, &images, |i| ImageView::new(i));
     }
     for (i, g) in graphs.iter().enumerate() {
         if graphs.len() > 1 {
@@ -271,7 +271,7 @@ pub fn write_images(
 ) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
-        return crate::report::write_json_seq(out, images.into_iter().map(ImageView::new));
+        return crate::report::write_json_array_par(out, &images, |i| ImageView::new(i));
     }
     let digests = layout.shows_digests();
     let header: &[&str] = if digests {
@@ -350,8 +350,8 @@ pub fn write_layers(
     layout: Layout,
 ) -> io::Result<()> {
     if format == Format::Json {
-        let v: Vec<LayerView> = g.layers.values().map(LayerView::new).collect();
-        return write_json(out, &v);
+        let layers: Vec<&LayerNode> = g.layers.values().collect();
+        return crate::report::write_json_array_par(out, &layers, |l| LayerView::new(l));
     }
     let mut t = new_table(&[
         "CHAIN ID",
@@ -390,9 +390,9 @@ pub fn write_containers(
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let list = g.containers_newest_first();
     if format == Format::Json {
-        let v: Vec<ContainerView> =
-            list.iter().map(|c| ContainerView::new(c).with_sizes(size_of(c))).collect();
-        return write_json(out, &v);
+        return crate::report::write_json_array_par(out, &list, |c| {
+            ContainerView::new(c).with_sizes(size_of(c))
+        });
     }
     let mut t =
         new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);

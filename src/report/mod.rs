@@ -64,20 +64,52 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::
     writeln!(out)
 }
 
-/// Writes the items as one pretty JSON array, the same bytes as [`write_json`] of a `Vec` of
-/// them, without holding them all: each is made and written in turn (10,000 image views are
-/// several megabytes a big host does not need to hold twice).
-pub fn write_json_seq<T: Serialize, I: Iterator<Item = T>>(
-    out: &mut dyn Write,
-    items: I,
-) -> io::Result<()> {
-    struct Seq<I>(std::cell::Cell<Option<I>>);
-    impl<T: Serialize, I: Iterator<Item = T>> Serialize for Seq<I> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.take().into_iter().flatten())
+/// Writes `items`, each made into a view by `make`, as one pretty JSON array: the same
+/// bytes as [`write_json`] of a `Vec` of the views. The views are made and rendered on
+/// every core, a chunk at a time, and written in order.
+///
+/// Why: on a 10,000-image host, making and printing the image views was a third of
+/// `strata images`, on one core while the other idled. serde_json's pretty printer writes
+/// an array element as `\n`, the indent, then the element as it would print alone with
+/// every line indented once more; JSON strings hold no raw line break, so indenting each
+/// line of the element printed alone gives the same bytes.
+pub fn write_json_array_par<X, T, F>(out: &mut dyn Write, items: &[X], make: F) -> io::Result<()>
+where
+    X: Sync,
+    T: Serialize,
+    F: Fn(&X) -> T + Sync,
+{
+    use rayon::prelude::*;
+    /// Elements rendered before any is written: bounds the memory held.
+    const CHUNK: usize = 1024;
+    if items.is_empty() {
+        return writeln!(out, "[]");
+    }
+    out.write_all(b"[")?;
+    for (n, chunk) in items.chunks(CHUNK).enumerate() {
+        let rendered: Vec<io::Result<Vec<u8>>> = chunk
+            .par_iter()
+            .map(|x| {
+                let alone = serde_json::to_vec_pretty(&make(x)).map_err(io::Error::other)?;
+                let mut nested = Vec::with_capacity(alone.len() + alone.len() / 8 + 3);
+                nested.extend_from_slice(b"\n  ");
+                for &b in &alone {
+                    nested.push(b);
+                    if b == b'\n' {
+                        nested.extend_from_slice(b"  ");
+                    }
+                }
+                Ok(nested)
+            })
+            .collect();
+        for (i, r) in rendered.into_iter().enumerate() {
+            if n > 0 || i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(&r?)?;
         }
     }
-    write_json(out, &Seq(std::cell::Cell::new(Some(items))))
+    out.write_all(b"\n]\n")
 }
 
 /// A table in the house style: no borders, like `docker` prints them.
