@@ -3,13 +3,14 @@
 
 use super::df::write_summary;
 use super::listing::{ContainerView, ImageView, LayerView};
-use super::{write_json, Format, Layout, SCHEMA_VERSION};
+use super::{write_json, Format, Layout, Views, SCHEMA_VERSION};
 use crate::analysis::df::ContainerSizes;
 use crate::analysis::df::DiskUsage;
 use crate::audit::crosslinks::CrossLinks;
 use crate::audit::{Audit, ContentChecks};
 use crate::finding::{terminal_safe, Finding, Severity, SeverityCounts};
-use crate::graph::{EngineGeneration, Graph, StoreKind};
+use crate::graph::{ContainerNode, EngineGeneration, Graph, ImageNode, LayerNode, StoreKind};
+use crate::id::ContainerId;
 use crate::store::containerd::locate::LocatedBy;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,11 +87,14 @@ pub struct AuditReport<'a> {
     /// Finding counts and store sizes.
     pub summary: Summary,
     /// Every image, newest first.
-    pub images: Vec<ImageView>,
+    #[schemars(with = "Vec<ImageView>")]
+    pub images: Views<'a, ImageNode, ImageView>,
     /// Every layer, by ChainID.
-    pub layers: Vec<LayerView>,
+    #[schemars(with = "Vec<LayerView>")]
+    pub layers: Views<'a, LayerNode, LayerView>,
     /// Every container, newest first.
-    pub containers: Vec<ContainerView>,
+    #[schemars(with = "Vec<ContainerView>")]
+    pub containers: Views<'a, ContainerNode, ContainerView>,
     /// How images, layers, driver directories and distribution metadata refer to each other.
     pub cross_links: &'a CrossLinks,
     /// What `strata df` reports, reclaimable leftovers included.
@@ -106,9 +110,15 @@ pub struct AuditReport<'a> {
 impl<'a> AuditReport<'a> {
     /// Assembles the report from the graph and the audit's results; `generated_at` is RFC 3339,
     /// UTC.
-    pub fn new(g: &Graph, audit: &'a Audit, generated_at: String) -> Self {
+    pub fn new(g: &'a Graph, audit: &'a Audit, generated_at: String) -> Self {
         let counts = SeverityCounts::of(&audit.findings);
-        let containers = g.containers_newest_first();
+        // The sizes `df` measured (the same rule as `strata containers`), not measured twice.
+        let sizes: BTreeMap<&ContainerId, ContainerSizes> = audit
+            .disk_usage
+            .containers
+            .iter()
+            .map(|d| (&d.id, ContainerSizes { rw: d.rw_size, rootfs: d.rootfs_size }))
+            .collect();
         Self {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo { name: "strata", version: env!("CARGO_PKG_VERSION") },
@@ -134,19 +144,12 @@ impl<'a> AuditReport<'a> {
                 layers: g.layers.len(),
                 containers: g.containers.len(),
             },
-            images: g.images_newest_first().into_iter().map(ImageView::new).collect(),
-            layers: g.layers.values().map(LayerView::new).collect(),
-            // The sizes `df` measured (the same rule as `strata containers`), not measured twice.
-            containers: containers
-                .into_iter()
-                .map(|c| {
-                    let df = audit.disk_usage.containers.iter().find(|d| d.id == c.record.id);
-                    ContainerView::new(c).with_sizes(ContainerSizes {
-                        rw: df.and_then(|d| d.rw_size),
-                        rootfs: df.and_then(|d| d.rootfs_size),
-                    })
-                })
-                .collect(),
+            images: Views::new(g.images_newest_first(), ImageView::new),
+            layers: Views::new(g.layers.values().collect(), LayerView::new),
+            containers: Views::new(g.containers_newest_first(), move |c| {
+                ContainerView::new(c)
+                    .with_sizes(sizes.get(&c.record.id).copied().unwrap_or_default())
+            }),
             cross_links: &audit.cross_links,
             disk_usage: &audit.disk_usage,
             findings: &audit.findings,

@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// What the page needs beyond the audit report.
-pub struct PageInput<'a> {
+pub struct PageInput<'a, 'r> {
     /// The audit report the page shows.
-    pub report: &'a AuditReport<'a>,
+    pub report: &'a AuditReport<'r>,
     /// The layer forest (`strata tree`'s, with intermediates hidden).
     pub forest: &'a Forest,
     /// The host the data-root belongs to.
@@ -45,7 +45,7 @@ const COLLAPSE_RUN: usize = 3;
 const MAX_IMAGES_PER_LAYER: usize = 12;
 
 /// Writes the self-contained HTML page (every string from disk escaped by maud).
-pub fn write_html(out: &mut dyn Write, input: &PageInput<'_>) -> io::Result<()> {
+pub fn write_html(out: &mut dyn Write, input: &PageInput<'_, '_>) -> io::Result<()> {
     let page = page(input);
     out.write_all(page.into_string().as_bytes())
 }
@@ -91,7 +91,7 @@ impl Marks {
     }
 }
 
-fn page(input: &PageInput<'_>) -> Markup {
+fn page(input: &PageInput<'_, '_>) -> Markup {
     let r = input.report;
     let marks = Marks::of(r.findings);
     let verdict = match r.summary.worst {
@@ -490,7 +490,7 @@ fn disk_section(r: &AuditReport<'_>) -> Markup {
     }
 }
 
-fn images_section(input: &PageInput<'_>, marks: &Marks) -> Markup {
+fn images_section(input: &PageInput<'_, '_>, marks: &Marks) -> Markup {
     let r = input.report;
     let findings_of = |i: &ImageView| r.findings.iter().filter(|f| f.image == Some(i.id)).count();
     let layer_status = |l: &ChainId| match marks.layers.get(l) {
@@ -502,7 +502,8 @@ fn images_section(input: &PageInput<'_>, marks: &Marks) -> Markup {
     html! {
         section #images {
             h2 { "Images (" (r.images.len()) ")" }
-            @for i in &r.images {
+            @for i in r.images.iter() {
+                @let i = &i;
                 @let sev = marks.images.get(&i.id).copied();
                 details id={ "img-" (i.id.hex()) } class=(sev_class(sev)) open[sev.is_some()] {
                     summary {

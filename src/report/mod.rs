@@ -112,6 +112,44 @@ where
     out.write_all(b"\n]\n")
 }
 
+/// A list a report holds as the graph's nodes and writes as views, each made as it is
+/// serialized (or iterated) and dropped after.
+///
+/// Why: the audit report lists every image, layer and container; on a 10,000-image host
+/// their views are megabytes that were built whole only to be printed once.
+pub struct Views<'a, N, V> {
+    nodes: Vec<&'a N>,
+    make: Box<dyn Fn(&'a N) -> V + 'a>,
+}
+
+impl<'a, N, V> Views<'a, N, V> {
+    /// The views of `nodes`, in their order, made by `make`.
+    pub fn new(nodes: Vec<&'a N>, make: impl Fn(&'a N) -> V + 'a) -> Self {
+        Self { nodes, make: Box::new(make) }
+    }
+
+    /// How many views there are.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Each view, made now.
+    pub fn iter(&self) -> impl Iterator<Item = V> + use<'_, 'a, N, V> {
+        self.nodes.iter().map(|n| (self.make)(n))
+    }
+}
+
+impl<N, V: Serialize> Serialize for Views<'_, N, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// A table in the house style: no borders, like `docker` prints them.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
