@@ -1,6 +1,6 @@
 //! `strata images`, `strata layers`, `strata containers`: the graph as lists.
 
-use super::{human_size, new_table, opt_size, write_json, write_table, Format, Layout};
+use super::{human_size, new_table, opt_size, write_json, write_table, Format, Layout, Views};
 use crate::analysis::df::ContainerSizes;
 use crate::digest::{ChainId, DiffId, ImageId};
 use crate::finding::terminal_safe;
@@ -245,7 +245,7 @@ pub fn write_images_of_stores(
 ) -> io::Result<()> {
     if format == Format::Json {
         let images: Vec<&ImageNode> = graphs.iter().flat_map(|g| g.images_newest_first()).collect();
-        return crate::report::write_json_array_par(out, &images, |i| ImageView::new(i));
+        return write_json(out, &Views::new(images, ImageView::new));
     }
     for (i, g) in graphs.iter().enumerate() {
         if graphs.len() > 1 {
@@ -271,7 +271,7 @@ pub fn write_images(
 ) -> io::Result<()> {
     let images = g.images_newest_first();
     if format == Format::Json {
-        return crate::report::write_json_array_par(out, &images, |i| ImageView::new(i));
+        return write_json(out, &Views::new(images, ImageView::new));
     }
     let digests = layout.shows_digests();
     let header: &[&str] = if digests {
@@ -350,8 +350,7 @@ pub fn write_layers(
     layout: Layout,
 ) -> io::Result<()> {
     if format == Format::Json {
-        let layers: Vec<&LayerNode> = g.layers.values().collect();
-        return crate::report::write_json_array_par(out, &layers, |l| LayerView::new(l));
+        return write_json(out, &Views::new(g.layers.values().collect(), LayerView::new));
     }
     let mut t = new_table(&[
         "CHAIN ID",
@@ -390,9 +389,10 @@ pub fn write_containers(
     let size_of = |c: &ContainerNode| sizes.get(&c.record.id).copied().unwrap_or_default();
     let list = g.containers_newest_first();
     if format == Format::Json {
-        return crate::report::write_json_array_par(out, &list, |c| {
-            ContainerView::new(c).with_sizes(size_of(c))
-        });
+        return write_json(
+            out,
+            &Views::new(list, |c| ContainerView::new(c).with_sizes(size_of(c))),
+        );
     }
     let mut t =
         new_table(&["CONTAINER ID", "IMAGE", "NAME", "STATE", "CREATED", "MOUNT ID", "SIZE"]);
