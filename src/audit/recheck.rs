@@ -122,16 +122,16 @@ pub fn quiet_since(
         }
     }
     paths.extend(g.containers.keys().map(|id| Path::new("containers").join(id.as_str())));
+    // Each file a warning or error names, and the directory it sits in.
     let named = findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning)
         .filter_map(|f| f.file.as_deref())
-        .map(PathBuf::from)
+        .map(Path::new)
         .filter(|p| p.is_relative());
-    let named: Vec<PathBuf> = named.collect();
-    for p in &named {
-        paths.push(p.clone());
+    for p in named {
         paths.extend(p.parent().map(Path::to_path_buf));
+        paths.push(p.to_path_buf());
     }
     paths.iter().all(|p| quiet(data_root, p))
 }
