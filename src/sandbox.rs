@@ -36,7 +36,8 @@
 //! a fixed deny-list ([`DENIED_SYSCALLS`]) answered with `EPERM`, plus `socket()`
 //! (every family without network, `AF_UNIX` with it). It also refuses what no reader
 //! ever needs and a root process could abuse: loading kernel modules, kexec, bpf,
-//! ptrace, namespaces, mounts, keyrings, the clock. A deny-list, not an allow-list:
+//! ptrace, namespaces, mounts, keyrings, the clock, and io_uring (whose operations
+//! would pass the filter unseen). A deny-list, not an allow-list:
 //! an allow-list of every call the standard library, glibc and rayon make is what
 //! would not stay simple.
 
@@ -163,6 +164,12 @@ pub const DENIED_SYSCALLS: &[i64] = &[
     libc::SYS_quotactl,
     libc::SYS_fanotify_init,
     libc::SYS_userfaultfd,
+    // io_uring runs its operations inside the kernel, where this filter never sees them:
+    // a ring could set an xattr or open a socket the calls above refuse. Nothing in
+    // strata uses one.
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
     // Other processes, namespaces, mounts, keyrings.
     libc::SYS_ptrace,
     libc::SYS_process_vm_readv,
@@ -330,7 +337,8 @@ impl Probe {
     }
 
     /// Tries to create and write `DIR/probe-written`, to read `DIR/probe-secret`, to
-    /// change its mode (the same), and to connect to `127.0.0.1:PORT`; one
+    /// change its mode (the same), to make an io_uring, and to connect to
+    /// `127.0.0.1:PORT`; one
     /// `(what, outcome)` per attempt.
     pub fn run(&self) -> Vec<(&'static str, std::io::Result<()>)> {
         use std::io::{Read, Write};
@@ -345,6 +353,21 @@ impl Probe {
         let chmod = std::fs::metadata(&secret)
             .and_then(|m| std::fs::set_permissions(&secret, m.permissions()));
         out.push(("chmod", chmod));
+        // A ring would carry out what the filter refuses as direct calls (an xattr, a
+        // socket), so making one must be refused itself.
+        // struct io_uring_params, all zero: the defaults.
+        let mut params = [0u8; 120];
+        // SAFETY: io_uring_setup writes at most the 120 bytes of `params`; a descriptor it
+        // returns is closed at once.
+        let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+        let uring = if fd < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+            unsafe { libc::close(fd as libc::c_int) };
+            Ok(())
+        };
+        out.push(("io_uring", uring));
         if let Some(port) = self.port {
             let connect = std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ());
             out.push(("connect", connect));

@@ -74,6 +74,9 @@ fn a_write_a_read_and_a_connection_outside_the_roots_are_refused() {
     // Landlock does not guard metadata: the seccomp filter does.
     let said = outcome(&out, "chmod");
     assert!(refused(&said, "Operation not permitted"), "chmod: {said}");
+    // A ring's operations pass the filter unseen: making one is refused.
+    let said = outcome(&out, "io_uring");
+    assert!(refused(&said, "Operation not permitted"), "io_uring: {said}");
     // Both refuse: Landlock's TCP rule, and the filter before it (no socket at all).
     let said = outcome(&out, "connect");
     assert!(said.starts_with("refused:"), "connect: {said}");
@@ -84,7 +87,7 @@ fn a_write_a_read_and_a_connection_outside_the_roots_are_refused() {
     args.insert(0, "--no-sandbox");
     let out = probe(&args, outside.path(), &listener);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    for what in ["write", "read", "chmod", "connect"] {
+    for what in ["write", "read", "chmod", "io_uring", "connect"] {
         assert_eq!(outcome(&out, what), "allowed", "{what} with --no-sandbox");
     }
     assert!(outside.path().join("probe-written").is_file());
