@@ -60,8 +60,14 @@ pub enum TreeFormat {
 
 /// Writes `value` as pretty JSON followed by a newline.
 pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
-    writeln!(out)
+    // serde_json writes a few bytes at a time (a quote, a key, a colon). Through `dyn Write`
+    // each is a call the compiler cannot inline; into a buffer of a type it knows, most are
+    // a copy (the audit's 23 MB of JSON on a 10,000-image host: 0.27 s of the main thread,
+    // perf, before this buffer).
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut *out);
+    serde_json::to_writer_pretty(&mut buffered, value).map_err(io::Error::other)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// A list of the graph's nodes that serializes (or iterates) as their views, each made as
