@@ -372,46 +372,55 @@ impl Graph {
         let driver = DriverKind::from_name(&driver_name);
         let ctx = StoreCtx::new(root, &driver_name, opts.limits);
 
-        // The four big stores are read at once (see `store::together`), each into its own
+        // The stores are read at once (see `store::together`), each into its own
         // findings, which are then kept in the order they were always reported in.
         let chosen = layout.chosen.is_some();
         let links = !opts.skip_overlay_links;
-        let mut found: [Vec<Finding>; 4] = Default::default();
-        let [f_images, f_layers, f_home, f_containers] = &mut found;
-        let ((images, db), (driver_home, containers)) = crate::store::together(
-            || {
-                crate::store::together(
-                    || if chosen { read_images(&ctx, f_images) } else { Default::default() },
-                    || {
-                        if chosen {
-                            read_layerdb(&ctx, opts.layer_files, f_layers)
-                        } else {
-                            Default::default()
-                        }
-                    },
-                )
-            },
-            || {
-                crate::store::together(
-                    || {
-                        // Without cache-ids nothing ties the driver home's directories to
-                        // a layer: a command that reads none (`images`) skips its listing.
-                        driver
-                            .filter(|_| chosen && opts.layer_files.cache_id)
-                            .map(|k| read_driver_home(&ctx, k, links, f_home))
-                    },
-                    || read_containers(&ctx, f_containers),
-                )
-            },
-        );
-        let [f_images, f_layers, f_home, f_containers] = found;
+        let mut found: [Vec<Finding>; 5] = Default::default();
+        let [f_images, f_layers, f_refs, f_home, f_containers] = &mut found;
+        let ((images, db), ((references, distribution), (driver_home, containers))) =
+            crate::store::together(
+                || {
+                    crate::store::together(
+                        || if chosen { read_images(&ctx, f_images) } else { Default::default() },
+                        || {
+                            if chosen {
+                                read_layerdb(&ctx, opts.layer_files, f_layers)
+                            } else {
+                                Default::default()
+                            }
+                        },
+                    )
+                },
+                || {
+                    crate::store::together(
+                        || {
+                            if chosen {
+                                (read_references(&ctx, f_refs), read_distribution(&ctx, f_refs))
+                            } else {
+                                Default::default()
+                            }
+                        },
+                        || {
+                            crate::store::together(
+                                || {
+                                    // Without cache-ids nothing ties the driver home's
+                                    // directories to a layer: a command that reads none
+                                    // (`images`) skips its listing.
+                                    driver
+                                        .filter(|_| chosen && opts.layer_files.cache_id)
+                                        .map(|k| read_driver_home(&ctx, k, links, f_home))
+                                },
+                                || read_containers(&ctx, f_containers),
+                            )
+                        },
+                    )
+                },
+            );
+        let [f_images, f_layers, f_refs, f_home, f_containers] = found;
         findings.extend(f_images);
         findings.extend(f_layers);
-        let (references, distribution) = if chosen {
-            (read_references(&ctx, &mut findings), read_distribution(&ctx, &mut findings))
-        } else {
-            Default::default()
-        };
+        findings.extend(f_refs);
         findings.extend(f_home);
         findings.extend(f_containers);
         let legacy = if layout.chosen.is_none() {

@@ -5,6 +5,7 @@ use crate::digest::{DiffId, Digest};
 use crate::finding::{Code, Finding};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// One `v2metadata-by-diffid` entry: a compressed blob of this layer seen in a repository.
 #[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,46 +31,69 @@ pub struct Distribution {
 }
 
 /// Reads both maps; a bad entry is a finding and is skipped.
+///
+/// The entries of each map are read on the reader pool ([`super::par_read`]): a host that
+/// pulled its images has two files here per layer, tens of thousands on a big host.
 pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distribution {
     let mut d = Distribution::default();
     let base = ctx.image_root.join("distribution");
-    for (ns, is_diffid_map) in [("diffid-by-digest", true), ("v2metadata-by-diffid", false)] {
-        let dir = base.join(ns).join("sha256");
-        for entry in ctx.list_dir_or_finding(&dir, findings).unwrap_or_default() {
-            let Some(name) = entry.name.to_str() else { continue };
-            let Ok(key) = Digest::from_hex(name) else { continue };
-            let rel = dir.join(name);
-            let bytes = match ctx.root.read_file(&rel, ctx.limits.max_metadata_bytes) {
-                Ok(b) => b,
-                Err(e) => {
-                    findings.push(read_error_finding(&e, &rel, ctx.root.path()));
-                    continue;
-                }
-            };
-            let parsed = if is_diffid_map {
-                std::str::from_utf8(&bytes)
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| DiffId::parse(s).map_err(|e| e.to_string()))
-                    .map(|id| {
-                        d.diffid_by_digest.insert(key, id);
-                    })
-            } else {
-                serde_json::from_slice::<Vec<V2Metadata>>(&bytes).map_err(|e| e.to_string()).map(
-                    |v| {
-                        d.v2metadata_by_diffid.insert(DiffId(key), v);
-                    },
-                )
-            };
-            if let Err(msg) = parsed {
-                findings.push(
+    let dir = base.join("diffid-by-digest").join("sha256");
+    let (entries, found) = read_map(ctx, &dir, findings, |text| {
+        std::str::from_utf8(text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| DiffId::parse(s).map_err(|e| e.to_string()))
+    });
+    d.diffid_by_digest.extend(entries);
+    findings.extend(found);
+    let dir = base.join("v2metadata-by-diffid").join("sha256");
+    let (entries, found) = read_map(ctx, &dir, findings, |text| {
+        serde_json::from_slice::<Vec<V2Metadata>>(text).map_err(|e| e.to_string())
+    });
+    d.v2metadata_by_diffid.extend(entries.into_iter().map(|(k, v)| (DiffId(k), v)));
+    findings.extend(found);
+    d
+}
+
+/// Every `<hex>` file of one map directory, parsed by `parse`, in the listing's order; an
+/// unreadable or unparsable one is a finding (a listing failure goes to `findings` first).
+fn read_map<T: Send>(
+    ctx: &StoreCtx,
+    dir: &Path,
+    findings: &mut Vec<Finding>,
+    parse: impl Fn(&[u8]) -> Result<T, String> + Sync + Send,
+) -> (Vec<(Digest, T)>, Vec<Finding>) {
+    let ns = dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+    let ns = ns.unwrap_or_default();
+    let names: Vec<(Digest, String)> = ctx
+        .list_dir_or_finding(dir, findings)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| {
+            let name = e.name.to_str()?;
+            Some((Digest::from_hex(name).ok()?, name.to_owned()))
+        })
+        .collect();
+    super::par_read(names, |(key, name), found| {
+        let rel = dir.join(name);
+        let bytes = match ctx.root.read_file(&rel, ctx.limits.max_metadata_bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                found.push(read_error_finding(&e, &rel, ctx.root.path()));
+                return None;
+            }
+        };
+        match parse(&bytes) {
+            Ok(v) => Some((key, v)),
+            Err(msg) => {
+                found.push(
                     Finding::error(
                         Code::MetadataCorrupt,
                         format!("{ns} entry {}: {msg}", key.short()),
                     )
                     .with_file(&rel),
                 );
+                None
             }
         }
-    }
-    d
+    })
 }
