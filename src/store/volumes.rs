@@ -104,20 +104,26 @@ pub struct VolumeUsers {
     pub made_anonymous: std::collections::BTreeSet<String>,
 }
 
-/// Reads every container's volume mount points.
+/// Reads every container's volume mount points, the containers at once on the reader pool
+/// ([`super::par_read`]): a big host has a thousand containers or more, and this is the
+/// second read of their `config.v2.json` (the graph's reader keeps none of `MountPoints`).
 pub fn mount_points(root: &SafeDir, limits: &Limits) -> VolumeUsers {
     let mut users = VolumeUsers::default();
     let Ok(entries) = root.read_dir(Path::new("containers")) else { return users };
-    for e in entries {
-        if e.kind != FileKind::Dir {
-            continue;
-        }
-        let Some(id) = e.name.to_str() else { continue };
-        let rel = Path::new("containers").join(id).join("config.v2.json");
-        let Ok(bytes) = root.read_file(&rel, limits.max_metadata_bytes) else { continue };
-        let Ok(cfg) = serde_json::from_slice::<RawConfigMounts>(&bytes) else { continue };
+    let ids: Vec<String> = entries
+        .into_iter()
+        .filter(|e| e.kind == FileKind::Dir)
+        .filter_map(|e| e.name.to_str().map(str::to_owned))
+        .collect();
+    let (mounts, _) = super::par_read(ids, |id, _| {
+        let rel = Path::new("containers").join(&id).join("config.v2.json");
+        let bytes = root.read_file(&rel, limits.max_metadata_bytes).ok()?;
+        let cfg = serde_json::from_slice::<RawConfigMounts>(&bytes).ok()?;
+        Some((id, cfg.mount_points.unwrap_or_default()))
+    });
+    for (id, mount_points) in mounts {
         let mut names: Vec<String> = Vec::new();
-        for m in cfg.mount_points.unwrap_or_default().into_values() {
+        for m in mount_points.into_values() {
             if m.kind.as_deref().is_some_and(|k| k != "volume") {
                 continue;
             }
@@ -131,7 +137,7 @@ pub fn mount_points(root: &SafeDir, limits: &Limits) -> VolumeUsers {
         names.sort();
         names.dedup();
         for n in names {
-            users.by_volume.entry(n).or_default().push(id.to_owned());
+            users.by_volume.entry(n).or_default().push(id.clone());
         }
     }
     users
@@ -228,7 +234,8 @@ pub fn read_volumes(root: &SafeDir, limits: &Limits, findings: &mut Vec<Finding>
             }
         }
     }
-    let users = mount_points(root, limits);
+    // Who mounts what matters only for a volume that is there.
+    let users = if raw.is_empty() { VolumeUsers::default() } else { mount_points(root, limits) };
     let mut out = Vec::new();
     for (name, r) in raw {
         let driver = r.driver.filter(|d| !d.is_empty()).unwrap_or_else(|| "local".to_owned());
