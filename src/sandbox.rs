@@ -338,8 +338,7 @@ impl Probe {
 
     /// Tries to create and write `DIR/probe-written`, to read `DIR/probe-secret`, to
     /// change its mode (the same), to make an io_uring, and to connect to
-    /// `127.0.0.1:PORT`; one
-    /// `(what, outcome)` per attempt.
+    /// `127.0.0.1:PORT`; one `(what, outcome)` per attempt.
     pub fn run(&self) -> Vec<(&'static str, std::io::Result<()>)> {
         use std::io::{Read, Write};
         let mut out = Vec::new();
