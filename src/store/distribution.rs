@@ -32,7 +32,7 @@ pub struct Distribution {
 
 /// Reads both maps; a bad entry is a finding and is skipped.
 ///
-/// The entries of each map are read on the reader pool ([`super::par_read`]): a host that
+/// The entries of each map are read on the reader pool (`store::par_read`): a host that
 /// pulled its images has two files here per layer, tens of thousands on a big host.
 pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distribution {
     let mut d = Distribution::default();

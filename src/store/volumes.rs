@@ -105,7 +105,7 @@ pub struct VolumeUsers {
 }
 
 /// Reads every container's volume mount points, the containers at once on the reader pool
-/// ([`super::par_read`]): a big host has a thousand containers or more, and this is the
+/// (`store::par_read`): a big host has a thousand containers or more, and this is the
 /// second read of their `config.v2.json` (the graph's reader keeps none of `MountPoints`).
 pub fn mount_points(root: &SafeDir, limits: &Limits) -> VolumeUsers {
     let mut users = VolumeUsers::default();
