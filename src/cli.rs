@@ -691,9 +691,18 @@ impl Plan {
                 network: self.needs_network(),
             };
             use strata::sandbox::{Enforced, Enforcement};
-            let said = match strata::sandbox::enforce(&policy) {
-                Ok(Enforced { landlock: Enforcement::Full, filter_missing: None }) => None,
-                Ok(Enforced { landlock: Enforcement::Full, filter_missing: Some(why) }) => {
+            let enforced = strata::sandbox::enforce(&policy);
+            // Only root can close off devices (and only root could open most of them).
+            if let (Ok(Enforced { devices_open: Some(why), .. }), true, false) =
+                (&enforced, nix::unistd::geteuid().is_root(), self.quiet)
+            {
+                eprintln!(
+                    "strata: note: device nodes beneath the roots can still be opened: {why}"
+                );
+            }
+            let said = match enforced {
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: None, .. }) => None,
+                Ok(Enforced { landlock: Enforcement::Full, filter_missing: Some(why), .. }) => {
                     Some(format!("sandboxed without the system call filter: {why}"))
                 }
                 Ok(Enforced { landlock: Enforcement::Partial, .. }) => Some(

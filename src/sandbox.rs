@@ -20,7 +20,9 @@
 //!   (Landlock ABI 4), and so are abstract unix sockets and signals to processes
 //!   outside the sandbox (ABI 6 scopes), whatever `network` says;
 //! - no mount, no ptrace of other processes, no exec: Landlock denies these to any
-//!   restricted process.
+//!   restricted process;
+//! - **no device opened** beneath the roots, when root: a private mount namespace with
+//!   `nodev` on the roots (`block_devices`), set up just before Landlock.
 //!
 //! The ruleset targets ABI 7 (Linux 6.15) and is applied best effort: on an older
 //! kernel the rights it does not know stay unrestricted ([`Enforcement::Partial`]),
@@ -258,6 +260,9 @@ pub struct Enforced {
     pub landlock: Enforcement,
     /// Why the seccomp filter is not installed, if it is not.
     pub filter_missing: Option<String>,
+    /// Why device nodes beneath the roots can still be opened, if they can (see
+    /// `block_devices`): a process that is not root may not make a mount namespace.
+    pub devices_open: Option<String>,
 }
 
 /// Restricts this process (its calling thread and every thread started after) to
@@ -267,6 +272,7 @@ pub fn enforce(policy: &Policy) -> Result<Enforced, SandboxError> {
     if threads > 1 {
         return Err(SandboxError::Threads(threads));
     }
+    let devices_open = block_devices(&policy.read).err();
     let read_dir = AccessFs::ReadFile | AccessFs::ReadDir;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -302,7 +308,87 @@ pub fn enforce(policy: &Policy) -> Result<Enforced, SandboxError> {
         RulesetStatus::PartiallyEnforced => Enforcement::Partial,
         RulesetStatus::NotEnforced => Enforcement::NotEnforced,
     };
-    Ok(Enforced { landlock, filter_missing: filter_syscalls(policy.network).err() })
+    Ok(Enforced { landlock, filter_missing: filter_syscalls(policy.network).err(), devices_open })
+}
+
+/// Makes every device node beneath the directories of `read` impossible to open, for this
+/// process only: a mount namespace of its own, every mount in it private (so nothing done
+/// here reaches the host's mounts), each root bound onto itself, and `nodev` set on that
+/// mount and every mount beneath it (`mount_setattr`, Linux 5.12).
+///
+/// Why: a device node planted in a store would otherwise be opened before strata's own
+/// check (the `fstat` of what was opened) refuses it, and some drivers act on open (a
+/// watchdog, a tape). With `nodev` the kernel refuses the open itself, and no driver is
+/// reached. Checking each file first would cost a system call per file; this costs a few,
+/// once. Only root may do it; elsewhere the reason is returned and the scan goes on.
+fn block_devices(read: &[PathBuf]) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    /// `struct mount_attr` of `mount_setattr(2)`.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let last = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+    // SAFETY: unshare takes no pointers; the caller has checked that no other thread runs.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(last("a mount namespace of its own"));
+    }
+    // SAFETY: null source, type and data are what a propagation change takes; the target
+    // is a NUL-terminated literal.
+    let private = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    if private != 0 {
+        return Err(last("making its mounts private"));
+    }
+    for dir in read.iter().filter(|p| p.is_dir()) {
+        let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { continue };
+        // mount_setattr takes only the root of a mount: the root is bound onto itself
+        // first (with what is mounted beneath it), in this namespace only.
+        // SAFETY: source and target are the same NUL-terminated path; type and data are
+        // null, as a bind mount takes them.
+        let bound = unsafe {
+            libc::mount(
+                path.as_ptr(),
+                path.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            )
+        };
+        if bound != 0 {
+            return Err(last(&format!("binding {} onto itself", dir.display())));
+        }
+        let attr =
+            MountAttr { attr_set: MOUNT_ATTR_NODEV, attr_clr: 0, propagation: 0, userns_fd: 0 };
+        // SAFETY: `path` is NUL-terminated and `attr` is a mount_attr of the size given;
+        // both outlive the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        if rc != 0 {
+            return Err(last(&format!("nodev on {}", dir.display())));
+        }
+    }
+    Ok(())
 }
 
 /// Threads of this process, from `/proc/self/task` (1 when it cannot be read).

@@ -246,3 +246,60 @@ fn scan_time_is_masked_and_store_times_are_not() {
         r#"{"a":"<scan time>","b":"2026-11-29T01:12:44.5Z"}"#
     );
 }
+
+/// Runs `strata ARGS layers` under `strace -ff` (one trace file per thread, so no call is
+/// split across lines) and returns its JSON without the scan time, its stderr, and every
+/// traced `openat2` of `path` with its result.
+fn traced_opens(args: &[&str], root: &Path, path: &str) -> (String, String, Vec<String>) {
+    let traces = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let prefix = traces.path().join("t");
+    let out = std::process::Command::new("strace")
+        .args(["-ff", "-qq", "-e", "trace=openat2", "-o"])
+        .arg(&prefix)
+        .arg(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .args(["layers", "--format", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut opens = Vec::new();
+    for f in std::fs::read_dir(traces.path()).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        opens.extend(text.lines().filter(|l| l.contains(path)).map(str::to_owned));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (without_scan_time(&String::from_utf8_lossy(&out.stdout)), stderr, opens)
+}
+
+#[test]
+fn a_planted_device_node_is_refused_by_the_kernel_before_any_driver_sees_it() {
+    require_root!();
+    require_tool!("strace", "-V", "apt-get install strace");
+    let copy = copy_tree(&data_root("basic"));
+    // A layer's `size` replaced by a character device (1,3: /dev/null's numbers, harmless
+    // if the guard failed): without `nodev` strata opens it before its fstat refuses it.
+    let layers = copy.path().join("image/overlay2/layerdb/sha256");
+    let layer = std::fs::read_dir(&layers).unwrap().next().unwrap().unwrap().file_name();
+    let rel = format!("image/overlay2/layerdb/sha256/{}/size", layer.to_string_lossy());
+    let node = copy.path().join(&rel);
+    std::fs::remove_file(&node).unwrap();
+    let made = std::process::Command::new("mknod").arg(&node).args(["c", "1", "3"]).status();
+    assert!(made.unwrap().success(), "mknod failed");
+
+    let (sandboxed, said, opens) = traced_opens(&[], copy.path(), &rel);
+    assert!(said.contains(&format!("{rel}: is a character device")), "{said}");
+    assert!(!opens.is_empty(), "strata never tried {rel}");
+    for l in &opens {
+        assert!(l.ends_with("= -1 EACCES (Permission denied)"), "the node was opened: {l}");
+    }
+    // The same run without the sandbox opens it (the trace is real), and both say the same.
+    let (open, _, opens) = traced_opens(&["--no-sandbox"], copy.path(), &rel);
+    assert!(opens.iter().any(|l| !l.contains("= -1")), "not opened without the sandbox: {opens:?}");
+    assert_eq!(sandboxed, open);
+    // Nothing of this reached the host's mounts.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(copy.path().to_str().unwrap()), "a mount leaked to the host");
+}
