@@ -333,43 +333,18 @@ fn block_devices(read: &[PathBuf]) -> Result<(), String> {
     }
     const MOUNT_ATTR_NODEV: u64 = 0x4;
     const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let last = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
-    // SAFETY: unshare takes no pointers; the caller has checked that no other thread runs.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(last("a mount namespace of its own"));
-    }
-    // SAFETY: null source, type and data are what a propagation change takes; the target
-    // is a NUL-terminated literal.
-    let private = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    };
-    if private != 0 {
-        return Err(last("making its mounts private"));
-    }
+    use nix::mount::{mount, MsFlags};
+    let none = None::<&str>;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("a mount namespace of its own: {e}"))?;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(|e| format!("making its mounts private: {e}"))?;
     for dir in read.iter().filter(|p| p.is_dir()) {
         let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { continue };
         // mount_setattr takes only the root of a mount: the root is bound onto itself
         // first (with what is mounted beneath it), in this namespace only.
-        // SAFETY: source and target are the same NUL-terminated path; type and data are
-        // null, as a bind mount takes them.
-        let bound = unsafe {
-            libc::mount(
-                path.as_ptr(),
-                path.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND | libc::MS_REC,
-                std::ptr::null(),
-            )
-        };
-        if bound != 0 {
-            return Err(last(&format!("binding {} onto itself", dir.display())));
-        }
+        mount(Some(dir.as_path()), dir.as_path(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
+            .map_err(|e| format!("binding {} onto itself: {e}", dir.display()))?;
         let attr =
             MountAttr { attr_set: MOUNT_ATTR_NODEV, attr_clr: 0, propagation: 0, userns_fd: 0 };
         // SAFETY: `path` is NUL-terminated and `attr` is a mount_attr of the size given;
@@ -385,7 +360,8 @@ fn block_devices(read: &[PathBuf]) -> Result<(), String> {
             )
         };
         if rc != 0 {
-            return Err(last(&format!("nodev on {}", dir.display())));
+            let e = std::io::Error::last_os_error();
+            return Err(format!("nodev on {}: {e}", dir.display()));
         }
     }
     Ok(())
