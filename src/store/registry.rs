@@ -13,11 +13,10 @@
 //! [`crate::audit::registry`]. Every blob's own digest is verified, streaming, so
 //! memory stays bounded whatever the blob size. All reads go through [`SafeDir`].
 
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::finding::{Code, Finding};
 use crate::fsread::{FileKind, Limits, SafeDir};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -217,7 +216,7 @@ pub fn blob_path(v2: &Path, d: &Digest) -> PathBuf {
 /// Streams a blob through SHA-256 with a fixed buffer.
 pub fn hash_blob(reg: &SafeDir, rel: &Path) -> Result<(Digest, u64), crate::fsread::ReadError> {
     let (mut f, _) = reg.open_file(rel)?;
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     loop {
@@ -236,8 +235,7 @@ pub fn hash_blob(reg: &SafeDir, rel: &Path) -> Result<(Digest, u64), crate::fsre
             }
         }
     }
-    let bytes: [u8; 32] = h.finalize().into();
-    Ok((Digest::from_bytes(bytes), n))
+    Ok((h.finish(), n))
 }
 
 /// Every blob: verify its digest. Returns the set present and the stats.

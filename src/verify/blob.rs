@@ -18,10 +18,9 @@
 //! reader consumes and normalises away.
 
 use super::members::{Event, Member};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::fsread::Limits;
 use crate::tarsplit::{self, padding_after, parse_member_header, Crc64, HeaderError, MemberKind};
-use sha2::{Digest as _, Sha256};
 use std::io::{self, Read};
 
 const BLOCK: usize = 512;
@@ -126,7 +125,7 @@ pub struct BlobDigests {
 /// Counts and hashes what passes through it.
 struct Hashing<R> {
     inner: R,
-    sha: Sha256,
+    sha: Hasher,
     bytes: u64,
 }
 
@@ -141,8 +140,10 @@ impl<R: Read> Read for Hashing<R> {
 
 type Raw<R> = Hashing<R>;
 
+/// Each decoder boxed, the plain one too: a hashing reader carries a SHA-256 state of a
+/// few hundred bytes, and the variants stay the size of a pointer.
 enum Decoder<R: Read> {
-    Plain(Raw<R>),
+    Plain(Box<Raw<R>>),
     Gzip(Box<flate2::read::MultiGzDecoder<Raw<R>>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, io::BufReader<Raw<R>>>>),
 }
@@ -150,7 +151,7 @@ enum Decoder<R: Read> {
 impl<R: Read> Decoder<R> {
     fn new(raw: Raw<R>, c: Compression) -> io::Result<Self> {
         Ok(match c {
-            Compression::None => Decoder::Plain(raw),
+            Compression::None => Decoder::Plain(Box::new(raw)),
             Compression::Gzip => Decoder::Gzip(Box::new(flate2::read::MultiGzDecoder::new(raw))),
             Compression::Zstd => Decoder::Zstd(Box::new(zstd::stream::read::Decoder::new(raw)?)),
         })
@@ -159,7 +160,7 @@ impl<R: Read> Decoder<R> {
     /// The raw reader, with whatever the decoder did not consume still unread.
     fn into_raw(self) -> Raw<R> {
         match self {
-            Decoder::Plain(r) => r,
+            Decoder::Plain(r) => *r,
             Decoder::Gzip(d) => d.into_inner(),
             Decoder::Zstd(d) => d.finish().into_inner(),
         }
@@ -200,8 +201,8 @@ enum State {
 impl<R: Read> BlobMembers<R> {
     /// Reads the blob `raw`, decompressing it as `compression` says, within `limits`.
     pub fn new(raw: R, compression: Compression, limits: Limits) -> io::Result<Self> {
-        let raw = Hashing { inner: raw, sha: Sha256::new(), bytes: 0 };
-        let tar = Hashing { inner: Decoder::new(raw, compression)?, sha: Sha256::new(), bytes: 0 };
+        let raw = Hashing { inner: raw, sha: Hasher::new(), bytes: 0 };
+        let tar = Hashing { inner: Decoder::new(raw, compression)?, sha: Hasher::new(), bytes: 0 };
         Ok(Self {
             tar,
             limits,
@@ -364,7 +365,7 @@ impl<R: Read> BlobMembers<R> {
         let mut buf = std::mem::take(&mut self.buf);
         while self.fill(&mut buf)? > 0 {}
         let Hashing { inner, sha, bytes } = self.tar;
-        let uncompressed = Digest::from_bytes(sha.finalize().into());
+        let uncompressed = sha.finish();
         let mut raw = inner.into_raw();
         loop {
             match raw.read(&mut buf) {
@@ -375,7 +376,7 @@ impl<R: Read> BlobMembers<R> {
             }
         }
         Ok(BlobDigests {
-            compressed: Digest::from_bytes(raw.sha.finalize().into()),
+            compressed: raw.sha.finish(),
             compressed_bytes: raw.bytes,
             uncompressed,
             uncompressed_bytes: bytes,

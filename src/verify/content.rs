@@ -2,11 +2,10 @@
 //! named by: manifests, configs, indexes, attestations and blobs no image names
 //! any more. Layer blobs are hashed by the layer pass already and are skipped here.
 
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::finding::{Code, Finding};
 use crate::graph::ContainerdPart;
 use crate::store::containerd::blob_path;
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
 use std::io::Read;
 
@@ -51,7 +50,7 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
                 continue;
             }
         };
-        let mut sha = Sha256::new();
+        let mut sha = Hasher::new();
         let mut bytes = 0u64;
         let read = loop {
             match file.read(&mut buf) {
@@ -75,7 +74,7 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
             );
             continue;
         }
-        let got = Digest::from_bytes(sha.finalize().into());
+        let got = sha.finish();
         if got != *d {
             findings.push(
                 Finding::error(

@@ -16,12 +16,11 @@ use super::{
     Drift, LayerBlob, LayerJob, LayerResult, Progress, Reporter, VerifyOptions, VerifyStatus,
     WhiteoutStyle,
 };
-use crate::digest::{DiffId, Digest};
+use crate::digest::{DiffId, Hasher};
 use crate::finding::{display_bytes, Code, Finding, Severity};
 use crate::fsread::{file_xattrs, FileKind, Meta, ReadErrorKind, SafeDir};
 use crate::store::graphdriver::DriverKind;
 use crate::tarsplit::{self, BadName, Crc64, MemberKind, TarHeader};
-use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -136,7 +135,7 @@ fn run(
         quick: opts.quick,
         out: &mut out,
         tree: &mut tree,
-        sha: Sha256::new(),
+        sha: Hasher::new(),
         bytes: 0,
         bufs: if opts.quick { [Vec::new(), Vec::new()] } else { [vec![0; CHUNK], vec![0; CHUNK]] },
         progress,
@@ -216,7 +215,7 @@ fn run(
             VerifyStatus::Checked
         }
     } else {
-        let computed = DiffId(Digest::from_bytes(sha.finalize().into()));
+        let computed = DiffId(sha.finish());
         result.computed_diff_id = Some(computed);
         if computed != job.diff_id {
             out.push(Finding::error(
@@ -345,7 +344,7 @@ struct Pass<'a, 'w> {
     quick: bool,
     out: &'a mut Reporter,
     tree: &'a mut ExpectedTree,
-    sha: Sha256,
+    sha: Hasher,
     bytes: u64,
     bufs: [Vec<u8>; 2],
     progress: Option<Progress<'a>>,
