@@ -44,17 +44,10 @@ pub struct HistoryStep {
 
 /// Which history entry made each layer of an image, bottom layer first. `None`
 /// where the history runs out (images imported or assembled without one).
-pub fn layer_steps(img: &ImageNode) -> Vec<Option<&HistoryEntry>> {
+pub fn layer_steps(img: &ImageNode) -> Vec<Option<HistoryEntry>> {
     let n = img.chain_ids.len();
-    let mut out: Vec<Option<&HistoryEntry>> = Vec::with_capacity(n);
-    if let Some(cfg) = img.record.config.as_ref() {
-        for h in cfg.history.iter().filter(|h| !h.empty_layer) {
-            if out.len() == n {
-                break;
-            }
-            out.push(Some(h));
-        }
-    }
+    let mut out: Vec<Option<HistoryEntry>> =
+        img.record.history().into_iter().filter(|h| !h.empty_layer).take(n).map(Some).collect();
     out.resize(n, None);
     out
 }
@@ -73,9 +66,10 @@ pub fn image_history(g: &Graph, img: &ImageNode) -> (Vec<HistoryStep>, Vec<Findi
         return (Vec::new(), findings);
     };
     let diff_ids = cfg.diff_ids.clone().unwrap_or_default();
-    let mut steps = Vec::with_capacity(cfg.history.len());
+    let history = img.record.history();
+    let mut steps = Vec::with_capacity(history.len());
     let mut layer = 0usize;
-    for h in &cfg.history {
+    for h in &history {
         let (size, chain_id, diff_id) = if h.empty_layer {
             (Some(0), None, None)
         } else if layer < diff_ids.len() {

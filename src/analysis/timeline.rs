@@ -409,8 +409,9 @@ pub fn events(g: &Graph, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::R
         };
         if let Some(c) = &img.record.config {
             ev("created (config)".to_owned(), c.created.as_deref())?;
-            let n = c.history.len();
-            for (i, h) in c.history.iter().enumerate() {
+            let history = img.record.history();
+            let n = history.len();
+            for (i, h) in history.iter().enumerate() {
                 let by = h.created_by.as_deref().unwrap_or("");
                 let what = match (&h.comment, by.is_empty()) {
                     (Some(c), true) if !c.is_empty() => format!("build step {}/{n}: ({c})", i + 1),

@@ -489,7 +489,7 @@ pub(super) fn link(
                 containers: Vec::new(),
                 size,
                 shared_size: None,
-                containerd: Some(info),
+                containerd: Some(Box::new(info)),
             },
         );
     }
@@ -526,7 +526,11 @@ pub(super) fn link(
                 content_dir: snap.dir.clone(),
                 driver_dir_present: snap.dir_present,
                 blobs,
-                containerd: Some(CtdLayerInfo { snapshot_key: key.clone(), snapshot_id: id, blob }),
+                containerd: Some(Box::new(CtdLayerInfo {
+                    snapshot_key: key.clone(),
+                    snapshot_id: id,
+                    blob,
+                })),
             },
         );
     }
@@ -551,11 +555,11 @@ pub(super) fn link(
                 content_dir: None,
                 driver_dir_present: false,
                 blobs: Vec::new(),
-                containerd: Some(CtdLayerInfo {
+                containerd: Some(Box::new(CtdLayerInfo {
                     snapshot_key: chain.to_string(),
                     snapshot_id: None,
                     blob,
-                }),
+                })),
             },
         );
     }

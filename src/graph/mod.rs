@@ -97,7 +97,9 @@ pub struct ImageNode {
     /// Bytes of its layers other images use too, as `/system/df` counts them.
     pub shared_size: Option<i64>,
     /// What the containerd image store adds (target, manifest, platform, names).
-    pub containerd: Option<containerd::CtdImageInfo>,
+    /// Boxed: most images of a host have none, and inline it was almost half a node's
+    /// bytes (264 of 568) in a map of 10,000 nodes.
+    pub containerd: Option<Box<containerd::CtdImageInfo>>,
 }
 
 impl ImageNode {
@@ -148,7 +150,8 @@ pub struct LayerNode {
     /// Registry blobs this layer was pulled as or pushed as.
     pub blobs: Vec<V2Metadata>,
     /// What the containerd image store adds (snapshot key and id, layer blob).
-    pub containerd: Option<containerd::CtdLayerInfo>,
+    /// Boxed, as [`ImageNode::containerd`] is, for the same reason (112 of 432 bytes).
+    pub containerd: Option<Box<containerd::CtdLayerInfo>>,
 }
 
 impl LayerNode {

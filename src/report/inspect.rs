@@ -111,7 +111,7 @@ pub fn inspect(g: &Graph, target: &Target) -> Option<InspectView> {
             InspectView::Image {
                 image: Box::new(ImageView::new(img)),
                 config: serde_json::from_slice(&img.record.raw).unwrap_or(serde_json::Value::Null),
-                history: img.record.config.as_ref().map(|c| c.history.clone()).unwrap_or_default(),
+                history: img.record.history(),
                 layers: img
                     .chain_ids
                     .iter()

@@ -54,7 +54,7 @@ pub struct ImageView {
     pub store: crate::graph::StoreKind,
     /// Containerd image store only: target, manifest, config, platform, names, sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub containerd: Option<crate::graph::containerd::CtdImageInfo>,
+    pub containerd: Option<Box<crate::graph::containerd::CtdImageInfo>>,
 }
 
 impl ImageView {
@@ -130,7 +130,7 @@ pub struct LayerView {
     pub blob_digests: Vec<BlobView>,
     /// Containerd image store only: snapshot key and id, layer blob and its media type.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub containerd: Option<crate::graph::containerd::CtdLayerInfo>,
+    pub containerd: Option<Box<crate::graph::containerd::CtdLayerInfo>>,
 }
 
 impl LayerView {
