@@ -591,7 +591,18 @@ impl Plan {
     }
 
     fn load(&self) -> anyhow::Result<(Graph, SafeDir)> {
-        match Graph::load(&self.data_root, &self.load) {
+        let loaded = Graph::load(&self.data_root, &self.load);
+        // Loading frees as much as it keeps (the readers' buffers and parses, the lists
+        // the graph is built from), most of it in the readers' arena, where the main
+        // thread's later allocations do not land. Handing those pages back once here keeps
+        // them out of the peak: on the 10,000-image root, `audit` peaked at 62-67.5 MiB
+        // without this and 61.5-62 MiB with it (quick build, 3 runs each); it costs one call.
+        // SAFETY: malloc_trim only returns free memory to the kernel; nothing refers to it.
+        #[cfg(target_env = "gnu")]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        match loaded {
             Ok(loaded) => {
                 if let (Some(ctd), false) = (&loaded.0.containerd, self.quiet) {
                     // Which root was read is never left to guess: evidence and the

@@ -79,13 +79,15 @@ impl DriverKind {
 
     /// The directory of layer `id`, relative to the data-root: what must exist.
     pub fn layer_dir(&self, id: &str) -> PathBuf {
-        Path::new(self.name()).join(self.listing_dir()).join(id)
+        super::join_exact(Path::new(self.name()), &[self.listing_dir(), id])
     }
 
     /// Where the files of layer `id` are, relative to the data-root.
     pub fn content_dir(&self, id: &str) -> PathBuf {
         match self {
-            Self::Overlay2 | Self::FuseOverlayfs => self.layer_dir(id).join("diff"),
+            Self::Overlay2 | Self::FuseOverlayfs => {
+                super::join_exact(Path::new(self.name()), &[self.listing_dir(), id, "diff"])
+            }
             _ => self.layer_dir(id),
         }
     }
@@ -187,7 +189,7 @@ pub fn read_driver_home(
         entries.unwrap_or_default().into_iter().filter(|e| !(overlay && e.name == "l")).collect();
     let (dirs, found) = super::par_read(entries, |entry, findings| {
         let name = entry.name.to_str()?;
-        let path = listing.join(name);
+        let path = super::join_exact(&listing, &[name]);
         let (link, lower) = if overlay && links && entry.kind == FileKind::Dir {
             let mut checked =
                 |file: &str, parse: &dyn Fn(&str) -> Result<Vec<String>, ParseError>| {

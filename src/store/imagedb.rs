@@ -200,7 +200,7 @@ pub fn read_images(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> BTreeMap<Imag
         let name = entry.name.to_str()?;
         // Temp files (`.tmp-*`) and anything else not named by a digest are not images.
         let id = ImageId::from_hex(name).ok()?;
-        let content_file = content_dir.join(name);
+        let content_file = super::join_exact(&content_dir, &[name]);
         let raw = match ctx.root.read_file(&content_file, ctx.limits.max_metadata_bytes) {
             Ok(b) => b,
             Err(e) => {

@@ -33,7 +33,7 @@ pub struct LayerRecord {
 impl LayerRecord {
     /// `tar-split.json.gz` in the layer directory, relative to the data-root.
     pub fn tar_split_path(&self) -> PathBuf {
-        self.dir.join("tar-split.json.gz")
+        super::join_exact(&self.dir, &["tar-split.json.gz"])
     }
 }
 
@@ -177,7 +177,7 @@ pub fn read_layerdb(ctx: &StoreCtx, files: LayerFiles, findings: &mut Vec<Findin
     let entries = ctx.list_dir_or_finding(&sha_dir, findings).unwrap_or_default();
     let (read, found) = super::par_read(entries, |entry, findings| {
         let name = entry.name.to_str()?;
-        let dir = sha_dir.join(name);
+        let dir = super::join_exact(&sha_dir, &[name]);
         if name.ends_with("-removing") {
             let cache_id = ctx
                 .read_small_text(&dir.join("cache-id"), findings)

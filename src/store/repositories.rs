@@ -67,8 +67,10 @@ pub fn read_references(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Vec<RefRe
 /// are not valid references are kept with `parsed: None`; the caller reports them.
 pub fn parse_repositories(bytes: &[u8]) -> Result<Vec<RefRecord>, serde_json::Error> {
     let raw: RawRepositories = serde_json::from_slice(bytes)?;
-    let mut out = Vec::new();
-    for (_repo, refs) in raw.repositories.unwrap_or_default() {
+    let repos = raw.repositories.unwrap_or_default();
+    // Sized at once: grown by doubling, 10,000 tags left some megabytes unused (heaptrack).
+    let mut out = Vec::with_capacity(repos.values().map(|r| r.len()).sum());
+    for (_repo, refs) in repos {
         for (key, value) in refs {
             let parsed = Reference::parse(&key).ok().map(Reference::with_default_tag);
             let image = ImageId::parse(&value).ok();

@@ -303,7 +303,7 @@ pub fn verify_content_in_userns(
     opts: &VerifyOptions,
     progress: Option<Progress<'_>>,
 ) -> (Vec<LayerResult>, Option<UserNamespace>) {
-    let mut jobs = Vec::new();
+    let mut jobs = Vec::with_capacity(layers.len());
     let mut blocked: Vec<LayerResult> = Vec::new();
     for c in layers.iter().filter(|c| g.layers.contains_key(c)) {
         match job_for(g, c) {
