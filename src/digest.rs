@@ -70,6 +70,29 @@ impl Hasher {
     }
 }
 
+impl Hasher {
+    /// The SHA-256 of everything `r` gives until its end, read through `buf`, with the
+    /// number of bytes; on a read error, the error and how many bytes came before it.
+    pub fn of_reader(
+        r: &mut impl std::io::Read,
+        buf: &mut [u8],
+    ) -> Result<(Digest, u64), (std::io::Error, u64)> {
+        let mut h = Self::new();
+        let mut bytes = 0u64;
+        loop {
+            match r.read(buf) {
+                Ok(0) => return Ok((h.finish(), bytes)),
+                Ok(n) => {
+                    h.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((e, bytes)),
+            }
+        }
+    }
+}
+
 impl Default for Hasher {
     fn default() -> Self {
         Self::new()
@@ -361,6 +384,33 @@ mod tests {
             Hasher::new().finish().hex(),
             hex::encode(<[u8; 32]>::from(sha2::Sha256::digest(b"")))
         );
+    }
+
+    #[test]
+    fn of_reader_hashes_to_the_end_retries_interrupts_and_counts_before_an_error() {
+        use std::io::{Error, ErrorKind, Read};
+        // Gives its steps in turn: bytes, or an error of the kind named.
+        struct Steps(Vec<Result<&'static [u8], ErrorKind>>);
+        impl Read for Steps {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                match self.0.remove(0) {
+                    Ok(b) => {
+                        buf[..b.len()].copy_from_slice(b);
+                        Ok(b.len())
+                    }
+                    Err(k) => Err(Error::from(k)),
+                }
+            }
+        }
+        let mut buf = [0u8; 8];
+        let mut r = Steps(vec![Ok(b"ab"), Err(ErrorKind::Interrupted), Ok(b"c")]);
+        assert_eq!(Hasher::of_reader(&mut r, &mut buf).unwrap(), (Digest::of(b"abc"), 3));
+        let mut r = Steps(vec![Ok(b"abcd"), Err(ErrorKind::PermissionDenied), Ok(b"e")]);
+        let (e, before) = Hasher::of_reader(&mut r, &mut buf).unwrap_err();
+        assert_eq!((e.kind(), before), (ErrorKind::PermissionDenied, 4));
     }
 
     #[test]

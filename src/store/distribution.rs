@@ -37,16 +37,14 @@ pub struct Distribution {
 pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distribution {
     let mut d = Distribution::default();
     let base = ctx.image_root.join("distribution");
-    let dir = base.join("diffid-by-digest").join("sha256");
-    let (entries, found) = read_map(ctx, &dir, findings, |text| {
+    let (entries, found) = read_map(ctx, &base, "diffid-by-digest", findings, |text| {
         std::str::from_utf8(text)
             .map_err(|e| e.to_string())
             .and_then(|s| DiffId::parse(s).map_err(|e| e.to_string()))
     });
     d.diffid_by_digest.extend(entries);
     findings.extend(found);
-    let dir = base.join("v2metadata-by-diffid").join("sha256");
-    let (entries, found) = read_map(ctx, &dir, findings, |text| {
+    let (entries, found) = read_map(ctx, &base, "v2metadata-by-diffid", findings, |text| {
         serde_json::from_slice::<Vec<V2Metadata>>(text).map_err(|e| e.to_string())
     });
     d.v2metadata_by_diffid.extend(entries.into_iter().map(|(k, v)| (DiffId(k), v)));
@@ -54,16 +52,16 @@ pub fn read_distribution(ctx: &StoreCtx, findings: &mut Vec<Finding>) -> Distrib
     d
 }
 
-/// Every `<hex>` file of one map directory, parsed by `parse`, in the listing's order; an
-/// unreadable or unparsable one is a finding (a listing failure goes to `findings` first).
+/// Every `<hex>` file of the map `base/ns/sha256`, parsed by `parse`, in the listing's order;
+/// an unreadable or unparsable one is a finding (a listing failure goes to `findings` first).
 fn read_map<T: Send>(
     ctx: &StoreCtx,
-    dir: &Path,
+    base: &Path,
+    ns: &str,
     findings: &mut Vec<Finding>,
     parse: impl Fn(&[u8]) -> Result<T, String> + Sync + Send,
 ) -> (Vec<(Digest, T)>, Vec<Finding>) {
-    let ns = dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-    let ns = ns.unwrap_or_default();
+    let dir = &base.join(ns).join("sha256");
     let names: Vec<(Digest, String)> = ctx
         .list_dir_or_finding(dir, findings)
         .unwrap_or_default()

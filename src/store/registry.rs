@@ -18,7 +18,6 @@ use crate::finding::{Code, Finding};
 use crate::fsread::{FileKind, Limits, SafeDir};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Deepest repository name strata follows (`a/b/c/...`); the registry allows far
@@ -216,26 +215,11 @@ pub fn blob_path(v2: &Path, d: &Digest) -> PathBuf {
 /// Streams a blob through SHA-256 with a fixed buffer.
 pub fn hash_blob(reg: &SafeDir, rel: &Path) -> Result<(Digest, u64), crate::fsread::ReadError> {
     let (mut f, _) = reg.open_file(rel)?;
-    let mut h = Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => {
-                h.update(&buf[..k]);
-                n += k as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(crate::fsread::ReadError {
-                    path: reg.display_path(rel),
-                    kind: crate::fsread::ReadErrorKind::Io(e),
-                })
-            }
-        }
-    }
-    Ok((h.finish(), n))
+    Hasher::of_reader(&mut f, &mut buf).map_err(|(e, _)| crate::fsread::ReadError {
+        path: reg.display_path(rel),
+        kind: crate::fsread::ReadErrorKind::Io(e),
+    })
 }
 
 /// Every blob: verify its digest. Returns the set present and the stats.

@@ -7,7 +7,6 @@ use crate::finding::{Code, Finding};
 use crate::graph::ContainerdPart;
 use crate::store::containerd::blob_path;
 use std::collections::BTreeSet;
-use std::io::Read;
 
 /// Hashes every present blob of `ctd` not in `skip`; returns how many were hashed
 /// and a finding for each that does not match its name or cannot be read.
@@ -50,31 +49,21 @@ pub fn check_blobs(ctd: &ContainerdPart, skip: &BTreeSet<Digest>) -> (usize, Vec
                 continue;
             }
         };
-        let mut sha = Hasher::new();
-        let mut bytes = 0u64;
-        let read = loop {
-            match file.read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    sha.update(&buf[..n]);
-                    bytes += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
+        let read = Hasher::of_reader(&mut file, &mut buf);
+        hashed += 1;
+        let (got, bytes) = match read {
+            Ok(done) => done,
+            Err((e, bytes)) => {
+                findings.push(
+                    Finding::error(
+                        Code::ContentBlobCorrupt,
+                        format!("content {d}: read failed after {bytes} bytes: {e}"),
+                    )
+                    .with_file(&rel),
+                );
+                continue;
             }
         };
-        hashed += 1;
-        if let Err(e) = read {
-            findings.push(
-                Finding::error(
-                    Code::ContentBlobCorrupt,
-                    format!("content {d}: read failed after {bytes} bytes: {e}"),
-                )
-                .with_file(&rel),
-            );
-            continue;
-        }
-        let got = sha.finish();
         if got != *d {
             findings.push(
                 Finding::error(

@@ -156,11 +156,8 @@ fn run(
         tree: &mut tree,
         sha: Hasher::new(),
         bytes: 0,
-        bufs: if opts.quick {
-            [Vec::new(), Vec::new()]
-        } else {
-            READ_BUFS.with(|b| std::mem::take(&mut *b.borrow_mut()))
-        },
+        // A quick pass reads no file content: it never grows them.
+        bufs: READ_BUFS.with(|b| std::mem::take(&mut *b.borrow_mut())),
         progress,
         sink,
         sink_error: None,
