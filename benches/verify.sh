@@ -20,7 +20,10 @@
 #   floor       every layer file read once: find DIRS -type f -print0 | xargs -0 cat
 #   peer        tar-split asm ... | openssl dgst -sha256, layer by layer
 # and the ratio strata / floor (target <= 1.0). STRATA_BASELINE_BIN=OLD also times that
-# binary in the same turns (before/after a change, under the same load).
+# binary in the same turns (before/after a change, under the same load). Then, warm, the
+# hashing floor: `openssl dgst -sha256` of the largest layer's big file alone. SHA-256 is
+# one sequential stream, so no verifier finishes before that layer's DiffID is hashed,
+# however fast the disk: strata is also shown against the larger of the two floors.
 #
 # Needs root (dockerd, overlay mounts). Exit 77 when it cannot run here.
 set -euo pipefail
@@ -137,8 +140,16 @@ if [ "$MODE" = cold ]; then
         cold floor floor
         cold peer peer_ossl
     done
+    # The hashing floor, page cache warm: openssl picks the CPU's fastest SHA-256 (SHA-NI,
+    # else AVX2), the best any reader of this file can do.
+    cat "$BIG_FILE" >/dev/null
+    for i in $(seq 1 "$RUNS"); do
+        t0=$EPOCHREALTIME
+        openssl dgst -sha256 "$BIG_FILE" >/dev/null
+        T[hash]+="$(printf '%.2f' "$(echo "$EPOCHREALTIME - $t0" | bc -l)") "
+    done
     median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
-    S=$(median "${T[strata]}") F=$(median "${T[floor]}") P=$(median "${T[peer]}")
+    S=$(median "${T[strata]}") F=$(median "${T[floor]}") P=$(median "${T[peer]}") H=$(median "${T[hash]}")
     # The strata run must have verified every layer, or its time means nothing.
     grep -q '"status": *"verified"' "$CACHE/out.cold.strata" || echo "strata verify did not report verified layers: see $CACHE/out.cold.strata"
     echo "cold page cache, median of $RUNS (load now $(cut -d' ' -f1-3 /proc/loadavg)):"
@@ -150,8 +161,10 @@ if [ "$MODE" = cold ]; then
     fi
     printf '%-44s %6.2fs   runs: %s\n' "floor: find | xargs cat (every layer file)" "$F" "${T[floor]}"
     printf '%-44s %6.2fs   runs: %s\n' "peer: tar-split asm | openssl dgst" "$P" "${T[peer]}"
-    printf 'strata / floor: %.2f (target <= 1.0)   peer / strata: %.2f\n' \
-        "$(echo "$S / $F" | bc -l)" "$(echo "$P / $S" | bc -l)"
+    printf '%-44s %6.2fs   runs: %s\n' "hash floor: openssl dgst of the largest file, warm" "$H" "${T[hash]}"
+    M=$(echo "if ($H > $F) $H else $F" | bc -l)
+    printf 'strata / floor: %.2f (target <= 1.0)   strata / max(floor, hash floor): %.2f   peer / strata: %.2f\n' \
+        "$(echo "$S / $F" | bc -l)" "$(echo "$S / $M" | bc -l)" "$(echo "$P / $S" | bc -l)"
     exit 0
 fi
 

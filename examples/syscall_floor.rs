@@ -1,0 +1,123 @@
+//! The system-call floor of a strata command (issue 15's benches): replays the file
+//! operations one run of strata made, recorded by `strace -y`, with the same flags and
+//! under the same sandbox, and parses nothing. No reader of those files, strata or any
+//! other, can take less time on this machine than this replay: what strata takes above
+//! it is its own work (parsing, the graph, the checks, the output).
+//!
+//! `syscall_floor ROOT OPS [THREADS]`. OPS has one operation per line, `KIND<TAB>PATH`,
+//! PATH relative to ROOT (`benches/bighost.sh` writes it from the trace):
+//! - `R` a whole small file: `openat2` beneath ROOT, `fstat`, `read` until short, `close`;
+//! - `P` an `O_PATH` open and its `close` (strata's presence checks);
+//! - `D` a directory listed: `openat2`, `getdents64` to the end, `close`;
+//! - `L` a `readlinkat`;
+//! - `S` an `lstat`.
+//!
+//! THREADS (default: the cores) take the operations in turn, in blocks of 64. Prints
+//! the operations done and the bytes read.
+use nix::fcntl::{openat2, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstat, fstatat};
+use std::io::BufRead;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn how(flags: OFlag) -> OpenHow {
+    OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: syscall_floor ROOT OPS [THREADS]");
+        std::process::exit(2);
+    }
+    let root_path = PathBuf::from(&args[1]);
+    let ops: Vec<(u8, PathBuf)> = std::io::BufReader::new(
+        std::fs::File::open(&args[2]).unwrap_or_else(|e| panic!("{}: {e}", args[2])),
+    )
+    .lines()
+    .map_while(Result::ok)
+    .filter_map(|l| {
+        let (k, p) = l.split_once('\t')?;
+        Some((*k.as_bytes().first()?, PathBuf::from(p)))
+    })
+    .collect();
+    let threads = args
+        .get(3)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let root: OwnedFd = nix::fcntl::open(
+        &root_path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", root_path.display()));
+    // The same sandbox as strata (Landlock, the seccomp filter, nodev when root), set up
+    // before the first thread as strata does: its checks on every open are part of the cost.
+    if let Err(e) = strata::sandbox::enforce(&strata::sandbox::Policy {
+        read: vec![root_path.clone()],
+        ..Default::default()
+    }) {
+        eprintln!("syscall_floor: without the sandbox: {e}");
+    }
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let bytes = AtomicUsize::new(0);
+    let file = how(OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_NOATIME);
+    let dir = how(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_NOATIME);
+    let path = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    );
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let start = next.fetch_add(64, Ordering::Relaxed);
+                    if start >= ops.len() {
+                        break;
+                    }
+                    for (kind, rel) in &ops[start..(start + 64).min(ops.len())] {
+                        let ok = match kind {
+                            b'R' => openat2(root.as_fd(), rel, file).is_ok_and(|fd| {
+                                let _ = fstat(fd.as_fd());
+                                let n = nix::unistd::read(&fd, &mut buf).unwrap_or(0);
+                                bytes.fetch_add(n, Ordering::Relaxed);
+                                true
+                            }),
+                            b'P' => openat2(root.as_fd(), rel, path).is_ok(),
+                            b'D' => openat2(root.as_fd(), rel, dir).is_ok_and(|fd| {
+                                nix::dir::Dir::from_fd(fd).map(|mut d| d.iter().count()).is_ok()
+                            }),
+                            b'L' => readlinkat(root.as_fd(), rel).is_ok(),
+                            b'S' => {
+                                fstatat(root.as_fd(), rel, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+                            }
+                            _ => false,
+                        };
+                        if ok {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    println!(
+        "{} of {} operations, {} bytes read, {} threads",
+        done.load(Ordering::Relaxed),
+        ops.len(),
+        bytes.load(Ordering::Relaxed),
+        threads
+    );
+}
