@@ -14,7 +14,8 @@
 #   strata images / df / audit --metadata-only, peak RSS of each
 #   the live engine on the same root: GET /images/json?all=1, docker image ls -a,
 #   GET /system/df, docker system df -v (median of RUNS, after one warming call)
-#   the sequential floor: find image/ -type f | xargs cat (cold)
+#   the sequential floor: find image/ -type f | xargs cat (cold), and each cold command's own
+#   file operations replayed cold on as many threads as strata's reader pool
 #   the system-call floor of each command (warm): the file operations one run of it made,
 #   recorded by `strace -y` and replayed by examples/syscall_floor.rs with the same flags,
 #   under the same sandbox, parsing nothing; no reader of those files can be faster here,
@@ -197,6 +198,8 @@ printf '%-34s %10.3f\n' "engine docker system df -v" "$(med docker system df -v)
 stop_dockerd
 
 printf '%-34s %10s\n' "cold (caches dropped before each)" "seconds"
+# strata's reader pool: 8 threads per core, 16 to 64 (store::io_pool).
+COLD_THREADS=$(( $(nproc) * 8 < 16 ? 16 : ($(nproc) * 8 > 64 ? 64 : $(nproc) * 8) ))
 floor() { find "$ROOT/image" -type f -print0 | xargs -0 cat >/dev/null; }
 fl=$(drop; secs floor)
 printf '%-34s %10.3f\n' "floor: find image/ | xargs cat" "$fl"
@@ -204,4 +207,9 @@ for cmd in "images" "audit --metadata-only"; do
     # shellcheck disable=SC2086
     t=$(drop; secs "$STRATA" --root "$ROOT" $cmd --format json)
     printf '%-34s %10.3f %9.2fx\n' "strata $cmd" "$t" "$(echo "$t / $fl" | bc -l)"
+    # The same command's own operations (recorded above), replayed cold on as many threads
+    # as strata's reader pool has on this machine: what reading just those files takes.
+    r=$(drop; secs "$FLOOR" "$ROOT" "$B/ops-${cmd// /_}.txt" "$COLD_THREADS")
+    printf '%-34s %10.3f %9.2fx  (strata / replay %.2fx)\n' "  its operations, replayed cold" \
+        "$r" "$(echo "$r / $fl" | bc -l)" "$(echo "$t / $r" | bc -l)"
 done
