@@ -14,12 +14,12 @@
 #   strata images / df / audit --metadata-only, peak RSS of each
 #   the live engine on the same root: GET /images/json?all=1, docker image ls -a,
 #   GET /system/df, docker system df -v (median of RUNS, after one warming call)
-#   the sequential floor: find image/ -type f | xargs cat (cold), and each cold command's own
-#   file operations replayed cold on as many threads as strata's reader pool
 #   the system-call floor of each command (warm): the file operations one run of it made,
 #   recorded by `strace -y` and replayed by examples/syscall_floor.rs with the same flags,
 #   under the same sandbox, parsing nothing; no reader of those files can be faster here,
 #   so a target below it cannot be met on this machine by any design that reads them
+#   the sequential floor: find image/ -type f | xargs cat (cold), and each cold command's own
+#   file operations replayed cold on as many threads as strata's reader pool
 # Needs root. Exit 77 when it cannot run here.
 set -euo pipefail
 

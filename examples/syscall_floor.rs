@@ -6,7 +6,8 @@
 //!
 //! `syscall_floor ROOT OPS [THREADS]`. OPS has one operation per line, `KIND<TAB>PATH`,
 //! PATH relative to ROOT (`benches/bighost.sh` writes it from the trace):
-//! - `R` a whole small file: `openat2` beneath ROOT, `fstat`, `read` until short, `close`;
+//! - `R` a whole small file: `openat2` beneath ROOT, `fstat`, one `read` of up to 64 KiB (the
+//!   store files strata reads whole are smaller), `close`;
 //! - `P` an `O_PATH` open and its `close` (strata's presence checks);
 //! - `D` a directory listed: `openat2`, `getdents64` to the end, `close`;
 //! - `L` a `readlinkat`;
@@ -36,16 +37,19 @@ fn main() {
         std::process::exit(2);
     }
     let root_path = PathBuf::from(&args[1]);
-    let ops: Vec<(u8, PathBuf)> = std::io::BufReader::new(
-        std::fs::File::open(&args[2]).unwrap_or_else(|e| panic!("{}: {e}", args[2])),
-    )
-    .lines()
-    .map_while(Result::ok)
-    .filter_map(|l| {
-        let (k, p) = l.split_once('\t')?;
-        Some((*k.as_bytes().first()?, PathBuf::from(p)))
-    })
-    .collect();
+    let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("syscall_floor: {what}: {e}");
+        std::process::exit(2)
+    };
+    let list = std::fs::File::open(&args[2]).unwrap_or_else(|e| fail(&args[2], &e));
+    let ops: Vec<(u8, PathBuf)> = std::io::BufReader::new(list)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let (k, p) = l.split_once('\t')?;
+            Some((*k.as_bytes().first()?, PathBuf::from(p)))
+        })
+        .collect();
     let threads = args
         .get(3)
         .and_then(|t| t.parse().ok())
@@ -55,7 +59,7 @@ fn main() {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .unwrap_or_else(|e| panic!("{}: {e}", root_path.display()));
+    .unwrap_or_else(|e| fail(&args[1], &e));
     // The same sandbox as strata (Landlock, the seccomp filter, nodev when root), set up
     // before the first thread as strata does: its checks on every open are part of the cost.
     if let Err(e) = strata::sandbox::enforce(&strata::sandbox::Policy {
