@@ -6,29 +6,23 @@
 //!
 //! `syscall_floor ROOT OPS [THREADS]`. OPS has one operation per line, `KIND<TAB>PATH`,
 //! PATH relative to ROOT (`benches/bighost.sh` writes it from the trace):
-//! - `R` a whole small file: `openat2` beneath ROOT, `fstat`, one `read` of up to 64 KiB (the
-//!   store files strata reads whole are smaller), `close`;
-//! - `P` an `O_PATH` open and its `close` (strata's presence checks);
-//! - `D` a directory listed: `openat2`, `getdents64` to the end, `close`;
-//! - `L` a `readlinkat`;
-//! - `S` an `lstat`.
+//! - `R` a whole file, as strata reads one ([`SafeDir::read_file`]: `openat2` beneath ROOT,
+//!   `fstat`, `read`, `close`);
+//! - `P` a presence probe ([`SafeDir::exists`]: an `O_PATH` open and its `close`);
+//! - `D` a directory listed ([`SafeDir::read_dir`]);
+//! - `L` a `readlinkat` and `S` an `lstat`, from the root's descriptor: strata makes these
+//!   relative to a directory it holds open, which `SafeDir` does not offer from a path
+//!   without opening the parent first (two calls more).
 //!
 //! THREADS (default: the cores) take the operations in turn, in blocks of 64. Prints
 //! the operations done and the bytes read.
-use nix::fcntl::{openat2, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{fstat, fstatat};
+use nix::fcntl::{readlinkat, AtFlags, OFlag};
+use nix::sys::stat::fstatat;
 use std::io::BufRead;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn how(flags: OFlag) -> OpenHow {
-    OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(
-        ResolveFlag::RESOLVE_BENEATH
-            | ResolveFlag::RESOLVE_NO_SYMLINKS
-            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
-    )
-}
+use strata::fsread::SafeDir;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -60,6 +54,7 @@ fn main() {
         nix::sys::stat::Mode::empty(),
     )
     .unwrap_or_else(|e| fail(&args[1], &e));
+    let dir = SafeDir::open_root(&root_path).unwrap_or_else(|e| fail(&args[1], &e));
     // The same sandbox as strata (Landlock, the seccomp filter, nodev when root), set up
     // before the first thread as strata does: its checks on every open are part of the cost.
     if let Err(e) = strata::sandbox::enforce(&strata::sandbox::Policy {
@@ -71,47 +66,27 @@ fn main() {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let bytes = AtomicUsize::new(0);
-    let file = how(OFlag::O_RDONLY
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_NONBLOCK
-        | OFlag::O_NOCTTY
-        | OFlag::O_NOATIME);
-    let dir = how(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_NOATIME);
-    let path = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).resolve(
-        ResolveFlag::RESOLVE_BENEATH
-            | ResolveFlag::RESOLVE_NO_SYMLINKS
-            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
-    );
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| {
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let start = next.fetch_add(64, Ordering::Relaxed);
-                    if start >= ops.len() {
-                        break;
-                    }
-                    for (kind, rel) in &ops[start..(start + 64).min(ops.len())] {
-                        let ok = match kind {
-                            b'R' => openat2(root.as_fd(), rel, file).is_ok_and(|fd| {
-                                let _ = fstat(fd.as_fd());
-                                let n = nix::unistd::read(&fd, &mut buf).unwrap_or(0);
-                                bytes.fetch_add(n, Ordering::Relaxed);
-                                true
-                            }),
-                            b'P' => openat2(root.as_fd(), rel, path).is_ok(),
-                            b'D' => openat2(root.as_fd(), rel, dir).is_ok_and(|fd| {
-                                nix::dir::Dir::from_fd(fd).map(|mut d| d.iter().count()).is_ok()
-                            }),
-                            b'L' => readlinkat(root.as_fd(), rel).is_ok(),
-                            b'S' => {
-                                fstatat(root.as_fd(), rel, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
-                            }
-                            _ => false,
-                        };
-                        if ok {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
+            s.spawn(|| loop {
+                let start = next.fetch_add(64, Ordering::Relaxed);
+                if start >= ops.len() {
+                    break;
+                }
+                for (kind, rel) in &ops[start..(start + 64).min(ops.len())] {
+                    let ok = match kind {
+                        b'R' => dir.read_file(rel, u64::MAX).is_ok_and(|b| {
+                            bytes.fetch_add(b.len(), Ordering::Relaxed);
+                            true
+                        }),
+                        b'P' => dir.exists(rel),
+                        b'D' => dir.read_dir(rel).is_ok(),
+                        b'L' => readlinkat(root.as_fd(), rel).is_ok(),
+                        b'S' => fstatat(root.as_fd(), rel, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok(),
+                        _ => false,
+                    };
+                    if ok {
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });

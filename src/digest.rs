@@ -68,9 +68,7 @@ impl Hasher {
         bytes.iter_mut().zip(out.as_ref()).for_each(|(b, o)| *b = *o);
         Digest(bytes)
     }
-}
 
-impl Hasher {
     /// The SHA-256 of everything `r` gives until its end, read through `buf`, with the
     /// number of bytes; on a read error, the error and how many bytes came before it.
     pub fn of_reader(
